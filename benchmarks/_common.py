@@ -1,0 +1,40 @@
+"""Helpers shared by the benchmarks: timing, memory, and the one-line JSON result."""
+
+from __future__ import annotations
+
+import json
+import resource
+import time
+from collections.abc import Callable, Iterable
+from typing import Any
+
+
+def rate(func: Callable[[Any], Any], items: Iterable[Any], *, min_seconds: float = 1.0, max_rounds: int = 50) -> float:
+    """Items per second of ``func`` over ``items`` (repeated until ``min_seconds`` passed, bounded)."""
+    items = list(items)
+    done, started = 0, time.perf_counter()
+    for _ in range(max_rounds):
+        for item in items:
+            func(item)
+        done += len(items)
+        if time.perf_counter() - started >= min_seconds:
+            break
+    return done / (time.perf_counter() - started)
+
+
+def rss_mb() -> float:
+    """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def current_rss_mb() -> float:
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * resource.getpagesize() / 2**20
+
+
+def result(name: str, value: float, unit: str, baseline: float, **extra: Any) -> None:
+    """Print the benchmark's last line."""
+    ratio = value / baseline if baseline else None
+    print(json.dumps({"benchmark": name, "value": round(value, 2), "unit": unit, "baseline": round(baseline, 2),
+                      "ratio": round(ratio, 3) if ratio is not None else None, **extra}, ensure_ascii=False))

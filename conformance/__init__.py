@@ -1,0 +1,1 @@
+"""The conformance suite: requirement catalogue, checks, pytest plugin, runner, reports and the CLI."""

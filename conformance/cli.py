@@ -1,0 +1,143 @@
+"""The ``s24kit`` command line."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..schemas.loader import PROFILE
+from ..schemas.rules import RULES, describe_rule
+from ..schemas.validation import Finding, document_label, validate
+from .inputs import DEFAULT_MAX_BYTES, Item, Unusable, expand, read
+
+LANGS = click.Choice(["ko", "en"])
+FORMATS = click.Choice(["table", "json"])
+
+EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
+
+
+def _kit_version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("silson24-kit")
+    except PackageNotFoundError:
+        return "0+unknown"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(_kit_version(), prog_name="s24kit", message=f"%(prog)s %(version)s (profile {PROFILE})")
+def main() -> None:
+    """silson24-kit: 실손24 연계 적합성 시험 도구 / conformance kit for 실손24 (reference profile kit-v1)."""
+
+
+@main.command("validate")
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--lang", type=LANGS, default="ko", show_default=True, help="Language of messages.")
+@click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format.")
+@click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES, show_default=True,
+              help="Refuse files larger than this.")
+@click.option("--strict", is_flag=True, help="Treat warnings as findings (exit 1).")
+def validate_command(paths: tuple[Path, ...], lang: str, fmt: str, max_bytes: int, strict: bool) -> None:
+    """Check kit-v1 documents or bundles (JSON, JSON Lines, or directories of them).
+
+    서류(또는 서류 묶음)를 스키마와 규칙(S24-DOC-nnn)으로 검사합니다.
+    Exit 0: all valid; 1: findings; 2: unusable input.
+    """
+    results: list[tuple[Item, list[Finding]]] = []
+    unusable: list[Unusable] = []
+    for entry in expand(list(paths)):
+        if isinstance(entry, Unusable):
+            unusable.append(entry)
+            continue
+        for item in read(entry, max_bytes):
+            if isinstance(item, Unusable):
+                unusable.append(item)
+            else:
+                results.append((item, validate(item.value)))
+
+    failing = [f for _, found in results for f in found if strict or f.severity == "error"]
+    code = EXIT_USAGE if unusable else EXIT_FINDINGS if failing else EXIT_OK
+    if fmt == "json":
+        _print_json(results, unusable)
+    else:
+        _print_table(results, unusable, lang)
+    sys.exit(code)
+
+
+def _print_json(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable]) -> None:
+    out = {
+        "profile": PROFILE,
+        "results": [{"file": str(item.path), "line": item.line, "document": document_label(item.value),
+                     "valid": not any(f.severity == "error" for f in found),
+                     "findings": [f.as_dict() for f in found]} for item, found in results],
+        "unusable": [{"file": str(u.path), "line": u.line, "message_ko": u.message_ko, "message_en": u.message_en}
+                     for u in unusable],
+    }
+    click.echo(json.dumps(out, ensure_ascii=False, indent=2))
+
+
+def _print_table(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable], lang: str) -> None:
+    console = Console(soft_wrap=False)
+    ko = lang == "ko"
+    for u in unusable:
+        console.print(f"[bold red]{'사용 불가' if ko else 'unusable'}[/] {u.where}: {u.message(lang)}", highlight=False)
+    rows = [(item, f) for item, found in results for f in found]
+    if rows:
+        table = Table(title="검사 결과" if ko else "Findings", show_lines=False, expand=False)
+        for header in (("파일", "file"), ("서류", "document"), ("규칙", "rule"), ("위치", "field"), ("내용", "message")):
+            table.add_column(header[0] if ko else header[1], overflow="fold")
+        for item, f in rows:
+            rule = f.rule if f.severity == "error" else f"{f.rule} ({'권고' if ko else 'warning'})"
+            table.add_row(item.where, document_label(item.value), rule, f.pointer, f.message(lang))
+        console.print(table)
+    bad = sum(1 for _, found in results if any(f.severity == "error" for f in found))
+    errors = sum(1 for _, f in rows if f.severity == "error")
+    warnings = len(rows) - errors
+    if ko:
+        console.print(f"서류 {len(results)}건: 적합 {len(results) - bad}, 부적합 {bad} (오류 {errors}, 권고 {warnings}); "
+                      f"사용 불가 입력 {len(unusable)}", highlight=False)
+    else:
+        console.print(f"{len(results)} documents: {len(results) - bad} valid, {bad} with errors ({errors} errors, "
+                      f"{warnings} warnings); {len(unusable)} unusable inputs", highlight=False)
+
+
+@main.command("rules")
+@click.option("--lang", type=LANGS, default="ko", show_default=True)
+@click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
+def rules_command(lang: str, fmt: str) -> None:
+    """List the document rules (S24-DOC-nnn) of profile kit-v1. / 서류 규칙 목록."""
+    rules = [describe_rule(rule_id) for rule_id in sorted(RULES)]
+    if fmt == "json":
+        click.echo(json.dumps(rules, ensure_ascii=False, indent=2))
+    elif fmt == "markdown":
+        click.echo(rules_markdown(), nl=False)
+    else:
+        ko = lang == "ko"
+        table = Table(title=f"kit-v1 {'서류 규칙' if ko else 'document rules'} ({len(rules)})")
+        for header in (("규칙", "rule"), ("수준", "level"), ("적용 서류", "applies to"), ("내용", "title")):
+            table.add_column(header[0] if ko else header[1], overflow="fold")
+        for r in rules:
+            table.add_row(r["id"], r["severity"], ", ".join(r["applies_to"]), r["title_ko" if ko else "title_en"])
+        Console().print(table)
+
+
+def rules_markdown() -> str:
+    """schemas/RULES.md, generated from the rule registry (tests keep the file in sync)."""
+    lines = ["# kit-v1 document rules / 서류 규칙", "",
+             "Generated by `s24kit rules --format markdown`; do not edit by hand. Schema constraints that implement",
+             "a rule carry its id as `x-rule` in `schemas/kit-v1/common.schema.json`.", "",
+             "| id | level | applies to | 규칙 | rule |", "|---|---|---|---|---|"]
+    for rule_id in sorted(RULES):
+        r = describe_rule(rule_id)
+        lines.append(f"| {r['id']} | {r['severity']} | {', '.join(r['applies_to'])} | {r['title_ko']} | {r['title_en']} |")
+    return "\n".join(lines) + "\n"
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,95 @@
+"""Read JSON and JSON Lines inputs for the command line, turning every failure into a one-line problem."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+#: Larger inputs are refused before reading: a document bundle is a few hundred kilobytes at most.
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+SUFFIXES = (".json", ".jsonl", ".ndjson")
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """One JSON value read from a file (``line`` is set for JSON Lines)."""
+
+    path: Path
+    value: Any
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else str(self.path)
+
+
+@dataclass(frozen=True, slots=True)
+class Unusable:
+    """An input that could not be read as JSON, with messages in both languages."""
+
+    path: Path
+    message_ko: str
+    message_en: str
+    line: int | None = None
+
+    @property
+    def where(self) -> str:
+        return f"{self.path}:{self.line}" if self.line else str(self.path)
+
+    def message(self, lang: str) -> str:
+        return self.message_ko if lang == "ko" else self.message_en
+
+
+def expand(paths: list[Path]) -> Iterator[Path | Unusable]:
+    """Files named directly, and ``*.json``/``*.jsonl`` found below named directories, in sorted order."""
+    for path in paths:
+        if path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
+            if not found:
+                yield Unusable(path, "폴더에 .json/.jsonl 파일이 없습니다", "no .json or .jsonl files in this directory")
+            yield from found
+        elif path.exists():
+            yield path
+        else:
+            yield Unusable(path, "파일이 없습니다: 경로를 확인하십시오", "no such file: check the path")
+
+
+def read(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Item | Unusable]:
+    """The JSON values in ``path``: one for ``.json``, one per non-blank line for ``.jsonl``."""
+    try:
+        size = path.stat().st_size
+        if size > max_bytes:
+            yield Unusable(path, f"파일이 너무 큽니다 ({size:,} 바이트, 한도 {max_bytes:,}): 나누거나 --max-bytes를 늘리십시오",
+                           f"file too large ({size:,} bytes, limit {max_bytes:,}): split it or raise --max-bytes")
+            return
+        raw = path.read_bytes()
+    except OSError as exc:
+        yield Unusable(path, f"읽을 수 없습니다 ({exc.strerror}): 권한과 경로를 확인하십시오",
+                       f"cannot read ({exc.strerror}): check permissions and the path")
+        return
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        yield Unusable(path, f"UTF-8이 아닙니다 ({exc.start}번째 바이트): 파일을 UTF-8로 저장하십시오 (EUC-KR/CP949 아님)",
+                       f"not UTF-8 (byte {exc.start}): save the file as UTF-8, not EUC-KR/CP949")
+        return
+    if path.suffix in (".jsonl", ".ndjson"):
+        for number, line in enumerate(text.splitlines(), start=1):
+            if line.strip():
+                yield _parse(path, line, number)
+    else:
+        yield _parse(path, text, None)
+
+
+def _parse(path: Path, text: str, line: int | None) -> Item | Unusable:
+    try:
+        return Item(path, json.loads(text), line)
+    except json.JSONDecodeError as exc:
+        where = f"{exc.lineno}행 {exc.colno}열" if line is None else f"{exc.colno}열"
+        where_en = f"line {exc.lineno} column {exc.colno}" if line is None else f"column {exc.colno}"
+        return Unusable(path, f"JSON이 아닙니다 ({where}: {exc.msg})", f"not valid JSON ({where_en}: {exc.msg})", line)
+    except RecursionError:
+        return Unusable(path, "JSON 중첩이 너무 깊습니다", "JSON nested too deeply", line)

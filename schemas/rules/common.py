@@ -1,0 +1,156 @@
+"""Rules every document obeys: text encoding, masked identities, whole won, identifiers, code lists."""
+
+from __future__ import annotations
+
+import unicodedata
+from collections.abc import Iterator
+from typing import Any
+
+from ..codes import code_list
+from ..identifiers import FULL_RRN, is_valid_business_number
+from .registry import Document, Violation, rule
+
+ALL = ("medical_receipt", "itemised_statement", "prescription", "pharmacy_receipt")
+#: The only fields where a fraction is meaningful (half a tablet); every other number is won or a count.
+FRACTIONAL_FIELDS = frozenset({"quantity", "dose"})
+
+
+def walk(value: Any, pointer: str = "", key: str | None = None) -> Iterator[tuple[str, str | None, Any]]:
+    """Every scalar as (JSON Pointer, the key it sits under, value)."""
+    if isinstance(value, dict):
+        for k, item in value.items():
+            yield from walk(item, f"{pointer}/{_escape(str(k))}", k)
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            yield from walk(item, f"{pointer}/{i}")
+    else:
+        yield pointer, key, value
+
+
+def _escape(token: str) -> str:
+    return token.replace("~", "~0").replace("/", "~1")
+
+
+def strings(value: Any, out: list[str]) -> list[str]:
+    """Collect every string (keys included) without building pointers: the fast path."""
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            out.append(key)
+            strings(item, out)
+    elif isinstance(value, list):
+        for item in value:
+            strings(item, out)
+    return out
+
+
+@rule("S24-DOC-030", "한글 등 모든 문자열은 UTF-8 NFC 정규화", "All text is NFC-normalised",
+      applies_to=ALL, needs_valid_shape=False)
+def nfc_text(doc: Document) -> Iterator[Violation]:
+    if unicodedata.is_normalized("NFC", "\n".join(strings(doc, []))):
+        return
+    for pointer, _, value in walk(doc):
+        if isinstance(value, str) and not unicodedata.is_normalized("NFC", value):
+            yield Violation(pointer, f"문자열 '{unicodedata.normalize('NFC', value)}'이(가) NFC로 정규화되어 있지 않습니다 "
+                                     "(자모 분리형 NFD 등)",
+                            f"text {value!r} is not NFC-normalised (e.g. decomposed NFD Hangul)")
+
+
+@rule("S24-DOC-031", "주민등록번호는 마스킹(YYMMDD-G******)", "Resident numbers are masked (YYMMDD-G******)",
+      applies_to=ALL, needs_valid_shape=False)
+def masked_identity(doc: Document) -> Iterator[Violation]:
+    if not FULL_RRN.search("\n".join(strings(doc, []))):
+        return
+    for pointer, _, value in walk(doc):
+        if isinstance(value, str) and FULL_RRN.search(value):
+            yield Violation(pointer, "마스킹되지 않은 주민등록번호가 있습니다: 뒷자리는 성별 숫자만 남기고 ******로 가리십시오",
+                            "an unmasked resident registration number: keep only the gender digit and mask the rest "
+                            "with ******")
+
+
+@rule("S24-DOC-032", "금액·횟수는 정수 (원 단위)", "Money and counts are whole numbers (integer won)",
+      applies_to=ALL, needs_valid_shape=False)
+def whole_won(doc: Document) -> Iterator[Violation]:
+    for pointer, key, value in walk(doc):
+        if isinstance(value, float) and key not in FRACTIONAL_FIELDS:
+            yield Violation(pointer, f"{value}: 금액과 횟수는 소수점 없는 정수로 보내야 합니다",
+                            f"{value}: money and counts must be JSON integers (whole won), not decimals")
+
+
+def _providers(doc: Document) -> Iterator[tuple[str, dict]]:
+    yield "/provider", doc["provider"]
+    if doc["document_type"] == "pharmacy_receipt":
+        yield "/prescriber", doc["prescriber"]
+
+
+@rule("S24-DOC-040", "사업자등록번호 검증번호", "Business registration number check digit", applies_to=ALL)
+def business_number(doc: Document) -> Iterator[Violation]:
+    number = doc["provider"]["business_number"]
+    if not is_valid_business_number(number):
+        yield Violation("/provider/business_number", f"사업자등록번호 {number}의 검증번호(마지막 자리)가 틀립니다",
+                        f"business registration number {number} has a wrong check digit")
+
+
+def _unknown(list_name: str, code: str, pointer: str, what_ko: str, what_en: str) -> Iterator[Violation]:
+    if code not in code_list(list_name):
+        yield Violation(pointer, f"{what_ko} '{code}'는 코드 목록(fixtures/codes/{list_name}.json)에 없습니다",
+                        f"{what_en} {code!r} is not in the code list fixtures/codes/{list_name}.json")
+
+
+@rule("S24-DOC-050", "요양기관 종별코드는 코드 목록에 있어야 함", "Facility type is a known code", applies_to=ALL)
+def known_facility_type(doc: Document) -> Iterator[Violation]:
+    for pointer, provider in _providers(doc):
+        yield from _unknown("facility-types", provider["facility_type"], f"{pointer}/facility_type",
+                            "요양기관 종별코드", "facility type")
+
+
+@rule("S24-DOC-051", "진료과목 코드는 코드 목록에 있어야 함", "Department is a known code",
+      applies_to=("medical_receipt",))
+def known_department(doc: Document) -> Iterator[Violation]:
+    yield from _unknown("departments", doc["department"], "/department", "진료과목 코드", "department")
+
+
+@rule("S24-DOC-052", "환자구분(보험 구분)은 코드 목록에 있어야 함", "Patient category is a known code",
+      applies_to=ALL)
+def known_patient_category(doc: Document) -> Iterator[Violation]:
+    key = "insurance_type" if doc["document_type"] == "prescription" else "patient_category"
+    yield from _unknown("patient-categories", doc[key], f"/{key}", "환자구분", "patient category")
+
+
+@rule("S24-DOC-053", "영수증 항목·세부내역 항목 코드는 코드 목록에 있어야 함",
+      "Receipt row and itemised category codes are known", applies_to=("medical_receipt", "itemised_statement"))
+def known_rows(doc: Document) -> Iterator[Violation]:
+    if doc["document_type"] == "medical_receipt":
+        for i, row in enumerate(doc["rows"]):
+            yield from _unknown("receipt-rows", row["code"], f"/rows/{i}/code", "영수증 항목 코드", "receipt row")
+    else:
+        for i, line in enumerate(doc["lines"]):
+            yield from _unknown("receipt-rows", line["category"], f"/lines/{i}/category", "항목 코드", "category")
+
+
+@rule("S24-DOC-054", "약국 조제료 코드는 코드 목록에 있어야 함", "Pharmacy fee codes are known",
+      applies_to=("pharmacy_receipt",))
+def known_fees(doc: Document) -> Iterator[Violation]:
+    for i, item in enumerate(doc["fee_items"]):
+        yield from _unknown("pharmacy-fees", item["code"], f"/fee_items/{i}/code", "조제료 코드", "pharmacy fee")
+
+
+@rule("S24-DOC-055", "상병코드는 키트 KCD 목록에 있어야 함(권고)", "Diagnosis codes are in the kit's KCD list",
+      applies_to=("medical_receipt", "prescription"), severity="warning")
+def known_diagnoses(doc: Document) -> Iterator[Violation]:
+    for i, code in enumerate(doc.get("diagnosis_codes", ())):
+        yield from _unknown("kcd", code, f"/diagnosis_codes/{i}", "상병코드", "KCD code")
+
+
+@rule("S24-DOC-056", "약품코드는 키트 약품 목록에 있어야 함(권고)", "Drug codes are in the kit's drug list",
+      applies_to=("prescription", "pharmacy_receipt", "itemised_statement"), severity="warning")
+def known_drugs(doc: Document) -> Iterator[Violation]:
+    if doc["document_type"] == "itemised_statement":
+        items = ((f"/lines/{i}/code", line["code"]) for i, line in enumerate(doc["lines"])
+                 if line["code_kind"] == "drug")
+    else:
+        key = "medications" if doc["document_type"] == "prescription" else "drugs"
+        items = ((f"/{key}/{i}/drug_code", item["drug_code"]) for i, item in enumerate(doc[key]))
+    for pointer, code in items:
+        yield from _unknown("drugs", code, pointer, "약품코드", "drug code")

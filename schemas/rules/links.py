@@ -1,0 +1,112 @@
+"""Rules across the documents of one bundle: statement ↔ receipt, prescription ↔ pharmacy receipt."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterator
+
+from .pharmacy import last_dispensing_day
+from .registry import Document, Violation, rule, won
+from .statement import LINE_COLUMNS
+
+BUNDLE = ("bundle",)
+
+
+def _by_type(documents: list[Document], document_type: str) -> Iterator[tuple[int, Document]]:
+    return ((i, d) for i, d in enumerate(documents) if d.get("document_type") == document_type)
+
+
+def _receipts_by_number(documents: list[Document]) -> dict[str, tuple[int, Document]]:
+    return {d["receipt_number"]: (i, d) for i, d in _by_type(documents, "medical_receipt")}
+
+
+def _prescriptions_by_number(documents: list[Document]) -> dict[str, tuple[int, Document]]:
+    return {d["issue_number"]: (i, d) for i, d in _by_type(documents, "prescription")}
+
+
+@rule("S24-DOC-014", "세부내역을 항목별로 더하면 영수증 금액과 같음",
+      "Itemised lines add up, per category, to the receipt's rows", applies_to=BUNDLE, scope="bundle")
+def statement_adds_up(documents: list[Document]) -> Iterator[Violation]:
+    receipts = _receipts_by_number(documents)
+    for s_index, statement in _by_type(documents, "itemised_statement"):
+        if statement["receipt_number"] not in receipts:
+            continue
+        r_index, receipt = receipts[statement["receipt_number"]]
+        summed: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LINE_COLUMNS, 0))
+        for line in statement["lines"]:
+            for column in LINE_COLUMNS:
+                summed[line["category"]][column] += line[column]
+        rows = {row["code"]: row["amounts"] for row in receipt["rows"]}
+        for code in sorted(set(rows) | set(summed)):
+            row = rows.get(code, dict.fromkeys(("copay", "insurer", "full_copay", "selective", "non_covered"), 0))
+            lines = summed.get(code, dict.fromkeys(LINE_COLUMNS, 0))
+            expected = {"copay": row["copay"], "insurer": row["insurer"], "full_copay": row["full_copay"],
+                        "non_covered": row["selective"] + row["non_covered"]}
+            for column in LINE_COLUMNS:
+                if lines[column] != expected[column]:
+                    yield Violation(f"/documents/{s_index}/lines",
+                                    f"세부내역 {code} 항목의 {column} 합 {won(lines[column])}이 영수증(/documents/{r_index}) "
+                                    f"{won(expected[column])}과 다릅니다",
+                                    f"itemised lines of {code}, column {column}, add up to {lines[column]} but the "
+                                    f"receipt (/documents/{r_index}) says {expected[column]}")
+
+
+@rule("S24-DOC-015", "세부내역서는 같은 내원의 영수증을 가리킴",
+      "An itemised statement points at the receipt of the same visit", applies_to=BUNDLE, scope="bundle")
+def statement_links_receipt(documents: list[Document]) -> Iterator[Violation]:
+    receipts = _receipts_by_number(documents)
+    for s_index, statement in _by_type(documents, "itemised_statement"):
+        found = receipts.get(statement["receipt_number"])
+        if found is None:
+            continue
+        _, receipt = found
+        for field in ("visit_id", "setting", "treatment_period"):
+            if statement[field] != receipt[field]:
+                yield Violation(f"/documents/{s_index}/{field}",
+                                f"세부내역서의 {field}이(가) 영수증 {statement['receipt_number']}과 다릅니다",
+                                f"the statement's {field} differs from receipt {statement['receipt_number']}")
+
+
+@rule("S24-DOC-022", "약제비 영수증의 교부번호·처방기관은 처방전과 일치",
+      "A pharmacy receipt's issue number and prescriber match its prescription", applies_to=BUNDLE,
+      scope="bundle")
+def pharmacy_links_prescription(documents: list[Document]) -> Iterator[Violation]:
+    prescriptions = _prescriptions_by_number(documents)
+    if not prescriptions:
+        return
+    for index, receipt in _by_type(documents, "pharmacy_receipt"):
+        number = receipt["prescription_issue_number"]
+        if number not in prescriptions:
+            yield Violation(f"/documents/{index}/prescription_issue_number",
+                            f"교부번호 {number}의 처방전이 묶음에 없습니다",
+                            f"no prescription with issue number {number} in the bundle")
+            continue
+        _, prescription = prescriptions[number]
+        if receipt["prescriber"]["provider_code"] != prescription["provider"]["provider_code"]:
+            yield Violation(f"/documents/{index}/prescriber/provider_code",
+                            "처방기관 요양기관기호가 처방전 발행기관과 다릅니다",
+                            "the prescriber's provider code differs from the prescription's issuer")
+
+
+@rule("S24-DOC-023", "조제 약품은 처방전의 약품이며 사용기간 안에 조제",
+      "Dispensed drugs come from the prescription, within its validity", applies_to=BUNDLE, scope="bundle")
+def pharmacy_drugs_prescribed(documents: list[Document]) -> Iterator[Violation]:
+    prescriptions = _prescriptions_by_number(documents)
+    for index, receipt in _by_type(documents, "pharmacy_receipt"):
+        found = prescriptions.get(receipt["prescription_issue_number"])
+        if found is None:
+            continue
+        _, prescription = found
+        last = last_dispensing_day(prescription)
+        if not prescription["issue_date"] <= receipt["dispensing_date"] <= last:
+            yield Violation(f"/documents/{index}/dispensing_date",
+                            f"조제일 {receipt['dispensing_date']}이 처방전 사용기간 {prescription['issue_date']}~{last} "
+                            "밖입니다",
+                            f"dispensed on {receipt['dispensing_date']}, outside the prescription's validity "
+                            f"{prescription['issue_date']}..{last}")
+        prescribed = {m["drug_code"] for m in prescription["medications"]}
+        for i, drug in enumerate(receipt["drugs"]):
+            if drug["drug_code"] not in prescribed:
+                yield Violation(f"/documents/{index}/drugs/{i}/drug_code",
+                                f"약품 {drug['drug_code']}({drug['name']})은(는) 처방전에 없습니다",
+                                f"drug {drug['drug_code']} ({drug['name']}) is not on the prescription")

@@ -1,0 +1,133 @@
+"""Validate documents and bundles: the schema first, then the rules, with findings a person can act on."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from functools import cache
+from typing import Any
+
+from .loader import DOCUMENT_SCHEMAS, is_valid, iter_schema_errors
+from .rules import RULES, Finding, Rule
+
+__all__ = ["Finding", "document_label", "validate", "validate_bundle", "validate_document"]
+
+
+@cache
+def _document_rules(document_type: str, shape_valid: bool) -> tuple[Rule, ...]:
+    return tuple(r for r in RULES.values()
+                 if r.scope == "document" and document_type in r.applies_to
+                 and (shape_valid or not r.needs_valid_shape))
+
+
+@cache
+def _bundle_rules() -> tuple[Rule, ...]:
+    return tuple(r for r in RULES.values() if r.scope == "bundle")
+
+
+def _run(rules: Iterable[Rule], subject: Any, prefix: str = "") -> list[Finding]:
+    return [Finding(r.id, prefix + v.pointer, v.message_ko, v.message_en, r.severity)
+            for r in rules for v in r.check(subject)]
+
+
+def validate_document(doc: Any, prefix: str = "") -> list[Finding]:
+    """Findings for one document (empty when valid). Pointers are prefixed with ``prefix``."""
+    if not isinstance(doc, dict):
+        return [Finding("schema", prefix or "/", "서류는 JSON 객체여야 합니다", "a document must be a JSON object")]
+    document_type = doc.get("document_type")
+    if document_type not in DOCUMENT_SCHEMAS:
+        known = ", ".join(DOCUMENT_SCHEMAS)
+        return [Finding("schema", f"{prefix}/document_type",
+                        f"알 수 없는 서류 종류 {document_type!r}: {known} 중 하나여야 합니다",
+                        f"unknown document_type {document_type!r}; use one of {known}")]
+    name = DOCUMENT_SCHEMAS[document_type]
+    if is_valid(name, doc):
+        return _run(_document_rules(document_type, True), doc, prefix)
+    return schema_findings(name, doc, prefix) + _run(_document_rules(document_type, False), doc, prefix)
+
+
+def validate_bundle(bundle: Any) -> list[Finding]:
+    """Findings for a document bundle: its envelope, each document, and the links between documents."""
+    if not isinstance(bundle, dict):
+        return [Finding("schema", "/", "서류 묶음은 JSON 객체여야 합니다", "a bundle must be a JSON object")]
+    documents = bundle.get("documents")
+    if not isinstance(documents, list):
+        return schema_findings("bundle", bundle)
+    envelope = {k: v for k, v in bundle.items() if k != "documents"} | {"documents": []}
+    findings = [] if is_valid("bundle", envelope) else schema_findings("bundle", envelope)
+    valid: list[dict] = []
+    for i, doc in enumerate(documents):
+        found = validate_document(doc, f"/documents/{i}")
+        findings += found
+        # Bundle rules read fields of each document, so only shape-valid documents take part.
+        valid.append(doc if not any(f.rule == "schema" for f in found) and isinstance(doc, dict) else {})
+    return findings + _run(_bundle_rules(), valid)
+
+
+def validate(value: Any) -> list[Finding]:
+    """Validate a document, a bundle, or a JSON array of documents (treated as one bundle)."""
+    if isinstance(value, list):
+        return validate_bundle({"profile": "kit-v1", "request_id": "local-array", "provider_code": "00000000",
+                                "documents": value})
+    if isinstance(value, dict) and "documents" in value and "document_type" not in value:
+        return validate_bundle(value)
+    return validate_document(value)
+
+
+def document_label(value: Any) -> str:
+    """A short human name for a document: its type and number."""
+    if not isinstance(value, dict):
+        return "?"
+    for key in ("receipt_number", "statement_number", "issue_number"):
+        if key in value:
+            return f"{value.get('document_type', '?')} {value[key]}"
+    if "documents" in value:
+        return f"bundle {value.get('request_id', '')}".strip()
+    return str(value.get("document_type", "?"))
+
+
+# -- schema errors, explained ---------------------------------------------------------------------------
+
+def schema_findings(name: str, instance: Any, prefix: str = "") -> list[Finding]:
+    return [_explain(error, prefix) for error in iter_schema_errors(name, instance)]
+
+
+def _pointer(path: Iterable[Any]) -> str:
+    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
+
+
+def _explain(error, prefix: str) -> Finding:
+    schema = error.schema if isinstance(error.schema, dict) else {}
+    pointer = prefix + _pointer(error.absolute_path)
+    keyword, value = error.validator, error.validator_value
+    title_ko = schema.get("title", "")
+    title_en = schema.get("description", "").split(".")[0] or title_ko
+    if keyword == "required":
+        missing = error.message.split("'")[1] if "'" in error.message else str(value)
+        prop = schema.get("properties", {}).get(missing, {})
+        ko = f"필수 항목 '{missing}'({prop.get('title', missing)})이(가) 없습니다"
+        en = f"required field '{missing}' is missing"
+        pointer += f"/{missing}"
+    elif keyword in ("additionalProperties", "unevaluatedProperties"):
+        extra = sorted(set(error.instance) - set(schema.get("properties", {}))) if isinstance(error.instance, dict) else []
+        ko = f"정의되지 않은 항목 {', '.join(extra) or '?'}이(가) 있습니다: kit-v1 스키마의 필드 이름을 쓰십시오"
+        en = f"unexpected field(s) {', '.join(extra) or '?'}; use the field names of the kit-v1 schema"
+    elif keyword == "type":
+        ko = f"{title_ko or '값'}: {value} 형식이어야 하는데 {type(error.instance).__name__}입니다"
+        en = f"{title_en or 'value'}: must be of type {value}"
+    elif keyword == "pattern":
+        ko = f"{title_ko or '값'} 형식이 맞지 않습니다: {error.instance!r} (형식 {value})"
+        en = f"{title_en or 'value'} has the wrong format: {error.instance!r} (expected {value})"
+    elif keyword in ("enum", "const"):
+        allowed = value if isinstance(value, list) else [value]
+        ko = f"{title_ko or '값'}: 허용되지 않는 값 {error.instance!r}; 허용 값: {', '.join(map(str, allowed))}"
+        en = f"{title_en or 'value'}: {error.instance!r} is not allowed; use one of {', '.join(map(str, allowed))}"
+    elif keyword == "format":
+        ko = f"{title_ko or '값'}: {value} 형식이 아닙니다 ({error.instance!r})"
+        en = f"{title_en or 'value'}: {error.instance!r} is not a valid {value}"
+    elif keyword in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
+        ko = f"{title_ko or '값'}: {error.instance!r}은(는) 허용 범위를 벗어납니다 ({keyword} {value})"
+        en = f"{title_en or 'value'}: {error.instance!r} is out of range ({keyword} {value})"
+    else:
+        ko = f"{title_ko or '값'}: 스키마 위반 ({keyword}): {error.message}"
+        en = f"{title_en or 'value'}: {error.message}"
+    return Finding(schema.get("x-rule", "schema"), pointer or "/", ko, en)

@@ -1,0 +1,1 @@
+"""The simulated parties: relay, insurers, providers, generator, payout engine, journal, PKI, serving."""

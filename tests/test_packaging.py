@@ -1,0 +1,31 @@
+"""The installed package names match the folders of DESIGN.md's layers."""
+
+from __future__ import annotations
+
+import tomllib
+
+from .conftest import ROOT
+
+LAYERS = {"schemas": "s24kit.schemas", "simulator": "s24kit.simulator", "conformance": "s24kit.conformance",
+          "fixtures": "s24kit.fixtures"}
+
+
+def test_every_package_folder_is_declared():
+    declared = set(tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]["packages"])
+    found = set()
+    for folder, package in LAYERS.items():
+        for init in (ROOT / folder).rglob("__init__.py"):
+            relative = init.parent.relative_to(ROOT / folder)
+            found.add(".".join([package, *relative.parts]))
+    assert found == declared
+
+
+def test_layers_import_one_way_only():
+    """schemas imports nothing of the kit above it; simulator never imports conformance."""
+    forbidden = {"schemas": ("..simulator", "..conformance", "s24kit.simulator", "s24kit.conformance"),
+                 "simulator": ("..conformance", "...conformance", "s24kit.conformance")}
+    for folder, needles in forbidden.items():
+        for source in (ROOT / folder).rglob("*.py"):
+            text = source.read_text(encoding="utf-8")
+            for needle in needles:
+                assert f"from {needle}" not in text and f"import {needle}" not in text, (source, needle)

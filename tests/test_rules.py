@@ -1,0 +1,176 @@
+"""Every document rule passes on the shipped examples and fails, alone, on a document broken for it."""
+
+from __future__ import annotations
+
+import copy
+import unicodedata
+from collections.abc import Callable
+
+import pytest
+
+from s24kit.schemas.codes import code_list
+from s24kit.schemas.rules import RULES
+from s24kit.schemas.validation import validate, validate_bundle, validate_document
+
+from .conftest import load_example
+
+OUT, IN, STMT, RX, PHARM = ("medical-receipt.outpatient", "medical-receipt.inpatient", "itemised-statement",
+                            "prescription", "pharmacy-receipt")
+
+
+def _set(path: str, value) -> Callable[[dict], None]:
+    def mutate(doc: dict) -> None:
+        *parents, last = path.split(".")
+        target = doc
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        target[int(last) if isinstance(target, list) else last] = value
+    return mutate
+
+
+def _add(path: str, delta: int) -> Callable[[dict], None]:
+    def mutate(doc: dict) -> None:
+        *parents, last = path.split(".")
+        target = doc
+        for part in parents:
+            target = target[int(part)] if isinstance(target, list) else target[part]
+        target[last] += delta
+    return mutate
+
+
+def _all(*mutations: Callable[[dict], None]) -> Callable[[dict], None]:
+    def mutate(doc: dict) -> None:
+        for m in mutations:
+            m(doc)
+    return mutate
+
+
+def _unprescribed_drug() -> str:
+    prescribed = {m["drug_code"] for m in load_example(RX)["medications"]}
+    return next(code for code in code_list("drugs") if code not in prescribed)
+
+
+ZERO_ROW = {"copay": 0, "insurer": 0, "full_copay": 0, "selective": 0, "non_covered": 0}
+
+# (rule, example, mutation): the mutation must break that rule and nothing else.
+DOCUMENT_CASES = [
+    ("S24-DOC-001", OUT, _add("rows.0.amounts.copay", 10)),
+    ("S24-DOC-002", OUT, _add("totals.total_amount", 1)),
+    ("S24-DOC-003", OUT, _all(_add("totals.patient_total", 10), _add("totals.amount_due", 10),
+                              _add("totals.unpaid", 10))),
+    ("S24-DOC-003", IN, _all(_set("totals.ceiling_excess", 10 ** 8))),
+    ("S24-DOC-004", OUT, _all(_add("totals.amount_due", 10), _add("totals.unpaid", 10))),
+    ("S24-DOC-005", OUT, _add("payment.card", 10)),
+    ("S24-DOC-005", PHARM, _add("payment.cash", 10)),
+    ("S24-DOC-006", OUT, _add("totals.unpaid", 10)),
+    ("S24-DOC-006", OUT, _all(_add("payment.card", 10), _add("payment.total", 10))),
+    ("S24-DOC-007", OUT, _set("issue_date", "2026-10-04")),
+    ("S24-DOC-007", IN, _set("treatment_period.start", "2026-09-18")),
+    ("S24-DOC-007", PHARM, _set("issue_date", "2026-10-04")),
+    ("S24-DOC-008", OUT, _all(_set("treatment_period.end", "2026-10-06"), _set("issue_date", "2026-10-06"))),
+    ("S24-DOC-009", OUT, lambda d: d["rows"].append({"code": "FOEP", "amounts": dict(ZERO_ROW)})),
+    ("S24-DOC-010", OUT, lambda d: d["rows"].append({"code": "ENAMT", "amounts": dict(ZERO_ROW)})),
+    ("S24-DOC-011", STMT, _add("lines.0.copay", 10)),
+    ("S24-DOC-012", STMT, _add("lines.0.unit_price", 100)),
+    ("S24-DOC-013", STMT, _set("lines.0.date", "2026-10-06")),
+    ("S24-DOC-016", STMT, _set("lines.0.big_three", "injection")),
+    ("S24-DOC-020", RX, _set("issue_number", "20261004-00012")),
+    ("S24-DOC-021", RX, _set("dispensing.dispensed_date", "2026-10-09")),
+    ("S24-DOC-024", PHARM, _add("fee_items.0.amount", 1)),
+    ("S24-DOC-025", PHARM, _all(_add("fee_items.0.copay", 10), _add("fee_items.0.insurer", -10))),
+    ("S24-DOC-026", PHARM, _add("totals.total_amount", 1)),
+    ("S24-DOC-027", PHARM, _add("totals.amount_received", 10)),
+    ("S24-DOC-030", OUT, lambda d: d["patient"].update(name=unicodedata.normalize("NFD", d["patient"]["name"]))),
+    ("S24-DOC-031", RX, _set("notes", "환자 주민번호 850412-2345678 확인")),
+    ("S24-DOC-031", OUT, _set("patient.resident_number_masked", "850412-2345678")),
+    ("S24-DOC-032", STMT, _set("lines.0.unit_price", 11440.0)),
+    ("S24-DOC-040", OUT, lambda d: d["provider"].update(
+        business_number=d["provider"]["business_number"][:-1] + str((int(d["provider"]["business_number"][-1]) + 1) % 10))),
+    ("S24-DOC-041", OUT, _set("provider.provider_code", "9931000")),
+    ("S24-DOC-042", OUT, _set("diagnosis_codes", ["M545"])),
+    ("S24-DOC-043", RX, _set("medications.0.drug_code", "99000001")),
+    ("S24-DOC-050", OUT, _set("provider.facility_type", "99")),
+    ("S24-DOC-050", OUT, _set("provider.facility_type", "9")),
+    ("S24-DOC-051", OUT, _set("department", "98")),
+    ("S24-DOC-052", RX, _set("insurance_type", "martian")),
+    ("S24-DOC-053", OUT, _set("rows.0.code", "NOT_A_ROW")),
+    ("S24-DOC-054", PHARM, _set("fee_items.0.code", "Z9999")),
+    ("S24-DOC-055", OUT, _set("diagnosis_codes", ["Z99.99"])),
+    ("S24-DOC-056", RX, _set("medications.0.drug_code", "990999999")),
+]
+
+
+def _bundle(**edits: Callable[[dict], None]) -> dict:
+    bundle = copy.deepcopy(load_example("bundle"))
+    index = {d["document_type"]: i for i, d in enumerate(bundle["documents"])}
+    for document_type, mutate in edits.items():
+        mutate(bundle["documents"][index[document_type]])
+    return bundle
+
+
+BUNDLE_CASES = [
+    ("S24-DOC-014", dict(itemised_statement=_all(_set("lines.2.unit_price", 110000), _set("lines.2.total", 110000),
+                                                 _set("lines.2.non_covered", 110000)))),
+    ("S24-DOC-015", dict(itemised_statement=_set("visit_id", "V-OTHER-1"))),
+    ("S24-DOC-022", dict(pharmacy_receipt=_set("prescriber.provider_code", "99310002"))),
+    ("S24-DOC-022", dict(pharmacy_receipt=_set("prescription_issue_number", "20261005-00099"))),
+    ("S24-DOC-023", dict(pharmacy_receipt=lambda d: d["drugs"][0].update(drug_code=_unprescribed_drug()))),
+    ("S24-DOC-023", dict(pharmacy_receipt=_all(_set("dispensing_date", "2026-10-08"), _set("issue_date", "2026-10-08")))),
+]
+
+
+@pytest.mark.parametrize("name", [OUT, IN, STMT, RX, PHARM, "bundle"])
+def test_examples_have_no_findings(name):
+    assert validate(load_example(name)) == []
+
+
+@pytest.mark.parametrize(("rule", "name", "mutate"), DOCUMENT_CASES,
+                         ids=[f"{r}-{n}-{i}" for i, (r, n, _) in enumerate(DOCUMENT_CASES)])
+def test_rule_fails_alone(rule, name, mutate):
+    doc = copy.deepcopy(load_example(name))
+    mutate(doc)
+    findings = validate_document(doc)
+    assert {f.rule for f in findings} == {rule}, [f.as_dict() for f in findings]
+    assert all(f.pointer.startswith("/") and f.message_ko and f.message_en for f in findings)
+
+
+@pytest.mark.parametrize(("rule", "edits"), BUNDLE_CASES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(BUNDLE_CASES)])
+def test_bundle_rule_fails_alone(rule, edits):
+    findings = validate_bundle(_bundle(**edits))
+    assert {f.rule for f in findings} == {rule}, [f.as_dict() for f in findings]
+    assert all(f.pointer.startswith("/documents/") for f in findings)
+
+
+def test_every_rule_has_a_failing_case():
+    covered = {r for r, _, _ in DOCUMENT_CASES} | {r for r, _ in BUNDLE_CASES}
+    assert set(RULES) - covered == set()
+
+
+def test_warnings_are_warnings():
+    doc = copy.deepcopy(load_example(OUT))
+    doc["diagnosis_codes"] = ["Z99.99"]
+    assert [f.severity for f in validate_document(doc)] == ["warning"]
+
+
+def test_schema_errors_name_field_in_both_languages():
+    doc = copy.deepcopy(load_example(OUT))
+    del doc["patient"]["name"]
+    doc["totals"]["copay"] = "7470"
+    findings = validate_document(doc)
+    by_pointer = {f.pointer: f for f in findings}
+    assert by_pointer["/patient/name"].rule == "schema"
+    assert "환자 성명" in by_pointer["/patient/name"].message_ko
+    assert "required" in by_pointer["/patient/name"].message_en
+    assert "integer" in by_pointer["/totals/copay"].message_en
+
+
+def test_unknown_document_type_is_one_clear_finding():
+    [finding] = validate_document({"document_type": "진단서"})
+    assert finding.pointer == "/document_type" and "medical_receipt" in finding.message_en
+
+
+def test_invalid_document_in_bundle_does_not_hide_others():
+    bundle = _bundle(prescription=_set("issue_number", "bad"),
+                     medical_receipt=_add("totals.total_amount", 1))
+    rules = {(f.rule, f.pointer.split("/")[2]) for f in validate_bundle(bundle)}
+    assert ("S24-DOC-020", "2") in rules and ("S24-DOC-002", "0") in rules
