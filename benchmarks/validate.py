@@ -17,10 +17,10 @@ from pathlib import Path
 from jsonschema import Draft202012Validator
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _common import current_rss_mb, rate, result  # noqa: E402
+from _common import current_rss_mb, rate, result
 
-from s24kit.schemas import loader  # noqa: E402
-from s24kit.schemas.validation import validate_document  # noqa: E402
+from s24kit.schemas import loader
+from s24kit.schemas.validation import validate_document
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "schemas" / "kit-v1" / "examples"
 MIX = {"medical-receipt.outpatient": 4, "itemised-statement": 4, "prescription": 3, "pharmacy-receipt": 3,

@@ -10,9 +10,9 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..schemas.loader import PROFILE
+from ..schemas.loader import DOCUMENT_SCHEMAS, PROFILE, is_valid, schemas
 from ..schemas.rules import RULES, describe_rule
-from ..schemas.validation import Finding, document_label, validate
+from ..schemas.validation import Finding, document_label, schema_findings, validate
 from .inputs import DEFAULT_MAX_BYTES, Item, Unusable, expand, read
 
 LANGS = click.Choice(["ko", "en"])
@@ -43,12 +43,17 @@ def main() -> None:
 @click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES, show_default=True,
               help="Refuse files larger than this.")
 @click.option("--strict", is_flag=True, help="Treat warnings as findings (exit 1).")
-def validate_command(paths: tuple[Path, ...], lang: str, fmt: str, max_bytes: int, strict: bool) -> None:
+@click.option("--schema", "schema_name", metavar="NAME",
+              help="Check other kit-v1 messages against schema NAME (e.g. visit-search, problem, report).")
+def validate_command(paths: tuple[Path, ...], lang: str, fmt: str, max_bytes: int, strict: bool,
+                     schema_name: str | None) -> None:
     """Check kit-v1 documents or bundles (JSON, JSON Lines, or directories of them).
 
     서류(또는 서류 묶음)를 스키마와 규칙(S24-DOC-nnn)으로 검사합니다.
     Exit 0: all valid; 1: findings; 2: unusable input.
     """
+    if schema_name is not None and schema_name not in schemas():
+        raise click.BadParameter(f"unknown schema; use one of {', '.join(schemas())}", param_hint="--schema")
     results: list[tuple[Item, list[Finding]]] = []
     unusable: list[Unusable] = []
     for entry in expand(list(paths)):
@@ -58,6 +63,11 @@ def validate_command(paths: tuple[Path, ...], lang: str, fmt: str, max_bytes: in
         for item in read(entry, max_bytes):
             if isinstance(item, Unusable):
                 unusable.append(item)
+            elif schema_name:
+                found = [] if is_valid(schema_name, item.value) else schema_findings(schema_name, item.value)
+                results.append((item, found))
+            elif (problem := _not_a_document(item)) is not None:
+                unusable.append(problem)
             else:
                 results.append((item, validate(item.value)))
 
@@ -68,6 +78,22 @@ def validate_command(paths: tuple[Path, ...], lang: str, fmt: str, max_bytes: in
     else:
         _print_table(results, unusable, lang)
     sys.exit(code)
+
+
+def _not_a_document(item: Item) -> Unusable | None:
+    """Inputs that are neither a document, a bundle nor an array of documents are unusable, not findings."""
+    value = item.value
+    if isinstance(value, list) or (isinstance(value, dict) and isinstance(value.get("documents"), list)):
+        return None
+    kind = value.get("document_type") if isinstance(value, dict) else None
+    if kind in DOCUMENT_SCHEMAS:
+        return None
+    known = ", ".join(DOCUMENT_SCHEMAS)
+    shown = f"document_type {kind!r}" if kind is not None else "no document_type"
+    return Unusable(item.path, f"알 수 없는 서류 종류 ({shown}): {known} 중 하나이거나 서류 묶음이어야 합니다. "
+                               "다른 kit-v1 메시지는 --schema NAME 으로 검사하십시오",
+                    f"unknown document type ({shown}): expected one of {known} or a bundle; check other kit-v1 "
+                    "messages with --schema NAME", item.line)
 
 
 def _print_json(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable]) -> None:
@@ -82,15 +108,33 @@ def _print_json(results: list[tuple[Item, list[Finding]]], unusable: list[Unusab
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
+def _console() -> Console:
+    """A console for people: wrapped to the terminal, or wide when piped so that lines stay whole."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)
+
+
 def _print_table(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable], lang: str) -> None:
-    console = Console(soft_wrap=False)
+    console = _console()
     ko = lang == "ko"
     for u in unusable:
-        console.print(f"[bold red]{'사용 불가' if ko else 'unusable'}[/] {u.where}: {u.message(lang)}", highlight=False)
+        console.print(f"[bold red]{'사용 불가' if ko else 'unusable'}[/] {u.where}: {u.message(lang)}",
+                      highlight=False, soft_wrap=True)
+    if results and len(results) <= 50:
+        checked = Table(title="검사한 서류" if ko else "Documents checked")
+        for header in (("파일", "file"), ("서류", "document"), ("결과", "result")):
+            checked.add_column(header[0] if ko else header[1], overflow="fold")
+        for item, found in results:
+            errors = sum(1 for f in found if f.severity == "error")
+            verdict = (f"[red]{'부적합' if ko else 'invalid'} ({errors})[/]" if errors
+                       else f"[green]{'적합' if ko else 'valid'}[/]")
+            checked.add_row(item.where, document_label(item.value), verdict)
+        console.print(checked)
     rows = [(item, f) for item, found in results for f in found]
     if rows:
         table = Table(title="검사 결과" if ko else "Findings", show_lines=False, expand=False)
-        for header in (("파일", "file"), ("서류", "document"), ("규칙", "rule"), ("위치", "field"), ("내용", "message")):
+        headers = (("파일", "file"), ("서류", "document"), ("규칙", "rule"), ("위치", "field"), ("내용", "message"))
+        for header in headers:
             table.add_column(header[0] if ko else header[1], overflow="fold")
         for item, f in rows:
             rule = f.rule if f.severity == "error" else f"{f.rule} ({'권고' if ko else 'warning'})"
@@ -100,7 +144,8 @@ def _print_table(results: list[tuple[Item, list[Finding]]], unusable: list[Unusa
     errors = sum(1 for _, f in rows if f.severity == "error")
     warnings = len(rows) - errors
     if ko:
-        console.print(f"서류 {len(results)}건: 적합 {len(results) - bad}, 부적합 {bad} (오류 {errors}, 권고 {warnings}); "
+        console.print(f"서류 {len(results)}건: 적합 {len(results) - bad}, 부적합 {bad} "
+                      f"(오류 {errors}, 권고 {warnings}); "
                       f"사용 불가 입력 {len(unusable)}", highlight=False)
     else:
         console.print(f"{len(results)} documents: {len(results) - bad} valid, {bad} with errors ({errors} errors, "
@@ -124,7 +169,7 @@ def rules_command(lang: str, fmt: str) -> None:
             table.add_column(header[0] if ko else header[1], overflow="fold")
         for r in rules:
             table.add_row(r["id"], r["severity"], ", ".join(r["applies_to"]), r["title_ko" if ko else "title_en"])
-        Console().print(table)
+        _console().print(table)
 
 
 def rules_markdown() -> str:
@@ -135,7 +180,8 @@ def rules_markdown() -> str:
              "| id | level | applies to | 규칙 | rule |", "|---|---|---|---|---|"]
     for rule_id in sorted(RULES):
         r = describe_rule(rule_id)
-        lines.append(f"| {r['id']} | {r['severity']} | {', '.join(r['applies_to'])} | {r['title_ko']} | {r['title_en']} |")
+        cells = (r["id"], r["severity"], ", ".join(r["applies_to"]), r["title_ko"], r["title_en"])
+        lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 

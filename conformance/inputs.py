@@ -49,7 +49,8 @@ def expand(paths: list[Path]) -> Iterator[Path | Unusable]:
         if path.is_dir():
             found = sorted(p for p in path.rglob("*") if p.suffix in SUFFIXES and p.is_file())
             if not found:
-                yield Unusable(path, "폴더에 .json/.jsonl 파일이 없습니다", "no .json or .jsonl files in this directory")
+                yield Unusable(path, "폴더에 .json/.jsonl 파일이 없습니다",
+                               "no .json or .jsonl files in this directory")
             yield from found
         elif path.exists():
             yield path
@@ -62,7 +63,8 @@ def read(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Item | Unus
     try:
         size = path.stat().st_size
         if size > max_bytes:
-            yield Unusable(path, f"파일이 너무 큽니다 ({size:,} 바이트, 한도 {max_bytes:,}): 나누거나 --max-bytes를 늘리십시오",
+            yield Unusable(path, f"파일이 너무 큽니다 ({size:,} 바이트, 한도 {max_bytes:,}): "
+                                 "나누거나 --max-bytes를 늘리십시오",
                            f"file too large ({size:,} bytes, limit {max_bytes:,}): split it or raise --max-bytes")
             return
         raw = path.read_bytes()
@@ -73,7 +75,8 @@ def read(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Item | Unus
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        yield Unusable(path, f"UTF-8이 아닙니다 ({exc.start}번째 바이트): 파일을 UTF-8로 저장하십시오 (EUC-KR/CP949 아님)",
+        yield Unusable(path, f"UTF-8이 아닙니다 ({exc.start}번째 바이트): "
+                             "파일을 UTF-8로 저장하십시오 (EUC-KR/CP949 아님)",
                        f"not UTF-8 (byte {exc.start}): save the file as UTF-8, not EUC-KR/CP949")
         return
     if path.suffix in (".jsonl", ".ndjson"):

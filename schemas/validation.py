@@ -68,6 +68,9 @@ def validate(value: Any) -> list[Finding]:
     if isinstance(value, list):
         return validate_bundle({"profile": "kit-v1", "request_id": "local-array", "provider_code": "00000000",
                                 "documents": value})
+    if isinstance(value, dict) and "claim_id" in value and isinstance(value.get("documents"), list):
+        # An insurer claim submission: its documents are checked together, like a bundle's.
+        return validate(value["documents"])
     if isinstance(value, dict) and "documents" in value and "document_type" not in value:
         return validate_bundle(value)
     return validate_document(value)
@@ -80,6 +83,8 @@ def document_label(value: Any) -> str:
     for key in ("receipt_number", "statement_number", "issue_number"):
         if key in value:
             return f"{value.get('document_type', '?')} {value[key]}"
+    if "claim_id" in value:
+        return f"claim {value['claim_id']}"
     if "documents" in value:
         return f"bundle {value.get('request_id', '')}".strip()
     return str(value.get("document_type", "?"))
@@ -89,6 +94,41 @@ def document_label(value: Any) -> str:
 
 def schema_findings(name: str, instance: Any, prefix: str = "") -> list[Finding]:
     return [_explain(error, prefix) for error in iter_schema_errors(name, instance)]
+
+
+_KEYWORDS = frozenset({"properties", "$defs", "allOf", "anyOf", "oneOf", "items", "then", "else", "if", "not"})
+
+
+@cache
+def _titles() -> dict[tuple[str | None, str], str]:
+    """Korean titles of properties by (owning object's name, property name), from every schema.
+
+    Needed where a ``required`` keyword sits apart from the properties it names (``allOf`` branches).
+    """
+    from .loader import schemas
+
+    index: dict[tuple[str | None, str], str] = {}
+
+    def walk(node: Any, owner: str | None) -> None:
+        if isinstance(node, dict):
+            for prop, sub in node.get("properties", {}).items():
+                if isinstance(sub, dict) and "title" in sub:
+                    index.setdefault((owner, prop), sub["title"])
+                    index.setdefault((None, prop), sub["title"])
+            for key, sub in node.items():
+                walk(sub, owner if key in _KEYWORDS else key)
+        elif isinstance(node, list):
+            for sub in node:
+                walk(sub, owner)
+
+    for document in schemas().values():
+        walk(document, None)
+    return index
+
+
+def _property_title(owner: Any, prop: str) -> str:
+    titles = _titles()
+    return titles.get((str(owner), prop)) or titles.get((None, prop)) or prop
 
 
 def _pointer(path: Iterable[Any]) -> str:
@@ -103,12 +143,14 @@ def _explain(error, prefix: str) -> Finding:
     title_en = schema.get("description", "").split(".")[0] or title_ko
     if keyword == "required":
         missing = error.message.split("'")[1] if "'" in error.message else str(value)
-        prop = schema.get("properties", {}).get(missing, {})
-        ko = f"필수 항목 '{missing}'({prop.get('title', missing)})이(가) 없습니다"
+        owner = error.absolute_path[-1] if error.absolute_path else None
+        title = schema.get("properties", {}).get(missing, {}).get("title") or _property_title(owner, missing)
+        ko = f"필수 항목 '{missing}'({title})이(가) 없습니다"
         en = f"required field '{missing}' is missing"
         pointer += f"/{missing}"
     elif keyword in ("additionalProperties", "unevaluatedProperties"):
-        extra = sorted(set(error.instance) - set(schema.get("properties", {}))) if isinstance(error.instance, dict) else []
+        given = set(error.instance) if isinstance(error.instance, dict) else set()
+        extra = sorted(given - set(schema.get("properties", {})))
         ko = f"정의되지 않은 항목 {', '.join(extra) or '?'}이(가) 있습니다: kit-v1 스키마의 필드 이름을 쓰십시오"
         en = f"unexpected field(s) {', '.join(extra) or '?'}; use the field names of the kit-v1 schema"
     elif keyword == "type":

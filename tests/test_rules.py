@@ -50,6 +50,11 @@ def _unprescribed_drug() -> str:
     return next(code for code in code_list("drugs") if code not in prescribed)
 
 
+def _wrong_check_digit(doc: dict) -> str:
+    number = doc["provider"]["business_number"]
+    return number[:-1] + str((int(number[-1]) + 1) % 10)
+
+
 ZERO_ROW = {"copay": 0, "insurer": 0, "full_copay": 0, "selective": 0, "non_covered": 0}
 
 # (rule, example, mutation): the mutation must break that rule and nothing else.
@@ -84,8 +89,7 @@ DOCUMENT_CASES = [
     ("S24-DOC-031", RX, _set("notes", "환자 주민번호 850412-2345678 확인")),
     ("S24-DOC-031", OUT, _set("patient.resident_number_masked", "850412-2345678")),
     ("S24-DOC-032", STMT, _set("lines.0.unit_price", 11440.0)),
-    ("S24-DOC-040", OUT, lambda d: d["provider"].update(
-        business_number=d["provider"]["business_number"][:-1] + str((int(d["provider"]["business_number"][-1]) + 1) % 10))),
+    ("S24-DOC-040", OUT, lambda d: d["provider"].update(business_number=_wrong_check_digit(d))),
     ("S24-DOC-041", OUT, _set("provider.provider_code", "9931000")),
     ("S24-DOC-042", OUT, _set("diagnosis_codes", ["M545"])),
     ("S24-DOC-043", RX, _set("medications.0.drug_code", "99000001")),
@@ -115,7 +119,8 @@ BUNDLE_CASES = [
     ("S24-DOC-022", dict(pharmacy_receipt=_set("prescriber.provider_code", "99310002"))),
     ("S24-DOC-022", dict(pharmacy_receipt=_set("prescription_issue_number", "20261005-00099"))),
     ("S24-DOC-023", dict(pharmacy_receipt=lambda d: d["drugs"][0].update(drug_code=_unprescribed_drug()))),
-    ("S24-DOC-023", dict(pharmacy_receipt=_all(_set("dispensing_date", "2026-10-08"), _set("issue_date", "2026-10-08")))),
+    ("S24-DOC-023", dict(pharmacy_receipt=_all(_set("dispensing_date", "2026-10-08"),
+                                               _set("issue_date", "2026-10-08")))),
 ]
 
 

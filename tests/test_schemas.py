@@ -83,7 +83,8 @@ def test_every_property_is_labelled_in_korean_and_english():
                 if "$ref" not in prop and "allOf" not in prop:
                     assert prop.get("title") and prop.get("description"), f"{where}/properties/{key}"
             for key, value in node.items():
-                walk(value, f"{where}/{key}")
+                if key != "if":  # properties under "if" are conditions, not declarations
+                    walk(value, f"{where}/{key}")
         elif isinstance(node, list):
             for i, value in enumerate(node):
                 walk(value, f"{where}/{i}")

@@ -52,7 +52,8 @@ def nfc_text(doc: Document) -> Iterator[Violation]:
         return
     for pointer, _, value in walk(doc):
         if isinstance(value, str) and not unicodedata.is_normalized("NFC", value):
-            yield Violation(pointer, f"문자열 '{unicodedata.normalize('NFC', value)}'이(가) NFC로 정규화되어 있지 않습니다 "
+            yield Violation(pointer, f"문자열 '{unicodedata.normalize('NFC', value)}'이(가) "
+                                     "NFC로 정규화되어 있지 않습니다 "
                                      "(자모 분리형 NFD 등)",
                             f"text {value!r} is not NFC-normalised (e.g. decomposed NFD Hangul)")
 
@@ -64,7 +65,8 @@ def masked_identity(doc: Document) -> Iterator[Violation]:
         return
     for pointer, _, value in walk(doc):
         if isinstance(value, str) and FULL_RRN.search(value):
-            yield Violation(pointer, "마스킹되지 않은 주민등록번호가 있습니다: 뒷자리는 성별 숫자만 남기고 ******로 가리십시오",
+            yield Violation(pointer, "마스킹되지 않은 주민등록번호가 있습니다: "
+                                     "뒷자리는 성별 숫자만 남기고 ******로 가리십시오",
                             "an unmasked resident registration number: keep only the gender digit and mask the rest "
                             "with ******")
 

@@ -45,7 +45,8 @@ def statement_adds_up(documents: list[Document]) -> Iterator[Violation]:
             for column in LINE_COLUMNS:
                 if lines[column] != expected[column]:
                     yield Violation(f"/documents/{s_index}/lines",
-                                    f"세부내역 {code} 항목의 {column} 합 {won(lines[column])}이 영수증(/documents/{r_index}) "
+                                    f"세부내역 {code} 항목의 {column} 합 {won(lines[column])}이 "
+                                    f"영수증(/documents/{r_index}) "
                                     f"{won(expected[column])}과 다릅니다",
                                     f"itemised lines of {code}, column {column}, add up to {lines[column]} but the "
                                     f"receipt (/documents/{r_index}) says {expected[column]}")
@@ -100,7 +101,8 @@ def pharmacy_drugs_prescribed(documents: list[Document]) -> Iterator[Violation]:
         last = last_dispensing_day(prescription)
         if not prescription["issue_date"] <= receipt["dispensing_date"] <= last:
             yield Violation(f"/documents/{index}/dispensing_date",
-                            f"조제일 {receipt['dispensing_date']}이 처방전 사용기간 {prescription['issue_date']}~{last} "
+                            f"조제일 {receipt['dispensing_date']}이 "
+                            f"처방전 사용기간 {prescription['issue_date']}~{last} "
                             "밖입니다",
                             f"dispensed on {receipt['dispensing_date']}, outside the prescription's validity "
                             f"{prescription['issue_date']}..{last}")

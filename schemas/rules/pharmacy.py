@@ -63,7 +63,8 @@ def pharmacy_column_sums(doc: Document) -> Iterator[Violation]:
     for column in ITEM_COLUMNS:
         summed = sum(item[column] for _, item in _items(doc))
         if summed != totals[column]:
-            yield Violation(f"/totals/{column}", f"{column} 합계 {won(totals[column])}이 항목 합 {won(summed)}과 다릅니다",
+            yield Violation(f"/totals/{column}",
+                            f"{column} 합계 {won(totals[column])}이 항목 합 {won(summed)}과 다릅니다",
                             f"total {column} is {totals[column]} but the items add up to {summed}")
 
 
@@ -72,7 +73,8 @@ def pharmacy_total(doc: Document) -> Iterator[Violation]:
     t = doc["totals"]
     expected = t["copay"] + t["insurer"] + t["non_covered"]
     if t["total_amount"] != expected:
-        yield Violation("/totals/total_amount", f"약제비 총액 {won(t['total_amount'])}은(는) {won(expected)}이어야 합니다",
+        yield Violation("/totals/total_amount",
+                        f"약제비 총액 {won(t['total_amount'])}은(는) {won(expected)}이어야 합니다",
                         f"total_amount {t['total_amount']} must equal (1)+(2)+(3) = {expected}")
 
 

@@ -96,7 +96,8 @@ def unpaid(doc: Document) -> Iterator[Violation]:
 def date_order(doc: Document) -> Iterator[Violation]:
     if doc["document_type"] == "pharmacy_receipt":
         if doc["dispensing_date"] > doc["issue_date"]:
-            yield Violation("/dispensing_date", f"조제일자 {doc['dispensing_date']}가 발행일 {doc['issue_date']}보다 늦습니다",
+            yield Violation("/dispensing_date",
+                            f"조제일자 {doc['dispensing_date']}가 발행일 {doc['issue_date']}보다 늦습니다",
                             f"dispensing_date {doc['dispensing_date']} is after issue_date {doc['issue_date']}")
         return
     start, end = doc["treatment_period"]["start"], doc["treatment_period"]["end"]

@@ -1,0 +1,186 @@
+"""Build kit-v1 documents that are consistent by construction: every total is computed, never typed.
+
+The builders return plain dicts in the shape of the schemas (the schemas stay the only definition of that
+shape; tests validate what these functions return).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from typing import Any
+
+from ..schemas.rules.receipt import COLUMNS, floor10
+from ..schemas.rules.statement import expected_line_total
+
+Document = dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Billed:
+    """One billed service or drug of a visit, before it is split into money columns."""
+
+    category: str  # the receipt row it rolls up into (fixtures/codes/receipt-rows.json)
+    code: str
+    name: str
+    unit_price: int
+    date: str
+    quantity: float = 1
+    days: int = 1
+    covered: bool = True  # 급여 (copay + NHIS) or 비급여
+    full_copay: bool = False  # 급여 but 100% paid by the patient (전액본인부담)
+    code_kind: str = "edi"
+    big_three: str | None = None
+
+
+def split(total: int, copay_rate: float) -> tuple[int, int]:
+    """Patient and NHIS shares of a covered amount: the patient's share is rounded down to whole won."""
+    copay = int(total * copay_rate)
+    return copay, total - copay
+
+
+def statement_lines(items: Iterable[Billed], copay_rate: float) -> list[Document]:
+    """Itemised lines with their money columns."""
+    lines = []
+    for item in items:
+        total = expected_line_total(item.unit_price, item.quantity, item.days)
+        copay = insurer = full = non_covered = 0
+        if not item.covered:
+            non_covered = total
+        elif item.full_copay:
+            full = total
+        else:
+            copay, insurer = split(total, copay_rate)
+        lines.append({"category": item.category, "date": item.date, "code": item.code, "code_kind": item.code_kind,
+                      "name": item.name, "unit_price": item.unit_price, "quantity": item.quantity, "days": item.days,
+                      "total": total, "copay": copay, "insurer": insurer, "full_copay": full,
+                      "non_covered": non_covered, "big_three": item.big_three})
+    return lines
+
+
+def receipt_rows(lines: Sequence[Document]) -> list[Document]:
+    """Receipt rows from itemised lines, in the order each row first appears."""
+    rows: dict[str, dict[str, int]] = {}
+    for line in lines:
+        amounts = rows.setdefault(line["category"], dict.fromkeys(COLUMNS, 0))
+        amounts["copay"] += line["copay"]
+        amounts["insurer"] += line["insurer"]
+        amounts["full_copay"] += line["full_copay"]
+        amounts["non_covered"] += line["non_covered"]
+    return [{"code": code, "amounts": amounts} for code, amounts in rows.items()]
+
+
+def receipt_totals(rows: Sequence[Document], *, ceiling_excess: int = 0, already_paid: int = 0,
+                   paid: int | None = None) -> tuple[Document, Document]:
+    """The totals block and a payment block (by card, unless ``paid`` says otherwise)."""
+    totals = {column: sum(row["amounts"][column] for row in rows) for column in COLUMNS}
+    totals["total_amount"] = sum(totals[c] for c in COLUMNS)
+    totals["ceiling_excess"] = min(ceiling_excess, totals["copay"])
+    totals["patient_total"] = (totals["copay"] - totals["ceiling_excess"] + totals["full_copay"]
+                               + totals["selective"] + totals["non_covered"])
+    totals["already_paid"] = already_paid
+    totals["amount_due"] = floor10(max(totals["patient_total"] - already_paid, 0))
+    paid_amount = totals["amount_due"] if paid is None else min(paid, totals["amount_due"])
+    totals["unpaid"] = totals["amount_due"] - paid_amount
+    return totals, payment(card=paid_amount)
+
+
+def payment(card: int = 0, cash_receipt: int = 0, cash: int = 0) -> Document:
+    return {"card": card, "cash_receipt": cash_receipt, "cash": cash, "total": card + cash_receipt + cash}
+
+
+def medical_documents(*, visit_id: str, receipt_number: str, statement_number: str, setting: str,
+                      patient: Document, patient_category: str, provider: Document, department: str,
+                      period: tuple[str, str], items: Sequence[Billed], copay_rate: float,
+                      diagnosis_codes: Sequence[str] = (), issue_date: str | None = None,
+                      night_or_holiday: bool = False, ceiling_excess: int = 0, room: str | None = None,
+                      inpatient_status: str = "discharge") -> tuple[Document, Document]:
+    """A 진료비 계산서·영수증 and its 세부산정내역서 for one visit."""
+    lines = statement_lines(items, copay_rate)
+    rows = receipt_rows(lines)
+    totals, paid = receipt_totals(rows, ceiling_excess=ceiling_excess)
+    issued = issue_date or period[1]
+    receipt: Document = {
+        "document_type": "medical_receipt", "receipt_number": receipt_number, "visit_id": visit_id,
+        "setting": setting, "patient": patient, "patient_category": patient_category,
+        "treatment_period": {"start": period[0], "end": period[1]}, "night_or_holiday": night_or_holiday,
+        "department": department, "diagnosis_codes": list(diagnosis_codes), "rows": rows, "totals": totals,
+        "payment": paid, "provider": provider, "issue_date": issued,
+    }
+    if setting == "inpatient":
+        receipt["inpatient_status"] = inpatient_status
+        receipt["room"] = room
+    statement: Document = {
+        "document_type": "itemised_statement", "statement_number": statement_number,
+        "receipt_number": receipt_number, "visit_id": visit_id, "setting": setting, "patient": patient,
+        "patient_category": patient_category, "treatment_period": {"start": period[0], "end": period[1]},
+        "lines": lines, "provider": provider, "issue_date": issued,
+    }
+    return receipt, statement
+
+
+def issue_number(day: str, serial: int) -> str:
+    """교부번호 ``yyyymmdd-nnnnn``."""
+    return f"{day.replace('-', '')}-{serial:05d}"
+
+
+def prescription(*, visit_id: str, serial: int, issue_date: str, provider: Document, patient: Document,
+                 insurance_type: str, diagnosis_codes: Sequence[str], prescriber: Document,
+                 medications: Sequence[Document], validity_days: int = 3,
+                 dispensing: Document | None = None) -> Document:
+    """A 처방전. ``medications`` are dicts with drug_code, name, dose, times_per_day, days, route (usage optional)."""
+    doc: Document = {
+        "document_type": "prescription", "issue_number": issue_number(issue_date, serial), "issue_date": issue_date,
+        "validity_days": validity_days, "visit_id": visit_id, "insurance_type": insurance_type,
+        "provider": provider, "patient": {"name": patient["name"],
+                                          "resident_number_masked": patient["resident_number_masked"]},
+        "diagnosis_codes": list(diagnosis_codes), "prescriber": prescriber, "medications": list(medications),
+    }
+    if dispensing:
+        doc["dispensing"] = dispensing
+    return doc
+
+
+def last_valid_day(issue_date: str, validity_days: int) -> str:
+    return (date.fromisoformat(issue_date) + timedelta(days=validity_days - 1)).isoformat()
+
+
+def pharmacy_receipt(*, visit_id: str, receipt_number: str, prescription_doc: Document, dispensing_date: str,
+                     pharmacy: Document, pharmacist: str, patient: Document, patient_category: str,
+                     fees: Sequence[tuple[str, str, int]], drug_prices: dict[str, int], copay_rate: float,
+                     non_covered_drugs: frozenset[str] = frozenset(), night_or_holiday: bool = False,
+                     ceiling_excess: int = 0) -> Document:
+    """A 약제비 계산서·영수증 dispensing every drug of ``prescription_doc``.
+
+    ``fees`` are (code, name, amount) pharmacy fee items; ``drug_prices`` maps drug codes to unit prices.
+    """
+    def item(amount: int, covered: bool) -> dict[str, int]:
+        copay, insurer = split(amount, copay_rate) if covered else (0, 0)
+        return {"amount": amount, "copay": copay, "insurer": insurer, "non_covered": 0 if covered else amount}
+
+    fee_items = [{"code": code, "name": name, **item(amount, True)} for code, name, amount in fees]
+    drugs = []
+    for med in prescription_doc["medications"]:
+        amount = expected_line_total(drug_prices[med["drug_code"]], med["dose"] * med["times_per_day"], med["days"])
+        drugs.append({"drug_code": med["drug_code"], "name": med["name"], "dose": med["dose"],
+                      "times_per_day": med["times_per_day"], "days": med["days"],
+                      **item(amount, med["drug_code"] not in non_covered_drugs)})
+    every = fee_items + drugs
+    totals = {column: sum(i[column] for i in every) for column in ("copay", "insurer", "non_covered")}
+    totals["total_amount"] = totals["copay"] + totals["insurer"] + totals["non_covered"]
+    totals["ceiling_excess"] = min(ceiling_excess, totals["copay"])
+    totals["amount_received"] = totals["copay"] + totals["non_covered"]
+    prescriber = prescription_doc["provider"]
+    return {
+        "document_type": "pharmacy_receipt", "receipt_number": receipt_number, "visit_id": visit_id,
+        "patient": {"name": patient["name"]}, "patient_category": patient_category,
+        "dispensing_date": dispensing_date, "night_or_holiday": night_or_holiday,
+        "prescription_issue_number": prescription_doc["issue_number"],
+        "prescriber": {"provider_code": prescriber["provider_code"], "facility_type": prescriber["facility_type"],
+                       "name": prescriber["name"]},
+        "dispensing_days": max(m["days"] for m in prescription_doc["medications"]),
+        "fee_items": fee_items, "drugs": drugs, "totals": totals,
+        "payment": payment(card=totals["amount_received"]), "provider": pharmacy, "pharmacist": pharmacist,
+        "issue_date": dispensing_date,
+    }
