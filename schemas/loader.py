@@ -71,16 +71,26 @@ def _py_registry() -> Registry:
     )
 
 
+def _target(name: str) -> dict[str, Any]:
+    """Schema ``name``, or a reference to one of its definitions: ``"insurer-claim#/$defs/submission"``."""
+    if "#" not in name:
+        return schema(name)
+    file, pointer = name.split("#", 1)
+    schema(file)  # a clear KeyError for unknown files
+    return {"$id": f"{BASE_URI}ref/{file}/{pointer.strip('/').replace('/', '.')}",
+            "$ref": f"{BASE_URI}{file}.schema.json#{pointer}"}
+
+
 @cache
 def fast_validator(name: str):
-    """Compiled validator for schema ``name`` (format assertions on)."""
-    return jsonschema_rs.validator_for(schema(name), registry=_rs_registry(), validate_formats=True)
+    """Compiled validator for schema ``name`` (or ``file#/pointer``), format assertions on."""
+    return jsonschema_rs.validator_for(_target(name), registry=_rs_registry(), validate_formats=True)
 
 
 @cache
 def detailed_validator(name: str) -> Draft202012Validator:
-    """Explaining validator for schema ``name``."""
-    return Draft202012Validator(schema(name), registry=_py_registry(), format_checker=FormatChecker())
+    """Explaining validator for schema ``name`` (or ``file#/pointer``)."""
+    return Draft202012Validator(_target(name), registry=_py_registry(), format_checker=FormatChecker())
 
 
 def is_valid(name: str, instance: Any) -> bool:

@@ -29,3 +29,10 @@ def test_layers_import_one_way_only():
             text = source.read_text(encoding="utf-8")
             for needle in needles:
                 assert f"from {needle}" not in text and f"import {needle}" not in text, (source, needle)
+
+
+def test_pytest_plugin_and_console_script_are_registered():
+    from importlib.metadata import entry_points
+
+    assert any(ep.value == "s24kit.conformance.plugin" for ep in entry_points(group="pytest11"))
+    assert any(ep.value == "s24kit.conformance.cli:main" for ep in entry_points(group="console_scripts"))

@@ -1,0 +1,62 @@
+"""How a fake insurer behaves: a closed set of named behaviours."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+
+class Behaviour(StrEnum):
+    """What the insurer does with a claim it accepted (or whether it accepts at all)."""
+
+    PAY = "pay"  # received → in_review → paid, with the breakdown
+    DENY = "deny"  # received → in_review → denied, with ``deny_reason``
+    PEND = "pend"  # received → in_review; decides after ``pend_seconds`` or on POST /__admin/claims/{r}/decide
+    MORE_DOCUMENTS = "more_documents"  # received → more_documents_required
+    SLOW = "slow"  # as pay, but the acknowledgement takes ``delay_ms``
+    UNAVAILABLE = "unavailable"  # every submission is answered 503
+    ACK_TWICE = "ack_twice"  # as pay, but every event is delivered twice
+
+
+@dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """Delivery of events to the relay: exponential backoff, bounded."""
+
+    attempts: int = 8
+    base_delay: float = 0.2
+    max_delay: float = 10.0
+
+    def delay(self, attempt: int) -> float:
+        return min(self.base_delay * 2 ** max(attempt - 1, 0), self.max_delay)
+
+
+@dataclass(frozen=True, slots=True)
+class InsurerConfig:
+    code: str
+    name: str = "가상손해보험 (TEST)"
+    behaviour: Behaviour = Behaviour.PAY
+    deny_reason: str = "NOT_COVERED"
+    delay_ms: int = 2000
+    pend_seconds: float = 30.0
+    requested_documents: tuple[str, ...] = ("itemised_statement",)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    max_body_bytes: int = 8 * 1024 * 1024
+
+    @classmethod
+    def from_dict(cls, data: dict) -> InsurerConfig:
+        """From TOML/JSON configuration; unknown keys and behaviours are a ValueError naming the field."""
+        known = {"code", "name", "behaviour", "deny_reason", "delay_ms", "pend_seconds", "requested_documents"}
+        unknown = set(data) - known - {"retry"}
+        if unknown:
+            raise ValueError(f"unknown insurer setting(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(known))}")
+        values = {k: v for k, v in data.items() if k in known}
+        if "behaviour" in values:
+            try:
+                values["behaviour"] = Behaviour(values["behaviour"])
+            except ValueError:
+                choices = ", ".join(b.value for b in Behaviour)
+                raise ValueError(f"behaviour {values['behaviour']!r} is not one of {choices}") from None
+        if "requested_documents" in values:
+            values["requested_documents"] = tuple(values["requested_documents"])
+        retry = RetryPolicy(**data["retry"]) if "retry" in data else RetryPolicy()
+        return cls(retry=retry, **values)

@@ -1,0 +1,111 @@
+"""The insurer's state in SQLite (WAL): policies, claims, events to deliver, and each policy's history."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS policies (
+    policy_number TEXT PRIMARY KEY, identity TEXT NOT NULL, body TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS policies_identity ON policies(identity);
+CREATE TABLE IF NOT EXISTS histories (policy_number TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS claims (
+    receipt_number TEXT PRIMARY KEY, claim_id TEXT NOT NULL, request_id TEXT NOT NULL UNIQUE,
+    request_hash TEXT NOT NULL, submission TEXT NOT NULL, state TEXT NOT NULL, policy_number TEXT,
+    payout TEXT, explanation TEXT, received_at TEXT NOT NULL, decide_at REAL);
+CREATE TABLE IF NOT EXISTS events (
+    event_id TEXT PRIMARY KEY, receipt_number TEXT NOT NULL, sequence INTEGER NOT NULL, body TEXT NOT NULL,
+    callback_url TEXT NOT NULL, copies INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL DEFAULT 'pending',
+    attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL NOT NULL DEFAULT 0, last_error TEXT);
+CREATE INDEX IF NOT EXISTS events_due ON events(status, next_attempt);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+def identity_of(insured: dict[str, Any]) -> str:
+    """Policies are found by the relay-issued identity token."""
+    return insured["identity_token"]
+
+
+class InsurerStore:
+    """Thread-safe access to one insurer's database file (``:memory:`` for throw-away state)."""
+
+    def __init__(self, path: Path | str) -> None:
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.Lock()
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    # -- policies and histories -----------------------------------------------------------------------
+
+    def put_policy(self, policy: dict[str, Any], identity: str) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO policies VALUES (?, ?, ?)",
+                       (policy["policy_number"], identity, json.dumps(policy, ensure_ascii=False)))
+
+    def policies_for(self, identity: str) -> list[dict[str, Any]]:
+        rows = self.query("SELECT body FROM policies WHERE identity = ? ORDER BY policy_number", identity)
+        return [json.loads(r["body"]) for r in rows]
+
+    def all_policies(self) -> list[dict[str, Any]]:
+        return [json.loads(r["body"]) for r in self.query("SELECT body FROM policies ORDER BY policy_number")]
+
+    def history(self, policy_number: str) -> dict[str, Any] | None:
+        rows = self.query("SELECT body FROM histories WHERE policy_number = ?", policy_number)
+        return json.loads(rows[0]["body"]) if rows else None
+
+    # -- counters ---------------------------------------------------------------------------------------
+
+    def next_number(self, db: sqlite3.Connection, name: str) -> int:
+        db.execute("INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1", (name,))
+        return db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
+
+    # -- claims -----------------------------------------------------------------------------------------
+
+    def claim_by_request(self, request_id: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM claims WHERE request_id = ?", request_id)
+        return rows[0] if rows else None
+
+    def claim(self, receipt_number: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM claims WHERE receipt_number = ?", receipt_number)
+        return rows[0] if rows else None
+
+    def claims(self) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM claims ORDER BY receipt_number")
+
+    def events_of(self, receipt_number: str) -> list[dict[str, Any]]:
+        rows = self.query("SELECT body FROM events WHERE receipt_number = ? ORDER BY sequence", receipt_number)
+        return [json.loads(r["body"]) for r in rows]
+
+    def reset(self) -> None:
+        with self.transaction() as db:
+            for table in ("policies", "histories", "claims", "events", "counters"):
+                db.execute(f"DELETE FROM {table}")

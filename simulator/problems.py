@@ -1,0 +1,73 @@
+"""RFC 9457 problem responses with the kit's stable error codes, and safe JSON request bodies."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+
+PROBLEM_TYPE = "https://s24kit.invalid/problems/"
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+
+
+class ProblemResponse(JSONResponse):
+    media_type = "application/problem+json"
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def problem(status: int, code: str, title: str, detail: str | None = None, *,
+            errors: list[dict[str, str]] | None = None, request_id: str | None = None) -> ProblemResponse:
+    """A problem+json response; ``detail`` is for people and never carries a stack trace."""
+    body: dict[str, Any] = {"type": PROBLEM_TYPE + code.replace("_", "-"), "title": title, "status": status,
+                            "code": code}
+    if detail:
+        body["detail"] = detail
+    if request_id:
+        body["request_id"] = request_id
+    if errors:
+        body["errors"] = errors[:200]
+    return ProblemResponse(body, status_code=status)
+
+
+class BadRequest(Exception):
+    """Raised by :func:`read_json`; carries the problem response to send."""
+
+    def __init__(self, response: ProblemResponse) -> None:
+        super().__init__(response.status_code)
+        self.response = response
+
+
+async def read_json(request: Request, max_bytes: int = DEFAULT_MAX_BODY) -> Any:
+    """The request's JSON body, or :class:`BadRequest` with the right status and problem code."""
+    content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if content_type != "application/json":
+        raise BadRequest(problem(415, "unsupported_media_type", "Unsupported media type",
+                                 "본문은 application/json 이어야 합니다 / the body must be application/json"))
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > max_bytes:
+        raise BadRequest(_too_large(max_bytes))
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > max_bytes:
+            raise BadRequest(_too_large(max_bytes))
+    try:
+        return json.loads(body.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise BadRequest(problem(400, "invalid_json", "Malformed JSON",
+                                 f"본문이 UTF-8 JSON이 아닙니다 / the body is not UTF-8 JSON ({exc})")) from None
+
+
+def _too_large(limit: int) -> ProblemResponse:
+    return problem(413, "payload_too_large", "Payload too large",
+                   f"본문이 {limit:,} 바이트를 넘습니다 / the body exceeds {limit:,} bytes")
+
+
+def findings_as_errors(findings: list[Any]) -> list[dict[str, str]]:
+    """Contract findings in the ``errors`` shape of problem.schema.json."""
+    return [{"rule": f.rule, "pointer": f.pointer, "message_ko": f.message_ko, "message_en": f.message_en}
+            for f in findings]
