@@ -185,5 +185,13 @@ def rules_markdown() -> str:
     return "\n".join(lines) + "\n"
 
 
+def _register_commands() -> None:
+    from .payout_cli import payout
+
+    main.add_command(payout)
+
+
+_register_commands()
+
 if __name__ == "__main__":
     main()
