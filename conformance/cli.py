@@ -186,8 +186,10 @@ def rules_markdown() -> str:
 
 
 def _register_commands() -> None:
+    from .generate_cli import generate
     from .payout_cli import payout
 
+    main.add_command(generate)
     main.add_command(payout)
 
 

@@ -32,6 +32,7 @@ class Billed:
     full_copay: bool = False  # 급여 but 100% paid by the patient (전액본인부담)
     code_kind: str = "edi"
     big_three: str | None = None
+    copay_rate: float | None = None  # overrides the visit's rate for this item (e.g. meals 50%)
 
 
 def split(total: int, copay_rate: float) -> tuple[int, int]:
@@ -40,8 +41,30 @@ def split(total: int, copay_rate: float) -> tuple[int, int]:
     return copay, total - copay
 
 
-def statement_lines(items: Iterable[Billed], copay_rate: float) -> list[Document]:
-    """Itemised lines with their money columns."""
+def allocate_fixed_copay(parts: Sequence[Document], amount: int, total_key: str) -> None:
+    """Turn ``amount`` won of NHIS share into patient share across ``parts`` (정액 본인부담).
+
+    The amount (capped at the parts' total) is spread in proportion to each part's ``total_key``; the won
+    left by rounding down go to the parts with the largest remainders, earliest first, so it is deterministic.
+    """
+    total = sum(p[total_key] for p in parts)
+    amount = min(max(amount, 0), total)
+    if not parts or not amount:
+        return
+    shares = [divmod(amount * p[total_key], total) for p in parts]
+    left = amount - sum(q for q, _ in shares)
+    bonus = set(sorted(range(len(parts)), key=lambda i: (-shares[i][1], i))[:left])
+    for i, part in enumerate(parts):
+        part["copay"] = shares[i][0] + (i in bonus)
+        part["insurer"] = part[total_key] - part["copay"]
+
+
+def statement_lines(items: Iterable[Billed], copay_rate: float, fixed_copay: int | None = None) -> list[Document]:
+    """Itemised lines with their money columns.
+
+    ``fixed_copay`` replaces the rate for the partial-copay lines with a fixed patient share for the whole
+    visit (의료급여 and 65세 이상 정액 본인부담), spread over those lines.
+    """
     lines = []
     for item in items:
         total = expected_line_total(item.unit_price, item.quantity, item.days)
@@ -51,11 +74,13 @@ def statement_lines(items: Iterable[Billed], copay_rate: float) -> list[Document
         elif item.full_copay:
             full = total
         else:
-            copay, insurer = split(total, copay_rate)
+            copay, insurer = split(total, copay_rate if item.copay_rate is None else item.copay_rate)
         lines.append({"category": item.category, "date": item.date, "code": item.code, "code_kind": item.code_kind,
                       "name": item.name, "unit_price": item.unit_price, "quantity": item.quantity, "days": item.days,
                       "total": total, "copay": copay, "insurer": insurer, "full_copay": full,
                       "non_covered": non_covered, "big_three": item.big_three})
+    if fixed_copay is not None:
+        allocate_fixed_copay([line for line in lines if line["copay"] or line["insurer"]], fixed_copay, "total")
     return lines
 
 
@@ -95,9 +120,10 @@ def medical_documents(*, visit_id: str, receipt_number: str, statement_number: s
                       period: tuple[str, str], items: Sequence[Billed], copay_rate: float,
                       diagnosis_codes: Sequence[str] = (), issue_date: str | None = None,
                       night_or_holiday: bool = False, ceiling_excess: int = 0, room: str | None = None,
-                      inpatient_status: str = "discharge") -> tuple[Document, Document]:
-    """A 진료비 계산서·영수증 and its 세부산정내역서 for one visit."""
-    lines = statement_lines(items, copay_rate)
+                      inpatient_status: str = "discharge", fixed_copay: int | None = None,
+                      ) -> tuple[Document, Document]:
+    """A 진료비 계산서·영수증 and its 세부산정내역서 for one visit (``fixed_copay``: see statement_lines)."""
+    lines = statement_lines(items, copay_rate, fixed_copay)
     rows = receipt_rows(lines)
     totals, paid = receipt_totals(rows, ceiling_excess=ceiling_excess)
     issued = issue_date or period[1]
@@ -150,10 +176,12 @@ def pharmacy_receipt(*, visit_id: str, receipt_number: str, prescription_doc: Do
                      pharmacy: Document, pharmacist: str, patient: Document, patient_category: str,
                      fees: Sequence[tuple[str, str, int]], drug_prices: dict[str, int], copay_rate: float,
                      non_covered_drugs: frozenset[str] = frozenset(), night_or_holiday: bool = False,
-                     ceiling_excess: int = 0) -> Document:
+                     ceiling_excess: int = 0, fixed_copay: int | None = None) -> Document:
     """A 약제비 계산서·영수증 dispensing every drug of ``prescription_doc``.
 
-    ``fees`` are (code, name, amount) pharmacy fee items; ``drug_prices`` maps drug codes to unit prices.
+    ``fees`` are (code, name, amount) pharmacy fee items; ``drug_prices`` maps drug codes to unit prices;
+    ``fixed_copay`` replaces the rate with a fixed patient share (의료급여, 65세 이상 정액), spread over the
+    covered items.
     """
     def item(amount: int, covered: bool) -> dict[str, int]:
         copay, insurer = split(amount, copay_rate) if covered else (0, 0)
@@ -167,6 +195,8 @@ def pharmacy_receipt(*, visit_id: str, receipt_number: str, prescription_doc: Do
                       "times_per_day": med["times_per_day"], "days": med["days"],
                       **item(amount, med["drug_code"] not in non_covered_drugs)})
     every = fee_items + drugs
+    if fixed_copay is not None:
+        allocate_fixed_copay([i for i in every if not i["non_covered"]], fixed_copay, "amount")
     totals = {column: sum(i[column] for i in every) for column in ("copay", "insurer", "non_covered")}
     totals["total_amount"] = totals["copay"] + totals["insurer"] + totals["non_covered"]
     totals["ceiling_excess"] = min(ceiling_excess, totals["copay"])

@@ -1,0 +1,136 @@
+"""``s24kit generate``: write a synthetic scenario (EMR seed, expected documents, claims, policies).
+
+Wired into the main command group with ``main.add_command(generate)``. Every bad option ends with one
+line in Korean and English and exit code 2, never a traceback; an interrupted run leaves nothing behind.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
+
+from ..simulator.generator.context import DEFAULT_HARD_CASE_RATE, OptionError, Options, check_count
+from ..simulator.generator.scenario import ScenarioError, write_scenario
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+MAX_WORKERS = 256
+
+
+class OneLineError(click.ClickException):
+    """A usage error shown as a single Korean / English line (exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, message_ko: str, message_en: str, exit_code: int = EXIT_USAGE) -> None:
+        super().__init__(message_en)
+        self.message_ko, self.message_en, self.exit_code = message_ko, message_en, exit_code
+
+    def show(self, file: Any = None) -> None:
+        click.echo(f"오류: {self.message_ko} / error: {self.message_en}", err=True)
+
+
+class _OneLineCommand(click.Command):
+    """Turns click's own parsing errors (unknown option, missing value …) into one line too."""
+
+    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
+                     **extra: Any) -> click.Context:
+        try:
+            return super().make_context(info_name, args, parent=parent, **extra)
+        except click.UsageError as exc:
+            raise OneLineError(f"명령행이 잘못되었습니다: {exc.format_message()} (도움말: s24kit generate --help)",
+                               f"{exc.format_message()} (see s24kit generate --help)") from None
+
+
+def _day(option: str, value: str | None) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise OneLineError(f"{option} 값은 YYYY-MM-DD 형식의 날짜여야 합니다 (받은 값 {value!r})",
+                           f"{option} must be a date YYYY-MM-DD (got {value!r})") from None
+
+
+def _number(option: str, value: str, kind: type) -> Any:
+    try:
+        return kind(value)
+    except ValueError:
+        what_ko, what_en = ("정수", "a whole number") if kind is int else ("숫자", "a number")
+        raise OneLineError(f"{option} 값은 {what_ko}여야 합니다 (받은 값 {value!r})",
+                           f"{option} must be {what_en} (got {value!r})") from None
+
+
+@click.command("generate", cls=_OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--patients", default="100", show_default=True, metavar="N", help="Patients to draw.")
+@click.option("--seed", default="0", show_default=True, metavar="S",
+              help="Seed: the same seed and kit version give the same bytes.")
+@click.option("--out", "out", required=True, metavar="DIR", help="Scenario directory to create (new or empty).")
+@click.option("--provider", metavar="CODE",
+              help="Provider code (요양기관기호) of the provider under test: its visits are all there.")
+@click.option("--provider-type", metavar="TYPE",
+              help="Facility type (종별코드) of that provider: 31, 21, 11, 01, 81, 28, 29, 41, 51, 71.")
+@click.option("--from", "start", metavar="DATE", help="First visit day (default: one year before --to).")
+@click.option("--to", "end", metavar="DATE",
+              help="Last visit day (default: 2026-10-31); claims are made the day after.")
+@click.option("--workers", default="1", show_default=True, metavar="N",
+              help="Processes; the output does not depend on it.")
+@click.option("--hard-cases", default=str(DEFAULT_HARD_CASE_RATE), show_default=True, metavar="RATE",
+              help="Share of patients given a deliberate hard case (0-1).")
+@click.option("--force", is_flag=True, help="Replace a non-empty --out.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
+def generate(patients: str, seed: str, out: str, provider: str | None, provider_type: str | None, start: str | None,
+             end: str | None, workers: str, hard_cases: str, force: bool, quiet: bool) -> None:
+    """합성 시나리오 생성: EMR 적재 자료, 기대 서류, 청구, 계약 / write a synthetic scenario.
+
+    Patients, policies, visits and the four kit-v1 documents, consistent by construction, with the hard
+    cases tagged. Exit 0: written; 1: failed while writing; 2: bad options; 130: interrupted.
+    """
+    try:
+        n_workers = _number("--workers", workers, int)
+        check_count("--workers", n_workers, MAX_WORKERS)
+        options = Options(patients=_number("--patients", patients, int), seed=_number("--seed", seed, int),
+                          start=_day("--from", start), end=_day("--to", end), provider=provider,
+                          provider_type=provider_type, hard_cases=_number("--hard-cases", hard_cases, float)
+                          ).resolved()
+    except OptionError as exc:
+        raise OneLineError(exc.message_ko, exc.message_en) from None
+    console = Console(stderr=True)
+    show = not quiet and console.is_terminal
+    try:
+        if show:
+            # No refresh thread (auto_refresh=False): worker processes may be forked while the bar is shown.
+            with Progress(TextColumn("[bold]시나리오 생성 / generating"), BarColumn(), MofNCompleteColumn(),
+                          TimeElapsedColumn(), TimeRemainingColumn(), console=console, transient=True,
+                          auto_refresh=False) as bar:
+                task = bar.add_task("patients", total=options.patients)
+
+                def advance(done: int) -> None:
+                    bar.advance(task, done)
+                    bar.refresh()
+
+                manifest = write_scenario(Path(out), options, workers=n_workers, force=force, progress=advance)
+        else:
+            manifest = write_scenario(Path(out), options, workers=n_workers, force=force)
+    except OptionError as exc:
+        raise OneLineError(exc.message_ko, exc.message_en) from None
+    except ScenarioError as exc:
+        raise OneLineError(exc.message_ko, exc.message_en) from None
+    except KeyboardInterrupt:
+        raise OneLineError("중단되었습니다: 시나리오를 쓰지 않았습니다", "interrupted: no scenario was written",
+                           EXIT_INTERRUPTED) from None
+    except OSError as exc:
+        raise OneLineError(f"시나리오를 쓰지 못했습니다: {exc}", f"could not write the scenario: {exc}",
+                           EXIT_FAILED) from None
+    if not quiet:
+        c = manifest["counts"]
+        docs = sum(c["documents"].values())
+        click.echo(f"{Path(out)}: 환자 {c['patients']:,}명, 내원 {c['visits']:,}건, 서류 {docs:,}건, "
+                   f"청구 {c['claims']:,}건 / {c['patients']:,} patients, {c['visits']:,} visits, "
+                   f"{docs:,} documents, {c['claims']:,} claims",
+                   file=sys.stdout)
