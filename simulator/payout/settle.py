@@ -243,6 +243,15 @@ def _deductible_out(axis: Axis, unit: dict[str, Any], tier: str) -> tuple[int, s
     return deductible, ko, en
 
 
+def _nhi_not_applied(ctx: Context, axis: Axis, amount: int, ids: tuple[str, ...], section: str) -> int:
+    """Where NHI was not applied only 40% is paid: book the reduction line and return what is paid."""
+    pay = amount * ctx.nhi_rate // BP
+    ctx.lines.append(Line(f"{axis.id}.nhi_not_applied.reduction", f"건강보험 미적용: {pct(ctx.nhi_rate)}만 보상",
+                          f"NHI not applied: {pct(ctx.nhi_rate)} is paid", pay - amount, ids,
+                          "DOMAIN.md §4 cross-cutting: where NHI was not applied, 40% of the amount", section))
+    return pay
+
+
 def _settle_outpatient(ctx: Context, axis: Axis, units: dict[str, dict[str, Any]], prev: dict | None,
                        ids: tuple[str, ...], section: str, tier: str) -> tuple[int, dict[str, Any]]:
     rule = axis.outpatient
@@ -254,10 +263,7 @@ def _settle_outpatient(ctx: Context, axis: Axis, units: dict[str, dict[str, Any]
         unit = units[unit_key]
         if unit_key == "nhi":
             amount = unit["nhi_not_applied"]
-            pay = amount * ctx.nhi_rate // BP
-            L.append(Line(f"{a.id}.nhi_not_applied.reduction", f"건강보험 미적용: {pct(ctx.nhi_rate)}만 보상",
-                          f"NHI not applied: {pct(ctx.nhi_rate)} is paid", pay - amount, ids,
-                          "DOMAIN.md §4 cross-cutting: where NHI was not applied, 40% of the amount", section))
+            pay = _nhi_not_applied(ctx, a, amount, ids, section)
         else:
             amount = unit["covered"] + unit["non_covered"]
             deductible, ko, en = _deductible_out(axis, unit, tier)
@@ -322,10 +328,7 @@ def _settle_inpatient(ctx: Context, axis: Axis, units: dict[str, dict[str, Any]]
         unit = units[unit_key]
         if unit_key == "nhi":
             amount = unit["nhi_not_applied"]
-            pay = amount * ctx.nhi_rate // BP
-            L.append(Line(f"{a.id}.nhi_not_applied.reduction", f"건강보험 미적용: {pct(ctx.nhi_rate)}만 보상",
-                          f"NHI not applied: {pct(ctx.nhi_rate)} is paid", pay - amount, ids,
-                          "DOMAIN.md §4 cross-cutting: where NHI was not applied, 40% of the amount", section))
+            pay = _nhi_not_applied(ctx, a, amount, ids, section)
             total += pay
             continue
         c, n = unit["covered"], unit["non_covered"]
