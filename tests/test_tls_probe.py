@@ -156,7 +156,8 @@ def openssl_server(pki: Pki, *args: str) -> Iterator[int]:
     """`openssl s_server -www` on an ephemeral port; yields the port, always terminates the process."""
     require(shutil.which("openssl"), "the openssl binary is not installed")
     cmd = ["openssl", "s_server", "-accept", f"{LOCAL}:0", "-cert", str(pki.pem), "-www", *args]
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    # Unbuffered: select() below must see every byte that readline() has not consumed yet.
+    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0)
     try:
         yield _wait_for_accept(proc)
     finally:
