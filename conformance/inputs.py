@@ -23,7 +23,7 @@ class Item:
 
     @property
     def where(self) -> str:
-        return f"{self.path}:{self.line}" if self.line else str(self.path)
+        return _where(self.path, self.line)
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,10 +37,15 @@ class Unusable:
 
     @property
     def where(self) -> str:
-        return f"{self.path}:{self.line}" if self.line else str(self.path)
+        return _where(self.path, self.line)
 
     def message(self, lang: str) -> str:
         return self.message_ko if lang == "ko" else self.message_en
+
+
+def _where(path: Path, line: int | None) -> str:
+    """``file`` or ``file:line`` (JSON Lines)."""
+    return f"{path}:{line}" if line else str(path)
 
 
 def expand(paths: list[Path]) -> Iterator[Path | Unusable]:

@@ -114,20 +114,3 @@ def _leaves(error) -> Iterator[Any]:
             yield from _leaves(sub)
     else:
         yield error
-
-
-@cache
-def rule_pack_digest() -> str:
-    """SHA-256 over the profile's schema files and code lists, as ``sha256:…``."""
-    import hashlib
-
-    from ..fixtures import fixture_path
-
-    digest = hashlib.sha256()
-    for name, text in schema_texts().items():
-        digest.update(name.encode() + b"\0" + text.encode() + b"\0")
-    codes = fixture_path("codes")
-    for entry in sorted(codes.iterdir(), key=lambda e: e.name):
-        if entry.name.endswith(".json"):
-            digest.update(entry.name.encode() + b"\0" + entry.read_bytes() + b"\0")
-    return "sha256:" + digest.hexdigest()

@@ -9,7 +9,7 @@ from typing import Any
 from .loader import DOCUMENT_SCHEMAS, is_valid, iter_schema_errors
 from .rules import RULES, Finding, Rule
 
-__all__ = ["Finding", "document_label", "validate", "validate_bundle", "validate_document"]
+__all__ = ["Finding", "document_label", "validate", "validate_bundle", "validate_document", "validate_documents"]
 
 
 @cache
@@ -45,6 +45,18 @@ def validate_document(doc: Any, prefix: str = "") -> list[Finding]:
     return schema_findings(name, doc, prefix) + _run(_document_rules(document_type, False), doc, prefix)
 
 
+def validate_documents(documents: list[Any]) -> list[Finding]:
+    """Findings for documents sent together: each one, and the links between them (bundle rules)."""
+    findings: list[Finding] = []
+    valid: list[dict] = []
+    for i, doc in enumerate(documents):
+        found = validate_document(doc, f"/documents/{i}")
+        findings += found
+        # Bundle rules read fields of each document, so only shape-valid documents take part.
+        valid.append(doc if isinstance(doc, dict) and not any(f.rule == "schema" for f in found) else {})
+    return findings + _run(_bundle_rules(), valid)
+
+
 def validate_bundle(bundle: Any) -> list[Finding]:
     """Findings for a document bundle: its envelope, each document, and the links between documents."""
     if not isinstance(bundle, dict):
@@ -54,23 +66,15 @@ def validate_bundle(bundle: Any) -> list[Finding]:
         return schema_findings("bundle", bundle)
     envelope = {k: v for k, v in bundle.items() if k != "documents"} | {"documents": []}
     findings = [] if is_valid("bundle", envelope) else schema_findings("bundle", envelope)
-    valid: list[dict] = []
-    for i, doc in enumerate(documents):
-        found = validate_document(doc, f"/documents/{i}")
-        findings += found
-        # Bundle rules read fields of each document, so only shape-valid documents take part.
-        valid.append(doc if not any(f.rule == "schema" for f in found) and isinstance(doc, dict) else {})
-    return findings + _run(_bundle_rules(), valid)
+    return findings + validate_documents(documents)
 
 
 def validate(value: Any) -> list[Finding]:
-    """Validate a document, a bundle, or a JSON array of documents (treated as one bundle)."""
+    """Validate a document, a bundle, an insurer claim submission, or a JSON array of documents."""
     if isinstance(value, list):
-        return validate_bundle({"profile": "kit-v1", "request_id": "local-array", "provider_code": "00000000",
-                                "documents": value})
+        return validate_documents(value)
     if isinstance(value, dict) and "claim_id" in value and isinstance(value.get("documents"), list):
-        # An insurer claim submission: its documents are checked together, like a bundle's.
-        return validate(value["documents"])
+        return validate_documents(value["documents"])  # an insurer claim submission
     if isinstance(value, dict) and "documents" in value and "document_type" not in value:
         return validate_bundle(value)
     return validate_document(value)

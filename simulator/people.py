@@ -391,11 +391,7 @@ class KoreanPeopleProvider(BaseProvider):
 
     @staticmethod
     def _sido(code: str) -> _Sido:
-        try:
-            return _SIDO_BY_CODE[code]
-        except KeyError:
-            known = ", ".join(sorted(_SIDO_BY_CODE))
-            raise ValueError(f"unknown 시도 code {code!r}; known codes: {known}") from None
+        return _lookup(_SIDO_BY_CODE, code, "시도 code")
 
     # --- providers --------------------------------------------------------------------------
 
@@ -434,11 +430,7 @@ class KoreanPeopleProvider(BaseProvider):
 
     @staticmethod
     def _facility(facility_type: str) -> str:
-        try:
-            return PROVIDER_CODE_GROUPS[facility_type]
-        except KeyError:
-            known = ", ".join(sorted(PROVIDER_CODE_GROUPS))
-            raise ValueError(f"unknown 요양기관 종별코드 {facility_type!r}; known: {known}") from None
+        return _lookup(PROVIDER_CODE_GROUPS, facility_type, "요양기관 종별코드")
 
     @staticmethod
     def _business_kind(rng: Random, facility_type: str | None) -> str:
@@ -523,3 +515,11 @@ def register(fake: Faker) -> Faker:
     """Add :class:`KoreanPeopleProvider` to ``fake`` (a ``Faker`` or ``Generator``) and return it."""
     fake.add_provider(KoreanPeopleProvider)
     return fake
+
+
+def _lookup(table: dict[str, Any], code: str, what: str) -> Any:
+    """``table[code]``, or a ValueError that lists the known codes."""
+    try:
+        return table[code]
+    except KeyError:
+        raise ValueError(f"unknown {what} {code!r}; known: {', '.join(sorted(table))}") from None

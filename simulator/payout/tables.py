@@ -132,8 +132,9 @@ class Table:
 
 # -- loading ----------------------------------------------------------------------------------------------
 
+@cache
 def table_ids() -> tuple[str, ...]:
-    """Ids of the shipped tables (file names without .json)."""
+    """Ids of the shipped tables (file names without .json); shipped data, so listed once per process."""
     folder = fixture_path("rules")
     return tuple(sorted(e.name.removesuffix(".json") for e in folder.iterdir()
                         if e.name.endswith(".json") and e.is_file()))
