@@ -186,10 +186,12 @@ def rules_markdown() -> str:
 
 
 def _register_commands() -> None:
+    from .catalogue_cli import catalogue
     from .generate_cli import generate
     from .payout_cli import payout
 
     main.add_command(generate)
+    main.add_command(catalogue)
     main.add_command(payout)
 
 

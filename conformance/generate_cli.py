@@ -17,34 +17,10 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ..simulator.generator.context import DEFAULT_HARD_CASE_RATE, OptionError, Options, check_count
 from ..simulator.generator.scenario import ScenarioError, write_scenario
+from .usage import OneLineCommand, OneLineError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_WORKERS = 256
-
-
-class OneLineError(click.ClickException):
-    """A usage error shown as a single Korean / English line (exit 2)."""
-
-    exit_code = EXIT_USAGE
-
-    def __init__(self, message_ko: str, message_en: str, exit_code: int = EXIT_USAGE) -> None:
-        super().__init__(message_en)
-        self.message_ko, self.message_en, self.exit_code = message_ko, message_en, exit_code
-
-    def show(self, file: Any = None) -> None:
-        click.echo(f"오류: {self.message_ko} / error: {self.message_en}", err=True)
-
-
-class _OneLineCommand(click.Command):
-    """Turns click's own parsing errors (unknown option, missing value …) into one line too."""
-
-    def make_context(self, info_name: str | None, args: list[str], parent: click.Context | None = None,
-                     **extra: Any) -> click.Context:
-        try:
-            return super().make_context(info_name, args, parent=parent, **extra)
-        except click.UsageError as exc:
-            raise OneLineError(f"명령행이 잘못되었습니다: {exc.format_message()} (도움말: s24kit generate --help)",
-                               f"{exc.format_message()} (see s24kit generate --help)") from None
 
 
 def _day(option: str, value: str | None) -> date | None:
@@ -66,7 +42,7 @@ def _number(option: str, value: str, kind: type) -> Any:
                            f"{option} must be {what_en} (got {value!r})") from None
 
 
-@click.command("generate", cls=_OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("generate", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("--patients", default="100", show_default=True, metavar="N", help="Patients to draw.")
 @click.option("--seed", default="0", show_default=True, metavar="S",
               help="Seed: the same seed and kit version give the same bytes.")

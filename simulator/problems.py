@@ -19,9 +19,9 @@ class ProblemResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
-def problem(status: int, code: str, title: str, detail: str | None = None, *,
-            errors: list[dict[str, str]] | None = None, request_id: str | None = None) -> ProblemResponse:
-    """A problem+json response; ``detail`` is for people and never carries a stack trace."""
+def problem_body(status: int, code: str, title: str, detail: str | None = None, *,
+                 errors: list[dict[str, str]] | None = None, request_id: str | None = None) -> dict[str, Any]:
+    """A problem+json body; ``detail`` is for people and never carries a stack trace."""
     body: dict[str, Any] = {"type": PROBLEM_TYPE + code.replace("_", "-"), "title": title, "status": status,
                             "code": code}
     if detail:
@@ -30,7 +30,14 @@ def problem(status: int, code: str, title: str, detail: str | None = None, *,
         body["request_id"] = request_id
     if errors:
         body["errors"] = errors[:200]
-    return ProblemResponse(body, status_code=status)
+    return body
+
+
+def problem(status: int, code: str, title: str, detail: str | None = None, *,
+            errors: list[dict[str, str]] | None = None, request_id: str | None = None) -> ProblemResponse:
+    """A problem+json response (see :func:`problem_body`)."""
+    return ProblemResponse(problem_body(status, code, title, detail, errors=errors, request_id=request_id),
+                           status_code=status)
 
 
 class BadRequest(Exception):

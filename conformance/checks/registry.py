@@ -1,0 +1,121 @@
+"""Checks registered by requirement id, and the findings they return.
+
+A check is a small function ``check(context) -> Outcome``. ``kind`` says which context it takes:
+``"http"`` (a session toward the provider under test), ``"tls"`` (a TLS endpoint) or ``"net"`` (a host and
+port). The runner builds the contexts; the registry only knows functions and ids.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from ..catalogue import requirements
+
+Verdict = Literal["pass", "fail", "warn", "skip"]
+Kind = Literal["http", "tls", "net"]
+
+
+@dataclass(frozen=True, slots=True)
+class Evidence:
+    """What backs a verdict: the exchange, the field, expected and actual, and a one-line reproduction."""
+
+    message: str = ""
+    exchange: str | None = None
+    pointer: str | None = None
+    expected: Any = None
+    actual: Any = None
+    reproduction: str | None = None
+
+    def as_json(self) -> dict[str, Any]:
+        """The ``evidence`` item of report.schema.json (unset fields left out)."""
+        out: dict[str, Any] = {}
+        for name in ("exchange", "pointer", "expected", "actual", "message", "reproduction"):
+            value = getattr(self, name)
+            if value is not None and value != "":
+                out[name] = value
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """A check's verdict with its reason and evidence."""
+
+    verdict: Verdict
+    reason: str = ""
+    evidence: tuple[Evidence, ...] = ()
+
+
+def passed(reason: str = "", *evidence: Evidence) -> Outcome:
+    return Outcome("pass", reason, evidence)
+
+
+def failed(reason: str, *evidence: Evidence) -> Outcome:
+    return Outcome("fail", reason, evidence)
+
+
+def warned(reason: str, *evidence: Evidence) -> Outcome:
+    return Outcome("warn", reason, evidence)
+
+
+def skipped(reason: str) -> Outcome:
+    return Outcome("skip", reason)
+
+
+@dataclass(slots=True)
+class Result:
+    """An outcome tied to its requirement, with the time it took: one ``results`` item of the report."""
+
+    requirement: str
+    outcome: Outcome
+    duration_ms: float = 0.0
+
+    @property
+    def verdict(self) -> Verdict:
+        return self.outcome.verdict
+
+    def as_json(self) -> dict[str, Any]:
+        req = requirements()[self.requirement]
+        out: dict[str, Any] = {"requirement": req.id, "title_ko": req.title_ko, "title_en": req.title_en,
+                               "severity": req.level, "verdict": self.verdict}
+        if self.outcome.reason:
+            out["reason"] = self.outcome.reason
+        if self.verdict in ("fail", "warn"):
+            out["remedy_ko"], out["remedy_en"] = req.remedy_ko, req.remedy_en
+        out["duration_ms"] = round(self.duration_ms, 3)
+        if self.outcome.evidence:
+            out["evidence"] = [e.as_json() for e in self.outcome.evidence]
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    requirement: str
+    kind: Kind
+    func: Callable[[Any], Outcome]
+    tags: frozenset[str] = field(default_factory=frozenset)
+
+    def run(self, context: Any) -> Result:
+        """Run the check; an exception inside it is a kit defect and is reported, never swallowed silently."""
+        start = time.perf_counter()
+        outcome = self.func(context)
+        return Result(self.requirement, outcome, (time.perf_counter() - start) * 1000)
+
+
+CHECKS: dict[str, Check] = {}
+
+
+def check(requirement_id: str, *, kind: Kind = "http", tags: tuple[str, ...] = ()) -> Callable:
+    """Register ``func(context) -> Outcome`` as the check of ``requirement_id`` (which must be catalogued)."""
+
+    def register(func: Callable[[Any], Outcome]) -> Callable[[Any], Outcome]:
+        if requirement_id not in requirements():
+            raise KeyError(f"{requirement_id} is not in the requirement catalogue (conformance/catalogue/*.toml)")
+        if requirement_id in CHECKS:
+            raise ValueError(f"check {requirement_id} registered twice")
+        CHECKS[requirement_id] = Check(requirement_id, kind, func, frozenset(tags))
+        return func
+
+    return register

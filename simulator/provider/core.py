@@ -1,0 +1,124 @@
+"""What the reference provider answers, independent of how the question arrives (HTTP or agent poll).
+
+``ProviderCore.answer(operation, body)`` → ``(status, body)``: schema checks, patient matching, consent,
+idempotency on ``request_id``. The HTTP app and the outbound agent are thin wrappers around it, and the
+faulty providers change one step of it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import json
+from collections.abc import Callable
+from typing import Any
+
+from ...schemas.loader import is_valid
+from ...schemas.validation import schema_findings
+from ..problems import findings_as_errors, problem_body
+from .scenario import Scenario
+
+SEARCH, FETCH = "visits:search", "documents:fetch"
+OPERATIONS = {SEARCH: "visit-search#/$defs/request", FETCH: "document-fetch#/$defs/request"}
+KST = dt.timezone(dt.timedelta(hours=9))
+Answer = tuple[int, dict[str, Any]]
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(KST)
+
+
+class ProviderCore:
+    """The answers of one provider over one scenario."""
+
+    software = "s24kit reference provider"
+
+    def __init__(self, scenario: Scenario, *, clock: Callable[[], dt.datetime] = _now) -> None:
+        self.scenario, self.clock = scenario, clock
+        self._answers: dict[str, tuple[str, int, dict[str, Any]]] = {}  # request_id → (hash, status, body)
+
+    def health(self) -> dict[str, Any]:
+        return {"status": "ok", "profile": "kit-v1", "provider_code": self.scenario.provider_code,
+                "software": self.software}
+
+    def answer(self, operation: str, body: Any) -> Answer:
+        """The status and JSON body for ``operation`` (``visits:search`` or ``documents:fetch``)."""
+        schema = OPERATIONS[operation]
+        if not is_valid(schema, body):
+            return 400, problem_body(400, "invalid_request", "Invalid request",
+                                     errors=findings_as_errors(schema_findings(schema, body)))
+        digest = hashlib.sha256(json.dumps([operation, body], sort_keys=True).encode()).hexdigest()
+        if (seen := self._answers.get(body["request_id"])) is not None:
+            if seen[0] != digest:
+                return 409, problem_body(409, "idempotency_conflict", "request_id reused",
+                                         "같은 request_id로 다른 요청을 보냈습니다 "
+                                         "/ same request_id, different request",
+                                         request_id=body["request_id"])
+            return seen[1], seen[2]
+        status, answer = self.decide(operation, body)
+        self._answers[body["request_id"]] = (digest, status, answer)
+        return status, answer
+
+    def decide(self, operation: str, body: dict[str, Any]) -> Answer:
+        """A fresh answer to a schema-valid request."""
+        patient = self.scenario.patient(body["patient"])
+        if patient is None:
+            return 404, problem_body(404, "unknown_patient", "Unknown patient",
+                                     "이름·생년월일·본인확인 토큰이 일치하는 환자가 없습니다 "
+                                     "/ no patient matches the name, birth date and identity token",
+                                     request_id=body["request_id"])
+        if operation == SEARCH:
+            if (refused := self.consent_problem(body["consent"], [])) is not None:
+                return refused
+            return 200, self.search(body, patient)
+        if (refused := self.consent_problem(body["consent"], body["document_types"])) is not None:
+            return refused
+        return self.fetch(body, patient)
+
+    def consent_problem(self, consent: dict[str, Any], wanted: list[str]) -> Answer | None:
+        now = self.clock()
+        granted, expires = (dt.datetime.fromisoformat(consent[k]) for k in ("granted_at", "expires_at"))
+        if not granted <= now < expires:
+            return 403, problem_body(403, "invalid_consent", "Consent not valid now",
+                                     f"동의 기간({consent['granted_at']} ~ {consent['expires_at']})이 아닙니다 "
+                                     "/ the consent is not valid at this time")
+        outside = sorted(set(wanted) - set(consent["scope"]))
+        if outside:
+            return 403, problem_body(403, "invalid_consent", "Document types outside the consent",
+                                     f"동의 범위 밖의 서류: {', '.join(outside)} / not consented: {', '.join(outside)}")
+        return None
+
+    def search(self, body: dict[str, Any], patient: dict[str, Any]) -> dict[str, Any]:
+        period = body["period"]
+        visits = [{"visit_id": v["visit_id"], "setting": v["setting"], "start_date": v["start_date"],
+                   "end_date": v["end_date"], "department": self.department(v["visit_id"]),
+                   "available_documents": v["document_types"]}
+                  for v in self.scenario.visits_of(patient["patient_id"], period["start"], period["end"])]
+        return {"request_id": body["request_id"], "provider_code": self.scenario.provider_code, "visits": visits}
+
+    def fetch(self, body: dict[str, Any], patient: dict[str, Any]) -> Answer:
+        documents, missing = [], []
+        for visit_id in body["visit_ids"]:
+            visit = self.scenario.visits.get(visit_id)
+            if visit is None or visit["patient_id"] != patient["patient_id"]:
+                return 404, problem_body(404, "unknown_visit", "Unknown visit",
+                                         f"이 환자의 내원 {visit_id}이(가) 없습니다 "
+                                         f"/ no visit {visit_id} for this patient",
+                                         request_id=body["request_id"])
+            held = {d["document_type"]: d for d in self.documents_of(visit_id)}
+            for kind in body["document_types"]:
+                if kind in held:
+                    documents.append(held[kind])
+                else:
+                    missing.append({"visit_id": visit_id, "document_type": kind, "reason": "not_issued"})
+        return 200, {"profile": "kit-v1", "request_id": body["request_id"],
+                     "provider_code": self.scenario.provider_code, "documents": documents, "missing": missing}
+
+    def documents_of(self, visit_id: str) -> list[dict[str, Any]]:
+        return self.scenario.documents[visit_id]
+
+    def department(self, visit_id: str) -> str:
+        for doc in self.scenario.documents[visit_id]:
+            if doc["document_type"] == "medical_receipt":
+                return doc["department"]
+        return "00"
