@@ -8,6 +8,7 @@ valid for at least ``RENEW_BEFORE`` and reissued otherwise. Nothing here is fit 
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 import ipaddress
 import ssl
 from dataclasses import dataclass
@@ -40,6 +41,10 @@ class Credential:
     cert: Path
     key: Path
 
+    def sha256(self) -> str:
+        """Hex SHA-256 of the certificate's DER: what the relay registers to pin it."""
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(self.cert.read_text())).hexdigest()
+
 
 @dataclass(frozen=True, slots=True)
 class TestPKI:
@@ -52,13 +57,15 @@ class TestPKI:
     def __getitem__(self, role: str) -> Credential:
         return self.credentials[role]
 
-    def server_context(self, role: str, *, require_client_cert: bool = True) -> ssl.SSLContext:
-        """TLS 1.2+ server context; with ``require_client_cert`` it demands a certificate from the kit's CA."""
+    def server_context(self, role: str, *, require_client_cert: bool = True,
+                       ask_client_cert: bool = False) -> ssl.SSLContext:
+        """TLS 1.2+ server context; with ``require_client_cert`` it demands a certificate from the kit's CA,
+        with ``ask_client_cert`` it verifies one when offered but lets clients without one in."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self[role].cert, self[role].key)
-        if require_client_cert:
-            context.verify_mode = ssl.CERT_REQUIRED
+        if require_client_cert or ask_client_cert:
+            context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
             context.load_verify_locations(self.ca_cert)
         return context
 

@@ -20,6 +20,7 @@ from starlette.routing import Route
 
 from ...schemas.loader import is_valid
 from ...schemas.validation import schema_findings, validate
+from ..admin import AdminRoute, admin_routes
 from ..problems import BadRequest, findings_as_errors, problem, read_json
 from .config import Behaviour, InsurerConfig
 from .delivery import deliver_due, run_forever
@@ -200,9 +201,6 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
 
     # -- admin ------------------------------------------------------------------------------------------
 
-    async def admin_index(request: Request) -> Response:
-        return JSONResponse([{"method": m, "path": p, "does": d} for m, p, d in ADMIN_ROUTES])
-
     async def list_policies(request: Request) -> Response:
         return JSONResponse(store.all_policies())
 
@@ -252,22 +250,23 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
         store.reset()
         return Response(status_code=204)
 
-    ADMIN_ROUTES = [  # one table of every admin route
-        ("GET", "/__admin/", "this table", admin_index),
-        ("GET", "/__admin/policies", "policies loaded", list_policies),
-        ("POST", "/__admin/policies", "load policies: [{identity_token, policy}]", load_policies),
-        ("GET", "/__admin/claims", "claims with state and payout total", list_claims),
-        ("GET", "/__admin/claims/{receipt_number}/explanation", "payout explanation (?lang=ko|en&format=json)",
-         explanation),
-        ("POST", "/__admin/claims/{receipt_number}/decide", "decide a pended claim now", decide),
-        ("GET", "/__admin/events", "event delivery status", events),
-        ("POST", "/__admin/reset", "forget everything", reset),
+    admin_table = [  # one table of every admin route; GET /__admin/ lists it
+        AdminRoute("GET", "/__admin/policies", list_policies, "적재된 계약", "policies loaded"),
+        AdminRoute("POST", "/__admin/policies", load_policies, "계약 적재: [{identity_token, policy}]",
+                   "load policies: [{identity_token, policy}]"),
+        AdminRoute("GET", "/__admin/claims", list_claims, "청구 목록 (상태, 지급 합계)",
+                   "claims with state and payout total"),
+        AdminRoute("GET", "/__admin/claims/{receipt_number}/explanation", explanation,
+                   "지급 산정 설명 (?lang=ko|en&format=json)", "payout explanation (?lang=ko|en&format=json)"),
+        AdminRoute("POST", "/__admin/claims/{receipt_number}/decide", decide, "보류 청구 즉시 심사",
+                   "decide a pended claim now"),
+        AdminRoute("GET", "/__admin/events", events, "이벤트 전달 상태", "event delivery status"),
+        AdminRoute("POST", "/__admin/reset", reset, "모두 지우기", "forget everything"),
     ]
     routes = [Route("/insurer/v1/claims", submit, methods=["POST"]),
               Route("/insurer/v1/claims/{receipt_number}", claim_status, methods=["GET"]),
               Route("/insurer/v1/health", health, methods=["GET"])]
-    routes += [Route(path, handler, methods=[method]) for method, path, _, handler in ADMIN_ROUTES]
-    ADMIN_ROUTES = [(m, p, d) for m, p, d, _ in ADMIN_ROUTES]
+    routes += admin_routes(admin_table, f"s24kit 보험사 {config.code} 관리 / fake insurer {config.code} admin")
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette):

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import json
 import sqlite3
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+from ..database import Database
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS policies (
@@ -33,36 +32,11 @@ def identity_of(insured: dict[str, Any]) -> str:
     return insured["identity_token"]
 
 
-class InsurerStore:
-    """Thread-safe access to one insurer's database file (``:memory:`` for throw-away state)."""
+class InsurerStore(Database):
+    """One insurer's database file (``:memory:`` for throw-away state)."""
 
     def __init__(self, path: Path | str) -> None:
-        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
-        self._db.row_factory = sqlite3.Row
-        self._lock = threading.RLock()  # reads inside a transaction take it again
-        with self._lock:
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-
-    def close(self) -> None:
-        with self._lock:
-            self._db.close()
-
-    @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
-
-    def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
-        with self._lock:
-            return self._db.execute(sql, args).fetchall()
+        super().__init__(path, SCHEMA)
 
     # -- policies and histories -----------------------------------------------------------------------
 
@@ -81,12 +55,6 @@ class InsurerStore:
     def history(self, policy_number: str) -> dict[str, Any] | None:
         rows = self.query("SELECT body FROM histories WHERE policy_number = ?", policy_number)
         return json.loads(rows[0]["body"]) if rows else None
-
-    # -- counters ---------------------------------------------------------------------------------------
-
-    def next_number(self, db: sqlite3.Connection, name: str) -> int:
-        db.execute("INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1", (name,))
-        return db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]
 
     # -- claims -----------------------------------------------------------------------------------------
 

@@ -17,7 +17,14 @@ def _lines(path: Path) -> Iterator[dict[str, Any]]:
                 yield json.loads(line)
 
 
-@dataclass
+def _emr_index(directory: Path) -> list[dict[str, Any]]:
+    index = [v for v in _lines(directory / "expected" / "index.jsonl") if v["source"] == "emr"]
+    if not index:
+        raise ValueError(f"{directory}: no EMR visits in expected/index.jsonl")
+    return index
+
+
+@dataclass(eq=False)
 class Scenario:
     """What one provider's EMR holds: its patients' visits (EMR-sourced only) and their documents."""
 
@@ -30,26 +37,41 @@ class Scenario:
     @classmethod
     def load(cls, directory: Path, provider_code: str | None = None) -> Scenario:
         """The provider ``provider_code`` of the scenario (default: the one with the most visits)."""
-        index = [v for v in _lines(directory / "expected" / "index.jsonl") if v["source"] == "emr"]
-        if not index:
-            raise ValueError(f"{directory}: no EMR visits in expected/index.jsonl")
+        index = _emr_index(directory)
         if provider_code is None:
             counts: dict[str, int] = defaultdict(int)
             for visit in index:
                 counts[visit["provider_code"]] += 1
             provider_code = max(sorted(counts), key=counts.__getitem__)
-        scenario = cls(directory, provider_code)
-        scenario.visits = {v["visit_id"]: v for v in index if v["provider_code"] == provider_code}
-        if not scenario.visits:
+        found = cls._build(directory, index, {provider_code})
+        if provider_code not in found:
             raise ValueError(f"{directory}: provider {provider_code} has no visits in this scenario")
-        holders = {v["patient_id"] for v in scenario.visits.values()}
+        return found[provider_code]
+
+    @classmethod
+    def load_all(cls, directory: Path) -> dict[str, Scenario]:
+        """Every provider of the scenario that holds EMR visits, read in one pass."""
+        index = _emr_index(directory)
+        return cls._build(directory, index, {v["provider_code"] for v in index})
+
+    @classmethod
+    def _build(cls, directory: Path, index: list[dict[str, Any]], codes: set[str]) -> dict[str, Scenario]:
+        found = {code: cls(directory, code) for code in sorted(codes)}
+        owner: dict[str, Scenario] = {}
+        holders: dict[str, list[Scenario]] = defaultdict(list)
+        for visit in index:
+            if (scenario := found.get(visit["provider_code"])) is not None:
+                scenario.visits[visit["visit_id"]] = visit
+                owner[visit["visit_id"]] = scenario
+                if scenario not in holders[visit["patient_id"]]:
+                    holders[visit["patient_id"]].append(scenario)
         for patient in _lines(directory / "emr-seed" / "patients.jsonl"):
-            if patient["patient_id"] in holders:
+            for scenario in holders.get(patient["patient_id"], ()):
                 scenario.patients[patient["identity_token"]] = patient
         for doc in _lines(directory / "expected" / "documents.jsonl"):
-            if doc["visit_id"] in scenario.visits:
+            if (scenario := owner.get(doc["visit_id"])) is not None:
                 scenario.documents[doc["visit_id"]].append(doc)
-        return scenario
+        return {code: s for code, s in found.items() if s.visits}
 
     def patient(self, query: dict[str, Any]) -> dict[str, Any] | None:
         """The patient matching identity token, name and birth date — all three, or nobody."""

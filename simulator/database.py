@@ -1,0 +1,47 @@
+"""One SQLite file per party (WAL), shared by threads: the state that survives a restart."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+
+class Database:
+    """A connection guarded by a re-entrant lock, with explicit transactions (``:memory:`` for throw-away)."""
+
+    def __init__(self, path: Path | str, schema: str) -> None:
+        self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        self._db.row_factory = sqlite3.Row
+        self._lock = threading.RLock()  # reads inside a transaction take it again
+        with self._lock:
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(schema)
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    def query(self, sql: str, *args: Any) -> list[sqlite3.Row]:
+        with self._lock:
+            return self._db.execute(sql, args).fetchall()
+
+    def next_number(self, db: sqlite3.Connection, name: str) -> int:
+        """The next value of counter ``name`` (needs a ``counters`` table), inside transaction ``db``."""
+        db.execute("INSERT INTO counters VALUES (?, 1) ON CONFLICT(name) DO UPDATE SET value = value + 1", (name,))
+        return db.execute("SELECT value FROM counters WHERE name = ?", (name,)).fetchone()[0]

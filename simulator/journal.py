@@ -1,0 +1,638 @@
+"""The journal: every exchange between the parties, personal data masked before storage, bounded, searchable.
+
+One SQLite database (WAL when on disk) holds one row per exchange. Masking happens in :meth:`Journal.record`,
+so nothing unmasked ever reaches the database, the admin API or the evidence bundle. Three ways in:
+
+- :meth:`Journal.record` — direct;
+- :class:`JournalTransport` / :class:`AsyncJournalTransport` — wrap an httpx transport (outgoing calls);
+  ``response.extensions["s24_exchange"]`` carries the exchange id. A request may name its templated route
+  and its party with ``extensions={"s24_route": "/s24/v1/documents:fetch", "s24_party": "…"}``;
+- :class:`JournalMiddleware` — wrap an ASGI app (incoming calls).
+
+:func:`journal_routes` gives the ``/__admin/journal`` routes (see :mod:`.admin`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import json
+import re
+import sqlite3
+import ssl
+import threading
+import time
+import urllib.parse
+from collections import deque
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import httpx
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+
+from .admin import AdminRoute
+from .problems import problem
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS exchanges (
+    seq INTEGER PRIMARY KEY, ts REAL NOT NULL, started_at TEXT NOT NULL, party TEXT NOT NULL,
+    method TEXT NOT NULL, url TEXT NOT NULL, route TEXT NOT NULL, status INTEGER, duration_ms REAL,
+    peer TEXT, tls_peer TEXT, error TEXT, request_headers TEXT NOT NULL, request_body TEXT,
+    response_headers TEXT NOT NULL, response_body TEXT, size INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS journal_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+INSERT = ("INSERT INTO exchanges (seq, ts, started_at, party, method, url, route, status, duration_ms, peer, "
+          "tls_peer, error, request_headers, request_body, response_headers, response_body, size) "
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+COLUMNS = ("seq, started_at, party, method, url, route, status, duration_ms, peer, tls_peer, error, "
+           "request_headers, request_body, response_headers, response_body")
+ID_PREFIX = "x-"
+# Bodies are masked over a little more than body_limit so that a resident number or a name cut by the
+# limit is still recognised whole, then cut to the limit.
+MASK_MARGIN = 256
+
+# -- masking ----------------------------------------------------------------------------------------------
+
+# YYMMDD-GNNNNNN (any G) or 13 digits whose 7th (G) is 1–8: the gender/century digit of a real number.
+# "no digit before" is checked after the first digit (\d(?<!\d\d)): twice as fast as a leading lookbehind.
+_RRN = re.compile(r"(\d(?<!\d\d)\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?:-(\d)|([1-8]))\d{6}(?!\d)")
+# A JSON string member with a masked key; a value cut at the end of a truncated body still matches.
+_KEYED = re.compile(r'"(insured_name|patient_name|name|identity_token)"(\s*:\s*)"((?:[^"\\]|\\.)*+)\\?("|$)')
+SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
+
+
+def mask_rrn(text: str) -> str:
+    """Full resident numbers → ``YYMMDD-G******``."""
+    return _RRN.sub(lambda m: f"{m[1]}-{m[2] or m[3]}******", text)
+
+
+def mask_name(name: str) -> str:
+    """홍길동 → 홍** (first syllable kept, one ``*`` per remaining character)."""
+    return name[:1] + "*" * (len(name) - 1)
+
+
+def mask_token(token: str) -> str:
+    return token[:4] + "…"
+
+
+def _keyed_sub(match: re.Match[str]) -> str:
+    key, raw = match[1], match[3]
+    if "\\" not in raw:  # the common case: the kept characters need no JSON escaping
+        masked = mask_token(raw) if key == "identity_token" else mask_name(raw)
+        return f'"{key}"{match[2]}"{masked}"'
+    try:
+        value = json.loads(f'"{raw}"')
+    except json.JSONDecodeError:  # an escape cut by truncation
+        value = raw
+    masked = mask_token(value) if key == "identity_token" else mask_name(value)
+    return f'"{key}"{match[2]}"{json.dumps(masked, ensure_ascii=False)[1:-1]}"'
+
+
+def mask_text(text: str) -> str:
+    """Mask a body: resident numbers anywhere; names and identity tokens as JSON members (at any depth)."""
+    if 'name"' in text or 'identity_token"' in text:
+        text = _KEYED.sub(_keyed_sub, text)
+    return mask_rrn(text)
+
+
+def mask_headers(headers: Mapping[str, str] | Iterable[tuple[Any, Any]] | None) -> dict[str, str]:
+    """Headers as a dict (repeated names joined by ", "), secrets replaced by ``***``."""
+    if headers is None:
+        return {}
+    pairs = headers.multi_items() if isinstance(headers, httpx.Headers) else (
+        headers.items() if isinstance(headers, Mapping) else headers)
+    out: dict[str, str] = {}
+    for key, value in pairs:
+        name = (key.decode("latin-1") if isinstance(key, bytes) else str(key)).lower()
+        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        if name in SECRET_HEADERS:
+            text = "***"
+        elif len(text) >= 13:  # shorter values cannot hold a resident number
+            text = mask_rrn(text)
+        out[name] = f"{out[name]}, {text}" if name in out else text
+    return out
+
+
+class Clipped(bytes):
+    """A body prefix kept for the journal, remembering the full size (used by the middleware)."""
+
+    total: int
+
+    def __new__(cls, prefix: bytes, total: int) -> Clipped:
+        obj = super().__new__(cls, prefix)
+        obj.total = total
+        return obj
+
+
+def stored_body(body: bytes | str | None, limit: int) -> str | None:
+    """The masked text stored for a body: UTF-8 decoded, cut at ``limit`` bytes with a marker."""
+    if body is None:
+        return None
+    if isinstance(body, str):
+        total = len(body) if len(body) * 4 <= limit else len(body.encode("utf-8"))
+        if total > limit:
+            body = body.encode("utf-8")
+    else:
+        total = body.total if isinstance(body, Clipped) else len(body)
+    if isinstance(body, bytes | bytearray | memoryview):
+        window = bytes(body[:limit + MASK_MARGIN])
+        try:
+            text = window.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            if exc.start < len(window) - 4:  # not just a character cut by the window
+                return f"[binary body: {total} bytes, not UTF-8]"
+            text = window.decode("utf-8", "ignore")
+    else:
+        text = body
+    text = mask_text(text)
+    if total > limit:
+        kept = text.encode("utf-8")[:limit].decode("utf-8", "ignore")
+        text = f"{kept}…[truncated: {total} bytes, first {limit} kept]"
+    return text
+
+
+@functools.lru_cache(maxsize=256)
+def certificate_facts(der: bytes) -> dict[str, str]:
+    """Subject, issuer, SHA-256 fingerprint and expiry of a DER certificate."""
+    cert = x509.load_der_x509_certificate(der)
+    return {"subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
+            "sha256": cert.fingerprint(hashes.SHA256()).hex(),
+            "not_after": cert.not_valid_after_utc.isoformat()}
+
+
+def tls_peer_of(ssl_object: ssl.SSLObject | ssl.SSLSocket | None) -> dict[str, Any] | None:
+    """What the journal records about a TLS connection's peer (None without TLS)."""
+    if ssl_object is None:
+        return None
+    der = ssl_object.getpeercert(True)  # positional: httpcore may hand over the C-level _SSLSocket
+    facts: dict[str, Any] = dict(certificate_facts(der)) if der else {}
+    facts["tls_version"] = ssl_object.version()
+    facts["cipher"] = (ssl_object.cipher() or (None,))[0]
+    return facts
+
+
+# -- the journal --------------------------------------------------------------------------------------------
+
+
+def _instant(value: dt.datetime | str | None) -> tuple[float, str]:
+    """(epoch seconds, ISO text) of an aware datetime or ISO string; now when None."""
+    if value is None:
+        value = dt.datetime.now(dt.UTC)
+    elif isinstance(value, str):
+        value = dt.datetime.fromisoformat(value)
+    if value.tzinfo is None:
+        raise ValueError("started_at/since must carry a time zone / 시간대가 있어야 합니다")
+    return value.timestamp(), value.isoformat()
+
+
+def exchange_id(seq: int) -> str:
+    return f"{ID_PREFIX}{seq:06d}"
+
+
+def _seq_of(exchange: str) -> int | None:
+    if not exchange.startswith(ID_PREFIX) or not exchange[len(ID_PREFIX):].isdigit():
+        return None
+    return int(exchange[len(ID_PREFIX):])
+
+
+class Journal:
+    """Thread-safe journal of exchanges (one connection guarded by a lock, like the insurer's store).
+
+    Bounds: after each insert the oldest entries go while there are more than ``max_entries`` or the stored
+    text exceeds ``max_bytes`` (the newest entry always stays). Ids keep increasing across trimming,
+    :meth:`clear` and reopening the same file.
+    """
+
+    def __init__(self, path: Path | str = ":memory:", *, max_entries: int = 10_000, max_bytes: int = 64 * 2**20,
+                 body_limit: int = 64 * 1024) -> None:
+        if max_entries < 1 or max_bytes < 1 or body_limit < 0:
+            raise ValueError("max_entries and max_bytes must be positive, body_limit not negative")
+        self.max_entries, self.max_bytes, self.body_limit = max_entries, max_bytes, body_limit
+        self.path = str(path)
+        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
+        self._lock = threading.RLock()
+        with self._lock:
+            if self.path != ":memory:":
+                self._db.execute("PRAGMA journal_mode=WAL")
+                self._db.execute("PRAGMA synchronous=NORMAL")
+            self._db.executescript(SCHEMA)
+            rows = self._db.execute("SELECT seq, size FROM exchanges ORDER BY seq").fetchall()
+            last = self._db.execute("SELECT value FROM journal_meta WHERE name = 'last_seq'").fetchone()
+            # Rows form one contiguous range of seq (inserts append, trimming removes the oldest).
+            self._sizes: deque[int] = deque(size for _, size in rows)
+            self._bytes = sum(self._sizes)
+            self._next = max(rows[-1][0] if rows else 0, last[0] if last else 0) + 1
+        self._trim()
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def __enter__(self) -> Journal:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- writing ---------------------------------------------------------------------------------------------
+
+    def record(self, *, party: str, method: str, url: str, route: str | None = None,
+               request_headers: Mapping[str, str] | Iterable[tuple[Any, Any]] | None = None,
+               request_body: bytes | str | None = None, status: int | None = None,
+               response_headers: Mapping[str, str] | Iterable[tuple[Any, Any]] | None = None,
+               response_body: bytes | str | None = None, started_at: dt.datetime | str | None = None,
+               duration_ms: float | None = None, tls_peer: dict[str, Any] | None = None,
+               error: str | None = None, peer: str | None = None) -> str:
+        """Mask and store one exchange; return its id (``x-000042``)."""
+        ts, started = _instant(started_at)
+        url = mask_rrn(url)
+        limit = self.body_limit
+        route = route or urllib.parse.urlsplit(url).path
+        row = [ts, started, party, method.upper(), url, route, status, duration_ms, peer,
+               json.dumps(tls_peer, ensure_ascii=False) if tls_peer else None, mask_rrn(error) if error else None,
+               json.dumps(mask_headers(request_headers), ensure_ascii=False), stored_body(request_body, limit),
+               json.dumps(mask_headers(response_headers), ensure_ascii=False), stored_body(response_body, limit)]
+        size = sum(len(v) if v.isascii() else len(v.encode("utf-8")) for v in row if isinstance(v, str))
+        with self._lock:
+            seq = self._next
+            self._db.execute(INSERT, (seq, *row, size))
+            self._next = seq + 1
+            self._sizes.append(size)
+            self._bytes += size
+            if len(self._sizes) > self.max_entries or self._bytes > self.max_bytes:
+                self._trim()
+        return exchange_id(seq)
+
+    def _trim(self) -> None:
+        """Drop the oldest entries (one DELETE) until both bounds hold; the newest always stays."""
+        with self._lock:
+            sizes, drop, freed = self._sizes, 0, 0
+            while len(sizes) - drop > 1 and (len(sizes) - drop > self.max_entries
+                                              or self._bytes - freed > self.max_bytes):
+                freed += sizes[drop]
+                drop += 1
+            if not drop:
+                return
+            first_kept = self._next - len(sizes) + drop
+            self._db.execute("DELETE FROM exchanges WHERE seq < ?", (first_kept,))
+            for _ in range(drop):
+                sizes.popleft()
+            self._bytes -= freed
+
+    def clear(self) -> int:
+        """Forget every entry (ids still continue upwards); return how many were deleted."""
+        with self._lock:
+            deleted = len(self._sizes)
+            self._db.execute("DELETE FROM exchanges")
+            self._db.execute("INSERT OR REPLACE INTO journal_meta VALUES ('last_seq', ?)", (self._next - 1,))
+            self._sizes.clear()
+            self._bytes = 0
+        return deleted
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    def count(self) -> int:
+        return len(self._sizes)
+
+    @property
+    def stored_bytes(self) -> int:
+        return self._bytes
+
+    def get(self, exchange: str) -> dict[str, Any] | None:
+        seq = _seq_of(exchange)
+        if seq is None:
+            return None
+        with self._lock:
+            row = self._db.execute(f"SELECT {COLUMNS} FROM exchanges WHERE seq = ?", (seq,)).fetchone()
+        return _entry(row) if row else None
+
+    def search(self, *, party: str | None = None, route: str | None = None, method: str | None = None,
+               status: int | None = None, text: str | None = None, since: dt.datetime | str | None = None,
+               limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+        """Entries newest first. ``party`` and ``route`` are exact, or globs when they contain ``*?[``;
+        ``text`` is a substring of either masked body; ``since`` an aware datetime or ISO string."""
+        where, args = [], []
+        for column, value in (("party", party), ("route", route)):
+            if value is not None:
+                where.append(f"{column} GLOB ?" if any(c in value for c in "*?[") else f"{column} = ?")
+                args.append(value)
+        if method is not None:
+            where.append("method = ?")
+            args.append(method.upper())
+        if status is not None:
+            where.append("status = ?")
+            args.append(status)
+        if text:
+            where.append("(instr(request_body, ?) > 0 OR instr(response_body, ?) > 0)")
+            args += [text, text]
+        if since is not None:
+            where.append("ts >= ?")
+            args.append(_instant(since)[0])
+        sql = f"SELECT {COLUMNS} FROM exchanges"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY seq DESC LIMIT ? OFFSET ?"
+        with self._lock:
+            rows = self._db.execute(sql, (*args, max(limit, 0), max(offset, 0))).fetchall()
+        return [_entry(r) for r in rows]
+
+    def export_jsonl(self, path: Path | str, *, batch: int = 500) -> int:
+        """Write every entry (masked, oldest first) as JSON Lines; return how many."""
+        written, after = 0, 0
+        with open(path, "w", encoding="utf-8") as out:
+            while True:
+                with self._lock:
+                    rows = self._db.execute(f"SELECT {COLUMNS} FROM exchanges WHERE seq > ? ORDER BY seq LIMIT ?",
+                                            (after, batch)).fetchall()
+                if not rows:
+                    return written
+                for row in rows:
+                    out.write(json.dumps(_entry(row), ensure_ascii=False) + "\n")
+                written += len(rows)
+                after = rows[-1][0]
+
+
+def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
+    (seq, started_at, party, method, url, route, status, duration_ms, peer, tls_peer, error,
+     request_headers, request_body, response_headers, response_body) = row
+    return {"id": exchange_id(seq), "party": party, "method": method, "url": url, "route": route, "status": status,
+            "started_at": started_at, "duration_ms": duration_ms, "peer": peer,
+            "tls_peer": json.loads(tls_peer) if tls_peer else None, "error": error,
+            "request": {"headers": json.loads(request_headers), "body": request_body},
+            "response": {"headers": json.loads(response_headers), "body": response_body}}
+
+
+# -- httpx transports (outgoing calls) -------------------------------------------------------------------------
+
+
+def _response_tls(response: httpx.Response) -> dict[str, Any] | None:
+    stream = response.extensions.get("network_stream")
+    if stream is None:
+        return None
+    try:
+        return tls_peer_of(stream.get_extra_info("ssl_object"))
+    except (ValueError, OSError, AttributeError):  # the connection went away, or an unusual stream
+        return None
+
+
+def _decoded(headers: httpx.Headers, raw: bytes) -> bytes:
+    """The body as the client will see it (gzip etc. undone) for the journal; raw when undecodable."""
+    if not raw or "content-encoding" not in headers:
+        return raw
+    try:
+        return httpx.Response(200, headers={"content-encoding": headers["content-encoding"]}, content=raw).read()
+    except httpx.DecodingError:
+        return raw
+
+
+def _error_text(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}"
+
+
+class _Recorder:
+    """What both transports share: naming the party and route, and writing the entry."""
+
+    def __init__(self, journal: Journal, party: str) -> None:
+        self.journal, self.party = journal, party
+
+    def write(self, request: httpx.Request, started_at: dt.datetime, started: float, *,
+              response: httpx.Response | None = None, body: bytes | None = None,
+              tls: dict[str, Any] | None = None, error: BaseException | None = None) -> str:
+        return self.journal.record(
+            party=request.extensions.get("s24_party", self.party), method=request.method, url=str(request.url),
+            route=request.extensions.get("s24_route"), request_headers=request.headers,
+            request_body=request.content, status=response.status_code if response is not None else None,
+            response_headers=response.headers if response is not None else None,
+            response_body=_decoded(response.headers, body) if response is not None and body is not None else None,
+            started_at=started_at, duration_ms=(time.perf_counter() - started) * 1000, tls_peer=tls,
+            error=_error_text(error) if error is not None else None)
+
+    @staticmethod
+    def rebuilt(response: httpx.Response, raw: bytes, request: httpx.Request, exchange: str) -> httpx.Response:
+        """A fresh response around the body already read, carrying the exchange id."""
+        return httpx.Response(response.status_code, headers=response.headers, stream=httpx.ByteStream(raw),
+                              extensions={**response.extensions, "s24_exchange": exchange}, request=request)
+
+
+class JournalTransport(httpx.BaseTransport):
+    """Record every exchange made through ``inner`` (errors too, re-raised)."""
+
+    def __init__(self, inner: httpx.BaseTransport, journal: Journal, party: str) -> None:
+        self.inner, self._recorder = inner, _Recorder(journal, party)
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        started_at, started = dt.datetime.now(dt.UTC), time.perf_counter()
+        request.read()
+        try:
+            response = self.inner.handle_request(request)
+        except Exception as exc:
+            self._recorder.write(request, started_at, started, error=exc)
+            raise
+        tls = _response_tls(response)
+        try:
+            raw = b"".join(response.stream)  # type: ignore[arg-type]
+        except Exception as exc:
+            self._recorder.write(request, started_at, started, response=response, tls=tls, error=exc)
+            raise
+        finally:
+            response.close()
+        exchange = self._recorder.write(request, started_at, started, response=response, body=raw, tls=tls)
+        return self._recorder.rebuilt(response, raw, request, exchange)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+class AsyncJournalTransport(httpx.AsyncBaseTransport):
+    """Async twin of :class:`JournalTransport` (works around ``httpx.ASGITransport`` too: no TLS peer then)."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, journal: Journal, party: str) -> None:
+        self.inner, self._recorder = inner, _Recorder(journal, party)
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        started_at, started = dt.datetime.now(dt.UTC), time.perf_counter()
+        await request.aread()
+        try:
+            response = await self.inner.handle_async_request(request)
+        except Exception as exc:
+            self._recorder.write(request, started_at, started, error=exc)
+            raise
+        tls = _response_tls(response)
+        chunks: list[bytes] = []
+        try:
+            async for chunk in response.stream:  # type: ignore[union-attr]
+                chunks.append(chunk)
+        except Exception as exc:
+            self._recorder.write(request, started_at, started, response=response, tls=tls, error=exc)
+            raise
+        finally:
+            await response.aclose()
+        raw = b"".join(chunks)
+        exchange = self._recorder.write(request, started_at, started, response=response, body=raw, tls=tls)
+        return self._recorder.rebuilt(response, raw, request, exchange)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
+# -- ASGI middleware (incoming calls) --------------------------------------------------------------------------
+
+
+def _scope_tls(scope: dict[str, Any]) -> dict[str, Any] | None:
+    """TLS facts of an incoming connection (from the ASGI TLS extension that simulator.serving adds)."""
+    tls = (scope.get("extensions") or {}).get("tls")
+    if not tls:
+        return None
+    chain = tls.get("client_cert_chain") or []
+    facts: dict[str, Any] = {}
+    if chain:
+        facts.update(certificate_facts(ssl.PEM_cert_to_DER_cert(chain[0])))
+    facts["tls_version"] = tls.get("tls_version")
+    facts["cipher"] = tls.get("cipher_suite")
+    return facts
+
+
+def _scope_url(scope: dict[str, Any]) -> str:
+    host = next((v.decode("latin-1") for k, v in scope.get("headers", []) if k == b"host"), None)
+    if host is None and scope.get("server"):
+        server_host, port = scope["server"][:2]
+        host = f"{server_host}:{port}" if port else server_host
+    query = scope.get("query_string", b"").decode("latin-1")
+    path = scope.get("root_path", "") + scope.get("path", "/")
+    return f"{scope.get('scheme', 'http')}://{host or 'unknown'}{path}" + (f"?{query}" if query else "")
+
+
+class JournalMiddleware:
+    """Pure ASGI middleware recording each HTTP request the app receives and what it answered.
+
+    The app gets the whole body; the journal keeps only the first ``body_limit`` (+ a small margin) bytes.
+    The route is the matched Starlette route's template when there is one.
+    """
+
+    def __init__(self, app: Any, journal: Journal, party: str) -> None:
+        self.app, self.journal, self.party = app, journal, party
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        keep = self.journal.body_limit + MASK_MARGIN
+        started_at, started = dt.datetime.now(dt.UTC), time.perf_counter()
+        request_body, response_body = bytearray(), bytearray()
+        totals = [0, 0]  # request bytes, response bytes
+        answer: dict[str, Any] = {}
+
+        async def receive_recorded() -> dict[str, Any]:
+            message = await receive()
+            if message["type"] == "http.request":
+                chunk = message.get("body", b"")
+                totals[0] += len(chunk)
+                if len(request_body) < keep:
+                    request_body.extend(chunk[:keep - len(request_body)])
+            return message
+
+        async def send_recorded(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                answer["status"], answer["headers"] = message["status"], message.get("headers", [])
+            elif message["type"] == "http.response.body":
+                chunk = message.get("body", b"")
+                totals[1] += len(chunk)
+                if len(response_body) < keep:
+                    response_body.extend(chunk[:keep - len(response_body)])
+            await send(message)
+
+        error: BaseException | None = None
+        try:
+            await self.app(scope, receive_recorded, send_recorded)
+        except Exception as exc:
+            error = exc
+            raise
+        finally:
+            route = scope.get("route")
+            client = scope.get("client")
+            self.journal.record(
+                party=self.party, method=scope.get("method", "GET"), url=_scope_url(scope),
+                route=getattr(route, "path", None) or scope.get("path", "/"), request_headers=scope.get("headers"),
+                request_body=Clipped(bytes(request_body), totals[0]) if totals[0] else None,
+                status=answer.get("status"), response_headers=answer.get("headers"),
+                response_body=Clipped(bytes(response_body), totals[1]) if "status" in answer else None,
+                started_at=started_at, duration_ms=(time.perf_counter() - started) * 1000,
+                tls_peer=_scope_tls(scope), error=_error_text(error) if error else None,
+                peer=f"{client[0]}:{client[1]}" if client else None)
+
+
+# -- admin routes ------------------------------------------------------------------------------------------------
+
+_PARAMETERS = ("party", "route", "method", "status", "q", "since", "limit", "offset")
+
+
+def _bad_parameter(name: str, ko: str, en: str) -> Response:
+    return problem(400, "invalid_request", "Invalid query parameter",
+                   f"쿼리 매개변수 {name}: {ko} / query parameter {name}: {en}")
+
+
+def _search_arguments(request: Request) -> dict[str, Any] | Response:
+    """The query string as :meth:`Journal.search` arguments, or the 400 problem naming the parameter."""
+    query = request.query_params
+    for name in query:
+        if name not in _PARAMETERS:
+            return _bad_parameter(name, f"알 수 없는 매개변수입니다 (사용 가능: {', '.join(_PARAMETERS)})",
+                                  f"unknown parameter (known: {', '.join(_PARAMETERS)})")
+    args: dict[str, Any] = {k: query[k] for k in ("party", "route", "method") if k in query}
+    if "q" in query:
+        args["text"] = query["q"]
+    bounds = {"status": (100, 599), "limit": (1, 1000), "offset": (0, 10**9)}
+    for name, (low, high) in bounds.items():
+        if name in query:
+            value = query[name]
+            if not value.isdigit() or not low <= int(value) <= high:
+                return _bad_parameter(name, f"{low}~{high} 사이의 정수여야 합니다 (받은 값 {value!r})",
+                                      f"must be an integer from {low} to {high} (got {value!r})")
+            args[name] = int(value)
+    if "since" in query:
+        try:
+            _instant(query["since"])
+        except ValueError:
+            return _bad_parameter("since", "시간대가 있는 ISO 8601 시각이어야 합니다 (예: 2026-01-02T03:04:05+09:00)",
+                                  "must be an ISO 8601 time with a zone (e.g. 2026-01-02T03:04:05+09:00)")
+        args["since"] = query["since"]
+    return args
+
+
+def journal_routes(journal: Journal) -> list[AdminRoute]:
+    """``GET /__admin/journal`` (search), ``GET /__admin/journal/{id}``, ``DELETE /__admin/journal``."""
+
+    async def search(request: Request) -> Response:
+        args = _search_arguments(request)
+        if isinstance(args, Response):
+            return args
+        entries = journal.search(**args)
+        return JSONResponse({"entries": entries, "returned": len(entries), "stored": journal.count()})
+
+    async def one(request: Request) -> Response:
+        entry = journal.get(request.path_params["exchange_id"])
+        if entry is None:
+            return problem(404, "not_found", "Unknown exchange id",
+                           f"교환 {request.path_params['exchange_id']}이(가) 저널에 없습니다 (삭제되었거나 잘못된 id) "
+                           f"/ exchange {request.path_params['exchange_id']} is not in the journal "
+                           "(trimmed or a wrong id)")
+        return JSONResponse(entry)
+
+    async def clear(request: Request) -> Response:
+        return JSONResponse({"deleted": journal.clear()})
+
+    return [
+        AdminRoute("GET", "/__admin/journal", search,
+                   "저널 검색 (?party, route, method, status, q, since, limit, offset; 최신순)",
+                   "search the journal (?party, route, method, status, q, since, limit, offset; newest first)"),
+        AdminRoute("GET", "/__admin/journal/{exchange_id}", one, "교환 한 건", "one exchange"),
+        AdminRoute("DELETE", "/__admin/journal", clear, "저널 비우기", "empty the journal"),
+    ]
+
+
+__all__ = ["AsyncJournalTransport", "Journal", "JournalMiddleware", "JournalTransport", "journal_routes",
+           "mask_headers", "mask_name", "mask_rrn", "mask_text", "stored_body"]

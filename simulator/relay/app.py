@@ -1,0 +1,233 @@
+"""The relay as an ASGI app: patient claims, insurer events, agent polling, and the admin API."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import ssl
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ...schemas.loader import is_valid
+from ...schemas.validation import schema_findings
+from ..admin import AdminRoute, admin_routes
+from ..journal import AsyncJournalTransport, Journal, JournalMiddleware, journal_routes
+from ..problems import BadRequest, ProblemResponse, findings_as_errors, problem, read_json
+from ..serving import client_certificate
+from .config import ConfigError, ProviderRegistration, RelayConfig
+from .engine import Relay, _now
+from .store import RelayStore
+
+MAX_WAIT = 25.0
+
+
+def _answer(status: int, body: dict[str, Any]) -> Response:
+    return (JSONResponse if status < 400 else ProblemResponse)(body, status_code=status)
+
+
+async def _valid_body(request: Request, schema: str, max_bytes: int) -> Any:
+    """The request's JSON when valid against ``schema``; else raise :class:`BadRequest`."""
+    body = await read_json(request, max_bytes)
+    if not is_valid(schema, body):
+        raise BadRequest(problem(400, "invalid_request", "Invalid request",
+                                 errors=findings_as_errors(schema_findings(schema, body))))
+    return body
+
+
+def relay_client(*, client_context: ssl.SSLContext | None = None, transport: httpx.AsyncBaseTransport | None = None,
+                 journal: Journal | None = None, faults: Any = None) -> httpx.AsyncClient:
+    """The relay's outgoing client: mutual TLS (its own certificate), journaled, with the fault plan applied.
+
+    ``transport`` replaces the network (an :class:`~s24kit.simulator.inprocess.AsgiRouter` in-process).
+    Calls name their party in ``extensions={"s24_party": "provider:<code>"}``.
+    """
+    base = transport or httpx.AsyncHTTPTransport(verify=client_context or True, retries=0,
+                                                 limits=httpx.Limits(max_connections=200,
+                                                                     max_keepalive_connections=50))
+    if faults is not None:
+        from ..faults import PartyFaultTransport
+
+        base = PartyFaultTransport(base, faults)
+    if journal is not None:
+        base = AsyncJournalTransport(base, journal, "relay→?")
+    return httpx.AsyncClient(transport=base, timeout=10.0)
+
+
+def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", client: httpx.AsyncClient | None = None,
+                     journal: Journal | None = None, faults: Any = None, work: bool = True,
+                     clock: Callable[[], dt.datetime] = _now) -> Starlette:
+    """The relay app. ``work=False`` leaves the work loop to the caller (``app.state.relay.step()``)."""
+    journal = journal if journal is not None else Journal()
+    store = RelayStore(database)
+    owned = client is None
+    client = client or relay_client(journal=journal, faults=faults)
+    relay = Relay(config, store, client, clock=clock)
+    limit = config.max_body_bytes
+
+    async def health(request: Request) -> Response:
+        return JSONResponse({"status": "ok", "profile": "kit-v1", "software": "s24kit relay",
+                             "time": clock().isoformat(timespec="seconds")})
+
+    async def submit(request: Request) -> Response:
+        try:
+            claim = await _valid_body(request, "patient-claim", limit)
+        except BadRequest as exc:
+            return exc.response
+        return _answer(*relay.submit(claim))
+
+    async def claim_status(request: Request) -> Response:
+        status = relay.status(request.path_params["claim_id"])
+        if status is None:
+            return problem(404, "not_found", "Unknown claim", f"청구 {request.path_params['claim_id']}이(가) 없습니다 "
+                           f"/ no claim {request.path_params['claim_id']}")
+        return JSONResponse(status)
+
+    async def event(request: Request) -> Response:
+        try:
+            body = await _valid_body(request, "insurer-event", limit)
+        except BadRequest as exc:
+            return exc.response
+        return _answer(*relay.apply_event(request.path_params["claim_id"], body))
+
+    def identity(request: Request, code: str) -> Response | None:
+        refused = relay.agent_identity(code, request.client.host if request.client else None,
+                                       client_certificate(request.scope))
+        return _answer(*refused) if refused else None
+
+    async def agent_poll(request: Request) -> Response:
+        try:
+            body = await _valid_body(request, "agent#/$defs/poll", limit)
+            wait = float(request.query_params.get("wait", "0"))
+            if not 0 <= wait <= MAX_WAIT:
+                raise ValueError
+        except BadRequest as exc:
+            return exc.response
+        except ValueError:
+            return problem(400, "invalid_request", "Invalid wait", f"wait: 0~{MAX_WAIT:g} 초여야 합니다 "
+                           f"/ wait must be 0 to {MAX_WAIT:g} seconds")
+        if (refused := identity(request, body["provider_code"])) is not None:
+            return refused
+        return JSONResponse(await relay.poll(body["provider_code"], body.get("max_requests", 10), wait))
+
+    async def agent_reply(request: Request) -> Response:
+        try:
+            body = await _valid_body(request, "agent#/$defs/reply", limit)
+        except BadRequest as exc:
+            return exc.response
+        code = relay.provider_of(body["request_id"])
+        if code is None:
+            return problem(404, "not_found", "Unknown agent request", f"요청 {body['request_id']}을(를) 보낸 적이 "
+                           f"없습니다 / the relay never sent request {body['request_id']}")
+        if (refused := identity(request, code)) is not None:
+            return refused
+        return _answer(*relay.reply(code, body))
+
+    async def whoami(request: Request) -> Response:
+        return JSONResponse({"address": request.client.host if request.client else None})
+
+    # -- admin ----------------------------------------------------------------------------------------------
+
+    async def list_claims(request: Request) -> Response:
+        state = request.query_params.get("state")
+        rows = store.query("SELECT claim_id FROM claims WHERE ? IS NULL OR state = ? ORDER BY created_at, claim_id",
+                           state, state)
+        return JSONResponse({"claims": [relay.status(r["claim_id"]) for r in rows], "counts": store.counts()})
+
+    async def claim_detail(request: Request) -> Response:
+        claim_id = request.path_params["claim_id"]
+        status = relay.status(claim_id)
+        if status is None:
+            return problem(404, "not_found", "Unknown claim", f"청구 {claim_id}이(가) 없습니다 / no claim {claim_id}")
+        tasks = [dict(r) for r in store.query("SELECT * FROM tasks WHERE claim_id = ? ORDER BY task_id", claim_id)]
+        events = [dict(r) for r in store.query("SELECT event_id, insurer_code, sequence, applied, received_at "
+                                               "FROM events WHERE claim_id = ? ORDER BY insurer_code, sequence",
+                                               claim_id)]
+        payouts = {r["insurer_code"]: json.loads(r["payout"]) if r["payout"] else None
+                   for r in store.insurers_of(claim_id)}
+        return JSONResponse({"status": status, "tasks": tasks, "events": events, "payouts": payouts})
+
+    async def list_providers(request: Request) -> Response:
+        return JSONResponse({"providers": store.providers()})
+
+    async def put_provider(request: Request) -> Response:
+        try:
+            body = await read_json(request, limit)
+            if not isinstance(body, dict):
+                raise ConfigError("body", "JSON 객체여야 합니다", "must be a JSON object")
+            registration = ProviderRegistration.from_dict({**body, "code": request.path_params["code"]})
+        except BadRequest as exc:
+            return exc.response
+        except ConfigError as exc:
+            return problem(400, "invalid_request", "Invalid registration", f"{exc.field}: {exc.message_ko} "
+                           f"/ {exc.field}: {exc.message_en}")
+        store.put_provider(registration.as_dict())
+        return JSONResponse(registration.as_dict())
+
+    async def dead_letters(request: Request) -> Response:
+        return JSONResponse({"dead_letters": [dict(r) for r in store.dead_letters()]})
+
+    async def retry_dead(request: Request) -> Response:
+        task = request.path_params["task_id"]
+        if not task.isdigit() or not relay.retry_dead(int(task)):
+            return problem(404, "not_found", "No such dead letter", f"죽은 작업 {task}이(가) 없습니다 "
+                           f"/ no dead letter {task}")
+        return JSONResponse({"task_id": int(task), "state": "pending"})
+
+    async def reset(request: Request) -> Response:
+        store.reset()
+        journal.clear()
+        return JSONResponse({"reset": True})
+
+    table = [
+        AdminRoute("GET", "/__admin/claims", list_claims, "청구 목록 (?state=)", "claims (?state=)"),
+        AdminRoute("GET", "/__admin/claims/{claim_id}", claim_detail, "청구 상세: 작업, 사건, 지급 내역",
+                   "one claim: tasks, events, payouts"),
+        AdminRoute("GET", "/__admin/providers", list_providers, "등록된 요양기관", "registered providers"),
+        AdminRoute("PUT", "/__admin/providers/{code}", put_provider, "요양기관 등록·변경",
+                   "register or change a provider"),
+        AdminRoute("GET", "/__admin/dead-letters", dead_letters, "재시도를 멈춘 작업", "tasks that gave up"),
+        AdminRoute("POST", "/__admin/dead-letters/{task_id}/retry", retry_dead, "죽은 작업 다시 시도",
+                   "retry a dead letter"),
+        AdminRoute("POST", "/__admin/reset", reset, "상태와 저널 초기화", "forget all claims and the journal"),
+        *journal_routes(journal),
+    ]
+    if faults is not None:
+        from ..faults import fault_routes
+
+        table += fault_routes(faults)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette):
+        worker = asyncio.create_task(relay.run()) if work else None
+        try:
+            yield
+        finally:
+            if worker is not None:
+                worker.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await worker
+            if owned:
+                await client.aclose()
+
+    app = Starlette(routes=[
+        Route("/relay/v1/health", health, methods=["GET"]),
+        Route("/relay/v1/whoami", whoami, methods=["GET"]),
+        Route("/relay/v1/claims", submit, methods=["POST"]),
+        Route("/relay/v1/claims/{claim_id}", claim_status, methods=["GET"]),
+        Route("/relay/v1/claims/{claim_id}/events", event, methods=["POST"]),
+        Route("/relay/v1/agent:poll", agent_poll, methods=["POST"]),
+        Route("/relay/v1/agent:reply", agent_reply, methods=["POST"]),
+        *admin_routes(table, "s24kit relay — 관리 API"),
+    ], lifespan=lifespan)
+    app.add_middleware(JournalMiddleware, journal=journal, party="→relay")
+    app.state.relay, app.state.store, app.state.journal = relay, store, journal
+    return app

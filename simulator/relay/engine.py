@@ -1,0 +1,505 @@
+"""The relay's work: take patient claims, pull documents (or queue them for agents), forward them to
+insurers, apply their events in order. State lives in :class:`RelayStore`; this class only moves it on.
+
+Every call to another party is a *task* in the store with attempts and a due time, so retries with
+backoff, the dead-letter state and resuming after a restart are the same mechanism.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import hashlib
+import json
+import ssl
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+
+from ...schemas.loader import is_valid
+from ...schemas.validation import validate
+from ..problems import problem_body
+from .config import Mode, ProviderRegistration, RelayConfig
+from .states import claim_state, may_apply, rank
+from .store import RelayStore
+
+KST = dt.timezone(dt.timedelta(hours=9))
+ALL_TYPES = ("medical_receipt", "itemised_statement", "prescription", "pharmacy_receipt")
+Answer = tuple[int, dict[str, Any]]
+LEASE_SECONDS = 10.0
+
+
+def _now() -> dt.datetime:
+    return dt.datetime.now(KST)
+
+
+class Permanent(Exception):
+    """The other party answered, and retrying will not change the answer."""
+
+
+class Retryable(Exception):
+    """The other party could not be reached or failed; try again later."""
+
+
+@dataclass(frozen=True, slots=True)
+class Waiting:
+    """An agent request is queued; look again at ``until`` (or sooner, when the agent replies)."""
+
+    until: float
+
+
+def _problem_text(status: int, body: Any) -> str:
+    if isinstance(body, dict) and "code" in body:
+        return f"HTTP {status} {body['code']}: {body.get('detail') or body.get('title', '')}"[:480]
+    return f"HTTP {status}"
+
+
+class Relay:
+    """The relay's behaviour over its store; one instance per relay app."""
+
+    def __init__(self, config: RelayConfig, store: RelayStore, client: httpx.AsyncClient, *,
+                 clock: Callable[[], dt.datetime] = _now) -> None:
+        self.config, self.store, self.client, self.clock = config, store, client, clock
+        self._wake = asyncio.Event()
+        self._agent_signals: dict[str, asyncio.Event] = {}
+        self._busy: set[int] = set()
+        for registration in config.providers:
+            store.put_provider(registration.as_dict())
+
+    # -- registry -----------------------------------------------------------------------------------------
+
+    def registration(self, code: str) -> ProviderRegistration | None:
+        rows = self.store.query("SELECT body FROM providers WHERE code = ?", code)
+        return ProviderRegistration.from_dict(json.loads(rows[0]["body"])) if rows else None
+
+    # -- patient claims -----------------------------------------------------------------------------------
+
+    def submit(self, claim: dict[str, Any]) -> Answer:
+        """Accept a schema-valid patient claim: 202 with its status, or the existing one for a repeat."""
+        digest = hashlib.sha256(json.dumps(claim, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        if (existing := self.store.claim_by_request(claim["request_id"])) is not None:
+            if existing["request_hash"] != digest:
+                return 409, problem_body(409, "idempotency_conflict", "request_id reused",
+                                         "같은 request_id로 다른 청구를 보냈습니다 / same request_id, different claim",
+                                         request_id=claim["request_id"])
+            return 200, self.status(existing["claim_id"])
+        if (refused := self._refuse(claim)) is not None:
+            return refused
+        now = self.clock()
+        with self.store.transaction() as db:
+            claim_id = f"CLM-{now:%Y%m%d}-{self.store.next_number(db, 'claim'):06d}"
+            db.execute("INSERT INTO claims (claim_id, request_id, request_hash, body, provider_code, state, "
+                       "visit_ids, created_at, updated_at) VALUES (?, ?, ?, ?, ?, 'requested', ?, ?, ?)",
+                       (claim_id, claim["request_id"], digest, json.dumps(claim, ensure_ascii=False),
+                        claim["provider_code"], json.dumps(claim.get("visit_ids")), now.isoformat(timespec="seconds"),
+                        now.isoformat(timespec="seconds")))
+            for code in claim["insurers"]:
+                db.execute("INSERT INTO claim_insurers (claim_id, insurer_code, state) VALUES (?, ?, 'requested')",
+                           (claim_id, code))
+            self.store.add_task(db, claim_id, "fetch", claim["provider_code"])
+        self._wake.set()
+        return 202, self.status(claim_id)
+
+    def _refuse(self, claim: dict[str, Any]) -> Answer | None:
+        code = claim["provider_code"]
+        if self.registration(code) is None:
+            return 404, problem_body(404, "not_found", "Provider not connected",
+                                     f"요양기관 {code}은(는) 중계기관에 등록되지 않았습니다 / provider {code} is not "
+                                     "registered with the relay", request_id=claim["request_id"])
+        unknown = [c for c in claim["insurers"] if c not in self.config.insurers]
+        if unknown:
+            return 400, problem_body(400, "invalid_request", "Unknown insurer",
+                                     f"insurers: 연계되지 않은 보험사 {', '.join(unknown)} / not connected: "
+                                     f"{', '.join(unknown)}", request_id=claim["request_id"])
+        outside = sorted(set(claim.get("document_types", [])) - set(claim["consent"]["scope"]))
+        if outside:
+            return 400, problem_body(400, "invalid_consent", "Documents outside the consent",
+                                     f"document_types: 동의 범위 밖 {', '.join(outside)} / not consented: "
+                                     f"{', '.join(outside)}", request_id=claim["request_id"])
+        return None
+
+    def status(self, claim_id: str) -> dict[str, Any] | None:
+        """The claim-status message (schemas/kit-v1/claim-status.schema.json)."""
+        row = self.store.claim(claim_id)
+        if row is None:
+            return None
+        insurers = []
+        for ins in self.store.insurers_of(claim_id):
+            entry: dict[str, Any] = {"insurer_code": ins["insurer_code"], "state": ins["state"],
+                                     "last_event_sequence": ins["last_sequence"]}
+            if ins["receipt_number"]:
+                entry["receipt_number"] = ins["receipt_number"]
+            if ins["payout_total"] is not None:
+                entry["payout_total"] = ins["payout_total"]
+            if ins["error"]:
+                entry["error"] = ins["error"][:500]
+            insurers.append(entry)
+        return {"claim_id": claim_id, "request_id": row["request_id"], "state": row["state"],
+                "provider_code": row["provider_code"], "created_at": row["created_at"],
+                "updated_at": row["updated_at"], "insurers": insurers}
+
+    def _restate(self, db: Any, claim_id: str) -> None:
+        states = [r["state"] for r in db.execute("SELECT state FROM claim_insurers WHERE claim_id = ?", (claim_id,))]
+        db.execute("UPDATE claims SET state = ?, updated_at = ? WHERE claim_id = ?",
+                   (claim_state(states), self.clock().isoformat(timespec="seconds"), claim_id))
+
+    # -- the work loop ------------------------------------------------------------------------------------
+
+    async def step(self) -> int:
+        """Run every due task once (concurrently); returns how many ran."""
+        due = [row for row in self.store.due_tasks(time.time()) if row["task_id"] not in self._busy]
+        if due:
+            await asyncio.gather(*(self._run(row) for row in due))
+        return len(due)
+
+    async def run(self) -> None:
+        """Work until cancelled: run due tasks, then sleep until the next is due or something wakes us."""
+        while True:
+            try:
+                ran = await self.step()
+            except asyncio.CancelledError:
+                raise
+            except Exception:  # a broken row must not stop the relay; it stays pending and is retried
+                ran = 0
+                await asyncio.sleep(0.5)
+            if ran:
+                continue
+            due = self.store.next_due()
+            pause = 0.5 if due is None else min(max(due - time.time(), 0.0), 0.5)
+            self._wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), pause)
+
+    async def _run(self, row: Any) -> None:
+        self._busy.add(row["task_id"])
+        try:
+            work = self._fetch if row["kind"] == "fetch" else self._forward
+            try:
+                outcome = await work(row)
+            except Permanent as exc:
+                self._finish(row, "dead", str(exc), retry=False)
+                return
+            except Retryable as exc:
+                self._finish(row, "pending", str(exc), retry=True)
+                return
+            if isinstance(outcome, Waiting):
+                with self.store.transaction() as db:
+                    db.execute("UPDATE tasks SET next_at = ? WHERE task_id = ?", (outcome.until, row["task_id"]))
+            else:
+                with self.store.transaction() as db:
+                    db.execute("UPDATE tasks SET state = 'done', last_error = NULL WHERE task_id = ?",
+                               (row["task_id"],))
+        finally:
+            self._busy.discard(row["task_id"])
+
+    def _finish(self, row: Any, state: str, error: str, *, retry: bool) -> None:
+        attempts = row["attempts"] + 1
+        if retry and attempts >= self.config.retry.attempts:
+            state, error = "dead", f"{error} (after {attempts} attempts)"
+        with self.store.transaction() as db:
+            db.execute("UPDATE tasks SET state = ?, attempts = ?, next_at = ?, last_error = ? WHERE task_id = ?",
+                       (state, attempts, time.time() + self.config.retry.delay(attempts), error, row["task_id"]))
+            if state == "dead":
+                if row["kind"] == "fetch":
+                    db.execute("UPDATE claims SET error = ? WHERE claim_id = ?", (error, row["claim_id"]))
+                    db.execute("UPDATE claim_insurers SET state = 'failed', error = ? WHERE claim_id = ?",
+                               (f"provider: {error}", row["claim_id"]))
+                else:
+                    db.execute("UPDATE claim_insurers SET state = 'failed', error = ? WHERE claim_id = ? "
+                               "AND insurer_code = ?", (error, row["claim_id"], row["target"]))
+                self._restate(db, row["claim_id"])
+
+    def retry_dead(self, task_id: int) -> bool:
+        """Put a dead letter back in the queue (admin)."""
+        with self.store.transaction() as db:
+            row = db.execute("SELECT * FROM tasks WHERE task_id = ? AND state = 'dead'", (task_id,)).fetchone()
+            if row is None:
+                return False
+            db.execute("UPDATE tasks SET state = 'pending', attempts = 0, next_at = ? WHERE task_id = ?",
+                       (time.time(), task_id))
+            failed = "state = 'failed'"
+            if row["kind"] == "fetch":
+                db.execute(f"UPDATE claim_insurers SET state = 'requested', error = NULL WHERE claim_id = ? "
+                           f"AND {failed}", (row["claim_id"],))
+            else:
+                db.execute(f"UPDATE claim_insurers SET state = 'fetched', error = NULL WHERE claim_id = ? "
+                           f"AND insurer_code = ? AND {failed}", (row["claim_id"], row["target"]))
+            self._restate(db, row["claim_id"])
+        self._wake.set()
+        return True
+
+    async def wait_for(self, claim_id: str, timeout: float = 30.0) -> dict[str, Any]:
+        """Run the loop until the claim reaches a final state (tests and the demo); returns its status."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            status = self.status(claim_id)
+            if status and status["state"] in ("paid", "denied", "more_documents_required", "failed"):
+                return status
+            if not await self.step():
+                await asyncio.sleep(0.01)
+        raise TimeoutError(f"claim {claim_id} still {self.status(claim_id)['state']} after {timeout} s")
+
+    # -- fetching from the provider ------------------------------------------------------------------------
+
+    async def _fetch(self, task: Any) -> Waiting | None:
+        claim_row = self.store.claim(task["claim_id"])
+        registration = self.registration(task["target"])
+        if registration is None:
+            raise Permanent(f"provider {task['target']} is not registered")
+        claim = json.loads(claim_row["body"])
+        claim_id = claim_row["claim_id"]
+        patient = {k: claim["insured"][k] for k in ("name", "birth_date", "identity_token")}
+        visit_ids = json.loads(claim_row["visit_ids"] or "null")
+        if not visit_ids:
+            status, answer = await self._ask(registration, "visits:search", {
+                "request_id": f"{claim_id}.search", "patient": patient, "period": claim["period"],
+                "consent": claim["consent"]})
+            if isinstance(status, Waiting):
+                return status
+            if not is_valid("visit-search#/$defs/response", answer):
+                raise Permanent("provider's visit search answer is not valid kit-v1")
+            visit_ids = [v["visit_id"] for v in answer["visits"]][:100]
+            if not visit_ids:
+                raise Permanent("no visits in the claimed period at this provider")
+            with self.store.transaction() as db:
+                db.execute("UPDATE claims SET visit_ids = ? WHERE claim_id = ?", (json.dumps(visit_ids), claim_id))
+        kinds = claim.get("document_types") or [t for t in ALL_TYPES if t in claim["consent"]["scope"]]
+        status, bundle = await self._ask(registration, "documents:fetch", {
+            "request_id": f"{claim_id}.fetch", "patient": patient, "visit_ids": visit_ids, "document_types": kinds,
+            "consent": claim["consent"]})
+        if isinstance(status, Waiting):
+            return status
+        errors = [f for f in validate(bundle) if f.severity == "error"]
+        if errors:
+            rules = ", ".join(sorted({f.rule for f in errors})[:10])
+            raise Permanent(f"document_invalid: the provider's documents break {rules}")
+        if not bundle["documents"]:
+            raise Permanent("the provider returned no documents")
+        with self.store.transaction() as db:
+            db.execute("UPDATE claims SET documents = ? WHERE claim_id = ?",
+                       (json.dumps(bundle["documents"], ensure_ascii=False), claim_id))
+            db.execute("UPDATE claim_insurers SET state = 'fetched' WHERE claim_id = ? AND state = 'requested'",
+                       (claim_id,))
+            for code in claim["insurers"]:
+                self.store.add_task(db, claim_id, "forward", code)
+            self._restate(db, claim_id)
+        self._wake.set()
+        return None
+
+    async def _ask(self, registration: ProviderRegistration, operation: str,
+                   body: dict[str, Any]) -> tuple[int, dict[str, Any]] | tuple[Waiting, None]:
+        if registration.mode is Mode.AGENT:
+            return self._ask_agent(registration, operation, body)
+        base = registration.base_url.rstrip("/")
+        party = {"s24_party": f"provider:{registration.code}"}
+        try:
+            if registration.server_cert_sha256:
+                # The pin is checked on the health call, which carries no personal data, so a connector
+                # with the wrong certificate never receives a patient's identity.
+                health = await self.client.get(f"{base}/s24/v1/health", extensions=party,
+                                               timeout=self.config.request_timeout)
+                seen = _peer_fingerprint(health)
+                if seen != registration.server_cert_sha256:
+                    raise Permanent(f"server certificate {seen or 'unknown'} is not the registered "
+                                    f"{registration.server_cert_sha256}")
+            response = await self.client.post(f"{base}/s24/v1/{operation}", json=body, extensions=party,
+                                              timeout=self.config.request_timeout)
+        except httpx.HTTPError as exc:
+            if isinstance(exc, httpx.ConnectError) and isinstance(exc.__cause__, ssl.SSLCertVerificationError):
+                raise Permanent(f"TLS: provider certificate not trusted ({exc.__cause__.verify_message})") from None
+            raise Retryable(f"{type(exc).__name__}: {exc}"[:480]) from None
+        return _judge(response.status_code, _json(response))
+
+    def _ask_agent(self, registration: ProviderRegistration, operation: str,
+                   body: dict[str, Any]) -> tuple[int, dict[str, Any]] | tuple[Waiting, None]:
+        now = time.time()
+        rows = self.store.query("SELECT * FROM agent_work WHERE request_id = ?", body["request_id"])
+        if rows and rows[0]["state"] == "answered":
+            return _judge(rows[0]["reply_status"], json.loads(rows[0]["reply_body"]))
+        deadline = now + self.config.agent_deadline
+        with self.store.transaction() as db:
+            if not rows:
+                db.execute("INSERT INTO agent_work (request_id, provider_code, operation, body, deadline) "
+                           "VALUES (?, ?, ?, ?, ?)", (body["request_id"], registration.code, operation,
+                                                      json.dumps(body, ensure_ascii=False), deadline))
+            elif rows[0]["deadline"] <= now:
+                db.execute("UPDATE agent_work SET state = 'queued', deadline = ?, leased_until = 0 "
+                           "WHERE request_id = ?", (deadline, body["request_id"]))
+                raise Retryable("the provider's agent did not answer before the deadline")
+            else:
+                deadline = rows[0]["deadline"]
+        self._signal(registration.code).set()
+        return Waiting(deadline), None
+
+    # -- forwarding to insurers ---------------------------------------------------------------------------
+
+    async def _forward(self, task: Any) -> None:
+        claim_row = self.store.claim(task["claim_id"])
+        claim, code = json.loads(claim_row["body"]), task["target"]
+        submission = {"request_id": f"{claim_row['claim_id']}.{code}", "claim_id": claim_row["claim_id"],
+                      "insurer_code": code, "insured": claim["insured"], "accident_type": claim["accident_type"],
+                      "documents": json.loads(claim_row["documents"]),
+                      "callback_url": f"{self.config.callback_base.rstrip('/')}/relay/v1/claims/"
+                                      f"{claim_row['claim_id']}/events"}
+        url = self.config.insurers[code].rstrip("/") + "/insurer/v1/claims"
+        try:
+            response = await self.client.post(url, json=submission, extensions={"s24_party": f"insurer:{code}"},
+                                              timeout=self.config.request_timeout)
+        except httpx.HTTPError as exc:
+            raise Retryable(f"{type(exc).__name__}: {exc}"[:480]) from None
+        _, ack = _judge(response.status_code, _json(response))
+        if not is_valid("insurer-claim#/$defs/acknowledgement", ack):
+            raise Retryable("the insurer's acknowledgement is not valid kit-v1")
+        with self.store.transaction() as db:
+            current = db.execute("SELECT state FROM claim_insurers WHERE claim_id = ? AND insurer_code = ?",
+                                 (claim_row["claim_id"], code)).fetchone()["state"]
+            # events may already have moved this insurer past "transmitted"; never move it back
+            state = "transmitted" if rank(current) < rank("transmitted") else current
+            db.execute("UPDATE claim_insurers SET state = ?, receipt_number = ? WHERE claim_id = ? "
+                       "AND insurer_code = ?", (state, ack["receipt_number"], claim_row["claim_id"], code))
+            self._restate(db, claim_row["claim_id"])
+
+    # -- insurer events ------------------------------------------------------------------------------------
+
+    def apply_event(self, claim_id: str, event: dict[str, Any]) -> Answer:
+        """Record an insurer's event and apply it in sequence order (later ones wait for the gap to fill)."""
+        if self.store.claim(claim_id) is None or event["claim_id"] != claim_id:
+            return 404, problem_body(404, "not_found", "Unknown claim",
+                                     f"청구 {claim_id}이(가) 없습니다 / no claim {claim_id}")
+        code = event["insurer_code"]
+        with self.store.transaction() as db:
+            row = db.execute("SELECT * FROM claim_insurers WHERE claim_id = ? AND insurer_code = ?",
+                             (claim_id, code)).fetchone()
+            if row is None:
+                return 404, problem_body(404, "not_found", "Insurer not part of the claim",
+                                         f"보험사 {code}은(는) 이 청구의 수신처가 아닙니다 / {code} is not an insurer "
+                                         "of this claim")
+            inserted = db.execute("INSERT OR IGNORE INTO events (event_id, claim_id, insurer_code, sequence, body, "
+                                  "received_at) VALUES (?, ?, ?, ?, ?, ?)",
+                                  (event["event_id"], claim_id, code, event["sequence"],
+                                   json.dumps(event, ensure_ascii=False),
+                                   self.clock().isoformat(timespec="seconds"))).rowcount
+            if not inserted:
+                return 200, {"event_id": event["event_id"], "status": "duplicate"}
+            state, last = row["state"], row["last_sequence"]
+            while (due := db.execute("SELECT * FROM events WHERE claim_id = ? AND insurer_code = ? AND sequence = ? "
+                                     "AND applied = 0", (claim_id, code, last + 1)).fetchone()) is not None:
+                body = json.loads(due["body"])
+                if may_apply(body["type"], state):
+                    state = body["type"]
+                    if body["type"] == "paid":
+                        db.execute("UPDATE claim_insurers SET payout_total = ?, payout = ? WHERE claim_id = ? AND "
+                                   "insurer_code = ?", (body["payout"]["total"],
+                                                        json.dumps(body["payout"], ensure_ascii=False), claim_id, code))
+                last += 1
+                db.execute("UPDATE events SET applied = 1 WHERE event_id = ?", (due["event_id"],))
+            db.execute("UPDATE claim_insurers SET state = ?, last_sequence = ?, receipt_number = "
+                       "COALESCE(receipt_number, ?) WHERE claim_id = ? AND insurer_code = ?",
+                       (state, last, event["receipt_number"], claim_id, code))
+            self._restate(db, claim_id)
+        if event["sequence"] > last:
+            return 202, {"event_id": event["event_id"], "status": "held", "waiting_for_sequence": last + 1}
+        return 200, {"event_id": event["event_id"], "status": "applied"}
+
+    # -- agents --------------------------------------------------------------------------------------------
+
+    def _signal(self, code: str) -> asyncio.Event:
+        return self._agent_signals.setdefault(code, asyncio.Event())
+
+    def agent_identity(self, code: str, peer_ip: str | None, certificate_pem: str | None) -> Answer | None:
+        """None when the caller may speak for provider ``code``; else the problem to answer."""
+        registration = self.registration(code)
+        if registration is None or registration.mode is not Mode.AGENT:
+            return 404, problem_body(404, "not_found", "No agent registration",
+                                     f"요양기관 {code}은(는) 에이전트 방식으로 등록되지 않았습니다 "
+                                     f"/ provider {code} is not registered for agent mode")
+        if registration.source_ip and peer_ip != registration.source_ip:
+            return 403, problem_body(403, "source_ip_not_allowed", "Source address not registered",
+                                     f"접속 주소 {peer_ip}은(는) 등록된 주소 {registration.source_ip}와 다릅니다 "
+                                     f"/ connection from {peer_ip}, registered address is {registration.source_ip}")
+        if registration.agent_cert_sha256:
+            if certificate_pem is None:
+                return 403, problem_body(403, "client_certificate_required", "Client certificate required",
+                                         "에이전트 인증서가 필요합니다 / the agent must present its client certificate")
+            seen = hashlib.sha256(ssl.PEM_cert_to_DER_cert(certificate_pem)).hexdigest()
+            if seen != registration.agent_cert_sha256:
+                return 403, problem_body(403, "client_certificate_required", "Certificate not registered",
+                                         f"인증서 {seen[:16]}…은(는) 이 요양기관에 등록되지 않았습니다 / certificate "
+                                         f"{seen[:16]}… is not registered for provider {code}")
+        return None
+
+    async def poll(self, code: str, max_requests: int, wait: float) -> dict[str, Any]:
+        """Lease up to ``max_requests`` queued requests, waiting up to ``wait`` seconds for one to arrive."""
+        deadline = time.monotonic() + wait
+        while True:
+            work = self._lease(code, max_requests)
+            remaining = deadline - time.monotonic()
+            if work or remaining <= 0:
+                return {"requests": work}
+            signal = self._signal(code)
+            signal.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(signal.wait(), min(remaining, 1.0))
+
+    def _lease(self, code: str, limit: int) -> list[dict[str, Any]]:
+        now = time.time()
+        with self.store.transaction() as db:
+            rows = db.execute("SELECT * FROM agent_work WHERE provider_code = ? AND deadline > ? AND (state = "
+                              "'queued' OR (state = 'leased' AND leased_until <= ?)) ORDER BY rowid LIMIT ?",
+                              (code, now, now, limit)).fetchall()
+            for row in rows:
+                db.execute("UPDATE agent_work SET state = 'leased', leased_until = ? WHERE request_id = ?",
+                           (now + LEASE_SECONDS, row["request_id"]))
+        return [{"request_id": r["request_id"], "operation": r["operation"], "body": json.loads(r["body"]),
+                 "deadline": dt.datetime.fromtimestamp(r["deadline"], KST).isoformat(timespec="seconds")}
+                for r in rows]
+
+    def provider_of(self, request_id: str) -> str | None:
+        rows = self.store.query("SELECT provider_code FROM agent_work WHERE request_id = ?", request_id)
+        return rows[0]["provider_code"] if rows else None
+
+    def reply(self, code: str, reply: dict[str, Any]) -> Answer:
+        """Store an agent's answer and wake the task waiting for it."""
+        with self.store.transaction() as db:
+            row = db.execute("SELECT * FROM agent_work WHERE request_id = ? AND provider_code = ?",
+                             (reply["request_id"], code)).fetchone()
+            if row is None or row["operation"] != reply["operation"]:
+                return 404, problem_body(404, "not_found", "Unknown agent request",
+                                         f"요청 {reply['request_id']}을(를) 보낸 적이 없습니다 / no such request "
+                                         f"{reply['request_id']} for provider {code}")
+            if row["state"] == "answered":
+                return 200, {"request_id": reply["request_id"], "status": "duplicate"}
+            db.execute("UPDATE agent_work SET state = 'answered', reply_status = ?, reply_body = ? "
+                       "WHERE request_id = ?", (reply["status"], json.dumps(reply["body"], ensure_ascii=False),
+                                                reply["request_id"]))
+            claim_id = reply["request_id"].rsplit(".", 1)[0]
+            db.execute("UPDATE tasks SET next_at = ? WHERE claim_id = ? AND kind = 'fetch' AND state = 'pending'",
+                       (time.time(), claim_id))
+        self._wake.set()
+        return 200, {"request_id": reply["request_id"], "status": "accepted"}
+
+
+def _judge(status: int, body: Any) -> tuple[int, dict[str, Any]]:
+    if 200 <= status < 300 and isinstance(body, dict):
+        return status, body
+    if status in (408, 429) or status >= 500 or not isinstance(body, dict):
+        raise Retryable(_problem_text(status, body) + ("" if isinstance(body, dict) else " (body is not JSON)"))
+    raise Permanent(_problem_text(status, body))
+
+
+def _json(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _peer_fingerprint(response: httpx.Response) -> str | None:
+    stream = response.extensions.get("network_stream")
+    ssl_object = stream.get_extra_info("ssl_object") if stream is not None else None
+    der = ssl_object.getpeercert(binary_form=True) if ssl_object is not None else None
+    return hashlib.sha256(der).hexdigest() if der else None

@@ -1,0 +1,92 @@
+"""The relay's state in SQLite (WAL): claims, per-insurer progress, the work queue, events, agent requests.
+
+Everything the relay must not lose lives here, so a restarted relay picks up exactly where it stopped: a
+pending task is simply due again, an agent request still queued is still queued.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from ..database import Database
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS claims (
+    claim_id TEXT PRIMARY KEY, request_id TEXT NOT NULL UNIQUE, request_hash TEXT NOT NULL, body TEXT NOT NULL,
+    provider_code TEXT NOT NULL, state TEXT NOT NULL, error TEXT, visit_ids TEXT, documents TEXT,
+    created_at TEXT NOT NULL, updated_at TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS claim_insurers (
+    claim_id TEXT NOT NULL, insurer_code TEXT NOT NULL, state TEXT NOT NULL, receipt_number TEXT,
+    payout_total INTEGER, payout TEXT, last_sequence INTEGER NOT NULL DEFAULT 0, error TEXT,
+    PRIMARY KEY (claim_id, insurer_code));
+CREATE TABLE IF NOT EXISTS tasks (
+    task_id INTEGER PRIMARY KEY AUTOINCREMENT, claim_id TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL,
+    last_error TEXT, UNIQUE (claim_id, kind, target));
+CREATE INDEX IF NOT EXISTS tasks_due ON tasks(state, next_at);
+CREATE TABLE IF NOT EXISTS events (
+    event_id TEXT PRIMARY KEY, claim_id TEXT NOT NULL, insurer_code TEXT NOT NULL, sequence INTEGER NOT NULL,
+    body TEXT NOT NULL, applied INTEGER NOT NULL DEFAULT 0, received_at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS events_claim ON events(claim_id, insurer_code, sequence);
+CREATE TABLE IF NOT EXISTS agent_work (
+    request_id TEXT PRIMARY KEY, provider_code TEXT NOT NULL, operation TEXT NOT NULL, body TEXT NOT NULL,
+    deadline REAL NOT NULL, state TEXT NOT NULL DEFAULT 'queued', leased_until REAL NOT NULL DEFAULT 0,
+    reply_status INTEGER, reply_body TEXT);
+CREATE INDEX IF NOT EXISTS agent_work_queue ON agent_work(provider_code, state);
+CREATE TABLE IF NOT EXISTS providers (code TEXT PRIMARY KEY, body TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
+"""
+
+
+class RelayStore(Database):
+    """The relay's database file (``:memory:`` for throw-away state)."""
+
+    def __init__(self, path: Path | str) -> None:
+        super().__init__(path, SCHEMA)
+
+    def claim(self, claim_id: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM claims WHERE claim_id = ?", claim_id)
+        return rows[0] if rows else None
+
+    def claim_by_request(self, request_id: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM claims WHERE request_id = ?", request_id)
+        return rows[0] if rows else None
+
+    def insurers_of(self, claim_id: str) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM claim_insurers WHERE claim_id = ? ORDER BY insurer_code", claim_id)
+
+    def due_tasks(self, now: float, limit: int = 64) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM tasks WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, task_id "
+                          "LIMIT ?", now, limit)
+
+    def next_due(self) -> float | None:
+        rows = self.query("SELECT MIN(next_at) AS due FROM tasks WHERE state = 'pending'")
+        return rows[0]["due"] if rows else None
+
+    def dead_letters(self) -> list[sqlite3.Row]:
+        return self.query("SELECT * FROM tasks WHERE state = 'dead' ORDER BY task_id")
+
+    def add_task(self, db: sqlite3.Connection, claim_id: str, kind: str, target: str, delay: float = 0.0) -> None:
+        db.execute("INSERT OR IGNORE INTO tasks (claim_id, kind, target, next_at) VALUES (?, ?, ?, ?)",
+                   (claim_id, kind, target, time.time() + delay))
+
+    def providers(self) -> list[dict[str, Any]]:
+        return [json.loads(r["body"]) for r in self.query("SELECT body FROM providers ORDER BY code")]
+
+    def put_provider(self, registration: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO providers VALUES (?, ?)",
+                       (registration["code"], json.dumps(registration, ensure_ascii=False)))
+
+    def counts(self) -> dict[str, int]:
+        rows = self.query("SELECT state, COUNT(*) AS n FROM claims GROUP BY state")
+        return {r["state"]: r["n"] for r in rows}
+
+    def reset(self) -> None:
+        with self.transaction() as db:
+            for table in ("claims", "claim_insurers", "tasks", "events", "agent_work", "counters"):
+                db.execute(f"DELETE FROM {table}")

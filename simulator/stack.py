@@ -1,0 +1,253 @@
+"""The whole simulator over one scenario: relay, insurers and reference providers, wired together either
+in-process (ASGI, no sockets) or on loopback with mutual TLS from the kit's test CA.
+
+Both wirings build the same apps; only the transports differ. ``s24kit serve``, the pytest fixtures, the
+demo, the end-to-end tests and the relay benchmark all start the simulator through :class:`Stack`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from .inprocess import AsgiRouter
+from .insurer.adjudication import engine_adjudicator
+from .insurer.app import create_insurer_app
+from .insurer.config import InsurerConfig
+from .journal import Journal
+from .pki import TestPKI, ensure_pki
+from .provider import ProviderAgent, ProviderCore, Scenario, create_provider_app
+from .relay import Mode, ProviderRegistration, RelayConfig, Retry, create_relay_app, relay_client
+from .serving import Served, bind, start
+
+KST = dt.timezone(dt.timedelta(hours=9))
+AGENT_ADDRESS = "127.0.0.1"
+
+
+class SimClock:
+    """A settable clock shared by every party, so a scenario's historical claims happen "now"."""
+
+    def __init__(self, now: dt.datetime | None = None) -> None:
+        self.now = now or dt.datetime.now(KST)
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+def _lines(path: Path) -> Iterator[dict[str, Any]]:
+    with path.open(encoding="utf-8") as f:
+        for line in f:
+            if line.strip():
+                yield json.loads(line)
+
+
+@dataclass
+class StackOptions:
+    """What to run. Empty ``insurers`` → one ``pay`` insurer per insurer code of the scenario."""
+
+    scenario: Path
+    state_dir: Path
+    insurers: list[InsurerConfig] = field(default_factory=list)
+    providers: list[str] | None = None  # provider codes to serve (None: every provider of the scenario)
+    agents: list[str] = field(default_factory=list)  # of those, the ones in agent mode
+    faults: Any = None  # a FaultSwitch shared by the relay's outgoing calls and its admin API
+    retry: Retry = field(default_factory=Retry)
+    host: str = "127.0.0.1"
+    ports: dict[str, int] = field(default_factory=dict)  # "relay", "insurer:INSA", "provider:99…" → port
+    clock: Callable[[], dt.datetime] | None = None
+    persistent: bool = True  # SQLite files in state_dir (restartable) rather than in memory
+    provider_app: Callable[[ProviderCore], Any] = create_provider_app
+
+
+class Stack:
+    """Relay + insurers + providers for one scenario. Use :meth:`inprocess` or :meth:`network`."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.clock = options.clock or (lambda: dt.datetime.now(KST))
+        options.state_dir.mkdir(parents=True, exist_ok=True)
+        self.pki: TestPKI = ensure_pki(options.state_dir / "pki")
+        all_providers = Scenario.load_all(options.scenario)
+        wanted = options.providers or sorted(all_providers)
+        missing = [code for code in wanted if code not in all_providers]
+        if missing:
+            raise ValueError(f"providers not in the scenario: {', '.join(missing)}")
+        self.cores = {code: ProviderCore(all_providers[code], clock=self.clock) for code in wanted}
+        codes = sorted({p["insurer_code"] for p in _lines(options.scenario / "policies.jsonl")})
+        self.insurer_configs = {c.code: c for c in options.insurers} or {c: InsurerConfig(c) for c in codes}
+        self.journal = Journal(options.state_dir / "journal.sqlite" if options.persistent else ":memory:")
+        self.urls: dict[str, str] = {}
+        self.relay_app: Any = None
+        self.insurer_apps: dict[str, Any] = {}
+        self.provider_apps: dict[str, Any] = {}
+        self.agents: dict[str, ProviderAgent] = {}
+        self._served: dict[str, Served] = {}
+        self._relay_client: httpx.AsyncClient | None = None
+
+    # -- shared construction ------------------------------------------------------------------------------
+
+    def _db(self, name: str) -> Path | str:
+        return self.options.state_dir / f"{name}.sqlite" if self.options.persistent else ":memory:"
+
+    def relay_config(self) -> RelayConfig:
+        registrations = []
+        for code in self.cores:
+            if code in self.options.agents:
+                registrations.append(ProviderRegistration(code, Mode.AGENT, source_ip=AGENT_ADDRESS,
+                                                          agent_cert_sha256=self.pki["provider-agent"].sha256()))
+            else:
+                registrations.append(ProviderRegistration(code, Mode.PULL, base_url=self.urls[f"provider:{code}"]))
+        return RelayConfig(insurers={c: self.urls[f"insurer:{c}"] for c in self.insurer_configs},
+                           providers=tuple(registrations), callback_base=self.urls["relay"],
+                           retry=self.options.retry)
+
+    def _build(self, relay_client_: httpx.AsyncClient, insurer_client: Callable[[], httpx.AsyncClient]) -> None:
+        for code, core in self.cores.items():
+            if code not in self.options.agents:
+                self.provider_apps[code] = self.options.provider_app(core)
+        for code, config in self.insurer_configs.items():
+            self.insurer_apps[code] = create_insurer_app(config, adjudicator=engine_adjudicator,
+                                                         database=self._db(f"insurer-{code}"),
+                                                         http_client=insurer_client(), clock=self.clock)
+        self._relay_client = relay_client_
+        self.relay_app = self._new_relay()
+        self.load_policies()
+
+    def _new_relay(self) -> Any:
+        return create_relay_app(self.relay_config(), database=self._db("relay"), client=self._relay_client,
+                                journal=self.journal, faults=self.options.faults, clock=self.clock)
+
+    def load_policies(self) -> int:
+        """Give each insurer the scenario's policies (matched by the patients' identity tokens)."""
+        tokens = {p["patient_id"]: p["identity_token"]
+                  for p in _lines(self.options.scenario / "emr-seed" / "patients.jsonl")}
+        loaded = 0
+        for entry in _lines(self.options.scenario / "policies.jsonl"):
+            app = self.insurer_apps.get(entry["insurer_code"])
+            if app is not None and entry["patient_id"] in tokens:
+                app.state.insurer.store.put_policy(entry["policy"], tokens[entry["patient_id"]])
+                loaded += 1
+        return loaded
+
+    def claims(self) -> Iterator[dict[str, Any]]:
+        """The scenario's claims that travel through a provider served here, in adjudication order."""
+        for record in _lines(self.options.scenario / "claims.jsonl"):
+            if record["documents_from"] == "provider" and record["claim"]["provider_code"] in self.cores:
+                yield record
+
+    @property
+    def relay(self) -> Any:
+        """The relay engine (``step()``, ``wait_for()``, ``status()``)."""
+        return self.relay_app.state.relay
+
+    # -- in-process ----------------------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def inprocess(self) -> AsyncIterator[Stack]:
+        """Run every party in this event loop; calls between them go through ASGI transports."""
+        self.urls = {"relay": "https://relay.s24kit.test"}
+        self.urls |= {f"insurer:{c}": f"https://insurer-{c.lower()}.s24kit.test" for c in self.insurer_configs}
+        self.urls |= {f"provider:{c}": f"https://provider-{c}.s24kit.test" for c in self.cores}
+        router = AsgiRouter({})
+        to_relay = AsgiRouter({})
+        self._build(relay_client(transport=router, journal=self.journal, faults=self.options.faults),
+                    lambda: httpx.AsyncClient(transport=to_relay, timeout=5.0))
+        for code, app in self.provider_apps.items():
+            router.add(self.urls[f"provider:{code}"], app)
+        for code, app in self.insurer_apps.items():
+            router.add(self.urls[f"insurer:{code}"], app)
+        to_relay.add(self.urls["relay"], self.relay_app)
+        async with contextlib.AsyncExitStack() as stack:
+            for app in [self.relay_app, *self.insurer_apps.values(), *self.provider_apps.values()]:
+                await stack.enter_async_context(app.router.lifespan_context(app))
+            for code in self.options.agents:
+                agent_transport = AsgiRouter({self.urls["relay"]: self.relay_app}, client=(AGENT_ADDRESS, 40000))
+                agent = ProviderAgent(self.cores[code], self.urls["relay"],
+                                      httpx.AsyncClient(transport=agent_transport), wait=1.0)
+                self.agents[code] = agent
+                await stack.enter_async_context(agent.running())
+            stack.push_async_callback(self._relay_client.aclose)
+            yield self
+
+    # -- network ---------------------------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def network(self) -> Iterator[Stack]:
+        """Serve every party on loopback over (mutual) TLS, each in its own thread; stop them all at the end."""
+        host, ports, pki = self.options.host, self.options.ports, self.pki
+        shown = f"[{host}]" if ":" in host else host
+        names = ["relay", *(f"insurer:{c}" for c in self.insurer_configs),
+                 *(f"provider:{c}" for c in self.cores if c not in self.options.agents)]
+        sockets = {}
+        try:
+            for name in names:
+                sockets[name] = bind(host, ports.get(name, 0))
+        except Exception:
+            for sock in sockets.values():
+                sock.close()
+            raise
+        self.urls = {name: f"https://{shown}:{sock.getsockname()[1]}" for name, sock in sockets.items()}
+        self._build(relay_client(client_context=pki.client_context("relay-client"), journal=self.journal,
+                                 faults=self.options.faults),
+                    lambda: httpx.AsyncClient(verify=pki.client_context(None), timeout=5.0))
+        contexts = {"relay": pki.server_context("relay-server", require_client_cert=False, ask_client_cert=True)}
+        try:
+            self._served["relay"] = start(self.relay_app, tls=contexts["relay"], name="relay",
+                                          sock=sockets.pop("relay"))
+            for code, app in self.insurer_apps.items():
+                self._served[f"insurer:{code}"] = start(app, tls=pki.server_context("insurer-server"),
+                                                        name=f"insurer-{code}", sock=sockets.pop(f"insurer:{code}"))
+            for code, app in self.provider_apps.items():
+                self._served[f"provider:{code}"] = start(app, tls=pki.server_context("provider-server"),
+                                                         name=f"provider-{code}", sock=sockets.pop(f"provider:{code}"))
+            with self._agents_in_background():
+                yield self
+        finally:
+            for sock in sockets.values():
+                sock.close()
+            for served in reversed(list(self._served.values())):
+                served.stop()
+            self._served.clear()
+
+    @contextlib.contextmanager
+    def _agents_in_background(self) -> Iterator[None]:
+        if not self.options.agents:
+            yield
+            return
+        loop = asyncio.new_event_loop()
+        thread = threading.Thread(target=loop.run_forever, name="s24kit-agents", daemon=True)
+        thread.start()
+        tasks = []
+        for code in self.options.agents:
+            client = httpx.AsyncClient(verify=self.pki.client_context("provider-agent"), timeout=10.0)
+            agent = ProviderAgent(self.cores[code], self.urls["relay"], client, wait=1.0)
+            self.agents[code] = agent
+            tasks.append(asyncio.run_coroutine_threadsafe(agent.run(), loop))
+        try:
+            yield
+        finally:
+            for task in tasks:
+                task.cancel()
+            loop.call_soon_threadsafe(loop.stop)
+            thread.join(5)
+
+    def restart_relay(self) -> None:
+        """Stop the relay server abruptly and start a new relay process-equivalent on the same port and
+        database — what a crash and restart looks like to the other parties (network mode)."""
+        old = self._served.pop("relay")
+        old.server.force_exit = True
+        old.stop()
+        relay_tls = self.pki.server_context("relay-server", require_client_cert=False, ask_client_cert=True)
+        self._relay_client = relay_client(client_context=self.pki.client_context("relay-client"),
+                                          journal=self.journal, faults=self.options.faults)
+        self.relay_app = self._new_relay()
+        self._served["relay"] = start(self.relay_app, tls=relay_tls, name="relay", host=old.host, port=old.port)
