@@ -174,8 +174,9 @@ class CertFactory:
         """An end-entity certificate signed by `issuer` (None: self-signed).
 
         Validity runs from `days_before` days ago (default: 1, or 90 days before the end of an expired
-        one) to `days_left` days from now (negative: expired; `days_before` negative: not yet valid). `hosts` (default: the common name) become the SAN unless
-        `san` is False. `server`/`client` choose the EKU purposes; `eku=False` leaves EKU out.
+        one) to `days_left` days from now (negative: expired; `days_before` negative: not yet valid).
+        `hosts` (default: the common name) become the SAN unless `san` is False. `server`/`client`
+        choose the EKU purposes; `eku=False` leaves EKU out.
         """
         key = key or new_key()
         hosts = hosts if hosts is not None else ((common_name,) if common_name else ())

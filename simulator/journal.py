@@ -6,7 +6,8 @@ so nothing unmasked ever reaches the database, the admin API or the evidence bun
 - :meth:`Journal.record` — direct;
 - :class:`JournalTransport` / :class:`AsyncJournalTransport` — wrap an httpx transport (outgoing calls);
   ``response.extensions["s24_exchange"]`` carries the exchange id. A request may name its templated route
-  and its party with ``extensions={"s24_route": "/s24/v1/documents:fetch", "s24_party": "…"}``;
+  and its callee with ``extensions={"s24_route": "/s24/v1/documents:fetch", "s24_party": "provider:99350012"}``:
+  a transport made with party ``"relay"`` (or ``"relay→?"``) then records ``"relay→provider:99350012"``;
 - :class:`JournalMiddleware` — wrap an ASGI app (incoming calls).
 
 :func:`journal_routes` gives the ``/__admin/journal`` routes (see :mod:`.admin`).
@@ -313,13 +314,20 @@ class Journal:
     def search(self, *, party: str | None = None, route: str | None = None, method: str | None = None,
                status: int | None = None, text: str | None = None, since: dt.datetime | str | None = None,
                limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
-        """Entries newest first. ``party`` and ``route`` are exact, or globs when they contain ``*?[``;
-        ``text`` is a substring of either masked body; ``since`` an aware datetime or ISO string."""
-        where, args = [], []
-        for column, value in (("party", party), ("route", route)):
-            if value is not None:
-                where.append(f"{column} GLOB ?" if any(c in value for c in "*?[") else f"{column} = ?")
-                args.append(value)
+        """Entries newest first. ``party`` and ``route`` are exact, or globs when they contain ``*?[``; a party
+        "caller→callee" is found by the whole name or by either side (``party="provider:*"`` finds
+        ``relay→provider:99350012``). ``text`` is a substring of either masked body; ``since`` an aware
+        datetime or ISO string."""
+        where: list[str] = []
+        args: list[Any] = []
+        if party is not None:
+            op = "GLOB" if any(c in party for c in "*?[") else "="
+            where.append(f"(party {op} ? OR substr(party, instr(party, '→') + 1) {op} ? "
+                         f"OR (instr(party, '→') > 0 AND substr(party, 1, instr(party, '→') - 1) {op} ?))")
+            args += [party, party, party]
+        if route is not None:
+            where.append("route GLOB ?" if any(c in route for c in "*?[") else "route = ?")
+            args.append(route)
         if method is not None:
             where.append("method = ?")
             args.append(method.upper())
@@ -399,11 +407,18 @@ class _Recorder:
     def __init__(self, journal: Journal, party: str) -> None:
         self.journal, self.party = journal, party
 
+    def party_of(self, request: httpx.Request) -> str:
+        """``relay→provider:99350012``: the caller from the configured party, the callee from the request."""
+        callee = request.extensions.get("s24_party")
+        if callee is None:
+            return self.party
+        return f"{self.party.split('→', 1)[0]}→{callee}"
+
     def write(self, request: httpx.Request, started_at: dt.datetime, started: float, *,
               response: httpx.Response | None = None, body: bytes | None = None,
               tls: dict[str, Any] | None = None, error: BaseException | None = None) -> str:
         return self.journal.record(
-            party=request.extensions.get("s24_party", self.party), method=request.method, url=str(request.url),
+            party=self.party_of(request), method=request.method, url=str(request.url),
             route=request.extensions.get("s24_route"), request_headers=request.headers,
             request_body=request.content, status=response.status_code if response is not None else None,
             response_headers=response.headers if response is not None else None,

@@ -63,6 +63,7 @@ class TestPKI:
         with ``ask_client_cert`` it verifies one when offered but lets clients without one in."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")  # TLS 1.2: Mozilla intermediate 6.0, AEAD only
         context.load_cert_chain(self[role].cert, self[role].key)
         if require_client_cert or ask_client_cert:
             context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL

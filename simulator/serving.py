@@ -39,6 +39,10 @@ class _TlsAwareH11(H11Protocol):
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
+            # Without it a TLS response (headers and body written apart) waits ~40 ms for a delayed ACK.
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         ssl_object = transport.get_extra_info("ssl_object")
         if ssl_object is not None and self.server and self.client:
             der = ssl_object.getpeercert(binary_form=True)
@@ -47,6 +51,14 @@ class _TlsAwareH11(H11Protocol):
                 "client_cert_chain": chain, "tls_version": ssl_object.version(),
                 "cipher_suite": (ssl_object.cipher() or ("",))[0],
             }
+
+    def shutdown(self) -> None:
+        # An idle keep-alive connection is aborted, not closed: a TLS close waits for the peer's
+        # close_notify, and a client's idle pool never sends one, which held every shutdown for seconds.
+        if self.cycle is None or self.cycle.response_complete:
+            self.transport.abort()
+        else:
+            super().shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
         if self.server and self.client:

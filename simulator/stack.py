@@ -19,6 +19,7 @@ from typing import Any
 
 import httpx
 
+from .faults import FaultSwitch, FaultTransport
 from .inprocess import AsgiRouter
 from .insurer.adjudication import engine_adjudicator
 from .insurer.app import create_insurer_app
@@ -59,7 +60,7 @@ class StackOptions:
     insurers: list[InsurerConfig] = field(default_factory=list)
     providers: list[str] | None = None  # provider codes to serve (None: every provider of the scenario)
     agents: list[str] = field(default_factory=list)  # of those, the ones in agent mode
-    faults: Any = None  # a FaultSwitch shared by the relay's outgoing calls and its admin API
+    faults: FaultSwitch | None = None  # fault plan for calls between parties; None: no fault layer at all
     retry: Retry = field(default_factory=Retry)
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=dict)  # "relay", "insurer:INSA", "provider:99…" → port
@@ -126,6 +127,12 @@ class Stack:
         return create_relay_app(self.relay_config(), database=self._db("relay"), client=self._relay_client,
                                 journal=self.journal, faults=self.options.faults, clock=self.clock)
 
+    def _to_relay(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
+        """Insurers' calls to the relay, where fault rules for party ``relay`` (duplicate or out-of-order
+        events …) apply."""
+        switch = self.options.faults
+        return transport if switch is None else FaultTransport(transport, switch.source, "relay")
+
     def load_policies(self) -> int:
         """Give each insurer the scenario's policies (matched by the patients' identity tokens)."""
         tokens = {p["patient_id"]: p["identity_token"]
@@ -160,7 +167,7 @@ class Stack:
         router = AsgiRouter({})
         to_relay = AsgiRouter({})
         self._build(relay_client(transport=router, journal=self.journal, faults=self.options.faults),
-                    lambda: httpx.AsyncClient(transport=to_relay, timeout=5.0))
+                    lambda: httpx.AsyncClient(transport=self._to_relay(to_relay), timeout=5.0))
         for code, app in self.provider_apps.items():
             router.add(self.urls[f"provider:{code}"], app)
         for code, app in self.insurer_apps.items():
@@ -198,7 +205,8 @@ class Stack:
         self.urls = {name: f"https://{shown}:{sock.getsockname()[1]}" for name, sock in sockets.items()}
         self._build(relay_client(client_context=pki.client_context("relay-client"), journal=self.journal,
                                  faults=self.options.faults),
-                    lambda: httpx.AsyncClient(verify=pki.client_context(None), timeout=5.0))
+                    lambda: httpx.AsyncClient(transport=self._to_relay(
+                        httpx.AsyncHTTPTransport(verify=pki.client_context(None))), timeout=5.0))
         contexts = {"relay": pki.server_context("relay-server", require_client_cert=False, ask_client_cert=True)}
         try:
             self._served["relay"] = start(self.relay_app, tls=contexts["relay"], name="relay",

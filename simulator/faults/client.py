@@ -1,6 +1,8 @@
 """Faults on outgoing calls: an httpx transport that applies the current fault plan before/after ``inner``.
 
 ``party`` is the callee as the caller names it ("provider:99350012", "insurer:I02", "relay"); rules match it.
+A request may name its own callee with ``extensions={"s24_party": "insurer:I02"}`` (one client calling many
+parties: :class:`PartyFaultTransport`).
 The exceptions raised are the ones httpx raises for the real failure, so callers' error handling is tested
 as is. Messages end with "(s24kit fault plan)" so journals show the failure was simulated.
 
@@ -20,7 +22,7 @@ from typing import Any
 import httpx
 
 from ..problems import problem_body
-from .plan import Fault, FaultKind, FaultPlan, FaultRule
+from .plan import Fault, FaultKind, FaultPlan, FaultRule, FaultSwitch
 
 CLIENT_KINDS = frozenset(FaultKind)
 SIMULATED = "(s24kit fault plan)"
@@ -66,24 +68,30 @@ class FaultTransport(httpx.AsyncBaseTransport):
         self._held: list[tuple[FaultRule, asyncio.Event]] = []
         self._tasks: set[asyncio.Task[None]] = set()
 
+    def _party(self, request: httpx.Request) -> str:
+        return request.extensions.get("s24_party", self.party)
+
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         plan = self.plan_source()
         if not plan.active:
             return await self.inner.handle_async_request(request)
-        fault = plan.pick(self.party, request.method, request.url.path, kinds=CLIENT_KINDS)
+        fault = plan.pick(self._party(request), request.method, request.url.path, kinds=CLIENT_KINDS)
+        if fault is not None and fault.kind is FaultKind.OUT_OF_ORDER_EVENTS:
+            return await self._hold(plan, fault, request)
         if fault is None:
             response = await self.inner.handle_async_request(request)
-            self._release(request)
-            return response
-        return await self._apply(plan, fault, request)
+        else:
+            response = await self._apply(fault, request)
+        self._release(request)
+        return response
 
     def _release(self, request: httpx.Request) -> None:
         """A matching request got through: requests held back for reordering may go now."""
         for rule, event in self._held:
-            if rule.matches(self.party, request.method, request.url.path):
+            if rule.matches(self._party(request), request.method, request.url.path):
                 event.set()
 
-    async def _apply(self, plan: FaultPlan, fault: Fault, request: httpx.Request) -> httpx.Response:
+    async def _apply(self, fault: Fault, request: httpx.Request) -> httpx.Response:
         kind = fault.kind
         if kind is FaultKind.LATENCY:
             await asyncio.sleep(fault.delay_ms / 1000)
@@ -91,7 +99,7 @@ class FaultTransport(httpx.AsyncBaseTransport):
         if kind is FaultKind.ERROR_STATUS:
             return self._problem(fault, request)
         if kind is FaultKind.PARTY_DOWN:
-            raise httpx.ConnectError(f"[Errno 111] Connection refused: {self.party} is down {SIMULATED}",
+            raise httpx.ConnectError(f"[Errno 111] Connection refused: {self._party(request)} is down {SIMULATED}",
                                      request=request)
         if kind is FaultKind.CONNECTION_RESET:
             if fault["at"] == "connect":
@@ -111,8 +119,6 @@ class FaultTransport(httpx.AsyncBaseTransport):
             await first.aread()
             await first.aclose()
             return await self.inner.handle_async_request(request)
-        if kind is FaultKind.OUT_OF_ORDER_EVENTS:
-            return await self._hold(plan, fault, request)
         return await self._damage(fault, request)
 
     def _problem(self, fault: Fault, request: httpx.Request) -> httpx.Response:
@@ -192,3 +198,13 @@ class FaultTransport(httpx.AsyncBaseTransport):
     async def aclose(self) -> None:
         await self.drain()
         await self.inner.aclose()
+
+
+class PartyFaultTransport(FaultTransport):
+    """A :class:`FaultTransport` for a client that calls many parties: each request names its callee in
+    ``extensions["s24_party"]`` (``default_party`` otherwise). ``faults`` is a :class:`FaultSwitch` or a
+    plan source."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, faults: FaultSwitch | Callable[[], FaultPlan],
+                 default_party: str = "unknown") -> None:
+        super().__init__(inner, faults.source if isinstance(faults, FaultSwitch) else faults, default_party)

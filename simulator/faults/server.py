@@ -27,16 +27,23 @@ class FaultDrop(ConnectionResetError):
     """Raised to drop the connection when the server gives no way to abort it."""
 
 
-async def _drop(send: Any) -> None:
-    """Reset the client's connection: abort uvicorn's transport with SO_LINGER 0, else raise FaultDrop."""
+async def _drop(send: Any, *, reset: bool = True) -> None:
+    """Drop the client's connection through uvicorn's transport, else raise FaultDrop.
+
+    ``reset``: abort with SO_LINGER 0 (an RST, what a crashed peer or middlebox sends); otherwise close
+    after flushing what was sent (a FIN: the client keeps the partial body and sees it end early).
+    """
     transport = getattr(getattr(send, "__self__", None), "transport", None)
     if transport is None or not hasattr(transport, "abort"):
         raise FaultDrop(f"connection dropped {SIMULATED}")
-    sock = transport.get_extra_info("socket")
-    if sock is not None:
-        with contextlib.suppress(OSError):
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    transport.abort()
+    if reset:
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+    else:
+        transport.close()
     for _ in range(3):  # let connection_lost run so the server does not try to answer on a dead socket
         await asyncio.sleep(0)
 
@@ -110,7 +117,7 @@ class FaultMiddleware:
                 return
             await send({**start, "headers": _headers(start, len(body))})  # the full length is promised
             await send({"type": "http.response.body", "body": part, "more_body": True})
-            await _drop(send)
+            await _drop(send, reset=False)
             return
         if fault.kind is FaultKind.MALFORMED_JSON:
             damaged = damaged_json(body, fault["style"])

@@ -21,6 +21,7 @@ from starlette.routing import Route
 from ...schemas.loader import is_valid
 from ...schemas.validation import schema_findings, validate
 from ..admin import AdminRoute, admin_routes
+from ..payout import PayoutInputError
 from ..problems import BadRequest, findings_as_errors, problem, read_json
 from .config import Behaviour, InsurerConfig
 from .delivery import deliver_due, run_forever
@@ -99,7 +100,12 @@ class Insurer:
                         reason="피보험자의 계약을 찾을 수 없습니다 / no policy for this insured person")
             return
         history = self.store.history(policy["policy_number"])
-        payout, after = self.adjudicator(submission, policy, history, self.clock().date().isoformat())
+        try:
+            payout, after = self.adjudicator(submission, policy, history, self.clock().date().isoformat())
+        except PayoutInputError as exc:  # the claim itself is wrong: deny it with the reason, never crash
+            self._event(db, receipt, claim_id, callback, "denied", reason_code="INVALID_CLAIM",
+                        reason=f"{exc.field}: {exc.message_ko} / {exc.message_en}"[:500])
+            return
         db.execute("INSERT OR REPLACE INTO histories VALUES (?, ?)",
                    (policy["policy_number"], json.dumps(after, ensure_ascii=False)))
         db.execute("UPDATE claims SET payout = ?, policy_number = ?, decide_at = NULL WHERE receipt_number = ?",
@@ -274,7 +280,8 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
 
         async def tick() -> None:
             await asyncio.to_thread(insurer.decide_pending)
-            await deliver_due(store, client, config.retry)
+            while await deliver_due(store, client, config.retry):
+                pass  # a claim's next event is due as soon as the previous one is delivered
 
         task = asyncio.create_task(run_forever(tick)) if deliver else None
         try:

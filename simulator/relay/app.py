@@ -20,7 +20,9 @@ from starlette.routing import Route
 from ...schemas.loader import is_valid
 from ...schemas.validation import schema_findings
 from ..admin import AdminRoute, admin_routes
+from ..faults import FaultSwitch, FaultTransport, fault_routes
 from ..journal import AsyncJournalTransport, Journal, JournalMiddleware, journal_routes
+from ..net_echo import whoami
 from ..problems import BadRequest, ProblemResponse, findings_as_errors, problem, read_json
 from ..serving import client_certificate
 from .config import ConfigError, ProviderRegistration, RelayConfig
@@ -44,7 +46,7 @@ async def _valid_body(request: Request, schema: str, max_bytes: int) -> Any:
 
 
 def relay_client(*, client_context: ssl.SSLContext | None = None, transport: httpx.AsyncBaseTransport | None = None,
-                 journal: Journal | None = None, faults: Any = None) -> httpx.AsyncClient:
+                 journal: Journal | None = None, faults: FaultSwitch | None = None) -> httpx.AsyncClient:
     """The relay's outgoing client: mutual TLS (its own certificate), journaled, with the fault plan applied.
 
     ``transport`` replaces the network (an :class:`~s24kit.simulator.inprocess.AsgiRouter` in-process).
@@ -54,16 +56,34 @@ def relay_client(*, client_context: ssl.SSLContext | None = None, transport: htt
                                                  limits=httpx.Limits(max_connections=200,
                                                                      max_keepalive_connections=50))
     if faults is not None:
-        from ..faults import PartyFaultTransport
-
-        base = PartyFaultTransport(base, faults)
+        base = _PartyFaults(base, faults)
     if journal is not None:
         base = AsyncJournalTransport(base, journal, "relay→?")
     return httpx.AsyncClient(transport=base, timeout=10.0)
 
 
+class _PartyFaults(httpx.AsyncBaseTransport):
+    """The fault plan applied per callee: each request names its party, each party gets its own transport."""
+
+    def __init__(self, inner: httpx.AsyncBaseTransport, switch: FaultSwitch) -> None:
+        self.inner, self.switch = inner, switch
+        self._by_party: dict[str, FaultTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        if not self.switch.plan.active:
+            return await self.inner.handle_async_request(request)
+        party = request.extensions.get("s24_party", "?")
+        transport = self._by_party.get(party)
+        if transport is None:
+            transport = self._by_party[party] = FaultTransport(self.inner, self.switch.source, party)
+        return await transport.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+
+
 def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", client: httpx.AsyncClient | None = None,
-                     journal: Journal | None = None, faults: Any = None, work: bool = True,
+                     journal: Journal | None = None, faults: FaultSwitch | None = None, work: bool = True,
                      clock: Callable[[], dt.datetime] = _now) -> Starlette:
     """The relay app. ``work=False`` leaves the work loop to the caller (``app.state.relay.step()``)."""
     journal = journal if journal is not None else Journal()
@@ -130,9 +150,6 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         if (refused := identity(request, code)) is not None:
             return refused
         return _answer(*relay.reply(code, body))
-
-    async def whoami(request: Request) -> Response:
-        return JSONResponse({"address": request.client.host if request.client else None})
 
     # -- admin ----------------------------------------------------------------------------------------------
 
@@ -201,8 +218,6 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         *journal_routes(journal),
     ]
     if faults is not None:
-        from ..faults import fault_routes
-
         table += fault_routes(faults)
 
     @contextlib.asynccontextmanager
@@ -220,7 +235,7 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
 
     app = Starlette(routes=[
         Route("/relay/v1/health", health, methods=["GET"]),
-        Route("/relay/v1/whoami", whoami, methods=["GET"]),
+        whoami(),
         Route("/relay/v1/claims", submit, methods=["POST"]),
         Route("/relay/v1/claims/{claim_id}", claim_status, methods=["GET"]),
         Route("/relay/v1/claims/{claim_id}/events", event, methods=["POST"]),

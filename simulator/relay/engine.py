@@ -152,6 +152,7 @@ class Relay:
     async def step(self) -> int:
         """Run every due task once (concurrently); returns how many ran."""
         due = [row for row in self.store.due_tasks(time.time()) if row["task_id"] not in self._busy]
+        self._busy.update(row["task_id"] for row in due)  # before any await: another step() must not take them
         if due:
             await asyncio.gather(*(self._run(row) for row in due))
         return len(due)
@@ -175,7 +176,6 @@ class Relay:
                 await asyncio.wait_for(self._wake.wait(), pause)
 
     async def _run(self, row: Any) -> None:
-        self._busy.add(row["task_id"])
         try:
             work = self._fetch if row["kind"] == "fetch" else self._forward
             try:

@@ -1,0 +1,368 @@
+"""The journal masks personal data before storing, stays within its bounds, searches, exports, and records
+exchanges through the httpx transports, the ASGI middleware and real TLS; its admin routes answer."""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import gzip
+import json
+
+import httpx
+import pytest
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+from starlette.testclient import TestClient
+
+from s24kit.simulator.admin import admin_routes
+from s24kit.simulator.journal import (
+    AsyncJournalTransport,
+    Journal,
+    JournalMiddleware,
+    JournalTransport,
+    journal_routes,
+    mask_text,
+)
+from s24kit.simulator.pki import ensure_pki
+from s24kit.simulator.serving import serving
+
+UTC = dt.UTC
+CLAIM = {"request_id": "req-20261020-0001",
+         "insured": {"name": "홍길동", "birth_date": "1990-01-01", "identity_token": "tok-7Hx9q2LmZ",
+                     "resident_number": "900101-1234567"},
+         "family": [{"patient_name": "김하늘", "note": "주민번호 8504122345678"}],
+         "insured_name": "Lee Minho"}
+
+
+def _record(journal: Journal, **overrides) -> str:
+    fields = {"party": "relay→provider:99350012", "method": "POST",
+              "url": "https://127.0.0.1:8443/s24/v1/documents:fetch", "route": "/s24/v1/documents:fetch",
+              "request_headers": {"content-type": "application/json"}, "request_body": b'{"a": 1}', "status": 200,
+              "response_headers": {"content-type": "application/json"}, "response_body": b'{"ok": true}',
+              "started_at": dt.datetime(2026, 11, 1, 1, 0, tzinfo=UTC), "duration_ms": 3.5}
+    return journal.record(**{**fields, **overrides})
+
+
+# -- masking ------------------------------------------------------------------------------------------------
+
+
+def test_json_bodies_are_masked_at_any_depth():
+    journal = Journal()
+    exchange = _record(journal, request_body=json.dumps(CLAIM, ensure_ascii=False).encode(),
+                       response_body=json.dumps(CLAIM))  # ASCII-escaped Hangul (\\ud64d…) too
+    entry = journal.get(exchange)
+    for side in ("request", "response"):
+        body = json.loads(entry[side]["body"])
+        assert body["insured"]["name"] == "홍**"
+        assert body["insured"]["identity_token"] == "tok-…"
+        assert body["insured"]["resident_number"] == "900101-1******"
+        assert body["family"][0]["patient_name"] == "김**"
+        assert body["family"][0]["note"] == "주민번호 850412-2******"
+        assert body["insured_name"] == "L********"
+        assert body["insured"]["birth_date"] == "1990-01-01"  # the rest is untouched
+    raw = journal._db.execute("SELECT request_body || response_body FROM exchanges").fetchone()[0]
+    assert "홍길동" not in raw and "1234567" not in raw and "7Hx9q2LmZ" not in raw
+
+
+def test_text_bodies_urls_headers_and_errors_are_masked():
+    journal = Journal()
+    exchange = _record(journal, url="https://h.test/x?rrn=9001011234567",
+                       request_headers={"Authorization": "Bearer secret", "Cookie": "sid=1",
+                                        "X-Resident": "900101-1234567"},
+                       request_body="환자 900101-1234567 진료", response_headers=[(b"set-cookie", b"sid=2")],
+                       response_body=b"plain 0101013456789 text", error="boom 900101-1234567")
+    entry = journal.get(exchange)
+    assert entry["url"].endswith("rrn=900101-1******")
+    assert entry["request"]["headers"] == {"authorization": "***", "cookie": "***", "x-resident": "900101-1******"}
+    assert entry["response"]["headers"] == {"set-cookie": "***"}
+    assert entry["request"]["body"] == "환자 900101-1****** 진료"
+    assert entry["response"]["body"] == "plain 010101-3****** text"
+    assert entry["error"] == "boom 900101-1******"
+
+
+def test_numbers_that_are_not_resident_numbers_stay():
+    text = ('{"amount": 1234567890123, "code": "9913011234567", "other": "8504120345678", "id": "x-000042", '
+            '"masked": "850412-2******"}')
+    # 13 digits with an impossible month (13) or G digit 0/9 are left alone; masked numbers stay masked.
+    assert mask_text(text) == text
+    assert mask_text("99011312345678") == "99011312345678"  # 14 digits: not a resident number
+
+
+def test_long_bodies_are_truncated_with_a_marker_and_still_masked_at_the_cut():
+    journal = Journal(body_limit=100)
+    body = ("가" * 30).encode() + b"-" * 5 + b"900101-1234567" + b"x" * 500  # the number straddles byte 100
+    entry = journal.get(_record(journal, request_body=body))
+    stored = entry["request"]["body"]
+    assert stored.startswith("가" * 30)
+    assert "1234" not in stored.split("…[truncated")[0][-10:]
+    assert f"…[truncated: {len(body)} bytes, first 100 kept]" in stored
+    assert len(stored.split("…[truncated")[0].encode()) <= 100
+
+
+def test_binary_bodies_are_not_stored():
+    journal = Journal()
+    entry = journal.get(_record(journal, response_body=b"\x89PNG\r\n\x1a\n\xff\xfe" + bytes(100)))
+    assert entry["response"]["body"] == "[binary body: 110 bytes, not UTF-8]"
+
+
+# -- bounds -------------------------------------------------------------------------------------------------
+
+
+def test_count_bound_drops_the_oldest_and_ids_keep_increasing():
+    journal = Journal(max_entries=5)
+    ids = [_record(journal, party=f"p{i}") for i in range(12)]
+    assert ids[0] == "x-000001" and ids[-1] == "x-000012"
+    assert journal.count() == 5
+    assert [e["id"] for e in journal.search()] == ids[:-6:-1]
+    assert journal.get(ids[6]) is None and journal.get(ids[7]) is not None
+    assert journal.clear() == 5
+    assert _record(journal) == "x-000013"
+
+
+def test_byte_bound_drops_the_oldest():
+    journal = Journal(max_bytes=5_000)
+    ids = [_record(journal, request_body=b"x" * 900) for _ in range(20)]
+    assert journal.stored_bytes <= 5_000
+    kept = [e["id"] for e in journal.search(limit=1000)]
+    assert kept == ids[::-1][:len(kept)] and 3 <= len(kept) < 6
+    stored = journal._db.execute("SELECT SUM(size), COUNT(*) FROM exchanges").fetchone()
+    assert stored == (journal.stored_bytes, journal.count())
+    big = _record(journal, request_body=b"y" * 60_000)  # alone above the bound: the newest still stays
+    assert journal.count() == 1 and journal.get(big) is not None
+
+
+def test_a_reopened_file_continues_ids_and_totals(tmp_path):
+    path = tmp_path / "journal.sqlite"
+    with Journal(path, max_entries=3) as journal:
+        for _ in range(4):
+            _record(journal)
+        total = journal.stored_bytes
+    assert journal._db is not None
+    with Journal(path, max_entries=3) as journal:
+        assert journal.count() == 3 and journal.stored_bytes == total
+        assert _record(journal) == "x-000005"
+        journal.clear()
+    with Journal(path, max_entries=2) as journal:
+        assert _record(journal) == "x-000006"
+        assert journal._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+# -- reading ------------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def filled() -> Journal:
+    journal = Journal()
+    base = dt.datetime(2026, 11, 1, 0, 0, tzinfo=UTC)
+    _record(journal, party="relay→provider:99350012", started_at=base)
+    _record(journal, party="relay→provider:99350099", route="/s24/v1/visits:search", status=404,
+            response_body='{"code": "unknown_patient"}', started_at=base + dt.timedelta(minutes=1))
+    _record(journal, party="relay→insurer:I01", method="get", route="/insurer/v1/claims", status=None,
+            request_body=None, response_body=None, error="ConnectError: refused",
+            started_at=(base + dt.timedelta(minutes=2)).astimezone(dt.timezone(dt.timedelta(hours=9))).isoformat())
+    return journal
+
+
+def test_search_filters(filled):
+    parties = lambda **kw: [e["party"] for e in filled.search(**kw)]  # noqa: E731
+    assert parties() == ["relay→insurer:I01", "relay→provider:99350099", "relay→provider:99350012"]
+    assert parties(party="relay→provider:*") == ["relay→provider:99350099", "relay→provider:99350012"]
+    assert parties(party="relay→provider:99350012") == ["relay→provider:99350012"]
+    assert parties(party="provider:99350012") == ["relay→provider:99350012"]  # either side of the arrow
+    assert parties(party="relay") == parties() and parties(party="insurer:*") == ["relay→insurer:I01"]
+    assert parties(party="relay→*") == parties() and parties(party="provider:9935001") == []
+    assert parties(route="/s24/v1/visits:search") == ["relay→provider:99350099"]
+    assert parties(method="GET") == ["relay→insurer:I01"]
+    assert parties(status=404) == ["relay→provider:99350099"]
+    assert parties(text="unknown_patient") == ["relay→provider:99350099"]
+    assert parties(since="2026-11-01T09:01:00+09:00") == ["relay→insurer:I01", "relay→provider:99350099"]
+    assert parties(limit=1, offset=1) == ["relay→provider:99350099"]
+    assert parties(party="nobody") == []
+    assert filled.search(method="GET")[0]["error"] == "ConnectError: refused"
+    assert filled.get("x-999999") is None and filled.get("nonsense") is None
+
+
+def test_export_is_masked_and_oldest_first(filled, tmp_path):
+    _record(filled, request_body=json.dumps(CLAIM, ensure_ascii=False))
+    out = tmp_path / "journal.jsonl"
+    assert filled.export_jsonl(out, batch=2) == 4
+    lines = [json.loads(line) for line in out.read_text(encoding="utf-8").splitlines()]
+    assert [e["id"] for e in lines] == ["x-000001", "x-000002", "x-000003", "x-000004"]
+    assert "홍길동" not in out.read_text(encoding="utf-8") and "홍**" in lines[-1]["request"]["body"]
+
+
+# -- httpx transports ---------------------------------------------------------------------------------------
+
+
+def _echo(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(201, json={"echo": json.loads(request.content), "name": "김하늘"})
+
+
+def test_sync_transport_records_and_names_the_exchange():
+    journal = Journal()
+    client = httpx.Client(transport=JournalTransport(httpx.MockTransport(_echo), journal, "relay→?"))
+    response = client.post("https://insurer.test/insurer/v1/claims", json=CLAIM,
+                           extensions={"s24_route": "/insurer/v1/claims", "s24_party": "insurer:I01"})
+    assert response.status_code == 201 and response.json()["name"] == "김하늘"  # the caller sees the real body
+    entry = journal.get(response.extensions["s24_exchange"])
+    assert entry["party"] == "relay→insurer:I01" and entry["route"] == "/insurer/v1/claims"
+    assert entry["status"] == 201 and entry["tls_peer"] is None and entry["duration_ms"] >= 0
+    assert json.loads(entry["request"]["body"])["insured"]["name"] == "홍**"
+    assert json.loads(entry["response"]["body"])["name"] == "김**"
+
+
+def test_sync_transport_records_errors_and_reraises():
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError("connection refused", request=request)
+
+    journal = Journal()
+    client = httpx.Client(transport=JournalTransport(httpx.MockTransport(refuse), journal, "relay→provider:1"))
+    with pytest.raises(httpx.ConnectError):
+        client.get("https://provider.test/s24/v1/health")
+    (entry,) = journal.search()
+    assert entry["status"] is None and entry["error"] == "ConnectError: connection refused"
+    assert entry["route"] == "/s24/v1/health"
+
+
+def test_gzip_responses_are_journalled_decoded_and_delivered_intact():
+    payload = json.dumps({"name": "홍길동"}, ensure_ascii=False).encode()
+
+    def zipped(request: httpx.Request) -> httpx.Response:
+        return httpx.Response(200, headers={"content-encoding": "gzip"}, content=gzip.compress(payload))
+
+    journal = Journal()
+    client = httpx.Client(transport=JournalTransport(httpx.MockTransport(zipped), journal, "x"))
+    response = client.get("https://h.test/")
+    assert response.content == payload
+    assert journal.get(response.extensions["s24_exchange"])["response"]["body"] == '{"name": "홍**"}'
+
+
+def _tiny_app() -> Starlette:
+    async def claims(request: Request) -> Response:
+        body = await request.body()
+        return JSONResponse({"received": len(body), "patient_name": "김하늘"}, status_code=202)
+
+    async def boom(request: Request) -> Response:
+        raise RuntimeError("handler failed")
+
+    return Starlette(routes=[Route("/relay/v1/claims/{claim_id}/events", claims, methods=["POST"]),
+                             Route("/boom", boom)])
+
+
+def test_async_transport_over_asgi():
+    journal = Journal()
+
+    async def run() -> httpx.Response:
+        transport = AsyncJournalTransport(httpx.ASGITransport(_tiny_app()), journal, "insurer:I01→relay")
+        async with httpx.AsyncClient(transport=transport, base_url="http://relay.test") as client:
+            return await client.post("/relay/v1/claims/C-1/events", json=CLAIM)
+
+    response = asyncio.run(run())
+    assert response.status_code == 202 and response.json()["patient_name"] == "김하늘"
+    entry = journal.get(response.extensions["s24_exchange"])
+    assert entry["party"] == "insurer:I01→relay" and entry["status"] == 202 and entry["tls_peer"] is None
+    assert json.loads(entry["response"]["body"])["patient_name"] == "김**"
+
+
+def test_async_transport_records_errors():
+    async def run() -> None:
+        transport = AsyncJournalTransport(httpx.ASGITransport(_tiny_app(), raise_app_exceptions=True), journal, "p")
+        async with httpx.AsyncClient(transport=transport, base_url="http://relay.test") as client:
+            await client.get("/boom")
+
+    journal = Journal()
+    with pytest.raises(RuntimeError):
+        asyncio.run(run())
+    assert journal.search()[0]["error"] == "RuntimeError: handler failed"
+
+
+def test_real_tls_records_the_peer_certificate(tmp_path):
+    pki = ensure_pki(tmp_path / "pki")
+    journal = Journal()
+    app = JournalMiddleware(_tiny_app(), journal, "provider-agent→relay")
+    with serving(app, tls=pki.server_context("relay-server", require_client_cert=True)) as served:
+        transport = JournalTransport(httpx.HTTPTransport(verify=pki.client_context("provider-agent")), journal,
+                                     "test→relay")
+        with httpx.Client(transport=transport, base_url=served.url) as client:
+            response = client.post("/relay/v1/claims/C-1/events", json={"x": 1})
+
+        async def over_async() -> httpx.Response:
+            inner = httpx.AsyncHTTPTransport(verify=pki.client_context("provider-agent"))
+            async with httpx.AsyncClient(transport=AsyncJournalTransport(inner, journal, "test→relay"),
+                                         base_url=served.url) as client:
+                return await client.post("/relay/v1/claims/C-2/events", json={"x": 2})
+
+        async_response = asyncio.run(over_async())
+    assert response.status_code == 202 and async_response.status_code == 202
+    assert journal.get(async_response.extensions["s24_exchange"])["tls_peer"]["sha256"] == \
+        journal.get(response.extensions["s24_exchange"])["tls_peer"]["sha256"]
+    outgoing = journal.get(response.extensions["s24_exchange"])
+    assert "CN=relay-server.s24kit.test" in outgoing["tls_peer"]["subject"] and "CA" in outgoing["tls_peer"]["issuer"]
+    assert len(outgoing["tls_peer"]["sha256"]) == 64 and outgoing["tls_peer"]["tls_version"].startswith("TLS")
+    assert outgoing["tls_peer"]["cipher"] and outgoing["tls_peer"]["not_after"] > "2026"
+    incoming = journal.search(party="provider-agent→relay")[-1]
+    assert incoming["route"] == "/relay/v1/claims/{claim_id}/events" and incoming["status"] == 202
+    assert incoming["peer"].startswith("127.0.0.1:")
+    assert "CN=provider-agent.s24kit.test" in incoming["tls_peer"]["subject"]  # the client's certificate
+
+
+# -- ASGI middleware ----------------------------------------------------------------------------------------
+
+
+def test_middleware_passes_the_whole_body_and_stores_a_bounded_masked_copy():
+    journal = Journal(body_limit=1_000)
+    client = TestClient(JournalMiddleware(_tiny_app(), journal, "agent→relay"), raise_server_exceptions=False)
+    body = json.dumps({"name": "홍길동", "pad": "x" * 50_000}, ensure_ascii=False).encode()
+    response = client.post("/relay/v1/claims/C-9/events", content=body, headers={"content-type": "application/json"})
+    assert response.json()["received"] == len(body)
+    (entry,) = journal.search()
+    assert entry["route"] == "/relay/v1/claims/{claim_id}/events" and entry["method"] == "POST"
+    assert entry["request"]["body"].startswith('{"name": "홍**"')
+    assert f"[truncated: {len(body)} bytes, first 1000 kept]" in entry["request"]["body"]
+    assert json.loads(entry["response"]["body"])["patient_name"] == "김**"
+    assert client.get("/boom").status_code == 500
+    failed = journal.search(route="/boom")[0]
+    assert failed["error"] == "RuntimeError: handler failed"
+
+
+# -- admin routes -------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def admin(filled) -> TestClient:
+    return TestClient(Starlette(routes=admin_routes(journal_routes(filled), "journal test")))
+
+
+def test_admin_lists_and_gets(admin):
+    listed = admin.get("/__admin/journal", params={"party": "relay→provider:*", "limit": "1"}).json()
+    assert listed["returned"] == 1 and listed["stored"] == 3
+    assert listed["entries"][0]["party"] == "relay→provider:99350099"
+    assert admin.get("/__admin/journal", params={"status": "404", "q": "unknown"}).json()["returned"] == 1
+    assert admin.get("/__admin/journal/x-000002").json()["status"] == 404
+    missing = admin.get("/__admin/journal/x-000077")
+    assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
+    assert "x-000077" in missing.json()["detail"]
+
+
+@pytest.mark.parametrize(("query", "name"), [({"status": "abc"}, "status"), ({"limit": "0"}, "limit"),
+                                              ({"offset": "-1"}, "offset"), ({"since": "yesterday"}, "since"),
+                                              ({"since": "2026-11-01T00:00:00"}, "since"), ({"colour": "x"}, "colour")])
+def test_admin_bad_parameters_are_named_in_both_languages(admin, query, name):
+    response = admin.get("/__admin/journal", params=query)
+    assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json"
+    detail = response.json()["detail"]
+    assert f"쿼리 매개변수 {name}" in detail and f"query parameter {name}" in detail
+
+
+def test_admin_clear_and_index(admin, filled):
+    assert admin.delete("/__admin/journal").json() == {"deleted": 3}
+    assert filled.count() == 0
+    index = admin.get("/__admin/").json()
+    assert {(r["method"], r["path"]) for r in index} == {
+        ("GET", "/__admin/"), ("GET", "/__admin/journal"), ("GET", "/__admin/journal/{exchange_id}"),
+        ("DELETE", "/__admin/journal")}
+    assert all(r["summary_ko"] and r["summary_en"] for r in index)
+    page = admin.get("/__admin/", headers={"accept": "text/html,application/xhtml+xml"})
+    assert page.headers["content-type"].startswith("text/html") and "<code>/__admin/journal</code>" in page.text
