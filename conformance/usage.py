@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from rich.console import Console
 
 EXIT_USAGE = 2
 
@@ -33,3 +34,9 @@ class OneLineCommand(click.Command):
             name = f"s24kit {info_name or self.name}"
             raise OneLineError(f"명령행이 잘못되었습니다: {exc.format_message()} (도움말: {name} --help)",
                                f"{exc.format_message()} (see {name} --help)") from None
+
+
+def wide_console() -> Console:
+    """A console for people: wrapped to the terminal, or wide when piped so that lines stay whole."""
+    console = Console()
+    return console if console.is_terminal else Console(width=200)

@@ -154,6 +154,18 @@ def _usable(path: Path, now: dt.datetime) -> bool:
     return cert.not_valid_after_utc - now > RENEW_BEFORE
 
 
+class PkiError(RuntimeError):
+    """A certificate or key in the state directory cannot be used; says which file and how to recover."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.message_ko = (f"{path}: 인증서 또는 키 파일을 쓸 수 없습니다 (손상되었거나 짝이 맞지 않음). "
+                           f"{path.parent} 폴더를 지우면 새로 만듭니다")
+        self.message_en = (f"{path}: unusable certificate or key (damaged or not a pair); delete {path.parent} "
+                           "and the kit makes new ones")
+        super().__init__(f"{self.message_ko} / {self.message_en}")
+
+
 def ensure_pki(directory: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> TestPKI:
     """Create (or reuse) the CA and every role's credential under ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
@@ -161,7 +173,10 @@ def ensure_pki(directory: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> TestP
     ca_path, ca_key_path = directory / "ca.pem", directory / "ca.key"
     if _usable(ca_path, now) and ca_key_path.exists():
         ca_cert = x509.load_pem_x509_certificate(ca_path.read_bytes())
-        ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+        try:
+            ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
+        except (ValueError, TypeError):
+            raise PkiError(ca_key_path) from None
         fresh = False
     else:
         ca_cert, ca_key = _make_ca(directory, now)
@@ -174,5 +189,9 @@ def ensure_pki(directory: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> TestP
                               server=server, client=client, now=now)
             cred.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
             _write_key(key, cred.key)
+        try:
+            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cred.cert, cred.key)
+        except (ssl.SSLError, OSError):
+            raise PkiError(cred.key) from None
         credentials[role] = cred
     return TestPKI(directory, ca_path, credentials)

@@ -86,8 +86,9 @@ def client_certificate(scope: dict) -> str | None:
     return chain[0] if chain else None
 
 
-def bind(host: str, port: int) -> socket.socket:
-    """A listening socket, or :class:`ServeError` naming the address when it is taken or not ours."""
+def bind(host: str, port: int, name: str = "") -> socket.socket:
+    """A listening socket, or :class:`ServeError` naming the party and address when it is taken or not ours."""
+    who = f"{name}: " if name else ""
     family = socket.AF_INET6 if ":" in host else socket.AF_INET
     sock = socket.socket(family, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -96,10 +97,10 @@ def bind(host: str, port: int) -> socket.socket:
     except OSError as exc:
         sock.close()
         if exc.errno == errno.EADDRINUSE:
-            raise ServeError(f"{host}:{port} 포트를 이미 다른 프로그램이 쓰고 있습니다 (다른 포트를 지정하십시오)",
-                             f"port {host}:{port} is already in use (choose another port)") from None
-        raise ServeError(f"{host}:{port}에 바인드할 수 없습니다: {exc.strerror}",
-                         f"cannot bind {host}:{port}: {exc.strerror}") from None
+            raise ServeError(f"{who}{host}:{port} 포트를 이미 다른 프로그램이 쓰고 있습니다 (다른 포트를 지정하십시오)",
+                             f"{who}port {host}:{port} is already in use (choose another port)") from None
+        raise ServeError(f"{who}{host}:{port}에 바인드할 수 없습니다: {exc.strerror}",
+                         f"{who}cannot bind {host}:{port}: {exc.strerror}") from None
     sock.listen(2048)
     return sock
 

@@ -34,6 +34,11 @@ KST = dt.timezone(dt.timedelta(hours=9))
 AGENT_ADDRESS = "127.0.0.1"
 
 
+def _config_key(name: str) -> str:
+    """Where a party's port is set in ``s24kit serve --config``."""
+    return "[relay] port" if name == "relay" else f"{name} port"
+
+
 class SimClock:
     """A settable clock shared by every party, so a scenario's historical claims happen "now"."""
 
@@ -60,6 +65,7 @@ class StackOptions:
     insurers: list[InsurerConfig] = field(default_factory=list)
     providers: list[str] | None = None  # provider codes to serve (None: every provider of the scenario)
     agents: list[str] = field(default_factory=list)  # of those, the ones in agent mode
+    external: list[ProviderRegistration] = field(default_factory=list)  # connectors under test, not ours
     faults: FaultSwitch | None = None  # fault plan for calls between parties; None: no fault layer at all
     retry: Retry = field(default_factory=Retry)
     host: str = "127.0.0.1"
@@ -108,7 +114,7 @@ class Stack:
             else:
                 registrations.append(ProviderRegistration(code, Mode.PULL, base_url=self.urls[f"provider:{code}"]))
         return RelayConfig(insurers={c: self.urls[f"insurer:{c}"] for c in self.insurer_configs},
-                           providers=tuple(registrations), callback_base=self.urls["relay"],
+                           providers=(*registrations, *self.options.external), callback_base=self.urls["relay"],
                            retry=self.options.retry)
 
     def _build(self, relay_client_: httpx.AsyncClient, insurer_client: Callable[[], httpx.AsyncClient]) -> None:
@@ -150,6 +156,19 @@ class Stack:
         for record in _lines(self.options.scenario / "claims.jsonl"):
             if record["documents_from"] == "provider" and record["claim"]["provider_code"] in self.cores:
                 yield record
+
+    def fresh_claim(self, record: dict[str, Any], request_id: str) -> dict[str, Any] | None:
+        """``record``'s patient claim as if made now: consent valid from a minute ago for a week, only the
+        insurers served here. None when none of its insurers is served."""
+        claim = dict(record["claim"])
+        claim["insurers"] = [c for c in claim["insurers"] if c in self.insurer_configs]
+        if not claim["insurers"]:
+            return None
+        granted = self.clock().replace(microsecond=0) - dt.timedelta(minutes=1)
+        claim["consent"] = {**claim["consent"], "granted_at": granted.isoformat(),
+                            "expires_at": (granted + dt.timedelta(days=7)).isoformat()}
+        claim["request_id"] = request_id
+        return claim
 
     @property
     def relay(self) -> Any:
@@ -197,7 +216,7 @@ class Stack:
         sockets = {}
         try:
             for name in names:
-                sockets[name] = bind(host, ports.get(name, 0))
+                sockets[name] = bind(host, ports.get(name, 0), _config_key(name))
         except Exception:
             for sock in sockets.values():
                 sock.close()

@@ -1,0 +1,135 @@
+"""``s24kit serve``: relay + insurers + the reference provider on loopback over mutual TLS.
+
+With no options it generates a default scenario into the state directory, starts everything on fixed
+ports, prints the URLs, the CA bundle and the certificate paths a connector needs, writes a sample claim,
+and runs until Ctrl-C. ``--config FILE`` (TOML, see :mod:`s24kit.simulator.stack_config`) sets the rest.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import signal
+import threading
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..simulator.generator.context import OptionError, Options
+from ..simulator.generator.scenario import ScenarioError, write_scenario
+from ..simulator.pki import PkiError
+from ..simulator.provider import Scenario
+from ..simulator.relay import ConfigError
+from ..simulator.serving import ServeError
+from ..simulator.stack import Stack, StackOptions
+from ..simulator.stack_config import ServeConfig, load_serve_config
+from .usage import OneLineCommand, OneLineError, wide_console
+
+
+def ensure_scenario(config: ServeConfig, console: Console) -> Path:
+    """The configured scenario, or the default one generated once into the state directory."""
+    if config.scenario is not None:
+        if not (config.scenario / "expected" / "index.jsonl").is_file():
+            raise OneLineError(f"scenario: {config.scenario}은(는) s24kit generate 가 만든 시나리오가 아닙니다",
+                               f"scenario: {config.scenario} is not a directory written by s24kit generate")
+        return config.scenario
+    target = config.state_dir / "scenario"
+    if (target / "manifest.json").is_file():
+        return target
+    console.print(f"[dim]시나리오 생성 / generating a scenario ({config.patients} patients, seed {config.seed}) "
+                  f"→ {target}[/]")
+    try:
+        write_scenario(target, Options(patients=config.patients, seed=config.seed).resolved(), force=True)
+    except (OptionError, ScenarioError) as exc:
+        raise OneLineError(str(exc), str(exc)) from None
+    return target
+
+
+def build_stack(config: ServeConfig, console: Console, *, agent: bool = False) -> Stack:
+    scenario = ensure_scenario(config, console)
+    try:
+        code = config.reference_code or Scenario.load(scenario).provider_code
+        agents = [code] if agent or config.reference_mode == "agent" else []
+        return Stack(StackOptions(scenario, config.state_dir, insurers=config.insurers, providers=[code],
+                                  agents=agents, external=config.external, faults=config.faults,
+                                  host=config.host, ports=config.ports(code)))
+    except ValueError as exc:
+        raise OneLineError(f"시나리오를 쓸 수 없습니다: {exc}", f"cannot use the scenario: {exc}") from None
+
+
+def write_sample_claim(stack: Stack) -> Path | None:
+    """A claim of the scenario with a consent valid now, ready to POST to the relay."""
+    for record in stack.claims():
+        claim = stack.fresh_claim(record, f"sample-{stack.clock():%Y%m%d%H%M%S}")
+        if claim is not None:
+            path = stack.options.state_dir / "sample-claim.json"
+            path.write_text(json.dumps(claim, ensure_ascii=False, indent=2), encoding="utf-8")
+            return path
+    return None
+
+
+def describe(stack: Stack, sample: Path | None, console: Console) -> None:
+    pki = stack.pki
+    table = Table(title="s24kit serve — kit-v1 시뮬레이터 / simulator (mutual TLS)", title_justify="left")
+    for column in ("역할 / party", "URL", "비고 / notes"):
+        table.add_column(column, overflow="fold")
+    table.add_row("relay 중계기관", stack.urls["relay"], "claims, events, agent:poll, /__admin/")
+    for name, url in stack.urls.items():
+        if name.startswith("insurer:"):
+            behaviour = stack.insurer_configs[name.split(":", 1)[1]].behaviour
+            table.add_row(f"insurer 보험사 {name.split(':', 1)[1]}", url, f"behaviour {behaviour}")
+        elif name.startswith("provider:"):
+            table.add_row(f"provider 요양기관 {name.split(':', 1)[1]}", url, "reference provider (pull)")
+    for code in stack.options.agents:
+        table.add_row(f"agent 에이전트 {code}", "→ " + stack.urls["relay"], "reference provider (agent mode)")
+    for registration in stack.options.external:
+        table.add_row(f"connector under test {registration.code}", registration.base_url or "(agent)",
+                      f"{registration.mode} — registered with the relay")
+    console.print(table)
+    files = Table(show_header=False, box=None)
+    files.add_row("CA bundle", str(pki.ca_cert))
+    for role, note in (("relay-client", "the relay's client certificate (your connector must accept it)"),
+                       ("provider-server", "a server certificate for your connector"),
+                       ("provider-agent", "the client certificate of an agent")):
+        files.add_row(role, f"{pki[role].cert}  {pki[role].key}", note)
+    files.add_row("journal", str(stack.options.state_dir / "journal.sqlite"))
+    console.print(files)
+    if sample is not None:
+        curl = (f"curl --cacert {shlex.quote(str(pki.ca_cert))} -H 'content-type: application/json' "
+                f"--data-binary @{shlex.quote(str(sample))} {stack.urls['relay']}/relay/v1/claims")
+        console.print("[bold]청구 보내기 / send a claim:[/]", highlight=False)
+        console.print(curl, highlight=False, soft_wrap=True)
+    console.print("[dim]Ctrl-C 로 종료 / Ctrl-C to stop[/]")
+
+
+@click.command("serve", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML configuration file.")
+@click.option("--state", "state_dir", type=click.Path(path_type=Path),
+              help="State directory (certificates, databases, journal); default .s24kit.")
+@click.option("--agent", is_flag=True, help="Run the reference provider in agent mode (outbound polling).")
+@click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds (default: Ctrl-C).")
+def serve(config_path: Path | None, state_dir: Path | None, agent: bool, duration: float | None) -> None:
+    """시뮬레이터 실행 / run relay, insurers and the reference provider on loopback over mutual TLS."""
+    console = wide_console()
+    try:
+        config = load_serve_config(config_path) if config_path else ServeConfig()
+    except ConfigError as exc:
+        raise OneLineError(f"{exc.field}: {exc.message_ko}", f"{exc.field}: {exc.message_en}") from None
+    if state_dir is not None:
+        config.state_dir = state_dir
+    stop = threading.Event()
+    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
+    try:
+        stack = build_stack(config, console, agent=agent)
+        with stack.network():
+            describe(stack, write_sample_claim(stack), console)
+            stop.wait(duration)
+    except (ServeError, PkiError) as exc:
+        raise OneLineError(exc.message_ko, exc.message_en) from None
+    except OSError as exc:
+        raise OneLineError(f"시작할 수 없습니다: {exc}", f"cannot start: {exc}") from None
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    console.print("정상 종료 / stopped cleanly")
