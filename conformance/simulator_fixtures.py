@@ -1,0 +1,84 @@
+"""pytest fixtures for vendors' test suites: the kit's simulator, in-process by default, over TLS on request.
+
+Shipped through the ``pytest11`` entry point ``s24kit-simulator``, so installing the kit is enough::
+
+    def test_my_claim_is_paid(s24_simulator):
+        record = next(s24_simulator.stack.claims())
+        status = s24_simulator.replay(record)
+        assert status["insurers"][0]["payout_total"] == record["expected"]["INSA"]["total"]
+
+Fixtures: ``s24_scenario`` (a generated scenario directory, or ``--s24-sim-scenario DIR``),
+``s24_simulator`` (in-process, no sockets), ``s24_simulator_tls`` (every party on loopback with mutual TLS),
+``s24_relay``, ``s24_insurers``, ``s24_provider`` (sync httpx clients of the in-process simulator).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from ..simulator.generator.context import Options
+from ..simulator.generator.scenario import write_scenario
+from ..simulator.harness import Simulator
+from ..simulator.provider import Scenario
+from ..simulator.stack import SimClock, Stack, StackOptions
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("s24kit-simulator", "silson24-kit simulator fixtures")
+    group.addoption("--s24-sim-scenario", metavar="DIR", type=Path,
+                    help="Scenario directory (s24kit generate) for the s24_simulator fixtures; default: "
+                         "a small one generated once per session.")
+    group.addoption("--s24-sim-patients", metavar="N", type=int, default=12,
+                    help="Patients in the generated default scenario (default 12).")
+
+
+@pytest.fixture(scope="session")
+def s24_scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The scenario every simulator fixture serves."""
+    given = request.config.getoption("--s24-sim-scenario")
+    if given is not None:
+        if not (given / "expected" / "index.jsonl").is_file():
+            raise pytest.UsageError(f"--s24-sim-scenario {given}: not a scenario written by s24kit generate")
+        return given
+    out = tmp_path_factory.mktemp("s24kit") / "scenario"
+    write_scenario(out, Options(patients=request.config.getoption("--s24-sim-patients"), seed=1).resolved())
+    return out
+
+
+def _simulator(scenario: Path, state: Path, *, network: bool) -> Simulator:
+    return Simulator(Stack(StackOptions(scenario, state, clock=SimClock(), persistent=network)), network=network)
+
+
+@pytest.fixture
+def s24_simulator(s24_scenario: Path, tmp_path: Path) -> Iterator[Simulator]:
+    """Relay, insurers and every provider of the scenario, in-process (fresh state for each test)."""
+    with _simulator(s24_scenario, tmp_path / "s24kit-state", network=False) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def s24_simulator_tls(s24_scenario: Path, tmp_path: Path) -> Iterator[Simulator]:
+    """The same over real sockets: uvicorn on loopback with mutual TLS from the kit's test CA."""
+    with _simulator(s24_scenario, tmp_path / "s24kit-state", network=True) as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def s24_relay(s24_simulator: Simulator) -> httpx.Client:
+    return s24_simulator.client("relay")
+
+
+@pytest.fixture
+def s24_insurers(s24_simulator: Simulator) -> dict[str, httpx.Client]:
+    return {name.split(":", 1)[1]: s24_simulator.client(name) for name in s24_simulator.urls
+            if name.startswith("insurer:")}
+
+
+@pytest.fixture
+def s24_provider(s24_simulator: Simulator, s24_scenario: Path) -> httpx.Client:
+    """The reference provider with the most visits (the scenario's default provider)."""
+    return s24_simulator.client(f"provider:{Scenario.load(s24_scenario).provider_code}")
