@@ -137,12 +137,13 @@ class Simulator:
         """Poll the relay until the claim is paid, denied, failed or waiting for documents."""
         relay, deadline = self.client("relay"), time.monotonic() + timeout
         while True:
-            status = relay.get(f"/relay/v1/claims/{claim_id}").json()
+            left = deadline - time.monotonic()
+            status = relay.get(f"/relay/v1/claims/{claim_id}", params={"wait": f"{max(min(left, 20), 0):.2f}"},
+                               timeout=left + 10).json()
             if status["state"] in FINAL:
                 return status
             if time.monotonic() > deadline:
                 raise TimeoutError(f"claim {claim_id} still {status['state']} after {timeout} s")
-            time.sleep(0.02)
 
     def replay(self, record: dict[str, Any], timeout: float = 30.0) -> dict[str, Any]:
         """Send a scenario claim (a ``claims.jsonl`` record) at its own time when the stack runs on a

@@ -45,6 +45,18 @@ async def _valid_body(request: Request, schema: str, max_bytes: int) -> Any:
     return body
 
 
+def _wait(request: Request) -> float:
+    """The ``?wait=`` seconds of a long poll, or :class:`BadRequest` naming the parameter."""
+    try:
+        wait = float(request.query_params.get("wait", "0"))
+        if 0 <= wait <= MAX_WAIT:
+            return wait
+    except ValueError:
+        pass
+    raise BadRequest(problem(400, "invalid_request", "Invalid wait", f"wait: 0~{MAX_WAIT:g} 초여야 합니다 "
+                             f"/ wait must be 0 to {MAX_WAIT:g} seconds"))
+
+
 def relay_client(*, client_context: ssl.SSLContext | None = None, transport: httpx.AsyncBaseTransport | None = None,
                  journal: Journal | None = None, faults: FaultSwitch | None = None) -> httpx.AsyncClient:
     """The relay's outgoing client: mutual TLS (its own certificate), journaled, with the fault plan applied.
@@ -105,7 +117,11 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         return _answer(*relay.submit(claim))
 
     async def claim_status(request: Request) -> Response:
-        status = relay.status(request.path_params["claim_id"])
+        try:
+            wait = _wait(request)
+        except BadRequest as exc:
+            return exc.response
+        status = await relay.settled(request.path_params["claim_id"], wait)
         if status is None:
             return problem(404, "not_found", "Unknown claim", f"청구 {request.path_params['claim_id']}이(가) 없습니다 "
                            f"/ no claim {request.path_params['claim_id']}")
@@ -126,14 +142,9 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
     async def agent_poll(request: Request) -> Response:
         try:
             body = await _valid_body(request, "agent#/$defs/poll", limit)
-            wait = float(request.query_params.get("wait", "0"))
-            if not 0 <= wait <= MAX_WAIT:
-                raise ValueError
+            wait = _wait(request)
         except BadRequest as exc:
             return exc.response
-        except ValueError:
-            return problem(400, "invalid_request", "Invalid wait", f"wait: 0~{MAX_WAIT:g} 초여야 합니다 "
-                           f"/ wait must be 0 to {MAX_WAIT:g} seconds")
         if (refused := identity(request, body["provider_code"])) is not None:
             return refused
         return JSONResponse(await relay.poll(body["provider_code"], body.get("max_requests", 10), wait))

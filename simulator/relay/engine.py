@@ -24,7 +24,7 @@ from ...schemas.loader import is_valid
 from ...schemas.validation import validate
 from ..problems import problem_body
 from .config import Mode, ProviderRegistration, RelayConfig
-from .states import claim_state, may_apply, rank
+from .states import FINAL, claim_state, may_apply, rank
 from .store import RelayStore
 
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -67,6 +67,7 @@ class Relay:
         self._wake = asyncio.Event()
         self._agent_signals: dict[str, asyncio.Event] = {}
         self._busy: set[int] = set()
+        self._watchers: dict[str, asyncio.Event] = {}  # claim id → set when its state changes
         for registration in config.providers:
             store.put_provider(registration.as_dict())
 
@@ -146,6 +147,24 @@ class Relay:
         states = [r["state"] for r in db.execute("SELECT state FROM claim_insurers WHERE claim_id = ?", (claim_id,))]
         db.execute("UPDATE claims SET state = ?, updated_at = ? WHERE claim_id = ?",
                    (claim_state(states), self.clock().isoformat(timespec="seconds"), claim_id))
+        if (watcher := self._watchers.get(claim_id)) is not None:
+            watcher.set()
+
+    async def settled(self, claim_id: str, wait: float) -> dict[str, Any] | None:
+        """The claim's status once it is final, or after ``wait`` seconds (a long poll for patient apps)."""
+        deadline = time.monotonic() + wait
+        while True:
+            status = self.status(claim_id)
+            remaining = deadline - time.monotonic()
+            if status is None or status["state"] in FINAL or remaining <= 0:
+                return status
+            watcher = self._watchers.setdefault(claim_id, asyncio.Event())
+            watcher.clear()
+            try:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(watcher.wait(), remaining)
+            finally:
+                self._watchers.pop(claim_id, None)
 
     # -- the work loop ------------------------------------------------------------------------------------
 
@@ -237,7 +256,7 @@ class Relay:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             status = self.status(claim_id)
-            if status and status["state"] in ("paid", "denied", "more_documents_required", "failed"):
+            if status and status["state"] in FINAL:
                 return status
             if not await self.step():
                 await asyncio.sleep(0.01)
