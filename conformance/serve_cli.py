@@ -75,7 +75,7 @@ def describe(stack: Stack, sample: Path | None, console: Console) -> None:
     table = Table(title="s24kit serve — kit-v1 시뮬레이터 / simulator (mutual TLS)", title_justify="left")
     for column in ("역할 / party", "URL", "비고 / notes"):
         table.add_column(column, overflow="fold")
-    table.add_row("relay 중계기관", stack.urls["relay"], "claims, events, agent:poll, /__admin/")
+    table.add_row("relay 중계기관", stack.urls["relay"], "claims, events, agent/poll, /__admin/")
     for name, url in stack.urls.items():
         if name.startswith("insurer:"):
             behaviour = stack.insurer_configs[name.split(":", 1)[1]].behaviour

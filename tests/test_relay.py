@@ -162,7 +162,7 @@ async def test_an_agent_must_come_from_its_address_with_its_certificate(scenario
         # over ASGI the poll arrives from an unregistered address: refused, and nothing is leased
         async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.relay_app, client=("10.0.0.7", 1)),
                                      base_url="https://r") as c:
-            refused = await c.post("/relay/v1/agent:poll", json={"provider_code": code, "agent_id": "x"})
+            refused = await c.post("/relay/v1/agent/poll", json={"provider_code": code, "agent_id": "x"})
         assert refused.status_code == 403 and refused.json()["code"] == "source_ip_not_allowed"
 
 
@@ -174,8 +174,8 @@ def test_an_agent_without_the_registered_certificate_gets_no_work(scenario, tmp_
         impostor = httpx.Client(verify=running.pki.client_context("relay-client"), base_url=running.urls["relay"])
         anonymous = httpx.Client(verify=running.pki.client_context(None), base_url=running.urls["relay"])
         poll = {"provider_code": code, "agent_id": "impostor"}
-        assert impostor.post("/relay/v1/agent:poll", json=poll).json()["code"] == "client_certificate_required"
-        assert anonymous.post("/relay/v1/agent:poll", json=poll).status_code == 403
+        assert impostor.post("/relay/v1/agent/poll", json=poll).json()["code"] == "client_certificate_required"
+        assert anonymous.post("/relay/v1/agent/poll", json=poll).status_code == 403
         _at_claim_time(stack, record)
         claim_id = anonymous.post("/relay/v1/claims", json=record["claim"]).json()["claim_id"]
         _assert_expected(_poll(anonymous, claim_id), record)  # the registered agent answered it

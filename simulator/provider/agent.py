@@ -29,7 +29,7 @@ class ProviderAgent:
     async def poll_once(self) -> int:
         """One poll (long-polling up to ``wait`` s) and the replies; returns how many requests were answered."""
         response = await self.client.post(
-            f"{self.relay_url}/relay/v1/agent:poll", params={"wait": f"{self.wait:g}"},
+            f"{self.relay_url}/relay/v1/agent/poll", params={"wait": f"{self.wait:g}"},
             json={"provider_code": self.core.scenario.provider_code, "agent_id": self.agent_id,
                   "max_requests": self.max_requests},
             timeout=self.wait + 10)
@@ -37,7 +37,7 @@ class ProviderAgent:
         done = 0
         for work in response.json()["requests"]:
             status, body = self.core.answer(work["operation"], work["body"])
-            reply = await self.client.post(f"{self.relay_url}/relay/v1/agent:reply", json={
+            reply = await self.client.post(f"{self.relay_url}/relay/v1/agent/replies", json={
                 "request_id": work["request_id"], "operation": work["operation"], "status": status, "body": body})
             reply.raise_for_status()
             done += 1

@@ -132,7 +132,9 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
             body = await _valid_body(request, "insurer-event", limit)
         except BadRequest as exc:
             return exc.response
-        return _answer(*relay.apply_event(request.path_params["claim_id"], body))
+        status, answer = relay.apply_event(request.path_params["claim_id"], body)
+        # recorded — applied, held for an earlier sequence, or a duplicate — is 204 (openapi.yaml)
+        return _answer(status, answer) if status >= 400 else Response(status_code=204)
 
     def identity(request: Request, code: str) -> Response | None:
         refused = relay.agent_identity(code, request.client.host if request.client else None,
@@ -160,7 +162,8 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
                            f"없습니다 / the relay never sent request {body['request_id']}")
         if (refused := identity(request, code)) is not None:
             return refused
-        return _answer(*relay.reply(code, body))
+        status, answer = relay.reply(code, body)
+        return _answer(status, answer) if status >= 400 else Response(status_code=204)
 
     # -- admin ----------------------------------------------------------------------------------------------
 
@@ -250,8 +253,8 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         Route("/relay/v1/claims", submit, methods=["POST"]),
         Route("/relay/v1/claims/{claim_id}", claim_status, methods=["GET"]),
         Route("/relay/v1/claims/{claim_id}/events", event, methods=["POST"]),
-        Route("/relay/v1/agent:poll", agent_poll, methods=["POST"]),
-        Route("/relay/v1/agent:reply", agent_reply, methods=["POST"]),
+        Route("/relay/v1/agent/poll", agent_poll, methods=["POST"]),
+        Route("/relay/v1/agent/replies", agent_reply, methods=["POST"]),
         *admin_routes(table, "s24kit relay — 관리 API"),
     ], lifespan=lifespan)
     app.add_middleware(JournalMiddleware, journal=journal, party="→relay")
