@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import sys
 from pathlib import Path
+from typing import ClassVar
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from ..schemas.loader import DOCUMENT_SCHEMAS, PROFILE, is_valid, schemas
 from ..schemas.rules import RULES, describe_rule
 from ..schemas.validation import Finding, document_label, schema_findings, validate
 from .inputs import DEFAULT_MAX_BYTES, Item, Unusable, expand, read
+from .usage import wide_console
 
 LANGS = click.Choice(["ko", "en"])
 FORMATS = click.Choice(["table", "json"])
@@ -30,7 +32,26 @@ def _kit_version() -> str:
         return "0+unknown"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class _LazyGroup(click.Group):
+    """Commands defined in other modules are imported only when run (or listed in --help), so a command
+    does not pay for the start-up of all the others (doctor is meant to answer within seconds)."""
+
+    lazy: ClassVar[dict[str, str]] = {
+        "catalogue": "catalogue_cli:catalogue", "check": "check_cli:check", "doctor": "doctor_cli:doctor",
+        "generate": "generate_cli:generate", "payout": "payout_cli:payout", "report": "report_cli:report",
+        "serve": "serve_cli:serve"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *self.lazy})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name in self.lazy and name not in self.commands:
+            module, attr = self.lazy[name].split(":")
+            self.add_command(getattr(importlib.import_module(f"{__package__}.{module}"), attr), name)
+        return super().get_command(ctx, name)
+
+
+@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(_kit_version(), prog_name="s24kit", message=f"%(prog)s %(version)s (profile {PROFILE})")
 def main() -> None:
     """silson24-kit: 실손24 연계 적합성 시험 도구 / conformance kit for 실손24 (reference profile kit-v1)."""
@@ -108,14 +129,8 @@ def _print_json(results: list[tuple[Item, list[Finding]]], unusable: list[Unusab
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
-def _console() -> Console:
-    """A console for people: wrapped to the terminal, or wide when piped so that lines stay whole."""
-    console = Console()
-    return console if console.is_terminal else Console(width=200)
-
-
 def _print_table(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable], lang: str) -> None:
-    console = _console()
+    console = wide_console()
     ko = lang == "ko"
     for u in unusable:
         console.print(f"[bold red]{'사용 불가' if ko else 'unusable'}[/] {u.where}: {u.message(lang)}",
@@ -169,7 +184,7 @@ def rules_command(lang: str, fmt: str) -> None:
             table.add_column(header[0] if ko else header[1], overflow="fold")
         for r in rules:
             table.add_row(r["id"], r["severity"], ", ".join(r["applies_to"]), r["title_ko" if ko else "title_en"])
-        _console().print(table)
+        wide_console().print(table)
 
 
 def rules_markdown() -> str:
@@ -184,18 +199,6 @@ def rules_markdown() -> str:
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
-
-def _register_commands() -> None:
-    from .catalogue_cli import catalogue
-    from .generate_cli import generate
-    from .payout_cli import payout
-
-    main.add_command(generate)
-    main.add_command(catalogue)
-    main.add_command(payout)
-
-
-_register_commands()
 
 if __name__ == "__main__":
     main()

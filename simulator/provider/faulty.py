@@ -118,24 +118,46 @@ class Overloaded:
             return
         self.busy += 1
         try:
-            await asyncio.sleep(self.hold)  # a connector that works one request at a time per worker
+            await asyncio.sleep(self.hold)  # a slow EMR lookup: a burst of requests really overlaps
             await self.app(scope, receive, send)
         finally:
             self.busy -= 1
 
 
-def _is_problem(headers: list[tuple[bytes, bytes]]) -> bool:
-    return dict(headers).get(b"content-type", b"").startswith(b"application/problem+json")
+class ColdStart:
+    """The first documents fetch after start waits ``seconds`` (a connection pool opened lazily, slowly)."""
+
+    def __init__(self, app: ASGIApp, seconds: float) -> None:
+        self.app, self.seconds, self.warm = app, seconds, False
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] != "http" or scope["path"] != "/s24/v1/documents:fetch" or self.warm:
+            await self.app(scope, receive, send)
+            return
+        self.warm = True
+        messages = [await receive()]  # read the request first: the delay is in answering, not in listening
+        while messages[-1]["type"] == "http.request" and messages[-1].get("more_body"):
+            messages.append(await receive())
+        await asyncio.sleep(self.seconds)
+
+        async def replay() -> dict:
+            return messages.pop(0) if messages else await receive()
+
+        await self.app(scope, replay, send)
 
 
 def _json_rewrite(change: Callable[[int, Any], Any], *, problems: bool) -> Rewrite:
-    """Rewrite JSON answers (``problems``: only problem+json ones, else only successful ones)."""
+    """Rewrite JSON answers: problem+json ones (``problems``) or application/json ones; leave the rest alone."""
+    wanted = b"application/problem+json" if problems else b"application/json"
 
     def rewrite(status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> tuple[int, list, bytes]:
-        if _is_problem(headers) != problems or not body:
+        if dict(headers).get(b"content-type", b"").split(b";")[0].strip() != wanted:
             return status, headers, body
-        value = change(status, json.loads(body))
-        return status, headers, json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+        try:
+            value = json.loads(body)
+        except ValueError:
+            return status, headers, body
+        return status, headers, json.dumps(change(status, value), ensure_ascii=False, separators=(",", ":")).encode()
 
     return rewrite
 
@@ -147,7 +169,7 @@ def _docs_of_type(core: ProviderCore, visit_id: str, kind: str) -> list[dict[str
 
 
 @_faulty("wrong_total", "진료비 영수증의 진료비 총액이 1,000원 틀림",
-         "the medical receipt's total amount is 1,000 won off", {"S24-DOC-002"})
+         "the medical receipt's total amount is 1,000 won off", {"S24-DOC-002", "S24-DOC-103"})
 def _wrong_total(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class WrongTotal(ProviderCore):
         def documents_of(self, visit_id: str) -> list[dict[str, Any]]:
@@ -160,7 +182,7 @@ def _wrong_total(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 
 
 @_faulty("missing_itemised", "진료비 세부산정내역을 발급했는데 돌려주지 않음 (missing로 표시)",
-         "itemised statements are issued but never returned (reported as missing)", set())
+         "itemised statements are issued but never returned (reported as missing)", {"S24-DOC-102", "S24-DOC-105"})
 def _missing_itemised(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class MissingItemised(ProviderCore):
         def documents_of(self, visit_id: str) -> list[dict[str, Any]]:
@@ -168,7 +190,8 @@ def _missing_itemised(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     return _serve(MissingItemised, scenario, clock)
 
 
-@_faulty("date_shifted", "진료비 영수증 발행일이 하루 늦음", "the medical receipt's issue date is one day late", set())
+@_faulty("date_shifted", "진료비 영수증 발행일이 하루 늦음", "the medical receipt's issue date is one day late",
+         {"S24-DOC-103"})
 def _date_shifted(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class DateShifted(ProviderCore):
         def documents_of(self, visit_id: str) -> list[dict[str, Any]]:
@@ -186,7 +209,8 @@ def _someone_else(scenario: Scenario, patient_id: str) -> dict[str, Any] | None:
     return scenario.visits[others[0]] if others else None
 
 
-@_faulty("extra_visit", "내원 조회에 다른 환자의 내원이 섞임", "visit search includes another patient's visit", set())
+@_faulty("extra_visit", "내원 조회에 다른 환자의 내원이 섞임", "visit search includes another patient's visit",
+         {"S24-DOC-101", "S24-SEC-005"})
 def _extra_visit(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class ExtraVisit(ProviderCore):
         def search(self, body: dict[str, Any], patient: dict[str, Any]) -> dict[str, Any]:
@@ -202,7 +226,7 @@ def _extra_visit(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 
 
 @_faulty("foreign_document", "서류 요청 응답에 다른 환자의 진료비 영수증이 섞임",
-         "the fetched bundle includes another patient's medical receipt", set())
+         "the fetched bundle includes another patient's medical receipt", {"S24-DOC-104", "S24-SEC-005"})
 def _foreign_document(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class ForeignDocument(ProviderCore):
         def fetch(self, body: dict[str, Any], patient: dict[str, Any]) -> Answer:
@@ -215,7 +239,7 @@ def _foreign_document(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 
 
 @_faulty("drop_visit", "내원 조회에서 환자마다 마지막 내원 하나가 빠짐",
-         "visit search leaves out each patient's last visit", set())
+         "visit search leaves out each patient's last visit", {"S24-DOC-100"})
 def _drop_visit(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class DropVisit(ProviderCore):
         def search(self, body: dict[str, Any], patient: dict[str, Any]) -> dict[str, Any]:
@@ -236,7 +260,7 @@ def _nfd(value: Any) -> Any:
 
 
 @_faulty("nfd_text", "서류의 한글이 NFC가 아닌 NFD(자모 분리)로 나감",
-         "Korean text in documents is sent decomposed (NFD) instead of NFC", {"S24-DOC-030"})
+         "Korean text in documents is sent decomposed (NFD) instead of NFC", {"S24-DOC-030", "S24-API-016"})
 def _nfd_text(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class NfdText(ProviderCore):
         def documents_of(self, visit_id: str) -> list[dict[str, Any]]:
@@ -250,7 +274,8 @@ def _unmask(masked: str) -> str:
 
 
 @_faulty("full_rrn", "서류에 주민등록번호 뒷자리가 가려지지 않은 채 나감",
-         "documents carry the full resident number instead of the masked one", {"S24-DOC-031"})
+         "documents carry the full resident number instead of the masked one",
+         {"S24-SEC-001", "S24-DOC-031", "S24-SCH-003"})
 def _full_rrn(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class FullRrn(ProviderCore):
         def documents_of(self, visit_id: str) -> list[dict[str, Any]]:
@@ -264,7 +289,7 @@ def _full_rrn(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 
 
 @_faulty("unknown_patient_500", "없는 환자 조회에 500 internal_error로 답함",
-         "an unknown patient gets 500 internal_error instead of 404 unknown_patient", set())
+         "an unknown patient gets 500 internal_error instead of 404 unknown_patient", {"S24-API-004"})
 def _unknown_patient_500(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class Crashes(ProviderCore):
         def decide(self, operation: str, body: dict[str, Any]) -> Answer:
@@ -275,7 +300,7 @@ def _unknown_patient_500(scenario: Scenario, clock: Clock, timeout: float) -> An
 
 
 @_faulty("unknown_patient_200", "없는 환자 조회에 200과 빈 결과로 답함",
-         "an unknown patient gets 200 with an empty answer instead of 404 unknown_patient", set())
+         "an unknown patient gets 200 with an empty answer instead of 404 unknown_patient", {"S24-API-004"})
 def _unknown_patient_200(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class Empty(ProviderCore):
         def decide(self, operation: str, body: dict[str, Any]) -> Answer:
@@ -290,7 +315,7 @@ def _unknown_patient_200(scenario: Scenario, clock: Clock, timeout: float) -> An
 
 
 @_faulty("wrong_problem_code", "없는 내원에 404는 맞지만 code가 unknown_visit가 아닌 not_found",
-         "an unknown visit gets 404 with code not_found instead of unknown_visit", set())
+         "an unknown visit gets 404 with code not_found instead of unknown_visit", {"S24-API-005"})
 def _wrong_problem_code(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class WrongCode(ProviderCore):
         def fetch(self, body: dict[str, Any], patient: dict[str, Any]) -> Answer:
@@ -302,7 +327,7 @@ def _wrong_problem_code(scenario: Scenario, clock: Clock, timeout: float) -> Any
 
 
 @_faulty("expired_consent_accepted", "만료된 동의로도 서류를 내줌 (동의 기간을 확인하지 않음)",
-         "documents are released on an expired consent (the consent period is not checked)", set())
+         "documents are released on an expired consent (the consent period is not checked)", {"S24-API-006"})
 def _expired_consent(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class IgnoresPeriod(ProviderCore):
         def consent_problem(self, consent: dict[str, Any], wanted: list[str]) -> Answer | None:
@@ -313,7 +338,7 @@ def _expired_consent(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 
 
 @_faulty("no_idempotency_conflict", "같은 request_id로 다른 요청이 와도 409 없이 새로 답함",
-         "a reused request_id with a different body is answered afresh instead of 409", set())
+         "a reused request_id with a different body is answered afresh instead of 409", {"S24-API-013"})
 def _no_conflict(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class Forgetful(ProviderCore):
         def answer(self, operation: str, body: Any) -> Answer:
@@ -324,7 +349,7 @@ def _no_conflict(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 
 
 @_faulty("no_size_limit", "2 MiB 넘는 요청 본문도 받아들임 (413 없음)",
-         "request bodies of 2 MiB and more are accepted (no 413)", set())
+         "request bodies of 2 MiB and more are accepted (no 413)", {"S24-API-010"})
 def _no_size_limit(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     return create_provider_app(scenario, clock=clock, max_body_bytes=64 * 2**20)
 
@@ -334,7 +359,7 @@ TRACEBACK = ('Traceback (most recent call last):\n  File "/opt/emr/connector/han
 
 
 @_faulty("stack_trace", "오류 응답 detail에 스택 트레이스가 들어감",
-         "error responses carry a stack trace in detail", set())
+         "error responses carry a stack trace in detail", {"S24-SEC-002"})
 def _stack_trace(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     def add_trace(status: int, body: Any) -> Any:
         return {**body, "detail": TRACEBACK} if isinstance(body, dict) else body
@@ -342,7 +367,7 @@ def _stack_trace(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 
 
 @_faulty("server_banner", "Server 헤더에 웹 서버 제품과 버전이 드러남",
-         "a Server header names the web server product and version", set())
+         "a Server header names the web server product and version", {"S24-SEC-003"})
 def _server_banner(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     def banner(status: int, headers: list, body: bytes) -> tuple[int, list, bytes]:
         return status, [*headers, (b"server", b"Apache/2.4.41 (Ubuntu) OpenSSL/1.1.1f")], body
@@ -350,7 +375,7 @@ def _server_banner(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 
 
 @_faulty("text_plain", "JSON 응답의 Content-Type이 text/plain",
-         "JSON answers are sent as Content-Type text/plain", set())
+         "JSON answers are sent as Content-Type text/plain", {"S24-SCH-004", "S24-SCH-005"})
 def _text_plain(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     def plain(status: int, headers: list, body: bytes) -> tuple[int, list, bytes]:
         kept = [(k, v) for k, v in headers if k != b"content-type"]
@@ -359,7 +384,7 @@ def _text_plain(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 
 
 @_faulty("extra_field", "내원 조회 응답에 스키마에 없는 필드(hospital_name)가 붙음",
-         "the visit search answer has a field the schema does not allow (hospital_name)", set())
+         "the visit search answer has a field the schema does not allow (hospital_name)", {"S24-SCH-002"})
 def _extra_field(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     def add_field(status: int, body: Any) -> Any:
         return {**body, "hospital_name": "하늘의원"} if isinstance(body, dict) and "visits" in body else body
@@ -367,7 +392,7 @@ def _extra_field(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 
 
 @_faulty("no_provider_code", "서류 묶음에 provider_code가 빠짐",
-         "the document bundle lacks provider_code", set())
+         "the document bundle lacks provider_code", {"S24-SCH-003"})
 def _no_provider_code(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     def drop(status: int, body: Any) -> Any:
         if isinstance(body, dict) and "documents" in body:
@@ -380,33 +405,21 @@ def _no_provider_code(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 SLOW_MARGIN = 1.0
 
 
-class ColdStart:
-    """The first documents fetch after start waits ``seconds`` (a connection pool opened lazily, slowly)."""
-
-    def __init__(self, app: ASGIApp, seconds: float) -> None:
-        self.app, self.seconds, self.warm = app, seconds, False
-
-    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and scope["path"] == "/s24/v1/documents:fetch" and not self.warm:
-            self.warm = True
-            await asyncio.sleep(self.seconds)
-        await self.app(scope, receive, send)
-
-
 @_faulty("slow_first_fetch", f"시작 후 첫 서류 요청에 제한 시간보다 {SLOW_MARGIN:g}초 늦게 답함",
-         f"the first document fetch after start answers {SLOW_MARGIN:g} s after the suite's timeout", set())
+         f"the first document fetch after start answers {SLOW_MARGIN:g} s after the suite's timeout", {"S24-API-014"})
 def _slow_first_fetch(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     return ColdStart(_reference(scenario, clock), timeout + SLOW_MARGIN)
 
 
 @_faulty("overloaded", "동시에 5건 넘게 요청하면 503으로 거절",
-         "more than 5 concurrent requests are refused with 503", set())
+         "more than 5 concurrent requests are refused with 503", {"S24-API-015"})
 def _overloaded(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     return Overloaded(_reference(scenario, clock), limit=5, hold=0.05)
 
 
 @_faulty("no_mtls", "클라이언트 인증서 없이도 접속을 받아들임 (상호 TLS 아님)",
-         "clients without a certificate are accepted (no mutual TLS)", set(), require_client_cert=False)
+         "clients without a certificate are accepted (no mutual TLS)", {"S24-SEC-004", "S24-TLS-018"},
+         require_client_cert=False)
 def _no_mtls(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     return _reference(scenario, clock)
 

@@ -1,0 +1,142 @@
+"""``s24kit check``: run the conformance suite against a provider and write the reports.
+
+It goes through :class:`~.runner.Suite` exactly like the pytest plugin does (one check at a time, same
+contexts, same verdicts). Exit codes: 0 every MUST requirement passed, 1 failures, 2 usage or configuration
+error (one line in Korean and English), 3 target unreachable.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from .catalogue import requirements
+from .checks import Result
+from .runner import DEFAULT_STATE, ConfigError, Suite, SuiteRun, TargetUnreachable, make_target, write_reports
+from .usage import OneLineCommand, OneLineError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
+STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
+LABEL = {"ko": {"pass": "적합", "fail": "부적합", "warn": "경고", "skip": "건너뜀"},
+         "en": {"pass": "pass", "fail": "FAIL", "warn": "warn", "skip": "skip"}}
+
+
+def _console() -> Console:
+    console = Console()
+    return console if console.is_terminal else Console(width=160)
+
+
+@click.command("check", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--target", "url", required=True, metavar="URL", help="Provider under test, e.g. https://host:8443.")
+@click.option("--scenario", required=True, metavar="DIR", type=click.Path(path_type=Path),
+              help="Scenario written by s24kit generate (the ground truth).")
+@click.option("--select", "select", multiple=True, metavar="PATTERNS",
+              help="Requirement ids, families or globs, comma-separated: API, S24-DOC-1*, S24-API-003.")
+@click.option("--role", default="provider_pull", show_default=True,
+              type=click.Choice(["provider_pull", "provider_agent"]), help="Role of the target.")
+@click.option("--provider", "provider_code", metavar="CODE", help="Provider code in the scenario (default: largest).")
+@click.option("--lang", default="ko", show_default=True, type=click.Choice(["ko", "en"]), help="Language.")
+@click.option("--out", default=Path("s24kit-report"), show_default=True, type=click.Path(path_type=Path), metavar="DIR",
+              help="Directory for report.json, junit.xml, report.html and evidence.zip.")
+@click.option("--ca", type=click.Path(path_type=Path), metavar="FILE",
+              help="CA of the target's server certificate [default: the kit's test CA].")
+@click.option("--cert", type=click.Path(path_type=Path), metavar="FILE",
+              help="Relay client certificate (PEM) [default: the kit's relay-client].")
+@click.option("--key", type=click.Path(path_type=Path), metavar="FILE", help="Its private key (PEM).")
+@click.option("--timeout", default=5.0, show_default=True, type=float, metavar="SECONDS",
+              help="Answer timeout the target must meet.")
+@click.option("--state", default=DEFAULT_STATE, show_default=True, type=click.Path(path_type=Path), metavar="DIR",
+              help="Kit state directory (its pki/ supplies default certificates).")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def check(url: str, scenario: Path, select: tuple[str, ...], role: str, provider_code: str | None, lang: str,
+          out: Path, ca: Path | None, cert: Path | None, key: Path | None, timeout: float, state: Path,
+          quiet: bool) -> None:
+    """적합성 시험: 공급자 연계 모듈을 중계기관 입장에서 검사 / run the conformance suite against a provider.
+
+    Exit 0: every MUST requirement passed; 1: failures; 2: usage or configuration error; 3: target unreachable.
+    """
+    try:
+        target = make_target(url, scenario, role=role, provider_code=provider_code, ca=ca, cert=cert, key=key,
+                             timeout=timeout, state=state)
+        suite = Suite(target, select=list(select) or None, lang=lang)
+        suite.open()
+    except ConfigError as exc:
+        raise OneLineError(exc.message_ko, exc.message_en) from None
+    except TargetUnreachable as exc:
+        raise OneLineError(exc.message_ko, exc.message_en, exit_code=EXIT_UNREACHABLE) from None
+    console = _console()
+    try:
+        results = _run(suite, console, lang, quiet)
+        run = suite.finish(results)
+    finally:
+        suite.close()
+    try:
+        paths = write_reports(run, out, lang=lang)
+    except OSError as exc:
+        raise OneLineError(f"--out {out}: 보고서를 쓸 수 없습니다 ({exc.strerror})",
+                           f"--out {out}: cannot write the reports ({exc.strerror})") from None
+    _print_summary(console, run, paths, lang)
+    raise SystemExit(EXIT_FAILED if run.failed_must() else EXIT_OK)
+
+
+def _run(suite: Suite, console: Console, lang: str, quiet: bool) -> list[Result]:
+    """Every planned check in order, with a progress bar; failures are shown as they come."""
+    results: list[Result] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
+        task = bar.add_task("검사 중" if lang == "ko" else "checking", total=len(suite.planned))
+        for planned in suite.planned:
+            bar.update(task, description=planned.requirement)
+            result = suite.run(planned)
+            results.append(result)
+            if result.verdict == "fail" and not quiet:
+                console.print(f"[bold red]✗[/] {result.requirement} {result.outcome.reason}", highlight=False,
+                              soft_wrap=True)
+            bar.advance(task)
+    return results
+
+
+def _why(result: Result, lang: str) -> str:
+    """The reason of a verdict other than pass, with the first piece of evidence (expected → actual)."""
+    if result.verdict == "pass":
+        return ""
+    lines = [result.outcome.reason]
+    if result.outcome.evidence:
+        first = result.outcome.evidence[0]
+        if first.expected is not None or first.actual is not None:
+            lines.append(f"{'기대' if lang == 'ko' else 'expected'} {first.expected} → "
+                         f"{'실제' if lang == 'ko' else 'actual'} {first.actual}")
+        elif first.message:
+            lines.append(first.message)
+        more = len(result.outcome.evidence) - 1
+        if more:
+            lines.append(f"(+{more} {'건 더, 보고서 참고' if lang == 'ko' else 'more in the report'})")
+    return "\n".join(lines)
+
+
+def _print_summary(console: Console, run: SuiteRun, paths: dict[str, Path], lang: str) -> None:
+    ko = lang == "ko"
+    reqs = requirements()
+    table = Table(title=f"{'적합성 시험 결과' if ko else 'Conformance results'} — {run.target.url}")
+    for header in (("요구사항", "requirement"), ("수준", "level"), ("판정", "verdict"), ("제목", "title"),
+                   ("사유", "reason")):
+        table.add_column(header[0] if ko else header[1], overflow="fold")
+    for result in run.results:
+        req = reqs[result.requirement]
+        verdict = f"[{STYLE[result.verdict]}]{LABEL[lang][result.verdict]}[/]"
+        table.add_row(req.id, req.level, verdict, req.title(lang), _why(result, lang))
+    console.print(table)
+    counts = run.counts()
+    must = len(run.failed_must())
+    if ko:
+        console.print(f"적합 {counts['pass']}, 부적합 {counts['fail']} (필수 {must}), 경고 {counts['warn']}, "
+                      f"건너뜀 {counts['skip']} — 판정: {'[red]부적합[/]' if must else '[green]적합[/]'}")
+    else:
+        console.print(f"{counts['pass']} passed, {counts['fail']} failed ({must} MUST), {counts['warn']} warnings, "
+                      f"{counts['skip']} skipped — verdict: {'[red]FAIL[/]' if must else '[green]PASS[/]'}")
+    for kind, path in paths.items():
+        console.print(f"{'보고서' if ko else 'report'} {kind}: {path}", highlight=False, soft_wrap=True)

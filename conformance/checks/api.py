@@ -1,0 +1,210 @@
+"""API: the provider endpoints behave as openapi.yaml says — errors, idempotency, timeouts, concurrency, text."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import threading
+import unicodedata
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+from ..session import ALL_TYPES, FETCH, SEARCH, Exchange, Session, differences, strings
+from .registry import Evidence, Outcome, check, failed, passed
+
+CONCURRENT = 20
+
+
+def expect_refusal(session: Session, cases: tuple[str, ...], status: int, code: str) -> Outcome:
+    """Each provoked case must be answered with ``status`` and problem ``code``."""
+    provoked = session.provoked()
+    problems: list[Evidence] = []
+    judged = [provoked[name] for name in cases if name in provoked]
+    for ex in judged:
+        if (ex.status, ex.code) != (status, code):
+            problems.append(session.evidence(ex, f"{status} {code}이어야 합니다 / expected {status} {code}",
+                                             expected=f"{status} {code}", actual=ex.answered))
+    return session.verdict(problems, len(judged), f"requests expecting {status} {code}")
+
+
+def expect_ok(session: Session, exchanges: list[Exchange], what: str) -> Outcome:
+    problems = [session.evidence(ex, f"200이어야 합니다 / expected 200: {ex.answered}", expected=200,
+                                 actual=ex.answered) for ex in exchanges if ex.status != 200]
+    return session.verdict(problems, len(exchanges), what)
+
+
+@check("S24-API-001")
+def health_ok(session: Session) -> Outcome:
+    health = session.health()
+    body = health.body if isinstance(health.body, dict) else {}
+    want = {"status": "ok", "provider_code": session.scenario.provider_code}
+    problems = [session.evidence(health, f"상태 확인의 {field} / health {field}", pointer=f"/{field}",
+                                 expected=value, actual=body.get(field))
+                for field, value in want.items() if body.get(field) != value]
+    if health.status != 200:
+        problems.insert(0, session.evidence(health, "200이어야 합니다 / expected 200", expected=200,
+                                            actual=health.answered))
+    return session.verdict(problems, 1, "health answers")
+
+
+@check("S24-API-002")
+def search_works(session: Session) -> Outcome:
+    return expect_ok(session, list(session.searched().values()), "visit searches")
+
+
+@check("S24-API-003")
+def fetch_works(session: Session) -> Outcome:
+    return expect_ok(session, [ex for _, ex in session.fetch_requests()], "document fetches")
+
+
+@check("S24-API-004")
+def unknown_patient(session: Session) -> Outcome:
+    return expect_refusal(session, ("unknown_patient_search", "unknown_patient_fetch"), 404, "unknown_patient")
+
+
+@check("S24-API-005")
+def unknown_visit(session: Session) -> Outcome:
+    return expect_refusal(session, ("unknown_visit", "other_patients_visit"), 404, "unknown_visit")
+
+
+@check("S24-API-006")
+def expired_consent(session: Session) -> Outcome:
+    return expect_refusal(session, ("expired_consent_search", "expired_consent_fetch"), 403, "invalid_consent")
+
+
+@check("S24-API-007")
+def consent_scope(session: Session) -> Outcome:
+    return expect_refusal(session, ("consent_scope",), 403, "invalid_consent")
+
+
+@check("S24-API-008")
+def malformed_json(session: Session) -> Outcome:
+    return expect_refusal(session, ("invalid_json",), 400, "invalid_json")
+
+
+@check("S24-API-009")
+def wrong_media_type(session: Session) -> Outcome:
+    return expect_refusal(session, ("wrong_content_type",), 415, "unsupported_media_type")
+
+
+@check("S24-API-010")
+def oversized_body(session: Session) -> Outcome:
+    return expect_refusal(session, ("oversized",), 413, "payload_too_large")
+
+
+@check("S24-API-011")
+def invalid_request(session: Session) -> Outcome:
+    return expect_refusal(session, ("invalid_request", "invalid_request_date"), 400, "invalid_request")
+
+
+@check("S24-API-012")
+def same_answer_twice(session: Session) -> Outcome:
+    _, first = session.fetch_requests()[0]
+    again = _repeat(session, first)
+    if first.status is None:  # the first try got no answer at all: compare two fresh tries instead
+        first, again = again, _repeat(session, first)
+    if (again.status, again.body) == (first.status, first.body) and again.status is not None:
+        return passed(f"같은 응답 {again.answered} / the same answer {again.answered}")
+    problems = [session.evidence(again, "상태가 다릅니다 / status differs", expected=first.answered,
+                                 actual=again.answered)] if again.status != first.status else []
+    problems += [session.evidence(again, "다시 보낸 요청의 응답이 다릅니다 / the repeated request got another answer",
+                                  pointer=pointer, expected=want, actual=got)
+                 for pointer, want, got in list(differences(first.body, again.body))[:10]]
+    return failed("같은 request_id에 다른 응답 / another answer for the same request_id",
+                  session.evidence(first, "첫 응답 / first answer"), *problems)
+
+
+def _repeat(session: Session, first: Exchange) -> Exchange:
+    """Send ``first``'s request again, byte for byte."""
+    return session.raw("POST", f"/s24/v1/{FETCH}", content=first.request_body,
+                       headers={"content-type": "application/json"}, request_id=first.request_id)
+
+
+@check("S24-API-013")
+def conflicting_reuse(session: Session) -> Outcome:
+    request, first = session.fetch_requests()[0]
+    types = request["document_types"]
+    changed = {**request, "document_types": types[:1] if len(types) > 1
+               else types + [t for t in ALL_TYPES if t not in types][:1]}
+    reused = session.ask(FETCH, changed)
+    if (reused.status, reused.code) == (409, "idempotency_conflict"):
+        return passed("409 idempotency_conflict")
+    return failed(f"같은 request_id, 다른 본문에 {reused.answered} / same request_id, other body: {reused.answered}",
+                  session.evidence(reused, "409 idempotency_conflict이어야 합니다 / expected 409 idempotency_conflict",
+                                   expected="409 idempotency_conflict", actual=reused.answered),
+                  session.evidence(first, "처음 보낸 요청 / the first request with this request_id"))
+
+
+@check("S24-API-014")
+def within_timeout(session: Session) -> Outcome:
+    limit_ms = session.target.timeout * 1000
+    exchanges = [ex for ex in session.sent() if ex.certificate]
+    problems = [session.evidence(ex, f"{limit_ms:.0f} ms 안에 응답하지 않았습니다 / no answer within {limit_ms:.0f} ms",
+                                 expected=f"≤ {limit_ms:.0f} ms",
+                                 actual=ex.error if ex.status is None else f"{ex.elapsed_ms:.0f} ms")
+                for ex in exchanges
+                if (ex.status is None and "timeout" in (ex.error or "").lower()) or ex.elapsed_ms > limit_ms]
+    return session.verdict(problems, len(exchanges), "requests")
+
+
+def _correct(session: Session, ex: Exchange, operation: str, body: dict[str, Any]) -> Evidence | None:
+    """Why a concurrent answer is wrong (None when it is right)."""
+    if ex.status != 200:
+        return session.evidence(ex, f"동시 요청 실패 / concurrent request failed: {ex.answered}", expected=200,
+                                actual=ex.answered)
+    if operation == SEARCH:
+        want = sorted(session.expected_visits(session.patient_id(body["patient"])))
+        got = sorted(v.get("visit_id") for v in ex.body.get("visits", []) if isinstance(v, dict)) \
+            if isinstance(ex.body, dict) else None
+    else:
+        want = sorted(map(list, session.expected_documents(body["visit_ids"], body["document_types"])))
+        got = sorted([d.get("visit_id"), d.get("document_type")] for d in ex.body.get("documents", [])
+                     if isinstance(d, dict)) if isinstance(ex.body, dict) else None
+    if got != want:
+        return session.evidence(ex, "동시 요청에 틀린 응답 / a wrong answer under concurrency",
+                                expected=want, actual=got)
+    if ex.body.get("request_id") != ex.request_id:
+        return session.evidence(ex, "다른 요청의 request_id / another request's request_id", pointer="/request_id",
+                                expected=ex.request_id, actual=ex.body.get("request_id"))
+    return None
+
+
+def _concurrent_requests(session: Session) -> Iterator[tuple[str, dict[str, Any]]]:
+    patients = [(q, list(session.expected_visits(session.patient_id(q)))) for q in session.patients()]
+    with_visits = [(q, v) for q, v in patients if v] or patients
+    for i in range(CONCURRENT):
+        query, visits = with_visits[i % len(with_visits)]
+        if i % 2 or not visits:
+            yield SEARCH, session.search_body(query)
+        else:
+            yield FETCH, session.fetch_body(query, visits[:100])
+
+
+@check("S24-API-015")
+def concurrent_requests(session: Session) -> Outcome:
+    requests = list(_concurrent_requests(session))
+    start = threading.Barrier(len(requests), timeout=session.target.timeout)
+
+    def send(item: tuple[str, dict[str, Any]]) -> Exchange:
+        with contextlib.suppress(threading.BrokenBarrierError):
+            start.wait()  # all leave together, so the target really sees them at once
+        return session.ask(*item)
+
+    with ThreadPoolExecutor(max_workers=len(requests), thread_name_prefix="s24kit-concurrent") as pool:
+        answers = list(pool.map(send, requests))
+    problems = [problem for (operation, body), ex in zip(requests, answers, strict=True)
+                if (problem := _correct(session, ex, operation, {**body, "request_id": ex.request_id}))]
+    return session.verdict(problems, len(answers), "concurrent requests")
+
+
+@check("S24-API-016")
+def nfc_text(session: Session) -> Outcome:
+    problems: list[Evidence] = []
+    answers = [ex for ex in session.responses() if ex.body is not None]
+    for ex in answers:
+        bad = [(p, s) for p, s in strings(ex.body) if not unicodedata.is_normalized("NFC", s)]
+        problems += [session.evidence(ex, "NFC로 정규화되지 않은 문자열 / text not NFC-normalised", pointer=p,
+                                      expected=unicodedata.normalize("NFC", s), actual=json.dumps(s)[1:-1])
+                     for p, s in bad[:5]]
+    return session.verdict(problems, len(answers), "answers")

@@ -1,0 +1,249 @@
+"""DOC: the provider returns exactly the scenario's visits and documents, and every contract rule holds.
+
+Completeness (S24-DOC-100…) compares the answers with the scenario's ground truth; the contract rules
+(S24-DOC-001…099, from :mod:`s24kit.schemas.rules`) run :func:`~s24kit.schemas.validation.validate` over
+every returned bundle once and each report their own findings.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+from ...schemas.rules import RULES, Finding
+from ...schemas.validation import validate
+from ..session import Exchange, Session, differences
+from .registry import Evidence, Outcome, check, skipped
+
+VISIT_FIELDS = ("setting", "start_date", "end_date")
+PATIENT_FIELDS = ("name", "resident_number_masked", "patient_number")
+MAX_DIFFS_PER_DOCUMENT = 10
+
+
+def _items(value: Any, key: str) -> list[dict[str, Any]]:
+    """``value[key]`` as a list of objects, tolerating broken shapes (S24-SCH-* judges those)."""
+    items = value.get(key) if isinstance(value, dict) else None
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _label(key: tuple[str, str]) -> str:
+    return f"{key[0]} {key[1]}"
+
+
+def _department(session: Session, visit_id: str) -> str | None:
+    """The visit's department as its medical receipt states it (None without a receipt)."""
+    for doc in session.scenario.documents.get(visit_id, ()):
+        if doc["document_type"] == "medical_receipt":
+            return doc.get("department")
+    return None
+
+
+def _search_problem(session: Session, ex: Exchange) -> Evidence | None:
+    if ex.status != 200:
+        return session.evidence(ex, f"내원 조회 실패 / visit search failed: {ex.answered}", expected=200,
+                                actual=ex.status)
+    return None
+
+
+@check("S24-DOC-100")
+def every_visit_listed(session: Session) -> Outcome:
+    problems: list[Evidence] = []
+    for patient_id, ex in session.searched().items():
+        if (problem := _search_problem(session, ex)) is not None:
+            problems.append(problem)
+            continue
+        listed = {v.get("visit_id"): (i, v) for i, v in enumerate(_items(ex.body, "visits"))}
+        for visit_id, expected in session.expected_visits(patient_id).items():
+            if visit_id not in listed:
+                problems.append(session.evidence(ex, f"내원 {visit_id} 누락 / visit {visit_id} not listed",
+                                                 pointer="/visits", expected=visit_id))
+                continue
+            i, visit = listed[visit_id]
+            want = {f: expected[f] for f in VISIT_FIELDS}
+            want["available_documents"] = sorted(expected["document_types"])
+            got = {f: visit.get(f) for f in VISIT_FIELDS}
+            documents = visit.get("available_documents")
+            got["available_documents"] = sorted(documents) if isinstance(documents, list) else documents
+            if (department := _department(session, visit_id)) is not None:
+                want["department"], got["department"] = department, visit.get("department")
+            for field, value in want.items():
+                if got[field] != value:
+                    problems.append(session.evidence(ex, f"내원 {visit_id}의 {field} 불일치 / {field} differs",
+                                                     pointer=f"/visits/{i}/{field}", expected=value,
+                                                     actual=got[field]))
+    return session.verdict(problems, len(session.searched()), "visit searches")
+
+
+@check("S24-DOC-101")
+def no_foreign_visit(session: Session) -> Outcome:
+    problems: list[Evidence] = []
+    judged = 0
+    for patient_id, ex in session.searched().items():
+        if ex.status != 200:
+            continue  # S24-API-002 judges failed searches
+        judged += 1
+        expected = session.expected_visits(patient_id)
+        for i, visit in enumerate(_items(ex.body, "visits")):
+            visit_id = visit.get("visit_id")
+            if visit_id in expected:
+                continue
+            owner = session.scenario.visits.get(visit_id, {}).get("patient_id")
+            why = ("다른 환자의 내원 / another patient's visit" if owner and owner != patient_id
+                   else "시나리오에 없는 내원 / a visit the EMR does not hold")
+            problems.append(session.evidence(ex, f"{visit_id}: {why}", pointer=f"/visits/{i}", actual=visit_id))
+    return session.verdict(problems, judged, "visit searches")
+
+
+def _fetches(session: Session) -> Iterator[tuple[dict[str, Any], Exchange, dict[tuple[str, str], dict]]]:
+    """Each fetch request, its exchange, and the documents it should have brought back."""
+    for request, ex in session.fetch_requests():
+        yield request, ex, session.expected_documents(request["visit_ids"], request["document_types"])
+
+
+def _returned(ex: Exchange) -> dict[tuple[str, str], tuple[int, dict[str, Any]]]:
+    """(visit_id, document_type) → (index, document) of the first returned document for each key."""
+    out: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+    for i, doc in enumerate(_items(ex.body, "documents")):
+        out.setdefault((doc.get("visit_id"), doc.get("document_type")), (i, doc))
+    return out
+
+
+def _successful_fetches(session: Session, problems: list[Evidence]):
+    """The fetches that answered 200; a failed one becomes a problem (the documents never arrived)."""
+    for request, ex, expected in _fetches(session):
+        if ex.status != 200:
+            problems.append(session.evidence(ex, f"서류 요청 실패 / document fetch failed: {ex.answered}",
+                                             expected=200, actual=ex.status))
+            continue
+        yield request, ex, expected
+
+
+@check("S24-DOC-102")
+def every_document_returned(session: Session) -> Outcome:
+    problems: list[Evidence] = []
+    for _, ex, expected in _successful_fetches(session, problems):
+        returned = _returned(ex)
+        for key, doc in expected.items():
+            if key not in returned:
+                number = doc.get("receipt_number") or doc.get("statement_number") or doc.get("issue_number")
+                problems.append(session.evidence(ex, f"{_label(key)} 누락 / not returned", pointer="/documents",
+                                                 expected=f"{_label(key)} {number}"))
+    return session.verdict(problems, len(session.fetch_requests()), "document fetches")
+
+
+@check("S24-DOC-103")
+def documents_equal_expected(session: Session) -> Outcome:
+    problems: list[Evidence] = []
+    compared = 0
+    for _, ex, expected in _successful_fetches(session, []):
+        for key, (i, doc) in _returned(ex).items():
+            if key not in expected:
+                continue  # S24-DOC-104 judges documents nobody asked for
+            compared += 1
+            for pointer, want, got in list(differences(expected[key], doc, f"/documents/{i}"))[
+                    :MAX_DIFFS_PER_DOCUMENT]:
+                problems.append(session.evidence(ex, f"{_label(key)}: 값 불일치 / value differs", pointer=pointer,
+                                                 expected=want, actual=got))
+    return session.verdict(problems, compared, "returned documents")
+
+
+@check("S24-DOC-104")
+def only_requested_documents(session: Session) -> Outcome:
+    problems: list[Evidence] = []
+    judged = 0
+    for request, ex, expected in _successful_fetches(session, []):
+        judged += 1
+        patient = session.scenario.patients[request["patient"]["identity_token"]]
+        visits, types = set(request["visit_ids"]), set(request["document_types"])
+        seen: set[tuple[str, str]] = set()
+        for i, doc in enumerate(_items(ex.body, "documents")):
+            key = (doc.get("visit_id"), doc.get("document_type"))
+            why = None
+            if key[0] not in visits:
+                owner = session.scenario.visits.get(key[0], {}).get("patient_id")
+                why = ("다른 환자의 서류 / another patient's document" if owner and owner != patient["patient_id"]
+                       else "요청하지 않은 내원의 서류 / a visit not requested")
+            elif key[1] not in types:
+                why = "요청하지 않은 서류 종류 / a document type not requested"
+            elif key in seen:
+                why = "같은 서류가 두 번 / the same document twice"
+            elif key not in expected:
+                why = "EMR에 없는 서류 / a document the EMR does not hold"
+            seen.add(key)
+            if why:
+                problems.append(session.evidence(ex, f"{_label(key)}: {why}", pointer=f"/documents/{i}",
+                                                 actual=_label(key)))
+                continue
+            block = doc.get("patient") if isinstance(doc.get("patient"), dict) else {}
+            for field in PATIENT_FIELDS:
+                want = expected[key].get("patient", {}).get(field)
+                if want is not None and block.get(field) != want:
+                    problems.append(session.evidence(
+                        ex, f"{_label(key)}: 요청한 환자가 아닙니다 / not the requested patient's data",
+                        pointer=f"/documents/{i}/patient/{field}", expected=want, actual=block.get(field)))
+    return session.verdict(problems, judged, "document fetches")
+
+
+@check("S24-DOC-105")
+def missing_is_exact(session: Session) -> Outcome:
+    problems: list[Evidence] = []
+    judged = 0
+    for request, ex, expected in _successful_fetches(session, []):
+        judged += 1
+        returned = set(_returned(ex))
+        asked = {(v, t) for v in request["visit_ids"] for t in request["document_types"]}
+        listed: set[tuple[str, str]] = set()
+        for i, item in enumerate(_items(ex.body, "missing")):
+            key = (item.get("visit_id"), item.get("document_type"))
+            listed.add(key)
+            if key in expected:
+                problems.append(session.evidence(
+                    ex, f"{_label(key)}: EMR에 있는 서류를 missing에 적었습니다 / listed missing but the EMR holds it",
+                    pointer=f"/missing/{i}", actual=item))
+            elif key not in asked:
+                problems.append(session.evidence(ex, f"{_label(key)}: 요청하지 않은 항목 / not requested",
+                                                 pointer=f"/missing/{i}", actual=item))
+        for key in sorted(asked - returned - listed - set(expected)):
+            problems.append(session.evidence(
+                ex, f"{_label(key)}: 돌려주지 않았는데 missing에 없습니다 / neither returned nor listed missing",
+                pointer="/missing", expected={"visit_id": key[0], "document_type": key[1]}))
+    return session.verdict(problems, judged, "document fetches")
+
+
+# -- contract rules S24-DOC-001…099: one check per rule, one validation of every bundle --------------------
+
+def rule_findings(session: Session) -> tuple[list[tuple[Exchange, Finding]], Counter[str]]:
+    """Every finding over the returned bundles, with its exchange; and how many documents of each type."""
+    def compute() -> tuple[list[tuple[Exchange, Finding]], Counter[str]]:
+        found: list[tuple[Exchange, Finding]] = []
+        types: Counter[str] = Counter()
+        for _, ex in session.fetch_requests():
+            if ex.status == 200 and isinstance(ex.body, dict):
+                found += [(ex, f) for f in validate(ex.body)]
+                types["bundle"] += 1  # bundle rules judge the documents of one answer together
+                types.update(str(d.get("document_type")) for d in _items(ex.body, "documents"))
+        return found, types
+    return session.once("rule_findings", compute)
+
+
+def _rule_check(rule_id: str) -> Callable[[Session], Outcome]:
+    rule = RULES[rule_id]
+
+    def run(session: Session) -> Outcome:
+        found, types = rule_findings(session)
+        judged = sum(types[t] for t in rule.applies_to)
+        problems = [session.evidence(ex, f"{f.message_ko} / {f.message_en}", pointer=f.pointer)
+                    for ex, f in found if f.rule == rule_id]
+        if not problems and not judged:
+            kinds = ", ".join(rule.applies_to)
+            return skipped(f"해당 서류({kinds})를 받지 못했습니다 / no {kinds} returned to check")
+        return session.verdict(problems, judged, "documents")
+
+    run.__name__ = run.__qualname__ = f"rule_{rule_id.replace('-', '_')}"
+    run.__doc__ = f"{rule.title_ko} / {rule.title_en}"
+    return run
+
+
+for _rule_id in sorted(RULES):
+    check(_rule_id, tags=("rule",))(_rule_check(_rule_id))

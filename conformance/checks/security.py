@@ -1,0 +1,148 @@
+"""SEC: no personal data or internals where they must not be, and mutual TLS enforced."""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any
+
+from ...schemas.identifiers import FULL_RRN
+from ..session import HEALTH, SEARCH, Exchange, Session, strings
+from .registry import Evidence, Outcome, check, failed, passed, warned
+
+#: What betrays internals in an error body: stack frames, exception class names, source file paths.
+LEAKS = {
+    "Python traceback": re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+"),
+    "Java/.NET stack frame": re.compile(r"\bat [\w$.<>]+\([\w$.]*(?:\.java|\.kt|\.cs|Unknown Source|Native Method)"
+                                        r"[:\d]*\)|\bat [\w.]+\.[\w<>]+\([^)]*\) in "),
+    "exception class": re.compile(r"\b(?:[a-z]\w*\.)*[A-Z]\w*(?:Exception|Error)\b"),
+    "source file path": re.compile(r"(?<![\w/.:])/(?:usr|home|var|opt|srv|app|root|etc|tmp|workspace)/[\w./-]+"
+                                   r"|\b[A-Za-z]:\\[\w\\. -]+|[\w/\\.-]+\.(?:py|java|kt|cs|php|rb|go|js|ts):\d+"),
+}
+#: Server software that a Server header must not name (besides any version number).
+PRODUCTS = re.compile(r"apache|nginx|uvicorn|gunicorn|hypercorn|jetty|tomcat|iis|kestrel|express|werkzeug|python|"
+                      r"php|openresty|caddy|envoy|lighttpd|cherrypy|waitress|wildfly|jboss|weblogic|websphere|"
+                      r"node|spring|undertow|netty|resin|glassfish|tengine|litespeed", re.IGNORECASE)
+BANNER_HEADERS = ("x-powered-by", "x-aspnet-version", "x-aspnetmvc-version", "x-generator", "x-runtime")
+REFUSED_STATUSES = (401, 403, 495, 496)  # HTTP-level refusals (495/496: nginx's certificate errors)
+
+
+@check("S24-SEC-001")
+def no_full_resident_number(session: Session) -> Outcome:
+    problems: list[Evidence] = []
+    answers = session.responses()
+    for ex in answers:
+        places = [(p, s) for p, s in strings(ex.body)] if ex.body is not None else [(None, ex.text)]
+        places += [(f"header {name}", value) for name, value in ex.headers.items()]
+        for pointer, text in places:
+            for match in FULL_RRN.finditer(text):
+                problems.append(session.evidence(
+                    ex, "주민등록번호 전체가 응답에 있습니다 / a full resident number in the answer",
+                    pointer=pointer, expected="YYMMDD-G******", actual=match.group()))  # masked by evidence()
+    return session.verdict(problems, len(answers), "answers")
+
+
+@check("S24-SEC-002")
+def no_internals_in_errors(session: Session) -> Outcome:
+    problems: list[Evidence] = []
+    errors = [ex for ex in session.responses() if ex.status >= 400]
+    for ex in errors:
+        for what, pattern in LEAKS.items():
+            if match := pattern.search(ex.text):
+                problems.append(session.evidence(ex, f"오류 응답에 내부 정보({what}) / {what} in an error answer",
+                                                 actual=match.group()[:120]))
+    return session.verdict(problems, len(errors), "error answers")
+
+
+@check("S24-SEC-003")
+def no_server_banner(session: Session) -> Outcome:
+    problems: list[Evidence] = []
+    answers = session.responses()
+    for ex in answers:
+        server = ex.headers.get("server", "")
+        if server and (any(c.isdigit() for c in server) or PRODUCTS.search(server)):
+            problems.append(session.evidence(ex, "Server 헤더가 소프트웨어·버전을 드러냅니다 / Server names software",
+                                             pointer="header server", expected=None, actual=server))
+        problems += [session.evidence(ex, f"{name} 헤더 / {name} header", pointer=f"header {name}",
+                                      expected=None, actual=ex.headers[name])
+                     for name in BANNER_HEADERS if ex.headers.get(name)]
+    # One finding per distinct header value is enough: every answer of a server carries the same banner.
+    unique = list({(e.pointer, e.actual): e for e in problems}.values())
+    return session.verdict(unique, len(answers), "answers")
+
+
+def _refused(ex: Exchange) -> bool | None:
+    """True when the target refused a client without a certificate, False when it served it, None if unclear."""
+    if ex.status is None:
+        return None if "timeout" in (ex.error or "").lower() else True
+    return ex.status in REFUSED_STATUSES
+
+
+@check("S24-SEC-004")
+def mutual_tls_required(session: Session) -> Outcome:
+    if not session.target.url.lower().startswith("https://"):
+        return failed("TLS 없이 HTTP로 응답합니다 / the target serves plain HTTP, without TLS",
+                      session.evidence(session.health(), "https:// 주소가 아닙니다 / not an https:// URL",
+                                       expected="https://…", actual=session.target.url))
+    query, _ = session.sample()
+    client = session.client_without_certificate()
+    try:
+        # On TLS 1.3 the server judges the certificate after the handshake: only a request and a read show it.
+        tries = [session.raw("GET", HEALTH, client=client), session.ask(SEARCH, session.search_body(query),
+                                                                         client=client)]
+    finally:
+        client.close()
+    served = [ex for ex in tries if _refused(ex) is False]
+    if served:
+        return failed("인증서 없는 클라이언트에 응답했습니다 / answered a client without a certificate",
+                      *[session.evidence(ex, f"인증서 없이 {ex.answered} / {ex.answered} without a certificate",
+                                         expected="TLS 거절 또는 401/403 / TLS refusal or 401/403",
+                                         actual=ex.answered) for ex in served])
+    unclear = [ex for ex in tries if _refused(ex) is None]
+    if unclear:
+        return warned("거절 여부를 확인하지 못했습니다 (시간 초과) / refusal not confirmed (timed out)",
+                      *[session.evidence(ex, ex.error or "", actual=ex.error) for ex in unclear])
+    how = "; ".join(ex.answered for ex in tries)
+    return passed(f"인증서 없는 연결 거절 / refused without a certificate: {how}")
+
+
+def _owners(session: Session) -> dict[str, str]:
+    """Identifying strings of each scenario patient (identity token, patient number, visit ids) → patient_id."""
+    def compute() -> dict[str, str]:
+        owners: dict[str, str] = {}
+        for token, patient in session.scenario.patients.items():
+            owners[token] = owners[f"patient_number={patient['patient_number']}"] = patient["patient_id"]
+        for visit_id, visit in session.scenario.visits.items():
+            owners[visit_id] = visit["patient_id"]
+        return owners
+    return session.once("owners", compute)
+
+
+def _requester(session: Session, ex: Exchange) -> str | None:
+    """The scenario patient a request asked about (None for requests about nobody known)."""
+    try:
+        body: Any = json.loads(ex.request_body)
+        token = body["patient"]["identity_token"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    patient = session.scenario.patients.get(token) if isinstance(token, str) else None
+    return patient["patient_id"] if patient else None
+
+
+@check("S24-SEC-005")
+def only_requested_patient(session: Session) -> Outcome:
+    owners = _owners(session)
+    problems: list[Evidence] = []
+    judged = 0
+    for ex in session.responses():
+        if ex.body is None or (requester := _requester(session, ex)) is None:
+            continue
+        judged += 1
+        for pointer, text in strings(ex.body):
+            # A patient number is just digits: only a patient_number field can betray one.
+            owner = owners.get(f"patient_number={text}" if pointer.endswith("/patient_number") else text)
+            if owner is not None and owner != requester:
+                problems.append(session.evidence(
+                    ex, f"다른 환자({owner})의 정보 / data of another patient ({owner})", pointer=pointer,
+                    expected=f"{requester}의 정보만 / only {requester}'s data", actual=text))
+    return session.verdict(problems, judged, "answers about a patient")

@@ -1,0 +1,401 @@
+"""Run the conformance suite against one target: plan the checks, build their contexts, collect the results.
+
+The pytest plugin (one test item per check) and ``s24kit check`` both go through :class:`Suite`, so a
+verdict never depends on which of the two ran it::
+
+    with Suite(target, select=["API", "S24-DOC-1*"]) as suite:   # TargetUnreachable when it cannot connect
+        for planned in suite.planned:
+            result = suite.run(planned)
+
+or at once: ``run_suite(target, select=…, progress=…) -> SuiteRun``.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import importlib
+import socket
+import ssl
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+from ..simulator.journal import Journal
+from ..simulator.pki import ensure_pki
+from .catalogue import ROLES, requirements
+from .checks import CHECKS, Check, Result, failed, skipped
+from .session import Session, Target, TargetUnreachable
+
+__all__ = ["ConfigError", "Planned", "SelectionError", "Suite", "SuiteRun", "TargetUnreachable", "make_target", "plan",
+           "run_suite", "write_reports"]
+
+DEFAULT_STATE = Path(".s24kit")
+#: What ``s24kit generate`` writes and the suite reads.
+SCENARIO_FILES = ("expected/index.jsonl", "expected/documents.jsonl", "emr-seed/patients.jsonl")
+#: Modules whose import registers checks: HTTP families (SCH, DOC, API, SEC), TLS and network.
+CHECK_MODULES = ("s24kit.conformance.checks", "s24kit.conformance.tls.checks", "s24kit.conformance.net.checks")
+Progress = Callable[[Result, int, int], None]
+
+
+class ConfigError(ValueError):
+    """A usage or configuration problem (bad URL, unreadable scenario, missing certificate …): exit 2."""
+
+    def __init__(self, message_ko: str, message_en: str) -> None:
+        super().__init__(f"{message_ko} / {message_en}")
+        self.message_ko, self.message_en = message_ko, message_en
+
+
+class SelectionError(ConfigError):
+    """A ``--select`` pattern that matches no requirement."""
+
+    def __init__(self, pattern: str) -> None:
+        super().__init__(f"--select {pattern!r}에 해당하는 요구사항이 없습니다 (예: API, S24-DOC-1*, S24-API-003)",
+                         f"--select {pattern!r} matches no requirement (e.g. API, S24-DOC-1*, S24-API-003)")
+
+
+@dataclass(frozen=True, slots=True)
+class Planned:
+    """A check the suite will run, or skip with ``skip_reason``."""
+
+    check: Check
+    skip_reason: str | None = None
+
+    @property
+    def requirement(self) -> str:
+        return self.check.requirement
+
+
+@dataclass
+class SuiteRun:
+    """The outcome of a whole run, everything the reports need."""
+
+    target: Target
+    results: list[Result]
+    started_at: dt.datetime
+    finished_at: dt.datetime
+    journal: Journal | None
+    environment: dict[str, Any] = field(default_factory=dict)
+    certificate: dict[str, Any] | None = None
+
+    def counts(self) -> dict[str, int]:
+        out = {"pass": 0, "fail": 0, "warn": 0, "skip": 0}
+        for result in self.results:
+            out[result.verdict] += 1
+        return out
+
+    def failed_must(self) -> list[Result]:
+        """MUST requirements that failed: these make the run fail (exit 1)."""
+        reqs = requirements()
+        return [r for r in self.results if r.verdict == "fail" and reqs[r.requirement].level == "MUST"]
+
+    def target_json(self) -> dict[str, Any]:
+        """The report's ``target`` object."""
+        out: dict[str, Any] = {"url": self.target.url, "role": self.target.role}
+        if self.certificate:
+            out["certificate"] = self.certificate
+        return out
+
+
+def make_target(url: str, scenario: Path | str, *, role: str = "provider_pull", provider_code: str | None = None,
+                ca: Path | str | None = None, cert: Path | str | None = None, key: Path | str | None = None,
+                timeout: float = 5.0, state: Path | str = DEFAULT_STATE) -> Target:
+    """A :class:`Target` from command-line values, or :class:`ConfigError` naming the bad one and the fix.
+
+    Certificates not given come from the kit's test PKI in ``state``/pki (created on first use): the CA that
+    signs ``s24kit serve``'s servers and the relay's client certificate.
+    """
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"--target {url!r}: https://호스트:포트 형식의 URL이어야 합니다 (예: https://127.0.0.1:8443)",
+                          f"--target {url!r}: expected a URL like https://host:port (e.g. https://127.0.0.1:8443)")
+    if role not in ROLES:
+        raise ConfigError(f"--role {role!r}: {' 또는 '.join(ROLES)} 중 하나여야 합니다",
+                          f"--role {role!r}: must be one of {', '.join(ROLES)}")
+    if not timeout > 0:
+        raise ConfigError(f"--timeout {timeout}: 0보다 커야 합니다 (초)", f"--timeout {timeout}: must be > 0 seconds")
+    directory = Path(scenario)
+    if not directory.is_dir():
+        raise ConfigError(f"--scenario {directory}: 폴더가 없습니다 (s24kit generate --out 으로 만드십시오)",
+                          f"--scenario {directory}: no such directory (create one with s24kit generate --out)")
+    for name in SCENARIO_FILES:
+        if not (directory / name).is_file():
+            raise ConfigError(f"--scenario {directory}: {name} 파일이 없습니다 (s24kit generate가 쓴 폴더가 아닙니다)",
+                              f"--scenario {directory}: {name} is missing (not a folder written by s24kit generate)")
+    if (cert is None) != (key is None):
+        raise ConfigError("--cert와 --key는 함께 지정해야 합니다", "--cert and --key must be given together")
+    for option, path in (("--ca", ca), ("--cert", cert), ("--key", key)):
+        if path is not None and not Path(path).is_file():
+            raise ConfigError(f"{option} {path}: 파일이 없습니다 (경로를 확인하십시오)",
+                              f"{option} {path}: no such file (check the path)")
+    if ca is None or cert is None:
+        pki = ensure_pki(Path(state) / "pki")
+        ca = ca if ca is not None else pki.ca_cert
+        if cert is None:
+            cert, key = pki["relay-client"].cert, pki["relay-client"].key
+    _check_credentials(Path(ca), Path(cert), Path(key))  # type: ignore[arg-type]
+    return Target(url.rstrip("/"), directory, role, provider_code, Path(ca), Path(cert), Path(key), timeout)
+
+
+def _check_credentials(ca: Path, cert: Path, key: Path) -> None:
+    """Load the files once so that a wrong one is named now, not as a TLS failure later."""
+    try:
+        context = ssl.create_default_context(cafile=str(ca))
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"--ca {ca}: PEM 형식의 CA 인증서가 아닙니다 ({exc})",
+                          f"--ca {ca}: not a PEM CA certificate ({exc})") from None
+    try:
+        context.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"--cert {cert} / --key {key}: PEM 인증서와 그 개인키가 아닙니다 ({exc})",
+                          f"--cert {cert} / --key {key}: not a PEM certificate and its private key ({exc})") from None
+
+
+def load_checks() -> dict[str, Check]:
+    """Import every module that registers checks; the registry by id."""
+    for name in CHECK_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:  # a module that exists but fails to import is a kit defect: say so
+                raise
+    return CHECKS
+
+
+def selector(patterns: Iterable[str] | str | None) -> Callable[[str], bool]:
+    """A predicate over requirement ids: a family (``API`` or ``S24-API``), an id, or a glob (``S24-DOC-1*``).
+
+    Patterns may be comma-separated and are case-insensitive; one that matches nothing is a :class:`SelectionError`.
+    """
+    if patterns is None:
+        return lambda rid: True
+    if isinstance(patterns, str):
+        patterns = [patterns]
+    wanted = [p.strip().upper() for item in patterns for p in item.split(",") if p.strip()]
+    if not wanted:
+        return lambda rid: True
+    known = requirements()
+
+    def matches(pattern: str, rid: str) -> bool:
+        family = known[rid].family
+        return pattern in (family, f"S24-{family}") or fnmatch.fnmatchcase(rid, pattern)
+
+    for pattern in wanted:
+        if not any(matches(pattern, rid) for rid in known):
+            raise SelectionError(pattern)
+    return lambda rid: any(matches(p, rid) for p in wanted)
+
+
+def plan(role: str, select: Iterable[str] | str | None = None) -> list[Planned]:
+    """The checks to run, in catalogue order; those whose requirement excludes ``role`` skip with a reason."""
+    chosen = selector(select)
+    checks = load_checks()
+    reqs = requirements()
+    out = []
+    for rid in reqs:
+        if rid not in checks or not chosen(rid):
+            continue
+        roles = reqs[rid].roles
+        reason = None if role in roles else (f"역할 {role}에는 적용되지 않음 (적용: {', '.join(roles)}) "
+                                             f"/ does not apply to role {role} (applies to {', '.join(roles)})")
+        out.append(Planned(checks[rid], reason))
+    return out
+
+
+def certificate_summary(target: Target) -> dict[str, Any] | None:
+    """Subject, issuer, validity and SHA-256 of the target's server certificate (None over plain HTTP)."""
+    parts = urlsplit(target.url)
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    context = ssl.create_default_context(cafile=str(target.ca_bundle) if target.ca_bundle else None)
+    context.check_hostname, context.verify_mode = False, ssl.CERT_NONE  # a summary, not a verdict (TLS checks)
+    if target.client_cert and target.client_key:
+        context.load_cert_chain(target.client_cert, target.client_key)
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 443), timeout=target.timeout) as raw, \
+                context.wrap_socket(raw, server_hostname=parts.hostname) as tls:
+            der = tls.getpeercert(binary_form=True)
+            version, cipher = tls.version(), (tls.cipher() or ("",))[0]
+    except (OSError, ssl.SSLError):
+        return None
+    if not der:
+        return None
+    cert = x509.load_der_x509_certificate(der)
+    return {"subject": cert.subject.rfc4514_string(), "issuer": cert.issuer.rfc4514_string(),
+            "not_before": cert.not_valid_before_utc.isoformat(), "not_after": cert.not_valid_after_utc.isoformat(),
+            "sha256": cert.fingerprint(hashes.SHA256()).hex(), "tls_version": version, "cipher": cipher}
+
+
+class Suite:
+    """One run against one target: the session (opened once), the plan, and running a planned check."""
+
+    def __init__(self, target: Target, *, select: Iterable[str] | str | None = None, lang: str = "ko",
+                 journal: Journal | None = None) -> None:
+        self.target, self.lang = target, lang
+        self.selection = [select] if isinstance(select, str) else list(select or [])
+        self.planned = plan(target.role, select)
+        self._journal = journal
+        self._session: Session | None = None
+        self._contexts: dict[str, Any] = {}
+        self.started_at: dt.datetime | None = None
+
+    # -- lifecycle ------------------------------------------------------------------------------------------
+    def open(self) -> Suite:
+        """Connect (``TargetUnreachable`` when the target cannot even be reached)."""
+        self.started_at = dt.datetime.now(dt.UTC)
+        try:
+            self._session = Session(self.target, journal=self._journal)
+        except ssl.SSLError as exc:  # the client certificate or CA files (make_target checks them first)
+            raise ConfigError(f"인증서 파일을 쓸 수 없습니다 (--ca/--cert/--key): {exc}",
+                              f"cannot use the certificate files (--ca/--cert/--key): {exc}") from None
+        except (OSError, ValueError, KeyError) as exc:  # the scenario files (TargetUnreachable is neither)
+            raise ConfigError(f"--scenario {self.target.scenario}: 읽을 수 없습니다 ({exc})",
+                              f"--scenario {self.target.scenario}: cannot be read ({exc})") from None
+        return self
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+    def __enter__(self) -> Suite:
+        return self.open()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def opened(self) -> bool:
+        return self._session is not None
+
+    @property
+    def session(self) -> Session:
+        if self._session is None:
+            raise RuntimeError("Suite.open() first")
+        return self._session
+
+    @property
+    def journal(self) -> Journal:
+        return self.session.journal
+
+    # -- contexts -------------------------------------------------------------------------------------------
+    def context(self, kind: str) -> Any:
+        """The context a check of ``kind`` takes, built once per run."""
+        if kind not in self._contexts:
+            self._contexts[kind] = _CONTEXTS[kind](self)
+        return self._contexts[kind]
+
+    # -- running --------------------------------------------------------------------------------------------
+    def run(self, planned: Planned) -> Result:
+        """Run one planned check. An exception inside a check is a kit defect: reported as a fail, not hidden."""
+        if planned.skip_reason is not None:
+            return Result(planned.requirement, skipped(planned.skip_reason))
+        start = time.perf_counter()
+        try:
+            return planned.check.run(self.context(planned.check.kind))
+        except Exception as exc:  # the one place a check's own bug becomes a visible verdict
+            reason = f"kit error: {type(exc).__name__}: {exc}"
+            return Result(planned.requirement, failed(reason), (time.perf_counter() - start) * 1000)
+
+    def environment(self) -> dict[str, Any]:
+        """The run's settings for the report (the report adds the machine, kit version and rule-pack digest)."""
+        return {"lang": self.lang, "timeout_s": self.target.timeout, "scenario": str(self.target.scenario),
+                "provider_code": self.session.scenario.provider_code if self._session else self.target.provider_code,
+                "client_certificate": str(self.target.client_cert) if self.target.client_cert else None,
+                "ca_bundle": str(self.target.ca_bundle) if self.target.ca_bundle else None,
+                "selection": self.selection, "checks": len(self.planned)}
+
+    def finish(self, results: list[Result]) -> SuiteRun:
+        """The run's record (call after the last check, before :meth:`close`)."""
+        return SuiteRun(self.target, results, self.started_at or dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC),
+                        self._session.journal if self._session else None, self.environment(),
+                        certificate_summary(self.target))
+
+
+def _tls_context(suite: Suite) -> Any:
+    """The target's TLS endpoint, with the probes of every planned TLS check started at once (in parallel)."""
+    from .tls.checks import NEEDS
+    from .tls.endpoint import TlsEndpoint
+    from .tls.facts import facts_of, prefetch
+
+    target = suite.target
+    parts = urlsplit(target.url)
+    issuer = _client_issuer(target)
+    endpoint = TlsEndpoint(host=parts.hostname or "", port=parts.port or 443, server_name=parts.hostname,
+                           anchors=target.ca_bundle, client_cert=target.client_cert, client_key=target.client_key,
+                           timeout=min(target.timeout, 3.0), client_ca_cert=issuer[0] if issuer else None,
+                           client_ca_key=issuer[1] if issuer else None)
+    wanted = [p.requirement for p in suite.planned if p.check.kind == "tls" and p.skip_reason is None]
+    prefetch(facts_of(endpoint), {need for rid in wanted for need in NEEDS.get(rid, ())})
+    return endpoint
+
+
+def _client_issuer(target: Target) -> tuple[Path, Path] | None:
+    """The CA certificate and key that issued the client certificate, when it is the kit's own test PKI.
+
+    With them the TLS checks mint an expired client certificate and one without clientAuth from the same CA
+    (so a refusal proves the server checks those); without them those two checks skip.
+    """
+    if target.client_cert is None:
+        return None
+    ca, key = target.client_cert.parent / "ca.pem", target.client_cert.parent / "ca.key"
+    if not (ca.is_file() and key.is_file()):
+        return None
+    try:
+        leaf = x509.load_pem_x509_certificate(target.client_cert.read_bytes())
+        if leaf.issuer != x509.load_pem_x509_certificate(ca.read_bytes()).subject:
+            return None
+    except (OSError, ValueError):
+        return None
+    return ca, key
+
+
+def _net_context(suite: Suite) -> Any:
+    """The target as the relay connects to it (DNS, TCP); its probes are shared by the NET checks."""
+    from .net.target import NetTarget
+
+    target = suite.target
+    return NetTarget.from_url(target.url, timeout=min(target.timeout, 3.0), anchors=target.ca_bundle,
+                              client_cert=target.client_cert, client_key=target.client_key)
+
+
+_CONTEXTS: dict[str, Callable[[Suite], Any]] = {"http": lambda suite: suite.session, "tls": _tls_context,
+                                                "net": _net_context}
+
+
+def run_suite(target: Target, *, select: Iterable[str] | str | None = None, lang: str = "ko",
+              progress: Progress | None = None, journal: Journal | None = None) -> SuiteRun:
+    """Run the selected checks against ``target`` in catalogue order (``TargetUnreachable`` if it cannot)."""
+    suite = Suite(target, select=select, lang=lang, journal=journal)
+    with suite:
+        results = []
+        for index, planned in enumerate(suite.planned, start=1):
+            result = suite.run(planned)
+            results.append(result)
+            if progress is not None:
+                progress(result, index, len(suite.planned))
+        return suite.finish(results)
+
+
+def write_reports(run: SuiteRun, out: Path, *, lang: str = "ko") -> dict[str, Path]:
+    """report.json, junit.xml, report.html and the evidence bundle (with the masked journal) under ``out``."""
+    from .reports import build_report, write_bundle, write_html, write_json, write_junit
+
+    out.mkdir(parents=True, exist_ok=True)
+    report = build_report(run.results, target=run.target_json(), started_at=run.started_at,
+                          finished_at=run.finished_at, environment=run.environment)
+    paths = {"json": out / "report.json", "junit": out / "junit.xml", "html": out / "report.html"}
+    write_json(report, paths["json"])
+    write_junit(report, paths["junit"])
+    write_html(report, paths["html"], lang)
+    paths["bundle"] = write_bundle(out / "evidence.zip", list(paths.values()), journal=run.journal)
+    return paths

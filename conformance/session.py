@@ -1,0 +1,520 @@
+"""The suite's side of the wire: it plays the relay toward a provider's connector and keeps what it saw.
+
+A :class:`Session` is the context of every ``kind="http"`` check. It talks to one :class:`Target` with the
+relay's client certificate, journals every exchange (:class:`~s24kit.simulator.journal.Journal`), and
+computes once what many checks judge: the searches and fetches of every scenario patient, and a fixed set of
+requests that must be refused (unknown patient, bad consent, malformed bodies …). Checks only read these.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shlex
+import ssl
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+import httpx
+
+from ..schemas.identifiers import FULL_RRN
+from ..simulator.journal import Journal, JournalTransport
+from ..simulator.provider import Scenario
+
+ALL_TYPES = ("medical_receipt", "itemised_statement", "prescription", "pharmacy_receipt")
+SEARCH, FETCH = "visits:search", "documents:fetch"
+BASE = "/s24/v1/"
+HEALTH = BASE + "health"
+KST = dt.timezone(dt.timedelta(hours=9))
+OVERSIZED_BYTES = 2 * 1024 * 1024
+NO_SUCH_VISIT = "V-S24KIT-NO-SUCH-VISIT-0001"
+WORKERS = 4  # parallel searches/fetches while gathering the scenario: bounded, gentle on small EMR servers
+MAX_EVIDENCE = 20  # evidence items per verdict; the reason gives the full count
+FETCH_CHUNK = 100  # document-fetch.schema.json: visit_ids maxItems
+
+T = TypeVar("T")
+
+
+class TargetUnreachable(Exception):
+    """The target's health endpoint cannot even be connected to (runner exit code 3)."""
+
+    def __init__(self, message_ko: str, message_en: str) -> None:
+        super().__init__(f"{message_ko} / {message_en}")
+        self.message_ko, self.message_en = message_ko, message_en
+
+
+@dataclass(frozen=True)
+class Target:
+    """The provider under test and how to reach it."""
+
+    url: str
+    scenario: Path
+    role: str = "provider_pull"
+    provider_code: str | None = None
+    ca_bundle: Path | None = None
+    client_cert: Path | None = None
+    client_key: Path | None = None
+    timeout: float = 5.0
+
+
+@dataclass
+class Exchange:
+    """One request the suite sent and what came back (``status`` None and ``error`` set on a transport error)."""
+
+    request_id: str | None
+    method: str
+    url: str
+    status: int | None
+    headers: dict[str, str]  # response headers, lower-case names
+    body: Any  # parsed JSON, or None when the body is not UTF-8 JSON
+    text: str
+    elapsed_ms: float
+    exchange_id: str | None
+    error: str | None
+    request_body: bytes
+    request_headers: dict[str, str] = field(default_factory=dict)
+    content: bytes = b""  # the raw response body
+    certificate: bool = True  # sent with the relay's client certificate
+    body_shell: str | None = None  # shell command printing request_body (curl of bodies too big for one line)
+
+    @property
+    def media_type(self) -> str:
+        """``application/json`` from ``application/json; charset=utf-8`` (empty when absent)."""
+        return self.headers.get("content-type", "").split(";")[0].strip().lower()
+
+    @property
+    def code(self) -> str | None:
+        """The problem ``code`` of an error answer."""
+        return self.body.get("code") if isinstance(self.body, dict) else None
+
+    @property
+    def answered(self) -> str:
+        """``404 unknown_patient``, ``200``, or the transport error: what the target did, for messages."""
+        if self.status is None:
+            return f"no answer ({self.error})"
+        return f"{self.status} {self.code}" if self.code else str(self.status)
+
+
+def new_request_id() -> str:
+    """A fresh request id (common.schema.json request_id pattern)."""
+    return f"s24kit-{_letters()}"
+
+
+def _letters(n: int = 32) -> str:
+    """Random lowercase letters: no digit runs, so an id can never look like a resident number."""
+    return uuid.uuid4().hex[:n].translate(_NO_DIGITS)
+
+
+_NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
+
+
+def now_kst() -> dt.datetime:
+    return dt.datetime.now(KST).replace(microsecond=0)
+
+
+class Session:
+    """The relay's conversation with one target; see the module docstring."""
+
+    def __init__(self, target: Target, journal: Journal | None = None) -> None:
+        self.target = target
+        self.scenario = Scenario.load(Path(target.scenario), target.provider_code)
+        self.journal = journal if journal is not None else Journal()
+        self._recorded = _Remembering(self.journal)
+        visits = sorted(self.scenario.visits.values(), key=lambda v: v["visit_id"])
+        # The search period covers every visit, so a patient's expected visits are simply all of theirs.
+        self._period = {"start": min(v["start_date"] for v in visits), "end": max(v["end_date"] for v in visits)}
+        self._visits_of: dict[str, dict[str, dict[str, Any]]] = {}
+        for visit in visits:
+            self._visits_of.setdefault(visit["patient_id"], {})[visit["visit_id"]] = visit
+        self.party = f"relay→provider:{self.scenario.provider_code}"
+        self.exchanges: list[Exchange] = []
+        self._lock = threading.Lock()  # guards self.exchanges
+        self._once_lock = threading.RLock()  # one computation of a shared value at a time (they nest)
+        self._cache: dict[Any, Any] = {}
+        self.client = self._client(certificate=True)
+        health = self.get(HEALTH)
+        # Unreachable: no connection, no TLS session, or the connection dropped. A slow answer (read timeout)
+        # is not: the target is there, and S24-API-014 judges its slowness.
+        if health.status is None and not (health.error or "").startswith("ReadTimeout"):
+            self.close()
+            raise TargetUnreachable(f"{target.url}에 연결할 수 없습니다: {health.error}",
+                                    f"cannot connect to {target.url}: {health.error}")
+        self._cache["health"] = health
+
+    # -- transport ----------------------------------------------------------------------------------------
+
+    def _ssl_context(self, certificate: bool) -> ssl.SSLContext:
+        ca = self.target.ca_bundle
+        context = ssl.create_default_context(cafile=str(ca) if ca else None)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        if certificate and self.target.client_cert:
+            context.load_cert_chain(self.target.client_cert, self.target.client_key)
+        return context
+
+    def _client(self, *, certificate: bool) -> httpx.Client:
+        inner = httpx.HTTPTransport(verify=self._ssl_context(certificate),
+                                    limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
+        party = self.party if certificate else self.party + " (no client certificate)"
+        client = httpx.Client(transport=JournalTransport(inner, self._recorded, party),  # type: ignore[arg-type]
+                              timeout=httpx.Timeout(self.target.timeout), follow_redirects=False)
+        client._s24_certificate = certificate  # type: ignore[attr-defined]  # read by curl()
+        return client
+
+    def client_without_certificate(self) -> httpx.Client:
+        """A client that trusts the target's CA but presents no certificate (the caller closes it)."""
+        return self._client(certificate=False)
+
+    def raw(self, method: str, path: str, *, content: bytes = b"", headers: dict[str, str] | None = None,
+            client: httpx.Client | None = None, request_id: str | None = None,
+            body_shell: str | None = None) -> Exchange:
+        """Send exactly these bytes; never raises for transport errors (they become ``Exchange.error``)."""
+        url = self.target.url.rstrip("/") + path
+        headers = dict(headers or {})
+        certificate = getattr(client or self.client, "_s24_certificate", False)
+        self._recorded.local.last = None
+        start = time.perf_counter()
+        try:
+            response = (client or self.client).request(method, url, content=content or None, headers=headers,
+                                                       extensions={"s24_route": path})
+        except httpx.HTTPError as exc:
+            elapsed = (time.perf_counter() - start) * 1000
+            return self._keep(Exchange(request_id, method, url, None, {}, None, "", elapsed,
+                                       self._recorded.local.last, f"{type(exc).__name__}: {exc}", content, headers,
+                                       certificate=certificate, body_shell=body_shell))
+        elapsed = (time.perf_counter() - start) * 1000
+        raw_body = response.content
+        body: Any = None
+        try:
+            text = raw_body.decode("utf-8")
+            body = json.loads(text) if text.strip() else None
+        except UnicodeDecodeError:  # S24-SCH-006 reports it; the text stays readable for the other checks
+            text = raw_body.decode("utf-8", errors="replace")
+        except ValueError:
+            pass
+        return self._keep(Exchange(request_id, method, url, response.status_code,
+                                   {k.lower(): v for k, v in response.headers.items()}, body, text, elapsed,
+                                   response.extensions.get("s24_exchange"), None, content, headers, raw_body,
+                                   certificate, body_shell))
+
+    def _keep(self, exchange: Exchange) -> Exchange:
+        with self._lock:
+            self.exchanges.append(exchange)
+        return exchange
+
+    def get(self, path: str) -> Exchange:
+        return self.raw("GET", path)
+
+    def ask(self, operation: str, body: dict[str, Any], *, client: httpx.Client | None = None) -> Exchange:
+        """POST ``body`` to ``/s24/v1/<operation>`` as the relay (a fresh ``request_id`` unless given)."""
+        body = {"request_id": new_request_id(), **body}
+        content = json.dumps(body, ensure_ascii=False).encode("utf-8")
+        return self.raw("POST", BASE + operation, content=content, headers={"content-type": "application/json"},
+                        client=client, request_id=body["request_id"])
+
+    def curl(self, exchange: Exchange) -> str:
+        """One shell line that repeats ``exchange`` with the kit's client certificate."""
+        parts = ["curl", "-sS", "-i", "-X", exchange.method]
+        if self.target.ca_bundle:
+            parts += ["--cacert", str(self.target.ca_bundle)]
+        if exchange.certificate and self.target.client_cert:
+            parts += ["--cert", str(self.target.client_cert), "--key", str(self.target.client_key)]
+        for name, value in exchange.request_headers.items():
+            parts += ["-H", f"{name}: {value}"]
+        has_body = bool(exchange.request_body) or exchange.body_shell is not None
+        if has_body:
+            parts += ["--data-binary", "@-"]
+        line = " ".join(shlex.quote(p) for p in [*parts, exchange.url])
+        if exchange.body_shell is not None:
+            return f"{exchange.body_shell} | {line}"
+        if not has_body:
+            return line
+        try:
+            text = exchange.request_body.decode("utf-8")
+        except UnicodeDecodeError:
+            text = None
+        # printf, not a here-string: the body must arrive byte for byte (a here-string adds a newline, and a
+        # provider hashing raw bodies for idempotency would then see another request).
+        quoted = shlex.quote(text) if text is not None and text.isprintable() else _ansi_c(exchange.request_body)
+        return f"printf %s {quoted} | {line}"
+
+    def close(self) -> None:
+        """Close the connections (the journal stays readable for the evidence bundle)."""
+        self.client.close()
+
+    def __enter__(self) -> Session:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- request bodies -----------------------------------------------------------------------------------
+
+    def consent(self, scope: Iterable[str] = ALL_TYPES, *, days_ago: int = 0) -> dict[str, Any]:
+        """A consent valid now (real clock, KST) — or one that lapsed ``days_ago`` days ago."""
+        scope = tuple(scope)
+        now = now_kst()
+        if days_ago:
+            granted, expires = now - dt.timedelta(days=days_ago + 7), now - dt.timedelta(days=days_ago)
+        else:
+            granted, expires = now - dt.timedelta(hours=1), now + dt.timedelta(days=1)
+        return {"consent_id": f"C-s24kit-{_letters(12)}", "granted_at": granted.isoformat(),
+                "expires_at": expires.isoformat(), "scope": list(scope)}
+
+    def period(self) -> dict[str, str]:
+        """A period covering every visit of the scenario's provider."""
+        return dict(self._period)
+
+    def search_body(self, patient: dict[str, Any], *, consent: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"patient": patient, "period": self.period(), "consent": consent or self.consent()}
+
+    def fetch_body(self, patient: dict[str, Any], visit_ids: list[str], *, types: Iterable[str] = ALL_TYPES,
+                   consent: dict[str, Any] | None = None) -> dict[str, Any]:
+        return {"patient": patient, "visit_ids": list(visit_ids), "document_types": list(types),
+                "consent": consent or self.consent()}
+
+    # -- ground truth -------------------------------------------------------------------------------------
+
+    def patients(self) -> list[dict[str, Any]]:
+        """The scenario's patients as patient queries (name, birth date, identity token), in a stable order."""
+        return [{"name": p["name"], "birth_date": p["birth_date"], "identity_token": token}
+                for token, p in sorted(self.scenario.patients.items(), key=lambda kv: kv[1]["patient_id"])]
+
+    def patient_id(self, query: dict[str, Any]) -> str:
+        return self.scenario.patients[query["identity_token"]]["patient_id"]
+
+    def expected_visits(self, patient_id: str) -> dict[str, dict[str, Any]]:
+        """visit_id → index entry of the visits a search over :meth:`period` must return for the patient."""
+        return dict(self._visits_of.get(patient_id, {}))
+
+    def expected_documents(self, visit_ids: Iterable[str], types: Iterable[str] = ALL_TYPES
+                           ) -> dict[tuple[str, str], dict[str, Any]]:
+        """(visit_id, document_type) → the document the EMR holds, for the requested visits and types."""
+        wanted = set(types)
+        return {(v, doc["document_type"]): doc for v in visit_ids for doc in self.scenario.documents.get(v, ())
+                if doc["document_type"] in wanted}
+
+    def sample(self) -> tuple[dict[str, Any], list[str]]:
+        """The first patient with visits, and their visit ids (used by the error and idempotency checks)."""
+        for query in self.patients():
+            if visits := list(self.expected_visits(self.patient_id(query))):
+                return query, visits
+        raise ValueError(f"{self.target.scenario}: no patient with visits")  # Scenario.load prevents this
+
+    # -- computed once, judged by many checks -------------------------------------------------------------
+
+    def once(self, key: Any, compute: Callable[[], T]) -> T:
+        """``compute()`` the first time ``key`` is asked for, the cached value afterwards."""
+        with self._once_lock:
+            if key not in self._cache:
+                self._cache[key] = compute()
+            return self._cache[key]
+
+    def health(self) -> Exchange:
+        """The health exchange made when the session opened."""
+        return self._cache["health"]
+
+    def searched(self) -> dict[str, Exchange]:
+        """patient_id → the search exchange of every scenario patient over :meth:`period`."""
+        def compute() -> dict[str, Exchange]:
+            queries = self.patients()
+            found = _parallel(lambda q: self.ask(SEARCH, self.search_body(q)), queries)
+            return {self.patient_id(q): ex for q, ex in zip(queries, found, strict=True)}
+        return self.once("searched", compute)
+
+    def fetched(self) -> dict[str, Exchange]:
+        """visit_id → the fetch exchange that asked for all its documents (one fetch per patient and chunk)."""
+        def compute() -> dict[str, Exchange]:
+            jobs = [(q, visits[i:i + FETCH_CHUNK]) for q in self.patients()
+                    if (visits := list(self.expected_visits(self.patient_id(q))))
+                    for i in range(0, len(visits), FETCH_CHUNK)]
+            done = _parallel(lambda job: self.ask(FETCH, self.fetch_body(*job)), jobs)
+            return {v: ex for (_, visits), ex in zip(jobs, done, strict=True) for v in visits}
+        return self.once("fetched", compute)
+
+    def fetch_requests(self) -> list[tuple[dict[str, Any], Exchange]]:
+        """Each distinct fetch of :meth:`fetched` with the request body it sent."""
+        def compute() -> list[tuple[dict[str, Any], Exchange]]:
+            seen: dict[int, Exchange] = {}
+            for ex in self.fetched().values():
+                seen.setdefault(id(ex), ex)
+            return [(json.loads(ex.request_body), ex) for ex in seen.values()]
+        return self.once("fetch_requests", compute)
+
+    def provoked(self) -> dict[str, Exchange]:
+        """Requests a conformant provider must refuse, by case name, each sent once."""
+        return self.once("provoked", self._provoke)
+
+    def _provoke(self) -> dict[str, Exchange]:
+        query, visits = self.sample()
+        stranger = {"name": "김미등록", "birth_date": "1970-01-01", "identity_token": "itk_s24kit_nobody_0000"}
+        own = set(visits)
+        other = next((v for v in sorted(self.scenario.visits) if v not in own), None)
+        fetch_path = BASE + FETCH
+        json_header = {"content-type": "application/json"}
+        cases: dict[str, Callable[[], Exchange]] = {
+            "unknown_patient_search": lambda: self.ask(SEARCH, self.search_body(stranger)),
+            "unknown_patient_fetch": lambda: self.ask(FETCH, self.fetch_body(stranger, visits[:1])),
+            "unknown_visit": lambda: self.ask(FETCH, self.fetch_body(query, [NO_SUCH_VISIT])),
+            "expired_consent_search": lambda: self.ask(SEARCH, self.search_body(
+                query, consent=self.consent(days_ago=30))),
+            "expired_consent_fetch": lambda: self.ask(FETCH, self.fetch_body(
+                query, visits[:1], consent=self.consent(days_ago=30))),
+            "consent_scope": lambda: self.ask(FETCH, self.fetch_body(
+                query, visits[:1], consent=self.consent(scope=["prescription"]))),
+            "invalid_json": lambda: self.raw("POST", fetch_path, content=b'{"request_id": "s24kit-',
+                                             headers=json_header),
+            "wrong_content_type": lambda: self._wrong_content_type(query, visits),
+            "oversized": self._oversized,
+            "invalid_request": lambda: self.ask(FETCH, {"patient": query}),
+            "invalid_request_date": lambda: self.ask(SEARCH, {**self.search_body(query),
+                                                              "period": {"start": "2026-13-45", "end": "x"}}),
+        }
+        if other is not None:
+            cases["other_patients_visit"] = lambda: self.ask(FETCH, self.fetch_body(query, [other]))
+        return {name: send() for name, send in cases.items()}
+
+    def _wrong_content_type(self, query: dict[str, Any], visits: list[str]) -> Exchange:
+        body = {"request_id": new_request_id(), **self.fetch_body(query, visits[:1])}
+        return self.raw("POST", BASE + FETCH, content=json.dumps(body, ensure_ascii=False).encode(),
+                        headers={"content-type": "text/plain"}, request_id=body["request_id"])
+
+    def _oversized(self) -> Exchange:
+        request_id = new_request_id()
+        head, tail = f'{{"request_id":"{request_id}","pad":"'.encode(), b'"}'
+        content = head + b"y" * (OVERSIZED_BYTES - len(head) - len(tail)) + tail
+        shell = (f"{{ printf %s {shlex.quote(head.decode())}; head -c {OVERSIZED_BYTES - len(head) - len(tail)} "
+                 f"/dev/zero | tr '\\0' y; printf %s {shlex.quote(tail.decode())}; }}")
+        return self.raw("POST", BASE + FETCH, content=content, headers={"content-type": "application/json"},
+                        request_id=request_id, body_shell=shell)
+
+    def sent(self) -> list[Exchange]:
+        """Every exchange so far, after gathering the shared ones (searches, fetches, provoked errors)."""
+        self.searched(), self.fetched(), self.provoked()
+        with self._lock:
+            return list(self.exchanges)
+
+    def responses(self) -> list[Exchange]:
+        """The exchanges of :meth:`sent` that got an answer."""
+        return [ex for ex in self.sent() if ex.status is not None]
+
+    # -- outcomes (the checks package imports this module, so registry is imported where used) ------------
+
+    def evidence(self, exchange: Exchange | None, message: str = "", **fields: Any):
+        """Evidence naming the journal exchange and a curl line that repeats it."""
+        from .checks.registry import Evidence
+
+        # Reports travel further than the journal: a resident number a target leaked never goes into one.
+        message, fields = masked(message), {k: masked(v) for k, v in fields.items()}
+        if exchange is None:
+            return Evidence(message, **fields)
+        return Evidence(message, exchange=exchange.exchange_id, reproduction=self.curl(exchange), **fields)
+
+    def verdict(self, problems: list[Any], judged: int, what: str):
+        """Fail with the first problems as evidence, skip when nothing was judged, else pass with a count."""
+        from .checks.registry import failed, passed, skipped
+
+        if problems:
+            return failed(f"{len(problems)}건 위반 / {len(problems)} violation(s) in {what}",
+                          *problems[:MAX_EVIDENCE])
+        if not judged:
+            return skipped(f"판정할 응답이 없습니다 / no {what} to judge")
+        return passed(f"{judged}건 확인 / {judged} {what} checked")
+
+
+def differences(expected: Any, actual: Any, pointer: str = "") -> Iterator[tuple[str, Any, Any]]:
+    """``(pointer, expected, actual)`` for each differing leaf; text is compared after NFC normalisation.
+
+    Types count (``1`` is not ``1.0`` nor ``True``: money is integer won); a key on one side only is
+    reported with ``None`` on the other; lists are compared item by item, then by length.
+    """
+    if isinstance(expected, dict) and isinstance(actual, dict):
+        for key in [*expected, *(k for k in actual if k not in expected)]:
+            sub = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            if key not in actual or key not in expected:
+                yield sub, expected.get(key), actual.get(key)
+            else:
+                yield from differences(expected[key], actual[key], sub)
+    elif isinstance(expected, list) and isinstance(actual, list):
+        for i, (e, a) in enumerate(zip(expected, actual, strict=False)):
+            yield from differences(e, a, f"{pointer}/{i}")
+        if len(expected) != len(actual):
+            yield pointer or "/", f"{len(expected)} items", f"{len(actual)} items"
+    elif isinstance(expected, str) and isinstance(actual, str):
+        if unicodedata.normalize("NFC", expected) != unicodedata.normalize("NFC", actual):
+            yield pointer or "/", expected, actual
+    elif type(expected) is not type(actual) or expected != actual:
+        yield pointer or "/", expected, actual
+
+
+def masked(value: Any) -> Any:
+    """``value`` with every full resident number masked after its gender digit (YYMMDD-G******)."""
+    if isinstance(value, str):
+        return FULL_RRN.sub(lambda m: f"{m.group()[:6]}-{m.group().replace('-', '')[6]}******", value)
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
+
+
+def strings(value: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
+    """``(pointer, text)`` of every string in a JSON value, object keys included."""
+    if isinstance(value, str):
+        yield pointer or "/", value
+    elif isinstance(value, dict):
+        for key, sub in value.items():
+            path = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
+            yield path, str(key)
+            yield from strings(sub, path)
+    elif isinstance(value, list):
+        for i, sub in enumerate(value):
+            yield from strings(sub, f"{pointer}/{i}")
+
+
+def _parallel(func: Callable[[Any], T], items: list[Any]) -> list[T]:
+    """``[func(item) for item in items]`` on a few threads, in order."""
+    if len(items) <= 1:
+        return [func(item) for item in items]
+    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items)), thread_name_prefix="s24kit-session") as pool:
+        return list(pool.map(func, items))
+
+
+class _Remembering:
+    """The journal as the session's transports see it: remembers, per thread, the id it recorded last.
+
+    The journal transport records transport errors too but can only hand the id over on a response; the
+    thread that sent a request is the one that records it, so a thread-local gives the id of a failure.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self.journal, self.local = journal, threading.local()
+
+    def record(self, **fields: Any) -> str:
+        self.local.last = self.journal.record(**fields)
+        return self.local.last
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.journal, name)
+
+
+def _ansi_c(data: bytes) -> str:
+    """``data`` as a bash ``$'…'`` string (non-printable and non-UTF-8 bytes escaped)."""
+    out = []
+    for char in data.decode("utf-8", errors="surrogateescape"):
+        code = ord(char)
+        if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte
+            out.append(f"\\x{code - 0xDC00:02x}")
+        elif char in "\\'":
+            out.append("\\" + char)
+        elif code < 0x20 or code == 0x7F:
+            out.append(f"\\x{code:02x}")
+        else:
+            out.append(char)
+    return "$'" + "".join(out) + "'"

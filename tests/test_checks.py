@@ -1,0 +1,555 @@
+"""The suite's HTTP checks (SCH, DOC, API, SEC): all pass on the reference provider, each fails on its defect.
+
+Every provider here is served over mutual TLS on loopback and judged through a real :class:`Session`. The
+broken ones are small: a :class:`ProviderCore` subclass with one step changed, or an ASGI wrapper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import copy
+import json
+import shutil
+import socket
+import subprocess
+import unicodedata
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from s24kit.conformance.catalogue import requirements
+from s24kit.conformance.checks import CHECKS
+from s24kit.conformance.generate_cli import generate
+from s24kit.conformance.session import Session, Target, TargetUnreachable, differences
+from s24kit.schemas.identifiers import FULL_RRN
+from s24kit.schemas.loader import is_valid
+from s24kit.schemas.rules import RULES
+from s24kit.simulator.pki import ensure_pki
+from s24kit.simulator.problems import problem_body
+from s24kit.simulator.provider import ProviderCore, Scenario, create_provider_app
+from s24kit.simulator.serving import serving
+
+from ._require import require
+from .conftest import load_example
+from .test_rules import BUNDLE_CASES, DOCUMENT_CASES, _bundle
+
+FAMILIES = ("SCH", "DOC", "API", "SEC")
+MINE = sorted(rid for rid in CHECKS if rid.split("-")[1] in FAMILIES)
+COMPLETENESS = [rid for rid in MINE if not rid.startswith("S24-DOC-0")]
+
+
+# -- fixtures: one scenario, one PKI, providers over mutual TLS --------------------------------------------
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory):
+    return ensure_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def scenario_dir(tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("scenario") / "s"
+    result = CliRunner().invoke(generate, ["--patients", "20", "--seed", "11", "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out
+
+
+def _busiest(scenario_dir: Path, document_type: str) -> str:
+    """The provider with the most visits holding ``document_type``."""
+    counts: collections.Counter[str] = collections.Counter()
+    for line in (scenario_dir / "expected" / "index.jsonl").read_text(encoding="utf-8").splitlines():
+        visit = json.loads(line)
+        if visit["source"] == "emr" and document_type in visit["document_types"]:
+            counts[visit["provider_code"]] += 1
+    return counts.most_common(1)[0][0]
+
+
+@pytest.fixture(scope="module")
+def scenario(scenario_dir) -> Scenario:
+    """A clinic with medical receipts, statements and prescriptions: most rules have documents to judge."""
+    return Scenario.load(scenario_dir, _busiest(scenario_dir, "medical_receipt"))
+
+
+@contextlib.contextmanager
+def judged(app: Any, scenario: Scenario, pki, *, timeout: float = 5.0, mtls: bool = True) -> Iterator[Session]:
+    """Serve ``app`` (or a :class:`ProviderCore`) over TLS and open the suite's session toward it."""
+    if isinstance(app, ProviderCore):
+        app = create_provider_app(app)
+    with serving(app, tls=pki.server_context("provider-server", require_client_cert=mtls)) as served:
+        relay = pki["relay-client"]
+        target = Target(served.url, scenario.directory, provider_code=scenario.provider_code, ca_bundle=pki.ca_cert,
+                        client_cert=relay.cert, client_key=relay.key, timeout=timeout)
+        with Session(target) as session:
+            yield session
+
+
+@pytest.fixture(scope="module", params=["medical_receipt", "pharmacy_receipt"])
+def reference(request, scenario_dir, pki) -> Iterator[Session]:
+    """The reference provider as a clinic and as a pharmacy."""
+    scenario = Scenario.load(scenario_dir, _busiest(scenario_dir, request.param))
+    with judged(ProviderCore(scenario), scenario, pki) as session:
+        yield session
+
+
+# -- the reference passes ----------------------------------------------------------------------------------
+
+def test_every_check_is_registered_and_catalogued():
+    catalogued = {rid for rid, req in requirements().items() if req.family in FAMILIES}
+    assert set(MINE) == catalogued
+    assert all(CHECKS[rid].kind == "http" for rid in MINE)
+    assert {f"S24-DOC-{n}" for n in range(100, 106)} <= set(MINE) and set(RULES) <= set(MINE)
+
+
+def test_reference_provider_passes_every_check(reference):
+    results = {rid: CHECKS[rid].run(reference) for rid in MINE}
+    not_passed = {rid: (r.verdict, r.outcome.reason, [e.as_json() for e in r.outcome.evidence][:3])
+                  for rid, r in results.items() if r.verdict != "pass"}
+    # Only a contract rule about a document type this provider never issues may be skipped.
+    assert all(verdict == "skip" and rid in RULES for rid, (verdict, *_) in not_passed.items()), not_passed
+    for result in results.values():
+        assert is_valid("report#/properties/results/items", result.as_json()), result.as_json()
+
+
+def test_reference_leaves_no_rule_unjudged(scenario_dir, pki):
+    """Between a clinic and a pharmacy, every contract rule judges real documents at least once."""
+    passed: set[str] = set()
+    for kind in ("medical_receipt", "pharmacy_receipt"):
+        scenario = Scenario.load(scenario_dir, _busiest(scenario_dir, kind))
+        with judged(ProviderCore(scenario), scenario, pki) as session:
+            passed |= {rid for rid in RULES if CHECKS[rid].run(session).verdict == "pass"}
+    assert passed == set(RULES)
+
+
+def test_checks_are_pure_over_the_session(reference):
+    """Running a check twice gives the same verdict; shared answers are fetched once."""
+    before = len(reference.searched())
+    first = [CHECKS[rid].run(reference).verdict for rid in COMPLETENESS if "API-01" not in rid]
+    again = [CHECKS[rid].run(reference).verdict for rid in COMPLETENESS if "API-01" not in rid]
+    assert first == again and len(reference.searched()) == before
+
+
+# -- each check fails on a provider with the matching defect ------------------------------------------------
+
+def _problem(status: int, code: str, detail: str = "") -> tuple[int, dict[str, Any]]:
+    return status, problem_body(status, code, code.replace("_", " "), detail or None)
+
+
+class HealthExtraField(ProviderCore):
+    def health(self):
+        return {**super().health(), "uptime_seconds": 12}
+
+
+class HealthDegraded(ProviderCore):
+    def health(self):
+        return {**super().health(), "status": "degraded", "provider_code": "99999999"}
+
+
+class SearchExtraField(ProviderCore):
+    def search(self, body, patient):
+        return {**super().search(body, patient), "total": 1}
+
+
+class BundleWithoutProviderCode(ProviderCore):
+    def fetch(self, body, patient):
+        status, bundle = super().fetch(body, patient)
+        bundle.pop("provider_code", None)
+        return status, bundle
+
+
+class WrongVisitDates(ProviderCore):
+    def search(self, body, patient):
+        answer = super().search(body, patient)
+        for visit in answer["visits"]:
+            visit["start_date"] = "2001-01-01"
+        answer["visits"] = answer["visits"][1:]
+        return answer
+
+
+class OtherPatientsVisitInSearch(ProviderCore):
+    def search(self, body, patient):
+        answer = super().search(body, patient)
+        other = next(v for v in sorted(self.scenario.visits.values(), key=lambda v: v["visit_id"])
+                     if v["patient_id"] != patient["patient_id"])
+        answer["visits"].append({"visit_id": other["visit_id"], "setting": other["setting"],
+                                 "start_date": other["start_date"], "end_date": other["end_date"],
+                                 "department": self.department(other["visit_id"]),
+                                 "available_documents": other["document_types"]})
+        return answer
+
+
+class NoItemisedStatements(ProviderCore):
+    def documents_of(self, visit_id):
+        return [d for d in super().documents_of(visit_id) if d["document_type"] != "itemised_statement"]
+
+
+class WrongDepartment(ProviderCore):
+    def documents_of(self, visit_id):
+        docs = copy.deepcopy(super().documents_of(visit_id))
+        for doc in docs:
+            if doc["document_type"] == "medical_receipt":
+                doc["department"] = "01" if doc["department"] != "01" else "02"
+        return docs
+
+
+class OtherPatientsDocument(ProviderCore):
+    def fetch(self, body, patient):
+        status, bundle = super().fetch(body, patient)
+        if status == 200:
+            other = next(v for v in sorted(self.scenario.visits) if self.scenario.visits[v]["patient_id"]
+                         != patient["patient_id"] and self.scenario.documents[v])
+            bundle["documents"].append(self.scenario.documents[other][0])
+        return status, bundle
+
+
+class NoMissingList(ProviderCore):
+    def fetch(self, body, patient):
+        status, bundle = super().fetch(body, patient)
+        bundle.pop("missing", None)
+        return status, bundle
+
+
+class FailingSearch(ProviderCore):
+    def decide(self, operation, body):
+        if operation == "visits:search":
+            return _problem(503, "service_unavailable")
+        return super().decide(operation, body)
+
+
+class FailingFetch(ProviderCore):
+    def fetch(self, body, patient):
+        return _problem(503, "service_unavailable")
+
+
+class UnknownPatientIsEmpty(ProviderCore):
+    def decide(self, operation, body):
+        if self.scenario.patient(body["patient"]) is None:
+            return 200, {"request_id": body["request_id"], "provider_code": self.scenario.provider_code, "visits": []}
+        return super().decide(operation, body)
+
+
+class UnknownVisitSkipped(ProviderCore):
+    def fetch(self, body, patient):
+        own = [v for v in body["visit_ids"] if self.scenario.visits.get(v, {}).get("patient_id")
+               == patient["patient_id"]]
+        return super().fetch({**body, "visit_ids": own}, patient)
+
+
+class ConsentDatesIgnored(ProviderCore):
+    def consent_problem(self, consent, wanted):
+        far = {**consent, "granted_at": "2000-01-01T00:00:00+09:00", "expires_at": "2100-01-01T00:00:00+09:00"}
+        return super().consent_problem(far, wanted)
+
+
+class ConsentScopeIgnored(ProviderCore):
+    def consent_problem(self, consent, wanted):
+        return super().consent_problem(consent, [])
+
+
+class WrongCodeForInvalidRequests(ProviderCore):
+    def answer(self, operation, body):
+        status, answer = super().answer(operation, body)
+        if answer.get("code") == "invalid_request":
+            return _problem(422, "document_invalid")
+        return status, answer
+
+
+class DeliversOnce(ProviderCore):
+    """Forgets request ids and hands each document out once: a repeated request gets another answer."""
+
+    def __init__(self, scenario):
+        super().__init__(scenario)
+        self.delivered: set[tuple[str, str]] = set()
+
+    def answer(self, operation, body):
+        self._answers.clear()
+        return super().answer(operation, body)
+
+    def fetch(self, body, patient):
+        status, bundle = super().fetch(body, patient)
+        if status == 200:
+            fresh = [d for d in bundle["documents"] if (d["visit_id"], d["document_type"]) not in self.delivered]
+            bundle["missing"] += [{"visit_id": d["visit_id"], "document_type": d["document_type"],
+                                   "reason": "not_available"} for d in bundle["documents"] if d not in fresh]
+            bundle["documents"] = fresh
+            self.delivered |= {(d["visit_id"], d["document_type"]) for d in fresh}
+        return status, bundle
+
+
+class NfdText(ProviderCore):
+    def documents_of(self, visit_id):
+        docs = copy.deepcopy(super().documents_of(visit_id))
+        for doc in docs:
+            doc["patient"]["name"] = unicodedata.normalize("NFD", doc["patient"]["name"])
+        return docs
+
+
+class FullResidentNumber(ProviderCore):
+    def documents_of(self, visit_id):
+        docs = copy.deepcopy(super().documents_of(visit_id))
+        for doc in docs:
+            doc["patient"]["resident_number_masked"] = doc["patient"]["resident_number_masked"][:8] + "234567"
+        return docs
+
+
+class TracebackInErrors(ProviderCore):
+    def decide(self, operation, body):
+        status, answer = super().decide(operation, body)
+        if status >= 400:
+            answer["detail"] = ('Traceback (most recent call last):\n  File "/srv/emr/connector/views.py", line 88, '
+                                "in fetch\nKeyError: 'visit'")
+        return status, answer
+
+
+class RuleBreaker(ProviderCore):
+    """Serves, fetch after fetch, the shipped examples broken for each contract rule (tests/test_rules.py)."""
+
+    def __init__(self, scenario):
+        super().__init__(scenario)
+        broken = []
+        for _, name, mutate in DOCUMENT_CASES:
+            doc = copy.deepcopy(load_example(name))
+            mutate(doc)
+            broken.append(doc)
+        self.bundles = [broken] + [_bundle(**edits)["documents"] for _, edits in BUNDLE_CASES]
+        self.served = 0
+
+    def fetch(self, body, patient):
+        status, bundle = super().fetch(body, patient)
+        if status == 200:
+            bundle["documents"] = self.bundles[self.served % len(self.bundles)]
+            self.served += 1
+        return status, bundle
+
+
+# ASGI wrappers for defects outside the core: media types, encodings, limits, banners, concurrency.
+
+@dataclass
+class Wrap:
+    """An ASGI middleware around the reference app, changing requests and/or responses."""
+
+    app: Any
+    on_request: Callable[[dict, bytes], tuple[dict, bytes] | tuple[int, dict, bytes]] | None = None
+    on_response: Callable[[dict, int, dict, bytes], tuple[int, dict, bytes]] | None = None
+    hold: Callable[[dict], Any] | None = None  # async hook around the call
+    state: dict = field(default_factory=dict)
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] != "http":
+            return await self.app(scope, receive, send)
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body"):
+                break
+        headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
+        if self.on_request:
+            changed = self.on_request(headers, body)
+            if len(changed) == 3:
+                return await _send(send, *changed)
+            headers, body = changed
+        scope = {**scope, "headers": [(k.encode(), v.encode()) for k, v in headers.items()]}
+        sent: dict[str, Any] = {"body": b""}
+
+        async def replay():
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        async def capture(message):
+            if message["type"] == "http.response.start":
+                sent["status"] = message["status"]
+                sent["headers"] = {k.decode().lower(): v.decode() for k, v in message["headers"]}
+            else:
+                sent["body"] += message.get("body", b"")
+
+        if self.hold:
+            async with self.hold(self.state) as refused:
+                if refused:
+                    return await _send(send, 503, {"content-type": "application/problem+json"},
+                                       json.dumps(problem_body(503, "service_unavailable", "busy")).encode())
+                await self.app(scope, replay, capture)
+        else:
+            await self.app(scope, replay, capture)
+        status, out_headers, out = sent["status"], sent["headers"], sent["body"]
+        if self.on_response:
+            status, out_headers, out = self.on_response(scope, status, out_headers, out)
+        await _send(send, status, out_headers, out)
+
+
+async def _send(send, status: int, headers: dict, body: bytes) -> None:
+    headers = {**headers, "content-length": str(len(body))}
+    await send({"type": "http.response.start", "status": status,
+                "headers": [(k.encode(), v.encode()) for k, v in headers.items()]})
+    await send({"type": "http.response.body", "body": body})
+
+
+def _media(error: bool, value: str):
+    def change(scope, status, headers, body):
+        if (status >= 400) == error:
+            headers = {**headers, "content-type": value}
+        return status, headers, body
+    return change
+
+
+def _cp949(scope, status, headers, body):
+    if scope["path"].endswith("documents:fetch") and status == 200:
+        body = body.decode("utf-8").encode("cp949", errors="replace")
+    return status, headers, body
+
+
+def _banner(scope, status, headers, body):
+    return status, {**headers, "server": "Apache/2.4.41 (Ubuntu)", "x-powered-by": "PHP/7.4.3"}, body
+
+
+def _crash_on_bad_json(headers, body):
+    if not body:
+        return headers, body
+    try:
+        json.loads(body)
+    except ValueError:
+        return 500, {"content-type": "application/problem+json"}, json.dumps(
+            problem_body(500, "internal_error", "Internal error")).encode()
+    return headers, body
+
+
+def _any_media_type(headers, body):
+    return {**headers, "content-type": "application/json"}, body
+
+
+def _slow_first_search():
+    @contextlib.asynccontextmanager
+    async def hold(state):
+        state["n"] = state.get("n", 0) + 1
+        if state["n"] == 2:  # the first search (the first request is the health check)
+            await asyncio.sleep(1.0)
+        yield False
+    return hold
+
+
+def _at_most(limit: int):
+    @contextlib.asynccontextmanager
+    async def hold(state):
+        state["busy"] = state.get("busy", 0) + 1
+        try:
+            if state["busy"] > limit:
+                yield True
+            else:
+                await asyncio.sleep(0.2)  # keep the slot long enough for concurrent requests to meet
+                yield False
+        finally:
+            state["busy"] -= 1
+    return hold
+
+
+@dataclass(frozen=True)
+class Broken:
+    name: str
+    build: Callable[[Scenario], Any]
+    fails: tuple[str, ...]
+    timeout: float = 5.0
+    mtls: bool = True
+
+
+def _app(core=ProviderCore, **options):
+    return lambda scenario: create_provider_app(core(scenario), **options)
+
+
+def _wrapped(**hooks):
+    return lambda scenario: Wrap(create_provider_app(ProviderCore(scenario)), **hooks)
+
+
+BROKEN = [
+    Broken("health-extra-field", HealthExtraField, ("S24-SCH-001",)),
+    Broken("search-extra-field", SearchExtraField, ("S24-SCH-002",)),
+    Broken("bundle-without-provider-code", BundleWithoutProviderCode, ("S24-SCH-003",)),
+    Broken("errors-as-plain-json", _wrapped(on_response=_media(True, "application/json")), ("S24-SCH-004",)),
+    Broken("success-as-text", _wrapped(on_response=_media(False, "text/plain")), ("S24-SCH-005",)),
+    Broken("cp949-bodies", _wrapped(on_response=_cp949), ("S24-SCH-006",)),
+    Broken("wrong-visit-dates", WrongVisitDates, ("S24-DOC-100",)),
+    Broken("other-patients-visit", OtherPatientsVisitInSearch, ("S24-DOC-101", "S24-SEC-005")),
+    Broken("no-itemised-statements", NoItemisedStatements, ("S24-DOC-102", "S24-DOC-105")),
+    Broken("wrong-department", WrongDepartment, ("S24-DOC-103",)),
+    Broken("other-patients-document", OtherPatientsDocument, ("S24-DOC-104", "S24-SEC-005")),
+    Broken("no-missing-list", NoMissingList, ("S24-DOC-105",)),
+    Broken("health-degraded", HealthDegraded, ("S24-API-001",)),
+    Broken("search-fails", FailingSearch, ("S24-API-002", "S24-DOC-100")),
+    Broken("fetch-fails", FailingFetch, ("S24-API-003", "S24-DOC-102")),
+    Broken("unknown-patient-is-empty", UnknownPatientIsEmpty, ("S24-API-004",)),
+    Broken("unknown-visit-skipped", UnknownVisitSkipped, ("S24-API-005",)),
+    Broken("consent-dates-ignored", ConsentDatesIgnored, ("S24-API-006",)),
+    Broken("consent-scope-ignored", ConsentScopeIgnored, ("S24-API-007",)),
+    Broken("bad-json-crashes", _wrapped(on_request=_crash_on_bad_json), ("S24-API-008",)),
+    Broken("any-media-type", _wrapped(on_request=_any_media_type), ("S24-API-009",)),
+    Broken("no-size-limit", _app(max_body_bytes=8 * 1024 * 1024), ("S24-API-010",)),
+    Broken("wrong-code-for-invalid-requests", WrongCodeForInvalidRequests, ("S24-API-011",)),
+    Broken("delivers-once", DeliversOnce, ("S24-API-012", "S24-API-013")),
+    Broken("slow-search", _wrapped(hold=_slow_first_search()), ("S24-API-014",), timeout=0.5),
+    Broken("five-at-a-time", _wrapped(hold=_at_most(5)), ("S24-API-015",)),
+    Broken("nfd-text", NfdText, ("S24-API-016", "S24-DOC-030")),
+    Broken("full-resident-number", FullResidentNumber, ("S24-SEC-001", "S24-DOC-031")),
+    Broken("traceback-in-errors", TracebackInErrors, ("S24-SEC-002",)),
+    Broken("server-banner", _wrapped(on_response=_banner), ("S24-SEC-003",)),
+    Broken("no-client-certificate-required", ProviderCore, ("S24-SEC-004",), mtls=False),
+    Broken("breaks-every-rule", RuleBreaker, tuple(sorted(RULES))),
+]
+
+
+def test_every_check_has_a_broken_provider():
+    covered = {rid for case in BROKEN for rid in case.fails}
+    assert set(MINE) - covered == set()
+
+
+@pytest.mark.parametrize("case", BROKEN, ids=[c.name for c in BROKEN])
+def test_check_fails_on_its_defect(case, scenario, pki):
+    with judged(case.build(scenario), scenario, pki, timeout=case.timeout, mtls=case.mtls) as session:
+        for rid in case.fails:
+            result = CHECKS[rid].run(session)
+            assert result.verdict == "fail", (rid, result.outcome)
+            assert result.outcome.evidence, rid
+            for evidence in result.outcome.evidence:
+                assert evidence.exchange and evidence.exchange.startswith("x-"), (rid, evidence)
+                assert evidence.reproduction and evidence.reproduction.count("curl ") == 1, (rid, evidence)
+                assert session.journal.get(evidence.exchange) is not None
+            report = result.as_json()
+            assert report["remedy_ko"] and report["remedy_en"] and is_valid("report#/properties/results/items",
+                                                                             report)
+            # Whatever the target leaked, the report masks it (the full-resident-number case shows it).
+            assert not FULL_RRN.search(json.dumps(report, ensure_ascii=False)), rid
+
+
+# -- the session itself -------------------------------------------------------------------------------------
+
+def test_unreachable_target_is_reported(scenario, pki):
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    with pytest.raises(TargetUnreachable, match="connect"):
+        Session(Target(f"https://127.0.0.1:{port}", scenario.directory, ca_bundle=pki.ca_cert, timeout=1.0))
+
+
+def test_curl_reproduction_repeats_the_exchange(reference):
+    require(shutil.which("curl") and shutil.which("bash"), "curl and bash are needed to replay a reproduction")
+    for case, status, code in (("unknown_visit", 404, "unknown_visit"), ("invalid_json", 400, "invalid_json"),
+                               ("oversized", 413, "payload_too_large")):
+        line = reference.curl(reference.provoked()[case])
+        assert "\n" not in line
+        out = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=30, check=True).stdout
+        head, _, body = out.partition("\n\n")  # text mode turned CRLF into LF
+        assert head.split()[1] == str(status) and json.loads(body)["code"] == code, out[:500]
+
+
+def test_exchanges_are_journaled_with_personal_data_masked(reference):
+    ex = reference.provoked()["unknown_patient_search"]
+    entry = reference.journal.get(ex.exchange_id)
+    assert entry["status"] == 404 and "김미등록" not in entry["request"]["body"]
+
+
+def test_differences_name_the_field():
+    expected = {"totals": {"copay": 7470, "note": "한글"}, "rows": [1, 2]}
+    actual = {"totals": {"copay": 7470.0, "note": unicodedata.normalize("NFD", "한글")}, "rows": [1], "x": True}
+    assert list(differences(expected, actual)) == [("/totals/copay", 7470, 7470.0), ("/rows", "2 items", "1 items"),
+                                                   ("/x", None, True)]
