@@ -37,7 +37,8 @@ class _LazyGroup(click.Group):
     does not pay for the start-up of all the others (doctor is meant to answer within seconds)."""
 
     lazy: ClassVar[dict[str, str]] = {
-        "catalogue": "catalogue_cli:catalogue", "check": "check_cli:check", "doctor": "doctor_cli:doctor",
+        "catalogue": "catalogue_cli:catalogue", "check": "check_cli:check", "demo": "demo_cli:demo",
+        "doctor": "doctor_cli:doctor",
         "generate": "generate_cli:generate", "payout": "payout_cli:payout", "report": "report_cli:report",
         "serve": "serve_cli:serve"}
 

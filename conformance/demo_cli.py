@@ -1,0 +1,135 @@
+"""``s24kit demo``: the whole kit end to end on loopback, with zero configuration.
+
+Generates a scenario, starts relay + insurers + the reference provider over mutual TLS, sends a few patient
+claims through them, then runs the full conformance suite against the reference provider and against one
+faulty provider, writes both sets of reports and prints where they are. Exit 0 when every claim paid the
+scenario's expected amount, the reference provider passes and the faulty one fails every requirement its
+defect breaks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import click
+from rich.console import Console
+from rich.table import Table
+
+from ..simulator.faults import FaultSwitch
+from ..simulator.generator.context import Options
+from ..simulator.generator.scenario import write_scenario
+from ..simulator.harness import Simulator
+from ..simulator.pki import PkiError
+from ..simulator.provider import Scenario
+from ..simulator.provider.faulty import FAULTY, create_faulty_app, faulty_server_context
+from ..simulator.serving import ServeError, serving
+from ..simulator.stack import KST, SimClock, Stack, StackOptions
+from .runner import ConfigError, SuiteRun, TargetUnreachable, make_target, run_suite, write_reports
+from .usage import OneLineCommand, OneLineError, wide_console
+
+DEMO_PROVIDER = "99310001"  # a clinic (의원): every document type and rule has something to judge
+DEFAULT_FAULT = "wrong_total"
+
+
+def _scenario(state: Path, patients: int, console: Console) -> Path:
+    target = state / "scenario"
+    if not (target / "manifest.json").is_file():
+        with console.status(f"시나리오 생성 / generating a scenario ({patients} patients)"):
+            write_scenario(target, Options(patients=patients, seed=1, provider=DEMO_PROVIDER).resolved(),
+                           force=True)
+    return target
+
+
+def _claims(simulator: Simulator, clock: SimClock, count: int) -> list[tuple[dict, dict]]:
+    """Replay ``count`` of the scenario's claims, each at its own date; (status, record) pairs."""
+    outcomes = [(simulator.replay(record), record) for record, _ in zip(simulator.stack.claims(), range(count),
+                                                                        strict=False)]
+    clock.now = dt.datetime.now(KST)  # back to the present for the suite's consents
+    return outcomes
+
+
+Judged = tuple[SuiteRun, dict[str, Path]]
+
+
+def _suite(url: str, scenario: Path, state: Path, out: Path, lang: str, console: Console, label: str) -> Judged:
+    target = make_target(url, scenario, provider_code=DEMO_PROVIDER, state=state)
+    with console.status(f"적합성 시험 / conformance suite → {label}") as status:
+        def progress(result, index: int, total: int) -> None:
+            status.update(f"적합성 시험 / conformance suite → {label}: {index}/{total} {result.requirement}")
+        run = run_suite(target, lang=lang, progress=progress)
+    return run, write_reports(run, out, lang=lang)
+
+
+@click.command("demo", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("--state", default=Path(".s24kit/demo"), show_default=True, type=click.Path(path_type=Path),
+              help="State directory (scenario, certificates, databases).")
+@click.option("--out", default=Path("s24kit-demo"), show_default=True, type=click.Path(path_type=Path),
+              help="Where the reports go.")
+@click.option("--fault", default=DEFAULT_FAULT, show_default=True, type=click.Choice(sorted(FAULTY)),
+              help="The faulty provider to catch.")
+@click.option("--patients", default=30, show_default=True, type=click.IntRange(5, 2000))
+@click.option("--lang", default="ko", show_default=True, type=click.Choice(["ko", "en"]))
+def demo(state: Path, out: Path, fault: str, patients: int, lang: str) -> None:
+    """데모: 시뮬레이터 + 적합성 시험 전체 / the whole kit end to end on loopback (no configuration)."""
+    console = wide_console()
+    try:
+        scenario = _scenario(state, patients, console)
+        clock = SimClock()
+        # every provider of the scenario (pharmacies too): a patient's claims build on each other
+        stack = Stack(StackOptions(scenario, state, faults=FaultSwitch(), clock=clock))
+        with Simulator(stack, network=True) as simulator:
+            with console.status("청구 흐름 / claims through relay → provider → insurers"):
+                outcomes = _claims(simulator, clock, 8)
+            provider_url = simulator.urls[f"provider:{DEMO_PROVIDER}"]
+            reference = _suite(provider_url, scenario, state, out / "reference", lang, console,
+                               "reference provider")
+            core_scenario = Scenario.load(scenario, DEMO_PROVIDER)
+            faulty_app = create_faulty_app(fault, core_scenario)
+            with serving(faulty_app, tls=faulty_server_context(fault, stack.pki), name=f"faulty-{fault}") as bad:
+                faulty = _suite(bad.url, scenario, state, out / f"faulty-{fault}", lang, console,
+                                f"faulty provider {fault}")
+    except (ServeError, PkiError, ConfigError) as exc:
+        raise OneLineError(exc.message_ko, exc.message_en) from None
+    except TargetUnreachable as exc:
+        raise OneLineError(exc.message_ko, exc.message_en, exit_code=3) from None
+    caught = {r.requirement for r in faulty[0].results if r.verdict == "fail"}
+    expected = FAULTY[fault].expected_failures
+    paid_as_expected = all(i.get("payout_total", 0) == record["expected"][i["insurer_code"]]["total"]
+                           for status, record in outcomes for i in status["insurers"])
+    ok = paid_as_expected and not reference[0].failed_must() and expected <= caught
+    _print(console, lang, outcomes, reference, faulty, fault, expected, caught)
+    raise SystemExit(0 if ok else 1)
+
+
+def _print(console: Console, lang: str, outcomes: list[tuple[dict, dict]], reference: Judged, faulty: Judged,
+           fault: str, expected: frozenset[str], caught: set[str]) -> None:
+    ko = lang == "ko"
+    flow = Table(title="청구 흐름: 중계기관 → 요양기관 → 보험사" if ko else "Claims: relay → provider → insurers")
+    for column in (("청구", "claim"), ("상태", "state"), ("보험사별 지급 (시나리오 기대값과 비교)",
+                                                          "payout per insurer (against the scenario's expected)")):
+        flow.add_column(column[0] if ko else column[1])
+    for status, record in outcomes:
+        paid = []
+        for insurer in status["insurers"]:
+            got, want = insurer.get("payout_total", 0), record["expected"][insurer["insurer_code"]]["total"]
+            paid.append(f"{insurer['insurer_code']} {got:,}원 {'✓' if got == want else f'✗ (≠ {want:,}원)'}")
+        flow.add_row(status["claim_id"], status["state"], ", ".join(paid))
+    console.print(flow)
+    table = Table(title="적합성 시험" if ko else "Conformance suite")
+    for column in (("대상", "target"), ("판정", "verdict"), ("적합/부적합/경고/건너뜀", "pass/fail/warn/skip"),
+                   ("보고서", "reports")):
+        table.add_column(column[0] if ko else column[1], overflow="fold")
+    for label, (run, paths) in (("reference provider", reference), (f"faulty: {fault}", faulty)):
+        counts = run.counts()
+        verdict = "[red]FAIL[/]" if run.failed_must() else "[green]PASS[/]"
+        table.add_row(label, verdict, f"{counts['pass']}/{counts['fail']}/{counts['warn']}/{counts['skip']}",
+                      str(paths["html"]))
+    console.print(table)
+    defect = FAULTY[fault]
+    console.print(f"{'결함' if ko else 'defect'} {fault}: {defect.description_ko if ko else defect.description_en}")
+    console.print(f"{'잡아낸 요구사항' if ko else 'caught'}: {', '.join(sorted(caught & expected))}"
+                  + (f" — {'놓친 것' if ko else 'missed'}: {', '.join(sorted(expected - caught))}"
+                     if expected - caught else ""), highlight=False)
+    console.print(f"{'증거 묶음' if ko else 'evidence bundles'}: {reference[1]['bundle']}, {faulty[1]['bundle']} "
+                  "(s24kit report verify …)", highlight=False)
