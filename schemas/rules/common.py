@@ -45,6 +45,16 @@ def strings(value: Any, out: list[str]) -> list[str]:
     return out
 
 
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(item) for item in value.values())
+    if isinstance(value, list):
+        return any(_has_float(item) for item in value)
+    return False
+
+
 @rule("S24-DOC-030", "한글 등 모든 문자열은 UTF-8 NFC 정규화", "All text is NFC-normalised",
       applies_to=ALL, needs_valid_shape=False)
 def nfc_text(doc: Document) -> Iterator[Violation]:
@@ -74,6 +84,8 @@ def masked_identity(doc: Document) -> Iterator[Violation]:
 @rule("S24-DOC-032", "금액·횟수는 정수 (원 단위)", "Money and counts are whole numbers (integer won)",
       applies_to=ALL, needs_valid_shape=False)
 def whole_won(doc: Document) -> Iterator[Violation]:
+    if not _has_float(doc):  # the common case, without building a pointer for every scalar
+        return
     for pointer, key, value in walk(doc):
         if isinstance(value, float) and key not in FRACTIONAL_FIELDS:
             yield Violation(pointer, f"{value}: 금액과 횟수는 소수점 없는 정수로 보내야 합니다",
