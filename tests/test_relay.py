@@ -320,6 +320,43 @@ async def test_insurer_behaviour_more_documents_and_deny_reach_the_claim(scenari
             assert insurer["state"] == wanted.get(insurer["insurer_code"], insurer["state"])
 
 
+async def test_an_additional_claim_answers_a_request_for_more_documents(scenario, tmp_path):
+    configs = [InsurerConfig(code, behaviour=Behaviour.MORE_DOCUMENTS, requested_documents=("itemised_statement",))
+               for code in ("INSA", "INSB", "INSC")]
+    stack = _stack(scenario, tmp_path, persistent=False, insurers=configs)
+    async with stack.inprocess():
+        first_of_patient: dict[str, dict[str, Any]] = {}
+        for record in stack.claims():
+            first_of_patient.setdefault(record["patient_id"], record)
+        record = next(r for r in first_of_patient.values()
+                      if "itemised_statement" in r["claim"]["document_types"] and len(r["claim"]["document_types"]) > 1)
+        without = [t for t in record["claim"]["document_types"] if t != "itemised_statement"]
+        status = await _claim(stack, {**record, "claim": {**record["claim"], "document_types": without}})
+        assert status["state"] == "more_documents_required"
+        assert all(i["state"] == "more_documents_required" for i in status["insurers"])
+        more = {**record["claim"], "request_id": record["claim"]["request_id"] + "-more",
+                "document_types": ["itemised_statement"]}
+        path = f"/relay/v1/claims/{status['claim_id']}/documents"
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.relay_app), base_url="https://r") as c:
+            accepted = await c.post(path, json=more)
+            again = await c.post(path, json=more)
+            changed = await c.post(path, json={**more, "accident_type": "injury"})
+            unknown = await c.post("/relay/v1/claims/CLM-19990101-000001/documents", json=more)
+        assert accepted.status_code == 202 and again.status_code == 200, accepted.text
+        assert changed.status_code == 409 and unknown.status_code == 404
+        deadline = time.monotonic() + 15
+        while (status := stack.relay.status(status["claim_id"]))["state"] == "more_documents_required":
+            assert time.monotonic() < deadline, status
+            if not await stack.relay.step():
+                await asyncio.sleep(0.01)
+        _assert_expected(await stack.relay.wait_for(status["claim_id"]), record)
+        receipts = {i["insurer_code"]: i["receipt_number"] for i in stack.relay.status(status["claim_id"])["insurers"]}
+        assert all(r.endswith("-000001") for r in receipts.values()), "the insurer kept the claim's receipt"
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.relay_app), base_url="https://r") as c:
+            late = await c.post(path, json={**more, "request_id": more["request_id"] + "-2"})
+        assert late.status_code == 409 and late.json()["code"] == "invalid_request"
+
+
 # -- restart ---------------------------------------------------------------------------------------------------
 
 

@@ -88,6 +88,20 @@ class Insurer:
                 self._decide(db, receipt, submission)
         return self.acknowledgement(receipt)
 
+    def supplement(self, claim: Any, submission: dict[str, Any], request_hash: str) -> dict[str, Any]:
+        """Documents sent for a claim waiting for more: add them, review again and decide (same receipt)."""
+        receipt = claim["receipt_number"]
+        merged = json.loads(claim["submission"])
+        held = {(d["visit_id"], d["document_type"]) for d in merged["documents"]}
+        merged["documents"] += [d for d in submission["documents"] if (d["visit_id"], d["document_type"]) not in held]
+        with self.store.transaction() as db:
+            db.execute("INSERT INTO supplements VALUES (?, ?, ?)", (submission["request_id"], receipt, request_hash))
+            db.execute("UPDATE claims SET submission = ? WHERE receipt_number = ?",
+                       (json.dumps(merged, ensure_ascii=False), receipt))
+            self._event(db, receipt, merged["claim_id"], merged["callback_url"], "in_review")
+            self._decide(db, receipt, merged)
+        return self.acknowledgement(receipt)
+
     def _decide(self, db, receipt: str, submission: dict[str, Any]) -> None:
         claim_id, callback = submission["claim_id"], submission["callback_url"]
         if self.config.behaviour is Behaviour.DENY:
@@ -194,6 +208,8 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
             return JSONResponse(insurer.acknowledgement(existing["receipt_number"]), status_code=202)
         if config.behaviour is Behaviour.SLOW:
             await asyncio.sleep(config.delay_ms / 1000)
+        if (waiting := store.awaiting_documents(body["claim_id"])) is not None:
+            return JSONResponse(insurer.supplement(waiting, body, request_hash), status_code=202)
         return JSONResponse(insurer.accept(body, request_hash), status_code=202)
 
     async def claim_status(request: Request) -> Response:

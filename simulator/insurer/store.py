@@ -23,6 +23,8 @@ CREATE TABLE IF NOT EXISTS events (
     callback_url TEXT NOT NULL, copies INTEGER NOT NULL DEFAULT 1, status TEXT NOT NULL DEFAULT 'pending',
     attempts INTEGER NOT NULL DEFAULT 0, next_attempt REAL NOT NULL DEFAULT 0, last_error TEXT);
 CREATE INDEX IF NOT EXISTS events_due ON events(status, next_attempt);
+CREATE TABLE IF NOT EXISTS supplements (
+    request_id TEXT PRIMARY KEY, receipt_number TEXT NOT NULL, request_hash TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
@@ -59,7 +61,14 @@ class InsurerStore(Database):
     # -- claims -----------------------------------------------------------------------------------------
 
     def claim_by_request(self, request_id: str) -> sqlite3.Row | None:
-        rows = self.query("SELECT * FROM claims WHERE request_id = ?", request_id)
+        """The claim a submission (or a supplement to it) with ``request_id`` created, with its hash."""
+        rows = self.query("SELECT * FROM claims WHERE request_id = ?", request_id) or self.query(
+            "SELECT c.*, s.request_hash AS request_hash FROM supplements s JOIN claims c USING (receipt_number) "
+            "WHERE s.request_id = ?", request_id)
+        return rows[0] if rows else None
+
+    def awaiting_documents(self, claim_id: str) -> sqlite3.Row | None:
+        rows = self.query("SELECT * FROM claims WHERE claim_id = ? AND state = 'more_documents_required'", claim_id)
         return rows[0] if rows else None
 
     def claim(self, receipt_number: str) -> sqlite3.Row | None:
@@ -75,5 +84,5 @@ class InsurerStore(Database):
 
     def reset(self) -> None:
         with self.transaction() as db:
-            for table in ("policies", "histories", "claims", "events", "counters"):
+            for table in ("policies", "histories", "claims", "events", "supplements", "counters"):
                 db.execute(f"DELETE FROM {table}")

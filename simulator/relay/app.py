@@ -26,7 +26,7 @@ from ..net_echo import whoami
 from ..problems import BadRequest, ProblemResponse, findings_as_errors, problem, read_json
 from ..serving import client_certificate
 from .config import ConfigError, ProviderRegistration, RelayConfig
-from .engine import Relay, _now
+from .engine import Relay, _now, unknown_claim
 from .store import RelayStore
 
 MAX_WAIT = 25.0
@@ -123,9 +123,15 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
             return exc.response
         status = await relay.settled(request.path_params["claim_id"], wait)
         if status is None:
-            return problem(404, "not_found", "Unknown claim", f"청구 {request.path_params['claim_id']}이(가) 없습니다 "
-                           f"/ no claim {request.path_params['claim_id']}")
+            return _answer(*unknown_claim(request.path_params["claim_id"]))
         return JSONResponse(status)
+
+    async def add_documents(request: Request) -> Response:
+        try:
+            body = await _valid_body(request, "patient-claim", limit)
+        except BadRequest as exc:
+            return exc.response
+        return _answer(*relay.add_documents(request.path_params["claim_id"], body))
 
     async def event(request: Request) -> Response:
         try:
@@ -177,7 +183,7 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         claim_id = request.path_params["claim_id"]
         status = relay.status(claim_id)
         if status is None:
-            return problem(404, "not_found", "Unknown claim", f"청구 {claim_id}이(가) 없습니다 / no claim {claim_id}")
+            return _answer(*unknown_claim(claim_id))
         tasks = [dict(r) for r in store.query("SELECT * FROM tasks WHERE claim_id = ? ORDER BY task_id", claim_id)]
         events = [dict(r) for r in store.query("SELECT event_id, insurer_code, sequence, applied, received_at "
                                                "FROM events WHERE claim_id = ? ORDER BY insurer_code, sequence",
@@ -252,6 +258,7 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         whoami(),
         Route("/relay/v1/claims", submit, methods=["POST"]),
         Route("/relay/v1/claims/{claim_id}", claim_status, methods=["GET"]),
+        Route("/relay/v1/claims/{claim_id}/documents", add_documents, methods=["POST"]),
         Route("/relay/v1/claims/{claim_id}/events", event, methods=["POST"]),
         Route("/relay/v1/agent/poll", agent_poll, methods=["POST"]),
         Route("/relay/v1/agent/replies", agent_reply, methods=["POST"]),

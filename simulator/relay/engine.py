@@ -196,7 +196,8 @@ class Relay:
 
     async def _run(self, row: Any) -> None:
         try:
-            work = self._fetch if row["kind"] == "fetch" else self._forward
+            work = {"fetch": self._fetch, "forward": self._forward, "more": self._fetch_more,
+                    "forward-more": self._forward_more}[row["kind"]]
             try:
                 outcome = await work(row)
             except Permanent as exc:
@@ -223,13 +224,12 @@ class Relay:
             db.execute("UPDATE tasks SET state = ?, attempts = ?, next_at = ?, last_error = ? WHERE task_id = ?",
                        (state, attempts, time.time() + self.config.retry.delay(attempts), error, row["task_id"]))
             if state == "dead":
+                insurers, where = _concerned(row)
                 if row["kind"] == "fetch":
                     db.execute("UPDATE claims SET error = ? WHERE claim_id = ?", (error, row["claim_id"]))
-                    db.execute("UPDATE claim_insurers SET state = 'failed', error = ? WHERE claim_id = ?",
-                               (f"provider: {error}", row["claim_id"]))
-                else:
-                    db.execute("UPDATE claim_insurers SET state = 'failed', error = ? WHERE claim_id = ? "
-                               "AND insurer_code = ?", (error, row["claim_id"], row["target"]))
+                db.execute(f"UPDATE claim_insurers SET state = 'failed', error = ? WHERE claim_id = ? {where}",
+                           (f"provider: {error}" if row["kind"] in ("fetch", "more") else error, row["claim_id"],
+                            *insurers))
                 self._restate(db, row["claim_id"])
 
     def retry_dead(self, task_id: int) -> bool:
@@ -240,13 +240,10 @@ class Relay:
                 return False
             db.execute("UPDATE tasks SET state = 'pending', attempts = 0, next_at = ? WHERE task_id = ?",
                        (time.time(), task_id))
-            failed = "state = 'failed'"
-            if row["kind"] == "fetch":
-                db.execute(f"UPDATE claim_insurers SET state = 'requested', error = NULL WHERE claim_id = ? "
-                           f"AND {failed}", (row["claim_id"],))
-            else:
-                db.execute(f"UPDATE claim_insurers SET state = 'fetched', error = NULL WHERE claim_id = ? "
-                           f"AND insurer_code = ? AND {failed}", (row["claim_id"], row["target"]))
+            insurers, where = _concerned(row)
+            before = {"fetch": "requested", "forward": "fetched"}.get(row["kind"], "more_documents_required")
+            db.execute(f"UPDATE claim_insurers SET state = ?, error = NULL WHERE claim_id = ? AND state = 'failed' "
+                       f"{where}", (before, row["claim_id"], *insurers))
             self._restate(db, row["claim_id"])
         self._wake.set()
         return True
@@ -287,8 +284,26 @@ class Relay:
             with self.store.transaction() as db:
                 db.execute("UPDATE claims SET visit_ids = ? WHERE claim_id = ?", (json.dumps(visit_ids), claim_id))
         kinds = claim.get("document_types") or [t for t in ALL_TYPES if t in claim["consent"]["scope"]]
+        bundle = await self._documents(registration, claim, f"{claim_id}.fetch", visit_ids, kinds)
+        if isinstance(bundle, Waiting):
+            return bundle
+        with self.store.transaction() as db:
+            db.execute("UPDATE claims SET documents = ? WHERE claim_id = ?",
+                       (json.dumps(bundle, ensure_ascii=False), claim_id))
+            db.execute("UPDATE claim_insurers SET state = 'fetched' WHERE claim_id = ? AND state = 'requested'",
+                       (claim_id,))
+            for code in claim["insurers"]:
+                self.store.add_task(db, claim_id, "forward", code)
+            self._restate(db, claim_id)
+        self._wake.set()
+        return None
+
+    async def _documents(self, registration: ProviderRegistration, claim: dict[str, Any], request_id: str,
+                         visit_ids: list[str], kinds: list[str]) -> list[dict[str, Any]] | Waiting:
+        """The documents of ``visit_ids`` from the provider, checked against the contract's rules."""
+        patient = {k: claim["insured"][k] for k in ("name", "birth_date", "identity_token")}
         status, bundle = await self._ask(registration, "documents:fetch", {
-            "request_id": f"{claim_id}.fetch", "patient": patient, "visit_ids": visit_ids, "document_types": kinds,
+            "request_id": request_id, "patient": patient, "visit_ids": visit_ids, "document_types": kinds,
             "consent": claim["consent"]})
         if isinstance(status, Waiting):
             return status
@@ -298,16 +313,7 @@ class Relay:
             raise Permanent(f"document_invalid: the provider's documents break {rules}")
         if not bundle["documents"]:
             raise Permanent("the provider returned no documents")
-        with self.store.transaction() as db:
-            db.execute("UPDATE claims SET documents = ? WHERE claim_id = ?",
-                       (json.dumps(bundle["documents"], ensure_ascii=False), claim_id))
-            db.execute("UPDATE claim_insurers SET state = 'fetched' WHERE claim_id = ? AND state = 'requested'",
-                       (claim_id,))
-            for code in claim["insurers"]:
-                self.store.add_task(db, claim_id, "forward", code)
-            self._restate(db, claim_id)
-        self._wake.set()
-        return None
+        return bundle["documents"]
 
     async def _ask(self, registration: ProviderRegistration, operation: str,
                    body: dict[str, Any]) -> tuple[int, dict[str, Any]] | tuple[Waiting, None]:
@@ -358,10 +364,13 @@ class Relay:
 
     async def _forward(self, task: Any) -> None:
         claim_row = self.store.claim(task["claim_id"])
-        claim, code = json.loads(claim_row["body"]), task["target"]
-        submission = {"request_id": f"{claim_row['claim_id']}.{code}", "claim_id": claim_row["claim_id"],
-                      "insurer_code": code, "insured": claim["insured"], "accident_type": claim["accident_type"],
-                      "documents": json.loads(claim_row["documents"]),
+        code = task["target"]
+        await self._submit(claim_row, code, f"{claim_row['claim_id']}.{code}", json.loads(claim_row["documents"]))
+
+    async def _submit(self, claim_row: Any, code: str, request_id: str, documents: list[dict[str, Any]]) -> None:
+        claim = json.loads(claim_row["body"])
+        submission = {"request_id": request_id, "claim_id": claim_row["claim_id"], "insurer_code": code,
+                      "insured": claim["insured"], "accident_type": claim["accident_type"], "documents": documents,
                       "callback_url": f"{self.config.callback_base.rstrip('/')}/relay/v1/claims/"
                                       f"{claim_row['claim_id']}/events"}
         url = self.config.insurers[code].rstrip("/") + "/insurer/v1/claims"
@@ -382,13 +391,75 @@ class Relay:
                        "AND insurer_code = ?", (state, ack["receipt_number"], claim_row["claim_id"], code))
             self._restate(db, claim_row["claim_id"])
 
+    # -- additional documents ------------------------------------------------------------------------------
+
+    def add_documents(self, claim_id: str, request: dict[str, Any]) -> Answer:
+        """A patient's additional claim: fetch the documents an insurer asked for and send them to it."""
+        claim_row = self.store.claim(claim_id)
+        if claim_row is None:
+            return unknown_claim(claim_id)
+        digest = hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        rows = self.store.query("SELECT * FROM supplements WHERE request_id = ?", request["request_id"])
+        if rows:
+            if rows[0]["request_hash"] != digest or rows[0]["claim_id"] != claim_id:
+                return 409, problem_body(409, "idempotency_conflict", "request_id reused",
+                                         "같은 request_id로 다른 추가 청구를 보냈습니다 / same request_id, different "
+                                         "request", request_id=request["request_id"])
+            return 200, self.status(claim_id)
+        if request["provider_code"] != claim_row["provider_code"]:
+            return 400, problem_body(400, "invalid_request", "Another provider",
+                                     f"provider_code: 이 청구의 요양기관은 {claim_row['provider_code']}입니다 "
+                                     f"/ this claim's provider is {claim_row['provider_code']}",
+                                     request_id=request["request_id"])
+        waiting = [r["insurer_code"] for r in self.store.insurers_of(claim_id)
+                   if r["state"] == "more_documents_required" and r["insurer_code"] in request["insurers"]]
+        if not waiting:
+            return 409, problem_body(409, "invalid_request", "No insurer is waiting for documents",
+                                     "insurers: 서류 보완을 요청한 보험사가 없습니다 "
+                                     "/ none of these insurers asked for more documents",
+                                     request_id=request["request_id"])
+        if (refused := self._refuse(request)) is not None:
+            return refused
+        with self.store.transaction() as db:
+            db.execute("INSERT INTO supplements (request_id, claim_id, request_hash, body, insurers) "
+                       "VALUES (?, ?, ?, ?, ?)", (request["request_id"], claim_id, digest,
+                                                  json.dumps(request, ensure_ascii=False), json.dumps(waiting)))
+            self.store.add_task(db, claim_id, "more", request["request_id"])
+        self._wake.set()
+        return 202, self.status(claim_id)
+
+    async def _fetch_more(self, task: Any) -> Waiting | None:
+        claim_row = self.store.claim(task["claim_id"])
+        supplement = self.store.query("SELECT * FROM supplements WHERE request_id = ?", task["target"])[0]
+        request = json.loads(supplement["body"])
+        registration = self.registration(claim_row["provider_code"])
+        if registration is None:
+            raise Permanent(f"provider {claim_row['provider_code']} is not registered")
+        visit_ids = request.get("visit_ids") or json.loads(claim_row["visit_ids"])
+        kinds = request.get("document_types") or [t for t in ALL_TYPES if t in request["consent"]["scope"]]
+        documents = await self._documents(registration, request, f"{task['target']}.fetch", visit_ids, kinds)
+        if isinstance(documents, Waiting):
+            return documents
+        with self.store.transaction() as db:
+            db.execute("UPDATE supplements SET documents = ? WHERE request_id = ?",
+                       (json.dumps(documents, ensure_ascii=False), task["target"]))
+            for code in json.loads(supplement["insurers"]):
+                self.store.add_task(db, claim_row["claim_id"], "forward-more", f"{code}|{task['target']}")
+        self._wake.set()
+        return None
+
+    async def _forward_more(self, task: Any) -> None:
+        code, supplement_id = task["target"].split("|", 1)
+        supplement = self.store.query("SELECT documents FROM supplements WHERE request_id = ?", supplement_id)[0]
+        await self._submit(self.store.claim(task["claim_id"]), code, f"{supplement_id}.{code}",
+                           json.loads(supplement["documents"]))
+
     # -- insurer events ------------------------------------------------------------------------------------
 
     def apply_event(self, claim_id: str, event: dict[str, Any]) -> Answer:
         """Record an insurer's event and apply it in sequence order (later ones wait for the gap to fill)."""
         if self.store.claim(claim_id) is None or event["claim_id"] != claim_id:
-            return 404, problem_body(404, "not_found", "Unknown claim",
-                                     f"청구 {claim_id}이(가) 없습니다 / no claim {claim_id}")
+            return unknown_claim(claim_id)
         code = event["insurer_code"]
         with self.store.transaction() as db:
             row = db.execute("SELECT * FROM claim_insurers WHERE claim_id = ? AND insurer_code = ?",
@@ -495,11 +566,26 @@ class Relay:
             db.execute("UPDATE agent_work SET state = 'answered', reply_status = ?, reply_body = ? "
                        "WHERE request_id = ?", (reply["status"], json.dumps(reply["body"], ensure_ascii=False),
                                                 reply["request_id"]))
-            claim_id = reply["request_id"].rsplit(".", 1)[0]
-            db.execute("UPDATE tasks SET next_at = ? WHERE claim_id = ? AND kind = 'fetch' AND state = 'pending'",
-                       (time.time(), claim_id))
+            # the task waiting for this answer (a claim's fetch or an additional claim's) looks again now
+            db.execute("UPDATE tasks SET next_at = ? WHERE state = 'pending' AND kind IN ('fetch', 'more') AND "
+                       "claim_id IN (SELECT claim_id FROM claims WHERE provider_code = ?)", (time.time(), code))
         self._wake.set()
         return 200, {"request_id": reply["request_id"], "status": "accepted"}
+
+
+def unknown_claim(claim_id: str) -> Answer:
+    return 404, problem_body(404, "not_found", "Unknown claim", f"청구 {claim_id}이(가) 없습니다 / no claim {claim_id}")
+
+
+def _concerned(task: Any) -> tuple[tuple[str, ...], str]:
+    """The insurers a task is about, as SQL parameters and the matching condition."""
+    if task["kind"] == "forward":
+        return (task["target"],), "AND insurer_code = ?"
+    if task["kind"] == "forward-more":
+        return (task["target"].split("|", 1)[0],), "AND insurer_code = ?"
+    if task["kind"] == "more":
+        return (), "AND state = 'more_documents_required'"
+    return (), ""
 
 
 def _judge(status: int, body: Any) -> tuple[int, dict[str, Any]]:

@@ -37,6 +37,9 @@ CREATE TABLE IF NOT EXISTS agent_work (
     deadline REAL NOT NULL, state TEXT NOT NULL DEFAULT 'queued', leased_until REAL NOT NULL DEFAULT 0,
     reply_status INTEGER, reply_body TEXT);
 CREATE INDEX IF NOT EXISTS agent_work_queue ON agent_work(provider_code, state);
+CREATE TABLE IF NOT EXISTS supplements (
+    request_id TEXT PRIMARY KEY, claim_id TEXT NOT NULL, request_hash TEXT NOT NULL, body TEXT NOT NULL,
+    insurers TEXT NOT NULL, documents TEXT);
 CREATE TABLE IF NOT EXISTS providers (code TEXT PRIMARY KEY, body TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
@@ -88,5 +91,5 @@ class RelayStore(Database):
 
     def reset(self) -> None:
         with self.transaction() as db:
-            for table in ("claims", "claim_insurers", "tasks", "events", "agent_work", "counters"):
+            for table in ("claims", "claim_insurers", "tasks", "events", "agent_work", "supplements", "counters"):
                 db.execute(f"DELETE FROM {table}")
