@@ -150,15 +150,15 @@ async def test_an_agent_must_come_from_its_address_with_its_certificate(scenario
         relay = stack.relay
         pem = stack.pki["provider-agent"].cert.read_text()
         foreign = stack.pki["relay-client"].cert.read_text()
-        assert relay.agent_identity(code, "127.0.0.1", pem) is None
-        status, body = relay.agent_identity(code, "10.9.9.9", pem)
+        assert relay.agents.identity(code, "127.0.0.1", pem) is None
+        status, body = relay.agents.identity(code, "10.9.9.9", pem)
         assert (status, body["code"]) == (403, "source_ip_not_allowed") and "10.9.9.9" in body["detail"]
-        status, body = relay.agent_identity(code, "127.0.0.1", None)
+        status, body = relay.agents.identity(code, "127.0.0.1", None)
         assert (status, body["code"]) == (403, "client_certificate_required")
-        status, body = relay.agent_identity(code, "127.0.0.1", foreign)
+        status, body = relay.agents.identity(code, "127.0.0.1", foreign)
         assert (status, body["code"]) == (403, "client_certificate_required")
         other = next(c for c in stack.cores if c != code)
-        assert relay.agent_identity(other, "127.0.0.1", pem)[0] == 404  # a pull provider has no agent
+        assert relay.agents.identity(other, "127.0.0.1", pem)[0] == 404  # a pull provider has no agent
         # over ASGI the poll arrives from an unregistered address: refused, and nothing is leased
         async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.relay_app, client=("10.0.0.7", 1)),
                                      base_url="https://r") as c:

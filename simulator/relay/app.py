@@ -143,7 +143,7 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         return _answer(status, answer) if status >= 400 else Response(status_code=204)
 
     def identity(request: Request, code: str) -> Response | None:
-        refused = relay.agent_identity(code, request.client.host if request.client else None,
+        refused = relay.agents.identity(code, request.client.host if request.client else None,
                                        client_certificate(request.scope))
         return _answer(*refused) if refused else None
 
@@ -155,20 +155,20 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
             return exc.response
         if (refused := identity(request, body["provider_code"])) is not None:
             return refused
-        return JSONResponse(await relay.poll(body["provider_code"], body.get("max_requests", 10), wait))
+        return JSONResponse(await relay.agents.poll(body["provider_code"], body.get("max_requests", 10), wait))
 
     async def agent_reply(request: Request) -> Response:
         try:
             body = await _valid_body(request, "agent#/$defs/reply", limit)
         except BadRequest as exc:
             return exc.response
-        code = relay.provider_of(body["request_id"])
+        code = relay.agents.provider_of(body["request_id"])
         if code is None:
             return problem(404, "not_found", "Unknown agent request", f"요청 {body['request_id']}을(를) 보낸 적이 "
                            f"없습니다 / the relay never sent request {body['request_id']}")
         if (refused := identity(request, code)) is not None:
             return refused
-        status, answer = relay.reply(code, body)
+        status, answer = relay.agents.reply(code, body)
         return _answer(status, answer) if status >= 400 else Response(status_code=204)
 
     # -- admin ----------------------------------------------------------------------------------------------

@@ -15,7 +15,6 @@ import json
 import ssl
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import httpx
@@ -23,39 +22,18 @@ import httpx
 from ...schemas.loader import is_valid
 from ...schemas.validation import validate
 from ..problems import problem_body
+from .agents import AgentQueue
 from .config import Mode, ProviderRegistration, RelayConfig
+from .outcomes import Answer, Permanent, Retryable, Waiting, judge
 from .states import FINAL, claim_state, may_apply, rank
 from .store import RelayStore
 
 KST = dt.timezone(dt.timedelta(hours=9))
 ALL_TYPES = ("medical_receipt", "itemised_statement", "prescription", "pharmacy_receipt")
-Answer = tuple[int, dict[str, Any]]
-LEASE_SECONDS = 10.0
 
 
 def _now() -> dt.datetime:
     return dt.datetime.now(KST)
-
-
-class Permanent(Exception):
-    """The other party answered, and retrying will not change the answer."""
-
-
-class Retryable(Exception):
-    """The other party could not be reached or failed; try again later."""
-
-
-@dataclass(frozen=True, slots=True)
-class Waiting:
-    """An agent request is queued; look again at ``until`` (or sooner, when the agent replies)."""
-
-    until: float
-
-
-def _problem_text(status: int, body: Any) -> str:
-    if isinstance(body, dict) and "code" in body:
-        return f"HTTP {status} {body['code']}: {body.get('detail') or body.get('title', '')}"[:480]
-    return f"HTTP {status}"
 
 
 class Relay:
@@ -65,11 +43,11 @@ class Relay:
                  clock: Callable[[], dt.datetime] = _now) -> None:
         self.config, self.store, self.client, self.clock = config, store, client, clock
         self._wake = asyncio.Event()
-        self._agent_signals: dict[str, asyncio.Event] = {}
         self._busy: set[int] = set()
         self._watchers: dict[str, asyncio.Event] = {}  # claim id → set when its state changes
         for registration in config.providers:
             store.put_provider(registration.as_dict())
+        self.agents = AgentQueue(store, self.registration, config.agent_deadline, self._wake.set)
 
     # -- registry -----------------------------------------------------------------------------------------
 
@@ -318,7 +296,7 @@ class Relay:
     async def _ask(self, registration: ProviderRegistration, operation: str,
                    body: dict[str, Any]) -> tuple[int, dict[str, Any]] | tuple[Waiting, None]:
         if registration.mode is Mode.AGENT:
-            return self._ask_agent(registration, operation, body)
+            return self.agents.ask(registration, operation, body)
         base = registration.base_url.rstrip("/")
         party = {"s24_party": f"provider:{registration.code}"}
         try:
@@ -337,28 +315,7 @@ class Relay:
             if isinstance(exc, httpx.ConnectError) and isinstance(exc.__cause__, ssl.SSLCertVerificationError):
                 raise Permanent(f"TLS: provider certificate not trusted ({exc.__cause__.verify_message})") from None
             raise Retryable(f"{type(exc).__name__}: {exc}"[:480]) from None
-        return _judge(response.status_code, _json(response))
-
-    def _ask_agent(self, registration: ProviderRegistration, operation: str,
-                   body: dict[str, Any]) -> tuple[int, dict[str, Any]] | tuple[Waiting, None]:
-        now = time.time()
-        rows = self.store.query("SELECT * FROM agent_work WHERE request_id = ?", body["request_id"])
-        if rows and rows[0]["state"] == "answered":
-            return _judge(rows[0]["reply_status"], json.loads(rows[0]["reply_body"]))
-        deadline = now + self.config.agent_deadline
-        with self.store.transaction() as db:
-            if not rows:
-                db.execute("INSERT INTO agent_work (request_id, provider_code, operation, body, deadline) "
-                           "VALUES (?, ?, ?, ?, ?)", (body["request_id"], registration.code, operation,
-                                                      json.dumps(body, ensure_ascii=False), deadline))
-            elif rows[0]["deadline"] <= now:
-                db.execute("UPDATE agent_work SET state = 'queued', deadline = ?, leased_until = 0 "
-                           "WHERE request_id = ?", (deadline, body["request_id"]))
-                raise Retryable("the provider's agent did not answer before the deadline")
-            else:
-                deadline = rows[0]["deadline"]
-        self._signal(registration.code).set()
-        return Waiting(deadline), None
+        return judge(response.status_code, _json(response))
 
     # -- forwarding to insurers ---------------------------------------------------------------------------
 
@@ -379,7 +336,7 @@ class Relay:
                                               timeout=self.config.request_timeout)
         except httpx.HTTPError as exc:
             raise Retryable(f"{type(exc).__name__}: {exc}"[:480]) from None
-        _, ack = _judge(response.status_code, _json(response))
+        _, ack = judge(response.status_code, _json(response))
         if not is_valid("insurer-claim#/$defs/acknowledgement", ack):
             raise Retryable("the insurer's acknowledgement is not valid kit-v1")
         with self.store.transaction() as db:
@@ -495,84 +452,6 @@ class Relay:
             return 202, {"event_id": event["event_id"], "status": "held", "waiting_for_sequence": last + 1}
         return 200, {"event_id": event["event_id"], "status": "applied"}
 
-    # -- agents --------------------------------------------------------------------------------------------
-
-    def _signal(self, code: str) -> asyncio.Event:
-        return self._agent_signals.setdefault(code, asyncio.Event())
-
-    def agent_identity(self, code: str, peer_ip: str | None, certificate_pem: str | None) -> Answer | None:
-        """None when the caller may speak for provider ``code``; else the problem to answer."""
-        registration = self.registration(code)
-        if registration is None or registration.mode is not Mode.AGENT:
-            return 404, problem_body(404, "not_found", "No agent registration",
-                                     f"요양기관 {code}은(는) 에이전트 방식으로 등록되지 않았습니다 "
-                                     f"/ provider {code} is not registered for agent mode")
-        if registration.source_ip and peer_ip != registration.source_ip:
-            return 403, problem_body(403, "source_ip_not_allowed", "Source address not registered",
-                                     f"접속 주소 {peer_ip}은(는) 등록된 주소 {registration.source_ip}와 다릅니다 "
-                                     f"/ connection from {peer_ip}, registered address is {registration.source_ip}")
-        if registration.agent_cert_sha256:
-            if certificate_pem is None:
-                return 403, problem_body(403, "client_certificate_required", "Client certificate required",
-                                         "에이전트 인증서가 필요합니다 / the agent must present its client certificate")
-            seen = hashlib.sha256(ssl.PEM_cert_to_DER_cert(certificate_pem)).hexdigest()
-            if seen != registration.agent_cert_sha256:
-                return 403, problem_body(403, "client_certificate_required", "Certificate not registered",
-                                         f"인증서 {seen[:16]}…은(는) 이 요양기관에 등록되지 않았습니다 / certificate "
-                                         f"{seen[:16]}… is not registered for provider {code}")
-        return None
-
-    async def poll(self, code: str, max_requests: int, wait: float) -> dict[str, Any]:
-        """Lease up to ``max_requests`` queued requests, waiting up to ``wait`` seconds for one to arrive."""
-        deadline = time.monotonic() + wait
-        while True:
-            work = self._lease(code, max_requests)
-            remaining = deadline - time.monotonic()
-            if work or remaining <= 0:
-                return {"requests": work}
-            signal = self._signal(code)
-            signal.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(signal.wait(), min(remaining, 1.0))
-
-    def _lease(self, code: str, limit: int) -> list[dict[str, Any]]:
-        now = time.time()
-        with self.store.transaction() as db:
-            rows = db.execute("SELECT * FROM agent_work WHERE provider_code = ? AND deadline > ? AND (state = "
-                              "'queued' OR (state = 'leased' AND leased_until <= ?)) ORDER BY rowid LIMIT ?",
-                              (code, now, now, limit)).fetchall()
-            for row in rows:
-                db.execute("UPDATE agent_work SET state = 'leased', leased_until = ? WHERE request_id = ?",
-                           (now + LEASE_SECONDS, row["request_id"]))
-        return [{"request_id": r["request_id"], "operation": r["operation"], "body": json.loads(r["body"]),
-                 "deadline": dt.datetime.fromtimestamp(r["deadline"], KST).isoformat(timespec="seconds")}
-                for r in rows]
-
-    def provider_of(self, request_id: str) -> str | None:
-        rows = self.store.query("SELECT provider_code FROM agent_work WHERE request_id = ?", request_id)
-        return rows[0]["provider_code"] if rows else None
-
-    def reply(self, code: str, reply: dict[str, Any]) -> Answer:
-        """Store an agent's answer and wake the task waiting for it."""
-        with self.store.transaction() as db:
-            row = db.execute("SELECT * FROM agent_work WHERE request_id = ? AND provider_code = ?",
-                             (reply["request_id"], code)).fetchone()
-            if row is None or row["operation"] != reply["operation"]:
-                return 404, problem_body(404, "not_found", "Unknown agent request",
-                                         f"요청 {reply['request_id']}을(를) 보낸 적이 없습니다 / no such request "
-                                         f"{reply['request_id']} for provider {code}")
-            if row["state"] == "answered":
-                return 200, {"request_id": reply["request_id"], "status": "duplicate"}
-            db.execute("UPDATE agent_work SET state = 'answered', reply_status = ?, reply_body = ? "
-                       "WHERE request_id = ?", (reply["status"], json.dumps(reply["body"], ensure_ascii=False),
-                                                reply["request_id"]))
-            # the task waiting for this answer (a claim's fetch or an additional claim's) looks again now
-            db.execute("UPDATE tasks SET next_at = ? WHERE state = 'pending' AND kind IN ('fetch', 'more') AND "
-                       "claim_id IN (SELECT claim_id FROM claims WHERE provider_code = ?)", (time.time(), code))
-        self._wake.set()
-        return 200, {"request_id": reply["request_id"], "status": "accepted"}
-
-
 def unknown_claim(claim_id: str) -> Answer:
     return 404, problem_body(404, "not_found", "Unknown claim", f"청구 {claim_id}이(가) 없습니다 / no claim {claim_id}")
 
@@ -586,14 +465,6 @@ def _concerned(task: Any) -> tuple[tuple[str, ...], str]:
     if task["kind"] == "more":
         return (), "AND state = 'more_documents_required'"
     return (), ""
-
-
-def _judge(status: int, body: Any) -> tuple[int, dict[str, Any]]:
-    if 200 <= status < 300 and isinstance(body, dict):
-        return status, body
-    if status in (408, 429) or status >= 500 or not isinstance(body, dict):
-        raise Retryable(_problem_text(status, body) + ("" if isinstance(body, dict) else " (body is not JSON)"))
-    raise Permanent(_problem_text(status, body))
 
 
 def _json(response: httpx.Response) -> Any:
