@@ -59,7 +59,7 @@ class Relay:
 
     def submit(self, claim: dict[str, Any]) -> Answer:
         """Accept a schema-valid patient claim: 202 with its status, or the existing one for a repeat."""
-        digest = hashlib.sha256(json.dumps(claim, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        digest = _digest(claim)
         if (existing := self.store.claim_by_request(claim["request_id"])) is not None:
             if existing["request_hash"] != digest:
                 return 409, problem_body(409, "idempotency_conflict", "request_id reused",
@@ -355,7 +355,7 @@ class Relay:
         claim_row = self.store.claim(claim_id)
         if claim_row is None:
             return unknown_claim(claim_id)
-        digest = hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+        digest = _digest(request)
         rows = self.store.query("SELECT * FROM supplements WHERE request_id = ?", request["request_id"])
         if rows:
             if rows[0]["request_hash"] != digest or rows[0]["claim_id"] != claim_id:
@@ -451,6 +451,11 @@ class Relay:
         if event["sequence"] > last:
             return 202, {"event_id": event["event_id"], "status": "held", "waiting_for_sequence": last + 1}
         return 200, {"event_id": event["event_id"], "status": "applied"}
+
+def _digest(request: dict[str, Any]) -> str:
+    """What makes a repeated request_id the same request (idempotency)."""
+    return hashlib.sha256(json.dumps(request, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
+
 
 def unknown_claim(claim_id: str) -> Answer:
     return 404, problem_body(404, "not_found", "Unknown claim", f"청구 {claim_id}이(가) 없습니다 / no claim {claim_id}")
