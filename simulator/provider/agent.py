@@ -34,14 +34,19 @@ class ProviderAgent:
                   "max_requests": self.max_requests},
             timeout=self.wait + 10)
         response.raise_for_status()
-        done = 0
+        done, refused = 0, []
         for work in response.json()["requests"]:
             status, body = self.core.answer(work["operation"], work["body"])
             reply = await self.client.post(f"{self.relay_url}/relay/v1/agent/replies", json={
                 "request_id": work["request_id"], "operation": work["operation"], "status": status, "body": body})
-            reply.raise_for_status()
-            done += 1
+            if reply.is_success:
+                done += 1
+            else:  # one refused reply (e.g. a request withdrawn meanwhile) must not drop the rest of the batch
+                refused.append(f"{work['request_id']}: HTTP {reply.status_code}")
         self.answered += done
+        if refused:
+            self.last_error = "replies refused: " + ", ".join(refused)
+            log.warning("agent replies refused: %s", self.last_error)
         return done
 
     async def run(self) -> None:
@@ -49,7 +54,6 @@ class ProviderAgent:
         while True:
             try:
                 await self.poll_once()
-                self.last_error = None
             except asyncio.CancelledError:
                 raise
             except (httpx.HTTPError, ValueError, KeyError) as exc:
