@@ -2,7 +2,11 @@
 
 It goes through :class:`~.runner.Suite` exactly like the pytest plugin does (one check at a time, same
 contexts, same verdicts). Exit codes: 0 every MUST requirement passed, 1 failures, 2 usage or configuration
-error (one line in Korean and English), 3 target unreachable.
+error (one line in Korean and English), 3 target unreachable (for an agent: it never polled).
+
+``--role provider_agent``: the suite plays the relay for an outbound-only agent. It listens on ``--listen``
+(mutual TLS), prints where the agent must point, waits for its first poll and queues the checks' requests
+for it to answer.
 """
 
 from __future__ import annotations
@@ -31,7 +35,7 @@ def _console() -> Console:
 
 
 @click.command("check", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--target", "url", required=True, metavar="URL", help="Provider under test, e.g. https://host:8443.")
+@click.option("--target", "url", metavar="URL", help="Provider under test, e.g. https://host:8443 (provider_pull).")
 @click.option("--scenario", required=True, metavar="DIR", type=click.Path(path_type=Path),
               help="Scenario written by s24kit generate (the ground truth).")
 @click.option("--select", "select", multiple=True, metavar="PATTERNS",
@@ -42,33 +46,44 @@ def _console() -> Console:
 @click.option("--lang", default="ko", show_default=True, type=click.Choice(["ko", "en"]), help="Language.")
 @click.option("--out", default=Path("s24kit-report"), show_default=True, type=click.Path(path_type=Path), metavar="DIR",
               help="Directory for report.json, junit.xml, report.html and evidence.zip.")
+@click.option("--listen", metavar="HOST:PORT", help="provider_agent: where the suite serves the relay's agent "
+              "endpoints [default: 127.0.0.1:18443].")
+@click.option("--agent-cert-sha256", "agent_cert_sha256", metavar="HEX",
+              help="provider_agent: accept only this agent certificate (SHA-256 of its DER, 64 hex digits).")
+@click.option("--agent-wait", default=60.0, show_default=True, type=float, metavar="SECONDS",
+              help="provider_agent: how long to wait for the agent's first poll.")
 @click.option("--ca", type=click.Path(path_type=Path), metavar="FILE",
-              help="CA of the target's server certificate [default: the kit's test CA].")
+              help="CA of the target's server certificate; for an agent, of its client certificate "
+                   "[default: the kit's test CA].")
 @click.option("--cert", type=click.Path(path_type=Path), metavar="FILE",
-              help="Relay client certificate (PEM) [default: the kit's relay-client].")
+              help="Relay client certificate (PEM); for an agent, the relay's server certificate "
+                   "[default: the kit's relay-client / relay-server].")
 @click.option("--key", type=click.Path(path_type=Path), metavar="FILE", help="Its private key (PEM).")
 @click.option("--timeout", default=5.0, show_default=True, type=float, metavar="SECONDS",
               help="Answer timeout the target must meet.")
 @click.option("--state", default=DEFAULT_STATE, show_default=True, type=click.Path(path_type=Path), metavar="DIR",
               help="Kit state directory (its pki/ supplies default certificates).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
-def check(url: str, scenario: Path, select: tuple[str, ...], role: str, provider_code: str | None, lang: str,
-          out: Path, ca: Path | None, cert: Path | None, key: Path | None, timeout: float, state: Path,
-          quiet: bool) -> None:
+def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, provider_code: str | None, lang: str,
+          out: Path, listen: str | None, agent_cert_sha256: str | None, agent_wait: float, ca: Path | None,
+          cert: Path | None, key: Path | None, timeout: float, state: Path, quiet: bool) -> None:
     """적합성 시험: 공급자 연계 모듈을 중계기관 입장에서 검사 / run the conformance suite against a provider.
 
-    Exit 0: every MUST requirement passed; 1: failures; 2: usage or configuration error; 3: target unreachable.
+    Exit 0: every MUST requirement passed; 1: failures; 2: usage or configuration error; 3: target unreachable
+    (an agent that never polled).
     """
+    console = _console()
     try:
         target = make_target(url, scenario, role=role, provider_code=provider_code, ca=ca, cert=cert, key=key,
-                             timeout=timeout, state=state)
-        suite = Suite(target, select=list(select) or None, lang=lang)
+                             timeout=timeout, state=state, listen=listen, agent_cert_sha256=agent_cert_sha256,
+                             agent_wait=agent_wait)
+        suite = Suite(target, select=list(select) or None, lang=lang,
+                      announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
         suite.open()
     except ConfigError as exc:
         raise OneLineError(exc.message_ko, exc.message_en) from None
     except TargetUnreachable as exc:
         raise OneLineError(exc.message_ko, exc.message_en, exit_code=EXIT_UNREACHABLE) from None
-    console = _console()
     try:
         results = _run(suite, console, lang, quiet)
         run = suite.finish(results)

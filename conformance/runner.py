@@ -12,6 +12,7 @@ or at once: ``run_suite(target, select=…, progress=…) -> SuiteRun``.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fnmatch
 import importlib
@@ -29,9 +30,10 @@ from cryptography.hazmat.primitives import hashes
 
 from ..simulator.journal import Journal
 from ..simulator.pki import ensure_pki
+from ..simulator.serving import ServeError
 from .catalogue import ROLES, requirements
 from .checks import CHECKS, Check, Result, failed, skipped
-from .session import Session, Target, TargetUnreachable
+from .session import Session, Target, TargetUnreachable, open_session
 
 __all__ = ["ConfigError", "Planned", "SelectionError", "Suite", "SuiteRun", "TargetUnreachable", "make_target", "plan",
            "run_suite", "write_reports"]
@@ -42,6 +44,17 @@ SCENARIO_FILES = ("expected/index.jsonl", "expected/documents.jsonl", "emr-seed/
 #: Modules whose import registers checks: HTTP families (SCH, DOC, API, SEC), TLS and network.
 CHECK_MODULES = ("s24kit.conformance.checks", "s24kit.conformance.tls.checks", "s24kit.conformance.net.checks")
 Progress = Callable[[Result, int, int], None]
+#: Where the suite listens for a provider's agent (role provider_agent): the port of ``s24kit serve``'s relay,
+#: so that an agent set up against ``s24kit serve`` needs no change.
+DEFAULT_LISTEN = "127.0.0.1:18443"
+#: Requirements catalogued for agents too whose check judges what agent replies do not have; for an agent
+#: their variant runs instead. (Their roles are locked: narrowing them needs a new lock line from the lead.)
+AGENT_VARIANTS = {"S24-SCH-004": ("S24-SCH-007", "에이전트 응답에는 자체 Content-Type이 없습니다",
+                                  "agent replies have no Content-Type of their own"),
+                  "S24-SCH-006": ("S24-API-101", "UTF-8 JSON이 아닌 응답은 중계기관이 400으로 거절합니다",
+                                  "the relay refuses replies that are not UTF-8 JSON (400)")}
+NET_FROM_AGENT = ("네트워크는 에이전트 쪽에서 확인합니다: 그 PC에서 s24kit doctor --outbound를 실행하십시오 "
+                  "/ the network is checked from the agent's side: run s24kit doctor --outbound on its host")
 
 
 class ConfigError(ValueError):
@@ -103,25 +116,27 @@ class SuiteRun:
         return out
 
 
-def make_target(url: str, scenario: Path | str, *, role: str = "provider_pull", provider_code: str | None = None,
-                ca: Path | str | None = None, cert: Path | str | None = None, key: Path | str | None = None,
-                timeout: float = 5.0, state: Path | str = DEFAULT_STATE) -> Target:
+def make_target(url: str | None, scenario: Path | str, *, role: str = "provider_pull",
+                provider_code: str | None = None, ca: Path | str | None = None, cert: Path | str | None = None,
+                key: Path | str | None = None, timeout: float = 5.0, state: Path | str = DEFAULT_STATE,
+                listen: str | None = None, agent_cert_sha256: str | None = None, agent_wait: float = 60.0) -> Target:
     """A :class:`Target` from command-line values, or :class:`ConfigError` naming the bad one and the fix.
 
     Certificates not given come from the kit's test PKI in ``state``/pki (created on first use): the CA that
-    signs ``s24kit serve``'s servers and the relay's client certificate.
+    signs ``s24kit serve``'s servers and the relay's client certificate. For role provider_agent there is no
+    URL to call: the suite listens on ``listen`` (``host:port``, default :data:`DEFAULT_LISTEN`) as the relay,
+    with the kit's relay-server certificate unless ``cert``/``key`` say otherwise, and requires agents to
+    present a certificate from ``ca`` (and, given ``agent_cert_sha256``, exactly that one).
     """
-    parts = urlsplit(url)
-    try:
-        parts.port  # noqa: B018  # raises ValueError for a port that is not a number in range
-    except ValueError:
-        parts = parts._replace(netloc="")
-    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
-        raise ConfigError(f"--target {url!r}: https://호스트:포트 형식의 URL이어야 합니다 (예: https://127.0.0.1:8443)",
-                          f"--target {url!r}: expected a URL like https://host:port (e.g. https://127.0.0.1:8443)")
     if role not in ROLES:
         raise ConfigError(f"--role {role!r}: {' 또는 '.join(ROLES)} 중 하나여야 합니다",
                           f"--role {role!r}: must be one of {', '.join(ROLES)}")
+    if agent_cert_sha256 is not None:  # openssl's fingerprints come as AB:CD:…
+        agent_cert_sha256 = agent_cert_sha256.replace(":", "").lower()
+    if role == "provider_agent":
+        url = _agent_url(url, listen, agent_cert_sha256, agent_wait)
+    else:
+        url = _pull_url(url, listen, agent_cert_sha256)
     if not timeout > 0:
         raise ConfigError(f"--timeout {timeout}: 0보다 커야 합니다 (초)", f"--timeout {timeout}: must be > 0 seconds")
     directory = Path(scenario)
@@ -142,9 +157,57 @@ def make_target(url: str, scenario: Path | str, *, role: str = "provider_pull", 
         pki = ensure_pki(Path(state) / "pki")
         ca = ca if ca is not None else pki.ca_cert
         if cert is None:
-            cert, key = pki["relay-client"].cert, pki["relay-client"].key
+            own = pki["relay-server" if role == "provider_agent" else "relay-client"]
+            cert, key = own.cert, own.key
     _check_credentials(Path(ca), Path(cert), Path(key))  # type: ignore[arg-type]
-    return Target(url.rstrip("/"), directory, role, provider_code, Path(ca), Path(cert), Path(key), timeout)
+    return Target(url.rstrip("/"), directory, role, provider_code, Path(ca), Path(cert), Path(key), timeout,
+                  agent_cert_sha256, agent_wait)
+
+
+def _pull_url(url: str | None, listen: str | None, agent_cert_sha256: str | None) -> str:
+    """The connector's URL (role provider_pull), checked."""
+    for option, value in (("--listen", listen), ("--agent-cert-sha256", agent_cert_sha256)):
+        if value is not None:
+            raise ConfigError(f"{option}: --role provider_agent 에서만 씁니다",
+                              f"{option}: only for --role provider_agent")
+    if url is None:
+        raise ConfigError("--target URL이 필요합니다 (예: https://127.0.0.1:8443)",
+                          "--target URL is required (e.g. https://127.0.0.1:8443)")
+    parts = urlsplit(url)
+    try:
+        parts.port  # noqa: B018  # raises ValueError for a port that is not a number in range
+    except ValueError:
+        parts = parts._replace(netloc="")
+    if parts.scheme not in ("https", "http") or not parts.hostname or parts.query or parts.fragment:
+        raise ConfigError(f"--target {url!r}: https://호스트:포트 형식의 URL이어야 합니다 (예: https://127.0.0.1:8443)",
+                          f"--target {url!r}: expected a URL like https://host:port (e.g. https://127.0.0.1:8443)")
+    return url
+
+
+def _agent_url(url: str | None, listen: str | None, agent_cert_sha256: str | None, agent_wait: float) -> str:
+    """The URL the suite serves the agent endpoints at (role provider_agent), from ``--listen host:port``."""
+    if url is not None:
+        raise ConfigError("--target: 에이전트 방식에서는 시험이 중계기관으로서 기다립니다 (--listen 호스트:포트)",
+                          "--target: for an agent the suite waits as the relay; use --listen HOST:PORT instead")
+    listen = listen if listen is not None else DEFAULT_LISTEN
+    parts = urlsplit(f"//{listen}")
+    try:
+        port = parts.port
+    except ValueError:
+        port = None
+    if port is None or not parts.hostname or parts.path or parts.query or parts.username:
+        raise ConfigError(f"--listen {listen!r}: 호스트:포트 형식이어야 합니다 (예: 127.0.0.1:18443, [::1]:18443)",
+                          f"--listen {listen!r}: expected host:port (e.g. 127.0.0.1:18443, [::1]:18443)")
+    if agent_cert_sha256 is not None and (len(agent_cert_sha256) != 64 or
+                                          any(c not in "0123456789abcdef" for c in agent_cert_sha256)):
+        how = "openssl x509 -in agent.pem -noout -fingerprint -sha256"
+        raise ConfigError(f"--agent-cert-sha256 {agent_cert_sha256!r}: SHA-256 16진수 64자여야 합니다 ({how})",
+                          f"--agent-cert-sha256 {agent_cert_sha256!r}: must be 64 hex digits, the SHA-256 of the "
+                          f"certificate ({how})")
+    if not agent_wait > 0:
+        raise ConfigError(f"--agent-wait {agent_wait}: 0보다 커야 합니다 (초)",
+                          f"--agent-wait {agent_wait}: must be > 0 seconds")
+    return f"https://{parts.netloc}"
 
 
 def _check_credentials(ca: Path, cert: Path, key: Path) -> None:
@@ -205,11 +268,21 @@ def plan(role: str, select: Iterable[str] | str | None = None) -> list[Planned]:
     for rid in reqs:
         if rid not in checks or not chosen(rid):
             continue
-        roles = reqs[rid].roles
-        reason = None if role in roles else (f"역할 {role}에는 적용되지 않음 (적용: {', '.join(roles)}) "
-                                             f"/ does not apply to role {role} (applies to {', '.join(roles)})")
-        out.append(Planned(checks[rid], reason))
+        out.append(Planned(checks[rid], _not_for(role, rid, reqs[rid].roles, checks[rid].kind)))
     return out
+
+
+def _not_for(role: str, rid: str, roles: tuple[str, ...], kind: str) -> str | None:
+    """Why the check of ``rid`` does not run for ``role`` (None when it does)."""
+    if role not in roles:
+        return (f"역할 {role}에는 적용되지 않음 (적용: {', '.join(roles)}) "
+                f"/ does not apply to role {role} (applies to {', '.join(roles)})")
+    if role == "provider_agent" and rid in AGENT_VARIANTS:
+        variant, why_ko, why_en = AGENT_VARIANTS[rid]
+        return f"{why_ko}: 에이전트는 {variant}로 판정 / {why_en}: {variant} judges agents"
+    if role == "provider_agent" and kind == "net":  # the suite is the relay: it cannot see the agent's network
+        return NET_FROM_AGENT
+    return None
 
 
 def certificate_summary(target: Target) -> dict[str, Any] | None:
@@ -240,8 +313,9 @@ class Suite:
     """One run against one target: the session (opened once), the plan, and running a planned check."""
 
     def __init__(self, target: Target, *, select: Iterable[str] | str | None = None, lang: str = "ko",
-                 journal: Journal | None = None) -> None:
-        self.target, self.lang = target, lang
+                 journal: Journal | None = None, announce: Callable[[str], None] | None = None) -> None:
+        """``announce`` gets, for an agent, where it must point (before the suite waits for its first poll)."""
+        self.target, self.lang, self.announce = target, lang, announce
         self.selection = [select] if isinstance(select, str) else list(select or [])
         self.planned = plan(target.role, select)
         self._journal = journal
@@ -254,13 +328,17 @@ class Suite:
         """Connect (``TargetUnreachable`` when the target cannot even be reached)."""
         self.started_at = dt.datetime.now(dt.UTC)
         try:
-            self._session = Session(self.target, journal=self._journal)
+            self._session = open_session(self.target, journal=self._journal, announce=self.announce)
+        except ServeError as exc:  # provider_agent: the address to listen on is taken or not this machine's
+            raise ConfigError(f"--listen: {exc.message_ko}", f"--listen: {exc.message_en}") from None
         except ssl.SSLError as exc:  # the client certificate or CA files (make_target checks them first)
             raise ConfigError(f"인증서 파일을 쓸 수 없습니다 (--ca/--cert/--key): {exc}",
                               f"cannot use the certificate files (--ca/--cert/--key): {exc}") from None
         except (OSError, ValueError, KeyError) as exc:  # the scenario files (TargetUnreachable is neither)
             raise ConfigError(f"--scenario {self.target.scenario}: 읽을 수 없습니다 ({exc})",
                               f"--scenario {self.target.scenario}: cannot be read ({exc})") from None
+        if self.target.role == "provider_agent":  # where it really listens (port 0: any free port)
+            self.target = dataclasses.replace(self.target, url=self._session.url)  # type: ignore[attr-defined]
         return self
 
     def close(self) -> None:
@@ -308,6 +386,13 @@ class Suite:
 
     def environment(self) -> dict[str, Any]:
         """The run's settings for the report (the report adds the machine, kit version and rule-pack digest)."""
+        settings = self._settings()
+        if self.target.role == "provider_agent":  # the suite served the relay: its certificate is a server's
+            settings["server_certificate"] = settings.pop("client_certificate")
+            settings["agent_cert_sha256"] = self.target.agent_cert_sha256
+        return settings
+
+    def _settings(self) -> dict[str, Any]:
         return {"lang": self.lang, "timeout_s": self.target.timeout, "scenario": str(self.target.scenario),
                 "provider_code": self.session.scenario.provider_code if self._session else self.target.provider_code,
                 "client_certificate": str(self.target.client_cert) if self.target.client_cert else None,
@@ -318,7 +403,14 @@ class Suite:
         """The run's record (call after the last check, before :meth:`close`)."""
         return SuiteRun(self.target, results, self.started_at or dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC),
                         self._session.journal if self._session else None, self.environment(),
-                        certificate_summary(self.target))
+                        self._certificate())
+
+    def _certificate(self) -> dict[str, Any] | None:
+        """The target's certificate: the connector's server certificate, or the agent's client certificate."""
+        if self.target.role == "provider_agent":
+            hub = getattr(self._session, "hub", None)
+            return hub.agent_certificate if hub is not None else None
+        return certificate_summary(self.target)
 
 
 def _tls_context(suite: Suite) -> Any:

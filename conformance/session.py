@@ -9,13 +9,15 @@ requests that must be refused (unknown patient, bad consent, malformed bodies â€
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
+import os
+import re
 import shlex
 import ssl
 import threading
 import time
 import unicodedata
-import uuid
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -36,10 +38,17 @@ KST = dt.timezone(dt.timedelta(hours=9))
 OVERSIZED_BYTES = 2 * 1024 * 1024
 NO_SUCH_VISIT = "V-S24KIT-NO-SUCH-VISIT-0001"
 WORKERS = 4  # parallel searches/fetches while gathering the scenario: bounded, gentle on small EMR servers
+#: A round trip for which this process (all its threads) spent at least this share of the wall time in CPU was
+#: answered inside the process: a provider served in a thread, as in Python tests (see Session.workers).
+IN_PROCESS_CPU_SHARE = 0.9
 MAX_EVIDENCE = 20  # evidence items per verdict; the reason gives the full count
 FETCH_CHUNK = 100  # document-fetch.schema.json: visit_ids maxItems
 
 T = TypeVar("T")
+#: FULL_RRN's numbers, found from their month on (a 0 or 1, which a scan skips to quickly; the year is looked
+#: back for): 2-3x faster over digit-dense JSON. The scan before the checks walk an answer's fields.
+RRN_SCAN = re.compile(r"(?:0[1-9]|1[0-2])(?<=(?<![0-9])[0-9]{2}(?:0[1-9]|1[0-2]))(?:0[1-9]|[12][0-9]|3[01])-?[1-8]"
+                      r"[0-9]{6}(?![0-9])")
 
 
 class TargetUnreachable(Exception):
@@ -62,6 +71,10 @@ class Target:
     client_cert: Path | None = None
     client_key: Path | None = None
     timeout: float = 5.0
+    # provider_agent only: the suite serves the relay's agent endpoints at ``url`` (client_cert/key are then its
+    # server certificate, ca_bundle the CA of the agents' certificates)
+    agent_cert_sha256: str | None = None  # pin of the agent's client certificate (hex SHA-256 of DER)
+    agent_wait: float = 60.0  # seconds to wait for the agent's first poll
 
 
 @dataclass
@@ -94,6 +107,20 @@ class Exchange:
         """The problem ``code`` of an error answer."""
         return self.body.get("code") if isinstance(self.body, dict) else None
 
+    @functools.cached_property
+    def scan_text(self) -> str:
+        """Every string of ``body`` (object keys too) in one text, for a quick scan before walking the fields.
+
+        A pattern that finds nothing here is in no string of the body (checks walk :func:`strings` for the
+        pointers only when it finds something). Without a backslash in the raw JSON the strings stand in
+        ``text`` verbatim, each between quotes, and outside them is only ASCII punctuation, numbers and
+        literals: ``text`` itself is the view (a match outside a string just costs a walk). With escapes the
+        decoded strings are joined by newlines, which neither continue a number nor compose with a mark.
+        """
+        if self.body is None or "\\" not in self.text:
+            return self.text
+        return "\n".join(all_strings(self.body, []))
+
     @property
     def answered(self) -> str:
         """``404 unknown_patient``, ``200``, or the transport error: what the target did, for messages."""
@@ -109,7 +136,7 @@ def new_request_id() -> str:
 
 def _letters(n: int = 32) -> str:
     """Random lowercase letters: no digit runs, so an id can never look like a resident number."""
-    return uuid.uuid4().hex[:n].translate(_NO_DIGITS)
+    return os.urandom((n + 1) // 2).hex()[:n].translate(_NO_DIGITS)  # uuid4 costs 3x, for 6 fixed bits
 
 
 _NO_DIGITS = str.maketrans("0123456789", "ghijklmnop")
@@ -138,8 +165,20 @@ class Session:
         self._lock = threading.Lock()  # guards self.exchanges
         self._once_lock = threading.RLock()  # one computation of a shared value at a time (they nest)
         self._cache: dict[Any, Any] = {}
+        self._urls: dict[str, httpx.URL] = {}
+        self.workers = WORKERS  # searches and fetches in flight at once (_connect may choose one)
+        self._connect()
+
+    def _connect(self) -> None:
+        """Connect to the target and ask its health (``TargetUnreachable`` when it cannot be reached)."""
+        target = self.target
         self.client = self._client(certificate=True)
+        cpu, wall = time.process_time(), time.perf_counter()
         health = self.get(HEALTH)
+        cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
+        # Worker threads hide the target's time. When that time is this process's own (the health answer cost
+        # as much CPU here as it took), more threads only contend for the interpreter: one is faster.
+        self.workers = 1 if cpu >= IN_PROCESS_CPU_SHARE * wall else WORKERS
         # Unreachable: no connection, no TLS session, or the connection dropped. A slow answer (read timeout)
         # is not: the target is there, and S24-API-014 judges its slowness.
         if health.status is None and not (health.error or "").startswith("ReadTimeout"):
@@ -162,9 +201,10 @@ class Session:
         inner = httpx.HTTPTransport(verify=self._ssl_context(certificate),
                                     limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
         party = self.party if certificate else self.party + " (no client certificate)"
-        client = httpx.Client(transport=JournalTransport(inner, self._recorded, party),  # type: ignore[arg-type]
-                              timeout=httpx.Timeout(self.target.timeout), follow_redirects=False)
+        transport = JournalTransport(inner, self._recorded, party)  # type: ignore[arg-type]
+        client = httpx.Client(transport=transport, timeout=httpx.Timeout(self.target.timeout), follow_redirects=False)
         client._s24_certificate = certificate  # type: ignore[attr-defined]  # read by curl()
+        client._s24_transport = transport  # type: ignore[attr-defined]  # raw() sends through it directly
         return client
 
     def client_without_certificate(self) -> httpx.Client:
@@ -177,19 +217,35 @@ class Session:
         """Send exactly these bytes; never raises for transport errors (they become ``Exchange.error``)."""
         url = self.target.url.rstrip("/") + path
         headers = dict(headers or {})
-        certificate = getattr(client or self.client, "_s24_certificate", False)
+        client = client or self.client
+        certificate = getattr(client, "_s24_certificate", False)
+        transport: JournalTransport | None = getattr(client, "_s24_transport", None)
         self._recorded.local.last = None
         start = time.perf_counter()
         try:
-            response = (client or self.client).request(method, url, content=content or None, headers=headers,
-                                                       extensions={"s24_route": path})
+            if transport is None:  # a client made elsewhere
+                response = client.request(method, url, content=content or None, headers=headers,
+                                          extensions={"s24_route": path})
+                raw_body, exchange_id = response.content, response.extensions.get("s24_exchange")
+            else:
+                # Straight to the journal transport, with the client's default headers: the client's other
+                # layers (URL merging, cookies, auth, redirects) and a response object around bytes already read
+                # cost a quarter of a small exchange, and the relay wants none of them (no cookies either: every
+                # request stands alone, as its curl reproduction does).
+                sent = httpx.Headers(client.headers)
+                sent.update(headers)
+                response, raw_body, _, exchange_id = transport.exchange(httpx.Request(
+                    method, self._url(url), content=content or None, headers=sent,
+                    extensions={"s24_route": path, "timeout": client.timeout.as_dict()}))
+                if "content-encoding" in response.headers:  # decoded as httpx does (DecodingError: no answer)
+                    raw_body = httpx.Response(response.status_code, headers=response.headers,
+                                              content=raw_body).read()
         except httpx.HTTPError as exc:
             elapsed = (time.perf_counter() - start) * 1000
             return self._keep(Exchange(request_id, method, url, None, {}, None, "", elapsed,
                                        self._recorded.local.last, f"{type(exc).__name__}: {exc}", content, headers,
                                        certificate=certificate, body_shell=body_shell))
         elapsed = (time.perf_counter() - start) * 1000
-        raw_body = response.content
         body: Any = None
         try:
             text = raw_body.decode("utf-8")
@@ -200,8 +256,14 @@ class Session:
             pass
         return self._keep(Exchange(request_id, method, url, response.status_code,
                                    {k.lower(): v for k, v in response.headers.items()}, body, text, elapsed,
-                                   response.extensions.get("s24_exchange"), None, content, headers, raw_body,
-                                   certificate, body_shell))
+                                   exchange_id, None, content, headers, raw_body, certificate, body_shell))
+
+    def _url(self, url: str) -> httpx.URL:
+        """``url`` parsed once (httpx parses a string URL on every request; the session uses a handful)."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            parsed = self._urls[url] = httpx.URL(url)
+        return parsed
 
     def _keep(self, exchange: Exchange) -> Exchange:
         with self._lock:
@@ -324,7 +386,7 @@ class Session:
         """patient_id â†’ the search exchange of every scenario patient over :meth:`period`."""
         def compute() -> dict[str, Exchange]:
             queries = self.patients()
-            found = _parallel(lambda q: self.ask(SEARCH, self.search_body(q)), queries)
+            found = _parallel(lambda q: self.ask(SEARCH, self.search_body(q)), queries, self.workers)
             return {self.patient_id(q): ex for q, ex in zip(queries, found, strict=True)}
         return self.once("searched", compute)
 
@@ -334,7 +396,7 @@ class Session:
             jobs = [(q, visits[i:i + FETCH_CHUNK]) for q in self.patients()
                     if (visits := list(self.expected_visits(self.patient_id(q))))
                     for i in range(0, len(visits), FETCH_CHUNK)]
-            done = _parallel(lambda job: self.ask(FETCH, self.fetch_body(*job)), jobs)
+            done = _parallel(lambda job: self.ask(FETCH, self.fetch_body(*job)), jobs, self.workers)
             return {v: ex for (_, visits), ex in zip(jobs, done, strict=True) for v in visits}
         return self.once("fetched", compute)
 
@@ -478,11 +540,26 @@ def strings(value: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
             yield from strings(sub, f"{pointer}/{i}")
 
 
-def _parallel(func: Callable[[Any], T], items: list[Any]) -> list[T]:
-    """``[func(item) for item in items]`` on a few threads, in order."""
-    if len(items) <= 1:
+def all_strings(value: Any, out: list[str] | None = None) -> list[str]:
+    """Every string of a JSON value, object keys included, without pointers (the fast twin of :func:`strings`)."""
+    out = [] if out is None else out
+    if isinstance(value, str):
+        out.append(value)
+    elif isinstance(value, dict):
+        for key, sub in value.items():
+            out.append(str(key))
+            all_strings(sub, out)
+    elif isinstance(value, list):
+        for sub in value:
+            all_strings(sub, out)
+    return out
+
+
+def _parallel(func: Callable[[Any], T], items: list[Any], workers: int = WORKERS) -> list[T]:
+    """``[func(item) for item in items]`` on up to ``workers`` threads, in order."""
+    if len(items) <= 1 or workers <= 1:
         return [func(item) for item in items]
-    with ThreadPoolExecutor(max_workers=min(WORKERS, len(items)), thread_name_prefix="s24kit-session") as pool:
+    with ThreadPoolExecutor(max_workers=min(workers, len(items)), thread_name_prefix="s24kit-session") as pool:
         return list(pool.map(func, items))
 
 
@@ -518,3 +595,14 @@ def _ansi_c(data: bytes) -> str:
         else:
             out.append(char)
     return "$'" + "".join(out) + "'"
+
+
+def open_session(target: Target, journal: Journal | None = None, *,
+                 announce: Callable[[str], None] | None = None) -> Session:
+    """The session for ``target``'s role: the relay calling a connector (provider_pull), or the relay serving a
+    provider's agent, which polls the suite (provider_agent; ``announce`` gets where the agent must point)."""
+    if target.role == "provider_agent":
+        from .agent_session import AgentSession  # the agent side imports this module
+
+        return AgentSession(target, journal, announce=announce)
+    return Session(target, journal)

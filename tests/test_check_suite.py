@@ -233,11 +233,12 @@ def test_plugin_fail_shows_reason_evidence_and_remedy(pytester, faulty, scenario
 def test_plugin_warn_passes_with_a_warning_and_role_skip(pytester, monkeypatch, reference, scenario_dir, pki):
     monkeypatch.setitem(CHECKS, "S24-API-002", Check("S24-API-002", "http",
                                                      lambda ctx: warned("answered, but slowly")))
-    result = pytester.runpytest(*_plugin_args(reference, scenario_dir, pki, "--s24-select=S24-API-001,S24-API-002",
-                                              "--s24-role=provider_agent"), "-rs")
+    # S24-API-100 is for agents only (an agent target is served, not called: tests/test_agent_suite.py).
+    result = pytester.runpytest(*_plugin_args(reference, scenario_dir, pki, "--s24-select=S24-API-100,S24-API-002"),
+                                "-rs")
     result.assert_outcomes(passed=1, skipped=1, warnings=1)
     result.stdout.fnmatch_lines(["*S24Warning: S24-API-002*", "*reason: answered, but slowly*",
-                                 "SKIPPED*does not apply to role provider_agent*"])
+                                 "SKIPPED*does not apply to role provider_pull*"])
 
 
 def test_plugin_unreachable_target_exits_3(pytester, scenario_dir, pki):

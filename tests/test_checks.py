@@ -11,6 +11,8 @@ import collections
 import contextlib
 import copy
 import json
+import random
+import re
 import shutil
 import socket
 import subprocess
@@ -24,9 +26,9 @@ import pytest
 from click.testing import CliRunner
 
 from s24kit.conformance.catalogue import requirements
-from s24kit.conformance.checks import CHECKS
+from s24kit.conformance.checks import CHECKS, check
 from s24kit.conformance.generate_cli import generate
-from s24kit.conformance.session import Session, Target, TargetUnreachable, differences
+from s24kit.conformance.session import RRN_SCAN, Session, Target, TargetUnreachable, differences
 from s24kit.schemas.identifiers import FULL_RRN
 from s24kit.schemas.loader import is_valid
 from s24kit.schemas.rules import RULES
@@ -40,7 +42,8 @@ from .conftest import load_example
 from .test_rules import BUNDLE_CASES, DOCUMENT_CASES, _bundle
 
 FAMILIES = ("SCH", "DOC", "API", "SEC")
-MINE = sorted(rid for rid in CHECKS if rid.split("-")[1] in FAMILIES)
+#: The checks judged here, against connectors (the agent-only ones: tests/test_agent_suite.py).
+MINE = sorted(rid for rid in CHECKS if rid.split("-")[1] in FAMILIES and "provider_pull" in requirements()[rid].roles)
 COMPLETENESS = [rid for rid in MINE if not rid.startswith("S24-DOC-0")]
 
 
@@ -99,7 +102,7 @@ def reference(request, scenario_dir, pki) -> Iterator[Session]:
 # -- the reference passes ----------------------------------------------------------------------------------
 
 def test_every_check_is_registered_and_catalogued():
-    catalogued = {rid for rid, req in requirements().items() if req.family in FAMILIES}
+    catalogued = {rid for rid, req in requirements().items() if req.family in FAMILIES and "provider_pull" in req.roles}
     assert set(MINE) == catalogued
     assert all(CHECKS[rid].kind == "http" for rid in MINE)
     assert {f"S24-DOC-{n}" for n in range(100, 106)} <= set(MINE) and set(RULES) <= set(MINE)
@@ -113,6 +116,15 @@ def test_reference_provider_passes_every_check(reference):
     assert all(verdict == "skip" and rid in RULES for rid, (verdict, *_) in not_passed.items()), not_passed
     for result in results.values():
         assert is_valid("report#/properties/results/items", result.as_json()), result.as_json()
+
+
+def test_reference_passes_when_every_string_is_escaped(scenario, pki):
+    """The quick scans over raw answers read through JSON escapes without false alarms."""
+    with judged(_escaped(ProviderCore)(scenario), scenario, pki) as session:
+        results = {rid: CHECKS[rid].run(session) for rid in MINE}
+        assert all("\\u" in ex.text and ex.scan_text != ex.text for ex in session.responses() if ex.body)
+    not_passed = {rid: (r.verdict, r.outcome.reason) for rid, r in results.items() if r.verdict != "pass"}
+    assert all(verdict == "skip" and rid in RULES for rid, (verdict, _) in not_passed.items()), not_passed
 
 
 def test_reference_leaves_no_rule_unjudged(scenario_dir, pki):
@@ -280,6 +292,17 @@ class DeliversOnce(ProviderCore):
         return status, bundle
 
 
+class BooleansAsNumbers(ProviderCore):
+    """0/1 for false/true: equal to the expected values under ``==``, yet another JSON type."""
+
+    def documents_of(self, visit_id):
+        docs = copy.deepcopy(super().documents_of(visit_id))
+        for doc in docs:
+            if isinstance(doc.get("night_or_holiday"), bool):
+                doc["night_or_holiday"] = int(doc["night_or_holiday"])
+        return docs
+
+
 class NfdText(ProviderCore):
     def documents_of(self, visit_id):
         docs = copy.deepcopy(super().documents_of(visit_id))
@@ -405,6 +428,28 @@ def _banner(scope, status, headers, body):
     return status, {**headers, "server": "Apache/2.4.41 (Ubuntu)", "x-powered-by": "PHP/7.4.3"}, body
 
 
+def _escaped_everywhere(scope, status, headers, body):
+    """The same JSON with every character of every string (keys too) written as a \\u escape.
+
+    What a provider's JSON library may legally do: the raw text then holds no name, number or identifier, so
+    the quick scans the checks make over raw answers must look at the decoded strings instead.
+    """
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return status, headers, body
+
+    def escape(match: re.Match[str]) -> str:
+        units = json.loads(match[0]).encode("utf-16-be")
+        return '"' + "".join(f"\\u{int.from_bytes(units[i:i + 2], 'big'):04x}" for i in range(0, len(units), 2)) + '"'
+
+    return status, headers, re.sub(r'"(?:[^"\\]|\\.)*"', escape, json.dumps(value)).encode()
+
+
+def _escaped(core):
+    return lambda scenario: Wrap(create_provider_app(core(scenario)), on_response=_escaped_everywhere)
+
+
 def _crash_on_bad_json(headers, body):
     if not body:
         return headers, body
@@ -495,6 +540,13 @@ BROKEN = [
     Broken("server-banner", _wrapped(on_response=_banner), ("S24-SEC-003",)),
     Broken("no-client-certificate-required", ProviderCore, ("S24-SEC-004",), mtls=False),
     Broken("breaks-every-rule", RuleBreaker, tuple(sorted(RULES))),
+    # Defects the quick scans before a walk of the fields must not miss: JSON types that compare equal, and
+    # answers whose strings are all escapes (no raw text to scan).
+    Broken("booleans-as-numbers", BooleansAsNumbers, ("S24-DOC-103",)),
+    Broken("nfd-text-escaped", _escaped(NfdText), ("S24-API-016", "S24-DOC-030")),
+    Broken("full-resident-number-escaped", _escaped(FullResidentNumber), ("S24-SEC-001", "S24-DOC-031")),
+    Broken("other-patients-visit-escaped", _escaped(OtherPatientsVisitInSearch), ("S24-DOC-101", "S24-SEC-005")),
+    Broken("other-patients-document-escaped", _escaped(OtherPatientsDocument), ("S24-DOC-104", "S24-SEC-005")),
 ]
 
 
@@ -546,6 +598,48 @@ def test_exchanges_are_journaled_with_personal_data_masked(reference):
     ex = reference.provoked()["unknown_patient_search"]
     entry = reference.journal.get(ex.exchange_id)
     assert entry["status"] == 404 and "김미등록" not in entry["request"]["body"]
+
+
+def test_the_gathered_answers_do_not_depend_on_the_worker_count(scenario, pki):
+    """One worker (a provider in this process) or several (elsewhere): the same searches and fetches."""
+    gathered = []
+    for workers in (1, 4):
+        with judged(ProviderCore(scenario), scenario, pki) as session:
+            session.workers = workers
+            searched = {pid: sorted(v["visit_id"] for v in ex.body["visits"])
+                        for pid, ex in session.searched().items()}
+            fetched = sorted((r["visit_ids"][0], len(ex.body["documents"])) for r, ex in session.fetch_requests())
+            gathered.append((searched, fetched))
+    assert gathered[0] == gathered[1] and gathered[0][0] and gathered[0][1]
+
+
+def test_rrn_scan_finds_exactly_the_full_resident_numbers():
+    """The quick scan before S24-SEC-001 walks an answer (anchored at the month) finds what FULL_RRN finds."""
+    rng = random.Random(5)
+    pieces = [*"0123456789" * 4, *"0011", "-", "-", "x", '"', "٣"]
+    found = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        if rng.random() < 0.5:
+            number = (f"{rng.randint(0, 99):02d}{rng.randint(1, 12):02d}{rng.randint(1, 31):02d}"
+                      f"{rng.choice(['-', ''])}{rng.randint(0, 9)}{rng.randint(0, 999_999):06d}")
+            at = rng.randint(0, len(text))
+            text = f"{text[:at]}{rng.choice(['', 'x', '-'])}{number}{rng.choice(['', 'x', '0'])}{text[at:]}"
+        spans = [m.span() for m in FULL_RRN.finditer(text)]
+        assert [(m.start() - 2, m.end()) for m in RRN_SCAN.finditer(text)] == spans, text
+        found += bool(spans)
+    assert found > 1_000
+
+
+def test_a_module_imported_again_replaces_its_checks_but_no_id_has_two():
+    existing = CHECKS["S24-API-001"]
+    try:
+        check("S24-API-001")(existing.func)  # what importing the module again does (pytester's in-process runs)
+        assert CHECKS["S24-API-001"].func is existing.func
+        with pytest.raises(ValueError, match="registered twice"):
+            check("S24-API-001")(lambda session: None)
+    finally:
+        CHECKS["S24-API-001"] = existing
 
 
 def test_differences_name_the_field():

@@ -7,6 +7,8 @@ import asyncio
 import datetime as dt
 import gzip
 import json
+import random
+import re
 
 import httpx
 import pytest
@@ -23,6 +25,7 @@ from s24kit.simulator.journal import (
     JournalMiddleware,
     JournalTransport,
     journal_routes,
+    mask_rrn,
     mask_text,
 )
 from s24kit.simulator.pki import ensure_pki
@@ -88,6 +91,29 @@ def test_numbers_that_are_not_resident_numbers_stay():
     # 13 digits with an impossible month (13) or G digit 0/9 are left alone; masked numbers stay masked.
     assert mask_text(text) == text
     assert mask_text("99011312345678") == "99011312345678"  # 14 digits: not a resident number
+
+
+def _spec_mask_rrn(text: str) -> str:
+    """The definition, spelled plainly: YYMMDD, then -G (any digit) or G in 1–8, six digits; no digit around."""
+    spec = re.compile(r"(?<!\d)(\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]))(?:-(\d)|([1-8]))\d{6}(?!\d)")
+    return spec.sub(lambda m: f"{m[1]}-{m[2] or m[3]}******", text)
+
+
+def test_resident_number_masking_follows_its_definition():
+    """The journal's fast spelling (anchored at the month) masks exactly what the plain definition masks."""
+    rng = random.Random(24)
+    pieces = [*"0123456789" * 4, *"0011", "-", "-", "x", " ", '"', "٣", "８", "가"]  # ٣ ８: other scripts' digits
+    masked = 0
+    for _ in range(20_000):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 30)))
+        if rng.random() < 0.5:  # a plausible number, with a neighbour that may or may not be a digit
+            number = (f"{rng.randint(0, 99):02d}{rng.randint(1, 12):02d}{rng.randint(1, 31):02d}"
+                      f"{rng.choice(['-', ''])}{rng.randint(0, 9)}{rng.randint(0, 999_999):06d}")
+            at = rng.randint(0, len(text))
+            text = f"{text[:at]}{rng.choice(['', 'x', '٣', '-'])}{number}{rng.choice(['', 'x', '0', '٣'])}{text[at:]}"
+        assert mask_rrn(text) == _spec_mask_rrn(text), text
+        masked += mask_rrn(text) != text
+    assert masked > 1_000  # the cases did exercise masking
 
 
 def test_long_bodies_are_truncated_with_a_marker_and_still_masked_at_the_cut():
@@ -237,6 +263,11 @@ def test_gzip_responses_are_journalled_decoded_and_delivered_intact():
     response = client.get("https://h.test/")
     assert response.content == payload
     assert journal.get(response.extensions["s24_exchange"])["response"]["body"] == '{"name": "홍**"}'
+    # Without a response wrapped around them (the suite's session): the raw bytes, the decoded ones, the id.
+    transport = JournalTransport(httpx.MockTransport(zipped), journal, "x")
+    answer, raw, body, exchange = transport.exchange(httpx.Request("GET", "https://h.test/again"))
+    assert (answer.status_code, gzip.decompress(raw), body) == (200, payload, payload)
+    assert journal.get(exchange)["url"] == "https://h.test/again"
 
 
 def _tiny_app() -> Starlette:

@@ -7,8 +7,9 @@ every returned bundle once and each report their own findings.
 
 from __future__ import annotations
 
+import marshal
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 from ...schemas.rules import RULES, Finding
@@ -25,6 +26,15 @@ def _items(value: Any, key: str) -> list[dict[str, Any]]:
     """``value[key]`` as a list of objects, tolerating broken shapes (S24-SCH-* judges those)."""
     items = value.get(key) if isinstance(value, dict) else None
     return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def _identical(a: Any, b: Any) -> bool:
+    """True when ``a`` and ``b`` are the same JSON value, keys in the same order, numbers of the same types.
+
+    The quick test before :func:`differences` walks a document: marshal tells 1 from 1.0 and True (which
+    ``==`` does not), and format 2 has no back-references, so the bytes do not depend on shared objects.
+    """
+    return marshal.dumps(a, 2) == marshal.dumps(b, 2)
 
 
 def _label(key: tuple[str, str]) -> str:
@@ -95,18 +105,21 @@ def no_foreign_visit(session: Session) -> Outcome:
     return session.verdict(problems, judged, "visit searches")
 
 
-def _fetches(session: Session) -> Iterator[tuple[dict[str, Any], Exchange, dict[tuple[str, str], dict]]]:
-    """Each fetch request, its exchange, and the documents it should have brought back."""
-    for request, ex in session.fetch_requests():
-        yield request, ex, session.expected_documents(request["visit_ids"], request["document_types"])
+def _fetches(session: Session) -> list[tuple[dict[str, Any], Exchange, dict[tuple[str, str], dict]]]:
+    """Each fetch request, its exchange, and the documents it should have brought back (once per session)."""
+    return session.once("expected_fetches", lambda: [
+        (request, ex, session.expected_documents(request["visit_ids"], request["document_types"]))
+        for request, ex in session.fetch_requests()])
 
 
-def _returned(ex: Exchange) -> dict[tuple[str, str], tuple[int, dict[str, Any]]]:
-    """(visit_id, document_type) → (index, document) of the first returned document for each key."""
-    out: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
-    for i, doc in enumerate(_items(ex.body, "documents")):
-        out.setdefault((doc.get("visit_id"), doc.get("document_type")), (i, doc))
-    return out
+def _returned(session: Session, ex: Exchange) -> dict[tuple[str, str], tuple[int, dict[str, Any]]]:
+    """(visit_id, document_type) → (index, document) of the first returned document for each key (once)."""
+    def compute() -> dict[tuple[str, str], tuple[int, dict[str, Any]]]:
+        out: dict[tuple[str, str], tuple[int, dict[str, Any]]] = {}
+        for i, doc in enumerate(_items(ex.body, "documents")):
+            out.setdefault((doc.get("visit_id"), doc.get("document_type")), (i, doc))
+        return out
+    return session.once(("returned", id(ex)), compute)  # the session keeps its exchanges: ids stay unique
 
 
 def _successful_fetches(session: Session, problems: list[Evidence]):
@@ -123,7 +136,7 @@ def _successful_fetches(session: Session, problems: list[Evidence]):
 def every_document_returned(session: Session) -> Outcome:
     problems: list[Evidence] = []
     for _, ex, expected in _successful_fetches(session, problems):
-        returned = _returned(ex)
+        returned = _returned(session, ex)
         for key, doc in expected.items():
             if key not in returned:
                 number = doc.get("receipt_number") or doc.get("statement_number") or doc.get("issue_number")
@@ -137,10 +150,12 @@ def documents_equal_expected(session: Session) -> Outcome:
     problems: list[Evidence] = []
     compared = 0
     for _, ex, expected in _successful_fetches(session, []):
-        for key, (i, doc) in _returned(ex).items():
+        for key, (i, doc) in _returned(session, ex).items():
             if key not in expected:
                 continue  # S24-DOC-104 judges documents nobody asked for
             compared += 1
+            if _identical(doc, expected[key]):
+                continue
             for pointer, want, got in list(differences(expected[key], doc, f"/documents/{i}"))[
                     :MAX_DIFFS_PER_DOCUMENT]:
                 problems.append(session.evidence(ex, f"{_label(key)}: 값 불일치 / value differs", pointer=pointer,
@@ -191,7 +206,7 @@ def missing_is_exact(session: Session) -> Outcome:
     judged = 0
     for request, ex, expected in _successful_fetches(session, []):
         judged += 1
-        returned = set(_returned(ex))
+        returned = set(_returned(session, ex))
         asked = {(v, t) for v in request["visit_ids"] for t in request["document_types"]}
         listed: set[tuple[str, str]] = set()
         for i, item in enumerate(_items(ex.body, "missing")):

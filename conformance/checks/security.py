@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ...schemas.identifiers import FULL_RRN
-from ..session import HEALTH, SEARCH, Exchange, Session, strings
+from ..session import HEALTH, RRN_SCAN, SEARCH, Exchange, Session, all_strings, strings
 from .registry import Evidence, Outcome, check, failed, passed, warned
 
 #: What betrays internals in an error body: stack frames, exception class names, source file paths.
@@ -32,7 +32,10 @@ def no_full_resident_number(session: Session) -> Outcome:
     problems: list[Evidence] = []
     answers = session.responses()
     for ex in answers:
-        places = [(p, s) for p, s in strings(ex.body)] if ex.body is not None else [(None, ex.text)]
+        places: list[tuple[str | None, str]] = []
+        # One scan of the whole answer; the fields are walked (for the pointers) only when it finds something.
+        if RRN_SCAN.search(ex.scan_text):
+            places += list(strings(ex.body)) if ex.body is not None else [(None, ex.text)]
         places += [(f"header {name}", value) for name, value in ex.headers.items()]
         for pointer, text in places:
             for match in FULL_RRN.finditer(text):
@@ -129,6 +132,20 @@ def _requester(session: Session, ex: Exchange) -> str | None:
     return patient["patient_id"] if patient else None
 
 
+def _mentioned(session: Session, ex: Exchange) -> set[str]:
+    """The patients whose identifying strings (as :func:`_owners` keys them) may occur in ``ex``'s body.
+
+    A superset, computed without walking the body: every string is looked up both as itself and as a
+    patient number, whatever field it sits in.
+    """
+    owners = _owners(session)
+    # Valid JSON without escapes: its strings are exactly the odd pieces between quotes; else decode them.
+    found = all_strings(ex.body) if "\\" in ex.text else ex.text.split('"')[1::2]
+    numbers = session.once("patient_numbers", lambda: {p["patient_number"]: p["patient_id"]
+                                                       for p in session.scenario.patients.values()})
+    return {owners[s] for s in owners.keys() & found} | {numbers[s] for s in numbers.keys() & found}
+
+
 @check("S24-SEC-005")
 def only_requested_patient(session: Session) -> Outcome:
     owners = _owners(session)
@@ -138,6 +155,8 @@ def only_requested_patient(session: Session) -> Outcome:
         if ex.body is None or (requester := _requester(session, ex)) is None:
             continue
         judged += 1
+        if _mentioned(session, ex) <= {requester}:
+            continue  # nobody else's identifiers: no need to walk the fields for pointers
         for pointer, text in strings(ex.body):
             # A patient number is just digits: only a patient_number field can betray one.
             owner = owners.get(f"patient_number={text}" if pointer.endswith("/patient_number") else text)
