@@ -47,12 +47,6 @@ Progress = Callable[[Result, int, int], None]
 #: Where the suite listens for a provider's agent (role provider_agent): the port of ``s24kit serve``'s relay,
 #: so that an agent set up against ``s24kit serve`` needs no change.
 DEFAULT_LISTEN = "127.0.0.1:18443"
-#: Requirements catalogued for agents too whose check judges what agent replies do not have; for an agent
-#: their variant runs instead. (Their roles are locked: narrowing them needs a new lock line from the lead.)
-AGENT_VARIANTS = {"S24-SCH-004": ("S24-SCH-007", "에이전트 응답에는 자체 Content-Type이 없습니다",
-                                  "agent replies have no Content-Type of their own"),
-                  "S24-SCH-006": ("S24-API-101", "UTF-8 JSON이 아닌 응답은 중계기관이 400으로 거절합니다",
-                                  "the relay refuses replies that are not UTF-8 JSON (400)")}
 NET_FROM_AGENT = ("네트워크는 에이전트 쪽에서 확인합니다: 그 PC에서 s24kit doctor --outbound를 실행하십시오 "
                   "/ the network is checked from the agent's side: run s24kit doctor --outbound on its host")
 
@@ -277,9 +271,6 @@ def _not_for(role: str, rid: str, roles: tuple[str, ...], kind: str) -> str | No
     if role not in roles:
         return (f"역할 {role}에는 적용되지 않음 (적용: {', '.join(roles)}) "
                 f"/ does not apply to role {role} (applies to {', '.join(roles)})")
-    if role == "provider_agent" and rid in AGENT_VARIANTS:
-        variant, why_ko, why_en = AGENT_VARIANTS[rid]
-        return f"{why_ko}: 에이전트는 {variant}로 판정 / {why_en}: {variant} judges agents"
     if role == "provider_agent" and kind == "net":  # the suite is the relay: it cannot see the agent's network
         return NET_FROM_AGENT
     return None
