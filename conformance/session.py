@@ -12,7 +12,6 @@ import datetime as dt
 import functools
 import json
 import os
-import re
 import shlex
 import ssl
 import threading
@@ -45,10 +44,6 @@ MAX_EVIDENCE = 20  # evidence items per verdict; the reason gives the full count
 FETCH_CHUNK = 100  # document-fetch.schema.json: visit_ids maxItems
 
 T = TypeVar("T")
-#: FULL_RRN's numbers, found from their month on (a 0 or 1, which a scan skips to quickly; the year is looked
-#: back for): 2-3x faster over digit-dense JSON. The scan before the checks walk an answer's fields.
-RRN_SCAN = re.compile(r"(?:0[1-9]|1[0-2])(?<=(?<![0-9])[0-9]{2}(?:0[1-9]|1[0-2]))(?:0[1-9]|[12][0-9]|3[01])-?[1-8]"
-                      r"[0-9]{6}(?![0-9])")
 
 
 class TargetUnreachable(Exception):

@@ -28,8 +28,8 @@ from click.testing import CliRunner
 from s24kit.conformance.catalogue import requirements
 from s24kit.conformance.checks import CHECKS, check
 from s24kit.conformance.generate_cli import generate
-from s24kit.conformance.session import RRN_SCAN, Session, Target, TargetUnreachable, differences
-from s24kit.schemas.identifiers import FULL_RRN
+from s24kit.conformance.session import Session, Target, TargetUnreachable, differences
+from s24kit.schemas.identifiers import FULL_RRN, FULL_RRN_SCAN
 from s24kit.schemas.loader import is_valid
 from s24kit.schemas.rules import RULES
 from s24kit.simulator.pki import ensure_pki
@@ -626,7 +626,7 @@ def test_rrn_scan_finds_exactly_the_full_resident_numbers():
             at = rng.randint(0, len(text))
             text = f"{text[:at]}{rng.choice(['', 'x', '-'])}{number}{rng.choice(['', 'x', '0'])}{text[at:]}"
         spans = [m.span() for m in FULL_RRN.finditer(text)]
-        assert [(m.start() - 2, m.end()) for m in RRN_SCAN.finditer(text)] == spans, text
+        assert [(m.start() - 2, m.end()) for m in FULL_RRN_SCAN.finditer(text)] == spans, text
         found += bool(spans)
     assert found > 1_000
 

@@ -6,8 +6,8 @@ import json
 import re
 from typing import Any
 
-from ...schemas.identifiers import FULL_RRN
-from ..session import HEALTH, RRN_SCAN, SEARCH, Exchange, Session, all_strings, strings
+from ...schemas.identifiers import FULL_RRN, FULL_RRN_SCAN
+from ..session import HEALTH, SEARCH, Exchange, Session, all_strings, strings
 from .registry import Evidence, Outcome, check, failed, passed, warned
 
 #: What betrays internals in an error body: stack frames, exception class names, source file paths.
@@ -34,7 +34,7 @@ def no_full_resident_number(session: Session) -> Outcome:
     for ex in answers:
         places: list[tuple[str | None, str]] = []
         # One scan of the whole answer; the fields are walked (for the pointers) only when it finds something.
-        if RRN_SCAN.search(ex.scan_text):
+        if FULL_RRN_SCAN.search(ex.scan_text):
             places += list(strings(ex.body)) if ex.body is not None else [(None, ex.text)]
         places += [(f"header {name}", value) for name, value in ex.headers.items()]
         for pointer, text in places:

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from ..codes import code_list
-from ..identifiers import FULL_RRN, is_valid_business_number
+from ..identifiers import FULL_RRN, FULL_RRN_SCAN, is_valid_business_number
 from .registry import Document, Violation, rule
 
 ALL = ("medical_receipt", "itemised_statement", "prescription", "pharmacy_receipt")
@@ -71,7 +71,7 @@ def nfc_text(doc: Document) -> Iterator[Violation]:
 @rule("S24-DOC-031", "주민등록번호는 마스킹(YYMMDD-G******)", "Resident numbers are masked (YYMMDD-G******)",
       applies_to=ALL, needs_valid_shape=False)
 def masked_identity(doc: Document) -> Iterator[Violation]:
-    if not FULL_RRN.search("\n".join(strings(doc, []))):
+    if not FULL_RRN_SCAN.search("\n".join(strings(doc, []))):
         return
     for pointer, _, value in walk(doc):
         if isinstance(value, str) and FULL_RRN.search(value):
