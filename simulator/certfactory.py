@@ -17,7 +17,6 @@ command, because `cryptography` refuses to sign with SHA-1.
 from __future__ import annotations
 
 import datetime as dt
-import ipaddress
 import shutil
 import subprocess
 import tempfile
@@ -29,7 +28,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
-from .pki import Credential
+from .pki import Credential, general_names
 
 ORG = "silson24-kit TEST ONLY"
 PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
@@ -96,16 +95,6 @@ def _name(common_name: str | None) -> x509.Name:
     if common_name:
         attrs.append(x509.NameAttribute(NameOID.COMMON_NAME, common_name))
     return x509.Name(attrs)
-
-
-def _general_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
-    names: list[x509.GeneralName] = []
-    for host in hosts:
-        try:
-            names.append(x509.IPAddress(ipaddress.ip_address(host)))
-        except ValueError:
-            names.append(x509.DNSName(host))
-    return names
 
 
 def _key_usage(*, ca: bool, rsa_key: bool) -> x509.KeyUsage:
@@ -188,7 +177,7 @@ class CertFactory:
         if eku and usages:
             extensions.append((x509.ExtendedKeyUsage(usages), False))
         if san and hosts:
-            extensions.append((x509.SubjectAlternativeName(_general_names(hosts)), san_critical))
+            extensions.append((x509.SubjectAlternativeName(general_names(hosts)), san_critical))
         if aia_ca_issuers:
             access = x509.AccessDescription(AuthorityInformationAccessOID.CA_ISSUERS,
                                             x509.UniformResourceIdentifier(aia_ca_issuers))

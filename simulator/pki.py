@@ -89,14 +89,15 @@ def _name(common_name: str) -> x509.Name:
                       x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
-def _san(hosts: tuple[str, ...]) -> x509.SubjectAlternativeName:
+def general_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
+    """Subject alternative names for host names and IP addresses (an IP is never written as a DNS name)."""
     names: list[x509.GeneralName] = []
     for host in hosts:
         try:
             names.append(x509.IPAddress(ipaddress.ip_address(host)))
         except ValueError:
             names.append(x509.DNSName(host))
-    return x509.SubjectAlternativeName(names)
+    return names
 
 
 def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
@@ -142,7 +143,7 @@ def issue(ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, common_
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False))
     if hosts:
-        builder = builder.add_extension(_san(hosts), critical=False)
+        builder = builder.add_extension(x509.SubjectAlternativeName(general_names(hosts)), critical=False)
     return builder.sign(ca_key, hashes.SHA256()), key
 
 

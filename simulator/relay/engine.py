@@ -55,6 +55,11 @@ class Relay:
         rows = self.store.query("SELECT body FROM providers WHERE code = ?", code)
         return ProviderRegistration.from_dict(json.loads(rows[0]["body"])) if rows else None
 
+    def _registered(self, code: str) -> ProviderRegistration:
+        if (registration := self.registration(code)) is None:
+            raise Permanent(f"provider {code} is not registered")
+        return registration
+
     # -- patient claims -----------------------------------------------------------------------------------
 
     def submit(self, claim: dict[str, Any]) -> Answer:
@@ -241,9 +246,7 @@ class Relay:
 
     async def _fetch(self, task: Any) -> Waiting | None:
         claim_row = self.store.claim(task["claim_id"])
-        registration = self.registration(task["target"])
-        if registration is None:
-            raise Permanent(f"provider {task['target']} is not registered")
+        registration = self._registered(task["target"])
         claim = json.loads(claim_row["body"])
         claim_id = claim_row["claim_id"]
         patient = {k: claim["insured"][k] for k in ("name", "birth_date", "identity_token")}
@@ -261,8 +264,7 @@ class Relay:
                 raise Permanent("no visits in the claimed period at this provider")
             with self.store.transaction() as db:
                 db.execute("UPDATE claims SET visit_ids = ? WHERE claim_id = ?", (json.dumps(visit_ids), claim_id))
-        kinds = claim.get("document_types") or [t for t in ALL_TYPES if t in claim["consent"]["scope"]]
-        bundle = await self._documents(registration, claim, f"{claim_id}.fetch", visit_ids, kinds)
+        bundle = await self._documents(registration, claim, f"{claim_id}.fetch", visit_ids)
         if isinstance(bundle, Waiting):
             return bundle
         with self.store.transaction() as db:
@@ -277,8 +279,10 @@ class Relay:
         return None
 
     async def _documents(self, registration: ProviderRegistration, claim: dict[str, Any], request_id: str,
-                         visit_ids: list[str], kinds: list[str]) -> list[dict[str, Any]] | Waiting:
-        """The documents of ``visit_ids`` from the provider, checked against the contract's rules."""
+                         visit_ids: list[str]) -> list[dict[str, Any]] | Waiting:
+        """The documents ``claim`` asks for (default: every type consented to) of ``visit_ids`` from the
+        provider, checked against the contract's rules."""
+        kinds = claim.get("document_types") or [t for t in ALL_TYPES if t in claim["consent"]["scope"]]
         patient = {k: claim["insured"][k] for k in ("name", "birth_date", "identity_token")}
         status, bundle = await self._ask(registration, "documents:fetch", {
             "request_id": request_id, "patient": patient, "visit_ids": visit_ids, "document_types": kinds,
@@ -389,12 +393,9 @@ class Relay:
         claim_row = self.store.claim(task["claim_id"])
         supplement = self.store.query("SELECT * FROM supplements WHERE request_id = ?", task["target"])[0]
         request = json.loads(supplement["body"])
-        registration = self.registration(claim_row["provider_code"])
-        if registration is None:
-            raise Permanent(f"provider {claim_row['provider_code']} is not registered")
+        registration = self._registered(claim_row["provider_code"])
         visit_ids = request.get("visit_ids") or json.loads(claim_row["visit_ids"])
-        kinds = request.get("document_types") or [t for t in ALL_TYPES if t in request["consent"]["scope"]]
-        documents = await self._documents(registration, request, f"{task['target']}.fetch", visit_ids, kinds)
+        documents = await self._documents(registration, request, f"{task['target']}.fetch", visit_ids)
         if isinstance(documents, Waiting):
             return documents
         with self.store.transaction() as db:
