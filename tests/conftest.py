@@ -7,6 +7,9 @@ import json
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from s24kit.conformance.generate_cli import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "schemas" / "kit-v1" / "examples"
@@ -20,3 +23,11 @@ def load_example(name: str) -> dict:
 def example():
     """``example("prescription")`` → a fresh deep copy of a shipped example."""
     return lambda name: copy.deepcopy(load_example(name))
+
+
+def generated_scenario(tmp_path_factory: pytest.TempPathFactory, *generate_args: str) -> Path:
+    """A scenario written by ``s24kit generate *generate_args --quiet`` into a fresh temporary directory."""
+    out = tmp_path_factory.mktemp("scenario") / "s"
+    result = CliRunner().invoke(generate, [*generate_args, "--out", str(out), "--quiet"])
+    assert result.exit_code == 0, result.output
+    return out

@@ -25,7 +25,6 @@ from click.testing import CliRunner
 from s24kit.conformance.catalogue import requirements
 from s24kit.conformance.check_cli import check
 from s24kit.conformance.checks import CHECKS
-from s24kit.conformance.generate_cli import generate
 from s24kit.conformance.runner import ConfigError, Suite, SuiteRun, load_checks, make_target, plan
 from s24kit.conformance.session import TargetUnreachable
 from s24kit.schemas.loader import is_valid
@@ -33,6 +32,8 @@ from s24kit.schemas.rules import RULES
 from s24kit.simulator.pki import ensure_pki
 from s24kit.simulator.provider import ProviderAgent, ProviderCore, Scenario
 from s24kit.simulator.provider.faulty import FAULTY, create_faulty_app
+
+from .conftest import generated_scenario
 
 pytest_plugins = ["pytester"]
 CLINIC = ["--provider", "99310001", "--provider-type", "31"]
@@ -48,10 +49,7 @@ load_checks()
 
 @pytest.fixture(scope="module")
 def scenario_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("scenario") / "s"
-    result = CliRunner().invoke(generate, ["--patients", "8", "--seed", "5", "--out", str(out), "--quiet", *CLINIC])
-    assert result.exit_code == 0, result.output
-    return out
+    return generated_scenario(tmp_path_factory, "--patients", "8", "--seed", "5", *CLINIC)
 
 
 @pytest.fixture(scope="module")

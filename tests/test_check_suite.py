@@ -11,13 +11,14 @@ from click.testing import CliRunner
 
 from s24kit.conformance.check_cli import check
 from s24kit.conformance.checks import CHECKS, Check, warned
-from s24kit.conformance.generate_cli import generate
 from s24kit.conformance.runner import ConfigError, SelectionError, make_target, plan, run_suite
 from s24kit.schemas.loader import is_valid
 from s24kit.simulator.pki import ensure_pki
 from s24kit.simulator.provider import Scenario, create_provider_app
 from s24kit.simulator.provider.faulty import create_faulty_app
 from s24kit.simulator.serving import serving
+
+from .conftest import generated_scenario
 
 pytest_plugins = ["pytester"]
 #: A clinic under test (the default provider of a small scenario is a pharmacy: no receipts to judge).
@@ -28,11 +29,7 @@ FEW = "S24-API-001,S24-API-002,S24-API-004"
 
 @pytest.fixture(scope="module")
 def scenario_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("scenario") / "s"
-    result = CliRunner().invoke(generate, ["--patients", "12", "--seed", "5", "--out", str(out), "--quiet",
-                                           *CLINIC])
-    assert result.exit_code == 0, result.output
-    return out
+    return generated_scenario(tmp_path_factory, "--patients", "12", "--seed", "5", *CLINIC)
 
 
 @pytest.fixture(scope="module")

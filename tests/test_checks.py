@@ -23,11 +23,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner
 
 from s24kit.conformance.catalogue import requirements
 from s24kit.conformance.checks import CHECKS, check
-from s24kit.conformance.generate_cli import generate
 from s24kit.conformance.session import Session, Target, TargetUnreachable, differences
 from s24kit.schemas.identifiers import FULL_RRN, FULL_RRN_SCAN
 from s24kit.schemas.loader import is_valid
@@ -38,7 +36,7 @@ from s24kit.simulator.provider import ProviderCore, Scenario, create_provider_ap
 from s24kit.simulator.serving import serving
 
 from ._require import require
-from .conftest import load_example
+from .conftest import generated_scenario, load_example
 from .test_rules import BUNDLE_CASES, DOCUMENT_CASES, _bundle
 
 FAMILIES = ("SCH", "DOC", "API", "SEC")
@@ -56,10 +54,7 @@ def pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scenario_dir(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("scenario") / "s"
-    result = CliRunner().invoke(generate, ["--patients", "20", "--seed", "11", "--out", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
+    return generated_scenario(tmp_path_factory, "--patients", "20", "--seed", "11")
 
 
 def _busiest(scenario_dir: Path, document_type: str) -> str:

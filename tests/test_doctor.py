@@ -14,7 +14,6 @@ from starlette.responses import JSONResponse, PlainTextResponse
 from starlette.routing import Route
 
 from s24kit.conformance.cli import main
-from s24kit.conformance.generate_cli import generate
 from s24kit.simulator import serving
 from s24kit.simulator.net_echo import echo_app
 from s24kit.simulator.pki import ensure_pki
@@ -22,6 +21,7 @@ from s24kit.simulator.provider import Scenario, create_provider_app
 
 from . import netns, tls_servers
 from ._require import require
+from .conftest import generated_scenario
 
 LOCAL = "127.0.0.1"
 HEALTH = "/s24/v1/health"
@@ -43,10 +43,7 @@ def foreign_pki(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("scenario") / "s"
-    result = CliRunner().invoke(generate, ["--patients", "5", "--seed", "5", "--out", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
+    return generated_scenario(tmp_path_factory, "--patients", "5", "--seed", "5")
 
 
 @pytest.fixture(scope="module")

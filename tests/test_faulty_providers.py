@@ -7,16 +7,16 @@ Each provider is served over mutual TLS on loopback and judged by the whole suit
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
 from s24kit.conformance.catalogue import requirements
-from s24kit.conformance.generate_cli import generate
 from s24kit.conformance.runner import run_suite
 from s24kit.conformance.session import Target
 from s24kit.simulator.pki import ensure_pki
 from s24kit.simulator.provider import Scenario, create_provider_app
 from s24kit.simulator.provider.faulty import FAULTY, create_faulty_app, faulty_server_context
 from s24kit.simulator.serving import serving
+
+from .conftest import generated_scenario
 
 #: A clinic under test (the default provider of a small scenario is a pharmacy: no receipts to judge).
 CLINIC = ["--provider", "99310001", "--provider-type", "31"]
@@ -26,11 +26,7 @@ TIMEOUT = 2.0
 
 @pytest.fixture(scope="module")
 def scenario_dir(tmp_path_factory):
-    out = tmp_path_factory.mktemp("scenario") / "s"
-    result = CliRunner().invoke(generate, ["--patients", "15", "--seed", "3", "--out", str(out), "--quiet",
-                                           *CLINIC])
-    assert result.exit_code == 0, result.output
-    return out
+    return generated_scenario(tmp_path_factory, "--patients", "15", "--seed", "3", *CLINIC)
 
 
 @pytest.fixture(scope="module")

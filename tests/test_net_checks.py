@@ -9,11 +9,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from click.testing import CliRunner
 
 from s24kit.conformance.catalogue import requirements
 from s24kit.conformance.checks import CHECKS
-from s24kit.conformance.generate_cli import generate
 from s24kit.conformance.net import target as target_module
 from s24kit.conformance.net.checks import context_for, run_net_checks
 from s24kit.conformance.net.diagnoses import diagnose, texts
@@ -25,6 +23,7 @@ from s24kit.simulator.pki import ensure_pki
 
 from . import netns, tls_servers
 from ._require import require
+from .conftest import generated_scenario
 
 LOCAL = "127.0.0.1"
 
@@ -212,10 +211,7 @@ print(json.dumps(out))
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("scenario") / "s"
-    result = CliRunner().invoke(generate, ["--patients", "5", "--seed", "3", "--out", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
+    return generated_scenario(tmp_path_factory, "--patients", "5", "--seed", "3")
 
 
 @pytest.fixture(scope="module")

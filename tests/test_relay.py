@@ -11,14 +11,14 @@ from typing import Any
 
 import httpx
 import pytest
-from click.testing import CliRunner
 
-from s24kit.conformance.generate_cli import generate
 from s24kit.schemas.loader import is_valid
 from s24kit.simulator.faults import FaultPlan, FaultSwitch
 from s24kit.simulator.insurer.config import Behaviour, InsurerConfig
 from s24kit.simulator.relay import Retry
 from s24kit.simulator.stack import SimClock, Stack, StackOptions
+
+from .conftest import generated_scenario
 
 pytestmark = pytest.mark.anyio
 FAST = Retry(attempts=4, base_delay=0.01, max_delay=0.05)
@@ -32,10 +32,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
-    out = tmp_path_factory.mktemp("scenario") / "s"
-    result = CliRunner().invoke(generate, ["--patients", "12", "--seed", "5", "--out", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
+    return generated_scenario(tmp_path_factory, "--patients", "12", "--seed", "5")
 
 
 def _stack(scenario: Path, tmp_path: Path, **options: Any) -> Stack:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from click.testing import CliRunner
 
-from s24kit.conformance.generate_cli import generate
+from .conftest import generated_scenario
 
 pytest_plugins = ["pytester"]
 
@@ -36,10 +35,7 @@ def test_over_mutual_tls(s24_simulator_tls):
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory):
-    out = tmp_path_factory.mktemp("scenario") / "s"
-    result = CliRunner().invoke(generate, ["--patients", "6", "--seed", "2", "--out", str(out), "--quiet"])
-    assert result.exit_code == 0, result.output
-    return out
+    return generated_scenario(tmp_path_factory, "--patients", "6", "--seed", "2")
 
 
 def test_fixtures_serve_a_vendor_suite(pytester, scenario):

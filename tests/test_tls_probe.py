@@ -2,21 +2,12 @@
 
 from __future__ import annotations
 
-import contextlib
-import http.server
-import importlib.util
-import select
-import shutil
 import socket
 import ssl
 import struct
-import subprocess
 import threading
 import time
-import warnings
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 import trustme
@@ -41,60 +32,26 @@ from s24kit.conformance.tls.probe import (
     probe_versions,
     speaks_tls,
 )
+from s24kit.simulator.pki import Credential
 
-from ._require import require
+from . import tls_servers
+from .tls_servers import (
+    LOCAL,
+    TcpServer,
+    _reset,
+    _silent,
+    legacy_server,
+    openssl_server,
+    plain_http_server,
+    server_context,
+)
 
-LOCAL = "127.0.0.1"
 FAST = Timeouts(connect=2.0, read=2.0)
 SHORT = Timeouts(connect=1.0, read=0.5)
 LEGACY = {TlsVersion.SSL3, TlsVersion.TLS1_0, TlsVersion.TLS1_1}
 
 
-# ---------------------------------------------------------------- local servers
-
-
-class TcpServer:
-    """Accept loop on an ephemeral 127.0.0.1 port; each connection goes to `handler` in a thread."""
-
-    def __init__(self, handler: Callable[[socket.socket, threading.Event], None], max_connections: int = 400):
-        self.handler, self.max_connections = handler, max_connections
-        self.stop = threading.Event()
-        self.sock = socket.create_server((LOCAL, 0))
-        self.sock.settimeout(0.1)
-        self.port: int = self.sock.getsockname()[1]
-        self._thread = threading.Thread(target=self._accept_loop, daemon=True)
-
-    def __enter__(self) -> TcpServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop.set()
-        self._thread.join(timeout=5)
-        self.sock.close()
-
-    def _accept_loop(self) -> None:
-        for _ in range(self.max_connections):
-            conn = self._accept()
-            if conn is None:
-                return
-            threading.Thread(target=self._run, args=(conn,), daemon=True).start()
-
-    def _accept(self) -> socket.socket | None:
-        while not self.stop.is_set():
-            try:
-                conn, _ = self.sock.accept()
-                return conn
-            except TimeoutError:
-                continue
-            except OSError:
-                return None
-        return None
-
-    def _run(self, conn: socket.socket) -> None:
-        conn.settimeout(3)
-        with contextlib.suppress(Exception), conn:
-            self.handler(conn, self.stop)
+# ---------------------------------------------------------------- local servers (tests/tls_servers.py)
 
 
 def _read_client_hello(conn: socket.socket) -> bytes:
@@ -108,27 +65,21 @@ def _read_client_hello(conn: socket.socket) -> bytes:
     return data
 
 
-@dataclass(frozen=True)
-class Pki:
-    ca: trustme.CA
-    leaf: trustme.LeafCert
-    pem: Path  # private key + certificate chain, for openssl s_server
-
-
 @pytest.fixture(scope="module")
-def pki(tmp_path_factory: pytest.TempPathFactory) -> Pki:
+def pki(tmp_path_factory: pytest.TempPathFactory) -> Credential:
+    """An RSA leaf from a trustme CA (RSA for tlslite-ng), written as certificate chain + key."""
     ca = trustme.CA(key_type=trustme.KeyType.RSA)
     leaf = ca.issue_cert("localhost", "clinic.test", LOCAL, key_type=trustme.KeyType.RSA)
-    pem = tmp_path_factory.mktemp("pki") / "server.pem"
-    leaf.private_key_and_cert_chain_pem.write_to_path(str(pem))
-    return Pki(ca, leaf, pem)
+    folder = tmp_path_factory.mktemp("pki")
+    cred = Credential(folder / "server.pem", folder / "server.key")
+    cred.cert.write_bytes(b"".join(blob.bytes() for blob in leaf.cert_chain_pems))
+    leaf.private_key_pem.write_to_path(str(cred.key))
+    return cred
 
 
-def _stdlib_server(pki: Pki, maximum: ssl.TLSVersion, seen_sni: list[str | None] | None = None) -> TcpServer:
-    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    ctx.minimum_version = ssl.TLSVersion.TLSv1_2
-    ctx.maximum_version = maximum
-    pki.leaf.configure_cert(ctx)
+def _stdlib_server(pki: Credential, maximum: ssl.TLSVersion, seen_sni: list[str | None] | None = None) -> TcpServer:
+    """Handshake only, with OpenSSL's default suites; `seen_sni` collects the server name of every ClientHello."""
+    ctx = server_context(pki, maximum=maximum, ciphers=None)
     if seen_sni is not None:
         ctx.sni_callback = lambda _sock, name, _ctx: seen_sni.append(name)
 
@@ -140,99 +91,27 @@ def _stdlib_server(pki: Pki, maximum: ssl.TLSVersion, seen_sni: list[str | None]
 
 
 @pytest.fixture
-def stdlib_tls13(pki: Pki) -> Iterator[TcpServer]:
+def stdlib_tls13(pki: Credential) -> Iterator[TcpServer]:
     with _stdlib_server(pki, ssl.TLSVersion.TLSv1_3) as server:
         yield server
 
 
 @pytest.fixture
-def stdlib_tls12(pki: Pki) -> Iterator[TcpServer]:
+def stdlib_tls12(pki: Credential) -> Iterator[TcpServer]:
     with _stdlib_server(pki, ssl.TLSVersion.TLSv1_2) as server:
         yield server
 
 
-@contextlib.contextmanager
-def openssl_server(pki: Pki, *args: str) -> Iterator[int]:
-    """`openssl s_server -www` on an ephemeral port; yields the port, always terminates the process."""
-    require(shutil.which("openssl"), "the openssl binary is not installed")
-    cmd = ["openssl", "s_server", "-accept", f"{LOCAL}:0", "-cert", str(pki.pem), "-www", *args]
-    # Unbuffered: select() below must see every byte that readline() has not consumed yet.
-    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, bufsize=0)
-    try:
-        yield _wait_for_accept(proc)
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=5)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=5)
-        assert proc.stdout is not None
-        proc.stdout.close()
-
-
-def _wait_for_accept(proc: subprocess.Popen[bytes], limit: float = 10.0) -> int:
-    assert proc.stdout is not None
-    deadline, seen = time.monotonic() + limit, []
-    while (remaining := deadline - time.monotonic()) > 0:
-        ready, _, _ = select.select([proc.stdout], [], [], remaining)
-        line = proc.stdout.readline() if ready else b""
-        if not line:
-            break
-        seen.append(line)
-        if line.startswith(b"ACCEPT"):
-            return int(line.rsplit(b":", 1)[1])
-    raise AssertionError(f"openssl s_server did not start: {b''.join(seen)!r}")
-
-
 @pytest.fixture
-def tlslite_legacy(pki: Pki) -> Iterator[TcpServer]:
-    """tlslite-ng serving SSLv3 + TLS 1.0 with only 3DES and RC4 (RSA key exchange)."""
-    require(importlib.util.find_spec("tlslite"), "tlslite-ng is not installed (pip install tlslite-ng)")
-    with warnings.catch_warnings():  # tlslite-ng 0.8 imports the deprecated asyncore module
-        warnings.simplefilter("ignore", DeprecationWarning)
-        from tlslite import HandshakeSettings, TLSConnection, X509CertChain, parsePEMKey
-
-    chain = X509CertChain()
-    chain.parsePemList("".join(blob.bytes().decode() for blob in pki.leaf.cert_chain_pems))
-    key = parsePEMKey(pki.leaf.private_key_pem.bytes().decode(), private=True)
-    wanted = HandshakeSettings()
-    wanted.minVersion, wanted.maxVersion = (3, 0), (3, 1)
-    wanted.cipherNames = ["3des", "rc4"]
-    wanted.keyExchangeNames = ["rsa"]
-    validated = wanted.validate()
-
-    def handle(conn: socket.socket, _stop: threading.Event) -> None:
-        TLSConnection(conn).handshakeServer(certChain=chain, privateKey=key, settings=validated)
-
-    with TcpServer(handle) as server:
+def tlslite_legacy(pki: Credential) -> Iterator[TcpServer]:
+    with legacy_server(pki) as server:
         yield server
 
 
 @pytest.fixture
 def plain_http() -> Iterator[int]:
-    class Quiet(http.server.BaseHTTPRequestHandler):
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = http.server.ThreadingHTTPServer((LOCAL, 0), Quiet)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.1}, daemon=True)
-    thread.start()
-    try:
-        yield server.server_address[1]
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
-
-
-def _silent(conn: socket.socket, stop: threading.Event) -> None:
-    stop.wait(timeout=10)
-
-
-def _reset(conn: socket.socket, _stop: threading.Event) -> None:
-    conn.recv(5)
-    conn.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    with plain_http_server() as port:
+        yield port
 
 
 def _close(conn: socket.socket, _stop: threading.Event) -> None:
@@ -252,10 +131,8 @@ def _banner(conn: socket.socket, _stop: threading.Event) -> None:
 
 @pytest.fixture
 def closed_port() -> Iterator[int]:
-    """A port bound but not listening, so nothing else can take it during the test."""
-    with socket.socket() as sock:
-        sock.bind((LOCAL, 0))
-        yield sock.getsockname()[1]
+    with tls_servers.closed_port() as port:
+        yield port
 
 
 # ---------------------------------------------------------------- speaks_tls
@@ -306,7 +183,7 @@ def test_closed_port_is_refused(closed_port: int) -> None:
     assert result.reply is None and result.error
 
 
-def test_sni_is_sent_for_names_and_omitted_for_ip_addresses(pki: Pki) -> None:
+def test_sni_is_sent_for_names_and_omitted_for_ip_addresses(pki: Credential) -> None:
     seen: list[str | None] = []
     with _stdlib_server(pki, ssl.TLSVersion.TLSv1_3, seen) as server:
         assert speaks_tls(LOCAL, server.port, sni="clinic.test", timeout=FAST).outcome is SpeaksTls.TLS
@@ -367,7 +244,7 @@ def test_modern_server_offers_no_weak_suite(stdlib_tls12: TcpServer) -> None:
 # ---------------------------------------------------------------- cipher suites (openssl s_server)
 
 
-def test_enumerate_exact_tls12_suites(pki: Pki) -> None:
+def test_enumerate_exact_tls12_suites(pki: Credential) -> None:
     with openssl_server(pki, "-no_tls1_3", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA") as port:
         scan = enumerate_suites(LOCAL, port, TlsVersion.TLS1_2, timeout=FAST)
     assert [s.openssl_name for s in scan.accepted] == ["ECDHE-RSA-AES128-GCM-SHA256", "AES128-SHA"]
@@ -377,7 +254,7 @@ def test_enumerate_exact_tls12_suites(pki: Pki) -> None:
     assert scan.complete and scan.server_order is False  # s_server follows the client's order by default
 
 
-def test_enumerate_follows_server_preference(pki: Pki) -> None:
+def test_enumerate_follows_server_preference(pki: Credential) -> None:
     args = ("-no_tls1_3", "-serverpref", "-cipher", "AES128-SHA:ECDHE-RSA-AES128-GCM-SHA256")
     with openssl_server(pki, *args) as port:
         scan = enumerate_suites(LOCAL, port, TlsVersion.TLS1_2, timeout=FAST)
@@ -385,7 +262,7 @@ def test_enumerate_follows_server_preference(pki: Pki) -> None:
     assert scan.server_order is True
 
 
-def test_enumerate_single_tls13_suite(pki: Pki) -> None:
+def test_enumerate_single_tls13_suite(pki: Credential) -> None:
     with openssl_server(pki, "-tls1_3", "-ciphersuites", "TLS_CHACHA20_POLY1305_SHA256") as port:
         scan = enumerate_suites(LOCAL, port, TlsVersion.TLS1_3, timeout=FAST)
         versions = probe_versions(LOCAL, port, timeout=FAST)
@@ -394,7 +271,7 @@ def test_enumerate_single_tls13_suite(pki: Pki) -> None:
     assert versions.accepted == (TlsVersion.TLS1_3,)
 
 
-def test_tls13_server_without_x25519_answers_hello_retry_request(pki: Pki) -> None:
+def test_tls13_server_without_x25519_answers_hello_retry_request(pki: Credential) -> None:
     with openssl_server(pki, "-tls1_3", "-groups", "P-256") as port:
         probe = probe_version(LOCAL, port, TlsVersion.TLS1_3, timeout=FAST)
     assert probe.status is ProbeStatus.ACCEPTED and probe.reply_kind is ReplyKind.HELLO_RETRY
