@@ -193,6 +193,7 @@ class Stack:
             router.add(self.urls[f"insurer:{code}"], app)
         to_relay.add(self.urls["relay"], self.relay_app)
         async with contextlib.AsyncExitStack() as stack:
+            stack.push_async_callback(self._relay_client.aclose)  # last, once the relay's work loop has stopped
             for app in [self.relay_app, *self.insurer_apps.values(), *self.provider_apps.values()]:
                 await stack.enter_async_context(app.router.lifespan_context(app))
             for code in self.options.agents:
@@ -201,7 +202,6 @@ class Stack:
                                       httpx.AsyncClient(transport=agent_transport), wait=1.0)
                 self.agents[code] = agent
                 await stack.enter_async_context(agent.running())
-            stack.push_async_callback(self._relay_client.aclose)
             yield self
 
     # -- network ---------------------------------------------------------------------------------------------

@@ -255,6 +255,26 @@ async def test_latency_and_slow_bodies_only_slow_the_claim_down(scenario, tmp_pa
     assert durations and min(durations) >= 30
 
 
+async def test_a_relay_error_inside_a_task_backs_off_and_is_retried(scenario, tmp_path):
+    stack = _stack(scenario, tmp_path, persistent=False)
+    async with stack.inprocess():
+        real, failures = stack.relay._fetch, []
+
+        async def broken_once(task):
+            if not failures:
+                failures.append(task["task_id"])
+                raise RuntimeError("simulated relay bug")
+            return await real(task)
+
+        stack.relay._fetch = broken_once
+        record = _first(stack)
+        status = await _claim(stack, record)
+        _assert_expected(status, record)
+        fetch = stack.relay_app.state.store.query("SELECT attempts FROM tasks WHERE claim_id = ? AND kind = 'fetch'",
+                                                  status["claim_id"])[0]
+        assert failures and fetch["attempts"] == 1
+
+
 async def test_a_provider_answering_4xx_fails_the_claim_without_retrying(scenario, tmp_path):
     rule = {"kind": "error_status", "status": 403, "code": "invalid_consent", "party": "provider:*"}
     _, status, facts = await _run_with(scenario, tmp_path, [rule])

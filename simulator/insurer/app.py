@@ -176,6 +176,7 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
                        deliver: bool = True) -> Starlette:
     """The insurer's ASGI app. Events go out through ``http_client`` (an httpx client to the relay)."""
     store = InsurerStore(database)
+    events_queued = asyncio.Event()
     insurer = Insurer(config, store, adjudicator, clock)
 
     async def submit(request: Request) -> Response:
@@ -209,8 +210,11 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
         if config.behaviour is Behaviour.SLOW:
             await asyncio.sleep(config.delay_ms / 1000)
         if (waiting := store.awaiting_documents(body["claim_id"])) is not None:
-            return JSONResponse(insurer.supplement(waiting, body, request_hash), status_code=202)
-        return JSONResponse(insurer.accept(body, request_hash), status_code=202)
+            answer = insurer.supplement(waiting, body, request_hash)
+        else:
+            answer = insurer.accept(body, request_hash)
+        events_queued.set()  # deliver the new events now, not at the next tick
+        return JSONResponse(answer, status_code=202)
 
     async def claim_status(request: Request) -> Response:
         found = insurer.status(request.path_params["receipt_number"])
@@ -299,7 +303,7 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
             while await deliver_due(store, client, config.retry):
                 pass  # a claim's next event is due as soon as the previous one is delivered
 
-        task = asyncio.create_task(run_forever(tick)) if deliver else None
+        task = asyncio.create_task(run_forever(tick, wake=events_queued)) if deliver else None
         try:
             yield
         finally:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import time
 from collections.abc import Awaitable, Callable
@@ -48,8 +49,11 @@ async def deliver_due(store: InsurerStore, client: httpx.AsyncClient, retry: Ret
     return delivered
 
 
-async def run_forever(tick: Callable[[], Awaitable[object]], interval: float = 0.05) -> None:
-    """Call ``tick`` every ``interval`` seconds until cancelled; a failing tick is retried, never fatal."""
+async def run_forever(tick: Callable[[], Awaitable[object]], interval: float = 0.05,
+                      wake: asyncio.Event | None = None) -> None:
+    """Call ``tick`` every ``interval`` seconds (or as soon as ``wake`` is set) until cancelled; a failing tick
+    is retried, never fatal."""
+    wake = wake or asyncio.Event()
     while True:
         try:
             await tick()
@@ -57,4 +61,6 @@ async def run_forever(tick: Callable[[], Awaitable[object]], interval: float = 0
             raise
         except Exception:  # the loop must survive a bad row or a closed client
             await asyncio.sleep(interval * 10)
-        await asyncio.sleep(interval)
+        wake.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(wake.wait(), interval)

@@ -151,31 +151,47 @@ class Relay:
 
     # -- the work loop ------------------------------------------------------------------------------------
 
-    async def step(self) -> int:
-        """Run every due task once (concurrently); returns how many ran."""
+    def _take_due(self) -> list[Any]:
+        """Due tasks nobody is running yet, marked as running (before any await, so nobody else takes them)."""
         due = [row for row in self.store.due_tasks(time.time()) if row["task_id"] not in self._busy]
-        self._busy.update(row["task_id"] for row in due)  # before any await: another step() must not take them
+        self._busy.update(row["task_id"] for row in due)
+        return due
+
+    async def step(self) -> int:
+        """Run every due task once (concurrently) and wait for them; returns how many ran."""
+        due = self._take_due()
         if due:
             await asyncio.gather(*(self._run(row) for row in due))
         return len(due)
 
     async def run(self) -> None:
-        """Work until cancelled: run due tasks, then sleep until the next is due or something wakes us."""
-        while True:
-            try:
-                ran = await self.step()
-            except asyncio.CancelledError:
-                raise
-            except Exception:  # a broken row must not stop the relay; it stays pending and is retried
-                ran = 0
-                await asyncio.sleep(0.5)
-            if ran:
-                continue
-            due = self.store.next_due()
-            pause = 0.5 if due is None else min(max(due - time.time(), 0.0), 0.5)
-            self._wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), pause)
+        """Work until cancelled. Each due task runs on its own, so a slow insurer does not hold up the next
+        claim's fetch; between tasks the loop sleeps until one is due or something wakes it."""
+        running: set[asyncio.Task[None]] = set()
+        try:
+            while True:
+                try:
+                    for row in self._take_due():
+                        task = asyncio.create_task(self._run(row))
+                        running.add(task)
+                        task.add_done_callback(running.discard)
+                    pause = self._pause()
+                except Exception:  # a broken row must not stop the relay; it stays pending and is retried
+                    pause = 0.5
+                self._wake.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), pause)
+        finally:
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+
+    def _pause(self) -> float:
+        """Seconds until the next task nobody is running is due (at most half a second)."""
+        rows = self.store.query("SELECT task_id, next_at FROM tasks WHERE state = 'pending' ORDER BY next_at LIMIT ?",
+                                len(self._busy) + 1)
+        due = next((r["next_at"] for r in rows if r["task_id"] not in self._busy), None)
+        return 0.5 if due is None else min(max(due - time.time(), 0.0), 0.5)
 
     async def _run(self, row: Any) -> None:
         try:
@@ -189,6 +205,9 @@ class Relay:
             except Retryable as exc:
                 self._finish(row, "pending", str(exc), retry=True)
                 return
+            except Exception as exc:  # the relay's own fault (a bug, a closed client): back off like a failure
+                self._finish(row, "pending", f"relay error: {type(exc).__name__}: {exc}"[:480], retry=True)
+                return
             if isinstance(outcome, Waiting):
                 with self.store.transaction() as db:
                     db.execute("UPDATE tasks SET next_at = ? WHERE task_id = ?", (outcome.until, row["task_id"]))
@@ -198,6 +217,7 @@ class Relay:
                                (row["task_id"],))
         finally:
             self._busy.discard(row["task_id"])
+            self._wake.set()  # the loop looks again: this task may have queued others, or be due again
 
     def _finish(self, row: Any, state: str, error: str, *, retry: bool) -> None:
         attempts = row["attempts"] + 1

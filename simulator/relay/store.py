@@ -66,10 +66,6 @@ class RelayStore(Database):
         return self.query("SELECT * FROM tasks WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, task_id "
                           "LIMIT ?", now, limit)
 
-    def next_due(self) -> float | None:
-        rows = self.query("SELECT MIN(next_at) AS due FROM tasks WHERE state = 'pending'")
-        return rows[0]["due"] if rows else None
-
     def dead_letters(self) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM tasks WHERE state = 'dead' ORDER BY task_id")
 
