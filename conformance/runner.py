@@ -42,7 +42,8 @@ DEFAULT_STATE = Path(".s24kit")
 #: What ``s24kit generate`` writes and the suite reads.
 SCENARIO_FILES = ("expected/index.jsonl", "expected/documents.jsonl", "emr-seed/patients.jsonl")
 #: Modules whose import registers checks: HTTP families (SCH, DOC, API, SEC), TLS and network.
-CHECK_MODULES = ("s24kit.conformance.checks", "s24kit.conformance.tls.checks", "s24kit.conformance.net.checks")
+CHECK_MODULES = tuple(f"s24kit.conformance.{name}" for name in (
+    "checks.schema", "checks.documents", "checks.api", "checks.security", "checks.agent", "tls.checks", "net.checks"))
 Progress = Callable[[Result, int, int], None]
 #: Where the suite listens for a provider's agent (role provider_agent): the port of ``s24kit serve``'s relay,
 #: so that an agent set up against ``s24kit serve`` needs no change.

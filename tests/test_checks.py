@@ -26,6 +26,7 @@ import pytest
 
 from s24kit.conformance.catalogue import requirements
 from s24kit.conformance.checks import CHECKS, check
+from s24kit.conformance.runner import load_checks
 from s24kit.conformance.session import Session, Target, TargetUnreachable, differences
 from s24kit.schemas.identifiers import FULL_RRN, FULL_RRN_SCAN
 from s24kit.schemas.loader import is_valid
@@ -40,6 +41,7 @@ from .conftest import generated_scenario, load_example
 from .test_rules import BUNDLE_CASES, DOCUMENT_CASES, _bundle
 
 FAMILIES = ("SCH", "DOC", "API", "SEC")
+load_checks()
 #: The checks judged here, against connectors (the agent-only ones: tests/test_agent_suite.py).
 MINE = sorted(rid for rid in CHECKS if rid.split("-")[1] in FAMILIES and "provider_pull" in requirements()[rid].roles)
 COMPLETENESS = [rid for rid in MINE if not rid.startswith("S24-DOC-0")]

@@ -398,7 +398,9 @@ def test_middleware_over_a_real_connection_resets_truncates_and_hangs_bounded():
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
             client.post("/s24/v1/documents:fetch", json={})
         switch.plan = plan({"kind": "truncated_body", "fraction": 0.5})
-        with pytest.raises(httpx.RemoteProtocolError):
+        # the body stops short of its declared length; whether the client then reads EOF or a reset depends
+        # on timing (TCP_NODELAY on the server), either way it cannot get the whole answer
+        with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
             client.post("/s24/v1/documents:fetch", json={})
         switch.plan = plan({"kind": "timeout", "bound_ms": 50})
         with pytest.raises((httpx.RemoteProtocolError, httpx.ReadError)):
