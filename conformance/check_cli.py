@@ -21,17 +21,12 @@ from rich.table import Table
 from .catalogue import requirements
 from .checks import Result
 from .runner import DEFAULT_STATE, ConfigError, Suite, SuiteRun, TargetUnreachable, make_target, write_reports
-from .usage import OneLineCommand, OneLineError
+from .usage import OneLineCommand, OneLineError, wide_console
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
 LABEL = {"ko": {"pass": "적합", "fail": "부적합", "warn": "경고", "skip": "건너뜀"},
          "en": {"pass": "pass", "fail": "FAIL", "warn": "warn", "skip": "skip"}}
-
-
-def _console() -> Console:
-    console = Console()
-    return console if console.is_terminal else Console(width=160)
 
 
 @click.command("check", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
@@ -72,7 +67,7 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
     Exit 0: every MUST requirement passed; 1: failures; 2: usage or configuration error; 3: target unreachable
     (an agent that never polled).
     """
-    console = _console()
+    console = wide_console()
     try:
         target = make_target(url, scenario, role=role, provider_code=provider_code, ca=ca, cert=cert, key=key,
                              timeout=timeout, state=state, listen=listen, agent_cert_sha256=agent_cert_sha256,
