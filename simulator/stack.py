@@ -27,7 +27,8 @@ from .insurer.config import InsurerConfig
 from .journal import Journal
 from .pki import TestPKI, ensure_pki
 from .provider import ProviderAgent, ProviderCore, Scenario, create_provider_app
-from .relay import Mode, ProviderRegistration, RelayConfig, Retry, create_relay_app, relay_client
+from .relay import Mode, ProviderRegistration, RelayConfig, create_relay_app, relay_client
+from .retry import RetryPolicy
 from .serving import Served, bind, start
 
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -67,7 +68,7 @@ class StackOptions:
     agents: list[str] = field(default_factory=list)  # of those, the ones in agent mode
     external: list[ProviderRegistration] = field(default_factory=list)  # connectors under test, not ours
     faults: FaultSwitch | None = None  # fault plan for calls between parties; None: no fault layer at all
-    retry: Retry = field(default_factory=Retry)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)
     host: str = "127.0.0.1"
     ports: dict[str, int] = field(default_factory=dict)  # "relay", "insurer:INSA", "provider:99…" → port
     clock: Callable[[], dt.datetime] | None = None

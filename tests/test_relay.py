@@ -15,13 +15,13 @@ import pytest
 from s24kit.schemas.loader import is_valid
 from s24kit.simulator.faults import FaultPlan, FaultSwitch
 from s24kit.simulator.insurer.config import Behaviour, InsurerConfig
-from s24kit.simulator.relay import Retry
+from s24kit.simulator.retry import RetryPolicy
 from s24kit.simulator.stack import SimClock, Stack, StackOptions
 
 from .conftest import generated_scenario
 
 pytestmark = pytest.mark.anyio
-FAST = Retry(attempts=4, base_delay=0.01, max_delay=0.05)
+FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
 FINAL = ("paid", "denied", "more_documents_required", "failed")
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from ..retry import RetryPolicy
+
 
 class Behaviour(StrEnum):
     """What the insurer does with a claim it accepted (or whether it accepts at all)."""
@@ -19,18 +21,6 @@ class Behaviour(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    """Delivery of events to the relay: exponential backoff, bounded."""
-
-    attempts: int = 8
-    base_delay: float = 0.2
-    max_delay: float = 10.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.base_delay * 2 ** max(attempt - 1, 0), self.max_delay)
-
-
-@dataclass(frozen=True, slots=True)
 class InsurerConfig:
     code: str
     name: str = "가상손해보험 (TEST)"
@@ -39,7 +29,7 @@ class InsurerConfig:
     delay_ms: int = 2000
     pend_seconds: float = 30.0
     requested_documents: tuple[str, ...] = ("itemised_statement",)
-    retry: RetryPolicy = field(default_factory=RetryPolicy)
+    retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=8))  # events must get through
     max_body_bytes: int = 8 * 1024 * 1024
 
     @classmethod
@@ -58,5 +48,5 @@ class InsurerConfig:
                 raise ValueError(f"behaviour {values['behaviour']!r} is not one of {choices}") from None
         if "requested_documents" in values:
             values["requested_documents"] = tuple(values["requested_documents"])
-        retry = RetryPolicy(**data["retry"]) if "retry" in data else RetryPolicy()
+        retry = RetryPolicy(**data["retry"]) if "retry" in data else RetryPolicy(attempts=8)
         return cls(retry=retry, **values)

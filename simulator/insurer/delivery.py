@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 
 import httpx
 
-from .config import RetryPolicy
+from ..retry import RetryPolicy
 from .store import InsurerStore
 
 DUE = """

@@ -20,7 +20,7 @@ from starlette.routing import Route
 from ...schemas.loader import is_valid
 from ...schemas.validation import schema_findings
 from ..admin import AdminRoute, admin_routes
-from ..faults import FaultSwitch, FaultTransport, fault_routes
+from ..faults import FaultSwitch, PartyFaultTransport, fault_routes
 from ..journal import AsyncJournalTransport, Journal, JournalMiddleware, journal_routes
 from ..net_echo import whoami
 from ..problems import BadRequest, ProblemResponse, findings_as_errors, problem, read_json
@@ -68,30 +68,10 @@ def relay_client(*, client_context: ssl.SSLContext | None = None, transport: htt
                                                  limits=httpx.Limits(max_connections=200,
                                                                      max_keepalive_connections=50))
     if faults is not None:
-        base = _PartyFaults(base, faults)
+        base = PartyFaultTransport(base, faults)
     if journal is not None:
         base = AsyncJournalTransport(base, journal, "relay→?")
     return httpx.AsyncClient(transport=base, timeout=10.0)
-
-
-class _PartyFaults(httpx.AsyncBaseTransport):
-    """The fault plan applied per callee: each request names its party, each party gets its own transport."""
-
-    def __init__(self, inner: httpx.AsyncBaseTransport, switch: FaultSwitch) -> None:
-        self.inner, self.switch = inner, switch
-        self._by_party: dict[str, FaultTransport] = {}
-
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        if not self.switch.plan.active:
-            return await self.inner.handle_async_request(request)
-        party = request.extensions.get("s24_party", "?")
-        transport = self._by_party.get(party)
-        if transport is None:
-            transport = self._by_party[party] = FaultTransport(self.inner, self.switch.source, party)
-        return await transport.handle_async_request(request)
-
-    async def aclose(self) -> None:
-        await self.inner.aclose()
 
 
 def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", client: httpx.AsyncClient | None = None,

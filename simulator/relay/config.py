@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from ..retry import RetryPolicy
+
 
 class Mode(StrEnum):
     PULL = "pull"  # the relay calls the provider's endpoints (inbound firewall opening at the clinic)
@@ -64,23 +66,11 @@ class ProviderRegistration:
 
 
 @dataclass(frozen=True, slots=True)
-class Retry:
-    """Exponential backoff, then the dead-letter state."""
-
-    attempts: int = 5
-    base_delay: float = 0.2
-    max_delay: float = 10.0
-
-    def delay(self, attempt: int) -> float:
-        return min(self.base_delay * 2 ** max(attempt - 1, 0), self.max_delay)
-
-
-@dataclass(frozen=True, slots=True)
 class RelayConfig:
     insurers: dict[str, str] = field(default_factory=dict)  # insurer code → base URL
     providers: tuple[ProviderRegistration, ...] = ()
     callback_base: str = "http://relay.test"  # how insurers reach the relay's event endpoint
-    retry: Retry = field(default_factory=Retry)
+    retry: RetryPolicy = field(default_factory=RetryPolicy)  # then the dead-letter state
     request_timeout: float = 10.0  # per call to a provider or insurer
     agent_deadline: float = 30.0  # how long an agent has to answer a queued request
     max_body_bytes: int = 8 * 1024 * 1024
