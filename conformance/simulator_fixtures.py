@@ -16,15 +16,16 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import httpx
 import pytest
 
-from ..simulator.generator.context import Options
-from ..simulator.generator.scenario import write_scenario
-from ..simulator.harness import Simulator
-from ..simulator.provider import Scenario
-from ..simulator.stack import SimClock, Stack, StackOptions
+# The simulator is imported inside the fixtures: this plugin loads with every pytest run where the kit is
+# installed, and must not make the runs that never use it slower.
+if TYPE_CHECKING:
+    import httpx
+
+    from ..simulator.harness import Simulator
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,12 +45,18 @@ def s24_scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
         if not (given / "expected" / "index.jsonl").is_file():
             raise pytest.UsageError(f"--s24-sim-scenario {given}: not a scenario written by s24kit generate")
         return given
+    from ..simulator.generator.context import Options
+    from ..simulator.generator.scenario import write_scenario
+
     out = tmp_path_factory.mktemp("s24kit") / "scenario"
     write_scenario(out, Options(patients=request.config.getoption("--s24-sim-patients"), seed=1).resolved())
     return out
 
 
 def _simulator(scenario: Path, state: Path, *, network: bool) -> Simulator:
+    from ..simulator.harness import Simulator
+    from ..simulator.stack import SimClock, Stack, StackOptions
+
     return Simulator(Stack(StackOptions(scenario, state, clock=SimClock(), persistent=network)), network=network)
 
 
@@ -81,4 +88,6 @@ def s24_insurers(s24_simulator: Simulator) -> dict[str, httpx.Client]:
 @pytest.fixture
 def s24_provider(s24_simulator: Simulator, s24_scenario: Path) -> httpx.Client:
     """The reference provider with the most visits (the scenario's default provider)."""
+    from ..simulator.provider import Scenario
+
     return s24_simulator.client(f"provider:{Scenario.load(s24_scenario).provider_code}")
