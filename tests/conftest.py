@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from s24kit.conformance.generate_cli import generate
+from s24kit.conformance.cli.generate import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "schemas" / "kit-v1" / "examples"

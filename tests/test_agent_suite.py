@@ -23,8 +23,8 @@ import pytest
 from click.testing import CliRunner
 
 from s24kit.conformance.catalogue import requirements
-from s24kit.conformance.check_cli import check
 from s24kit.conformance.checks import CHECKS
+from s24kit.conformance.cli.check import check
 from s24kit.conformance.runner import ConfigError, Suite, SuiteRun, load_checks, make_target, plan
 from s24kit.conformance.session import TargetUnreachable
 from s24kit.schemas.loader import is_valid

@@ -9,8 +9,8 @@ import socket
 import pytest
 from click.testing import CliRunner
 
-from s24kit.conformance.check_cli import check
 from s24kit.conformance.checks import CHECKS, Check, warned
+from s24kit.conformance.cli.check import check
 from s24kit.conformance.runner import ConfigError, SelectionError, make_target, plan, run_suite
 from s24kit.schemas.loader import is_valid
 from s24kit.simulator.pki import ensure_pki

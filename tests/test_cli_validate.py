@@ -8,7 +8,8 @@ import unicodedata
 import pytest
 from click.testing import CliRunner
 
-from s24kit.conformance.cli import main, rules_markdown
+from s24kit.conformance.cli import main
+from s24kit.conformance.cli.rules import rules_markdown
 
 from .conftest import EXAMPLES, ROOT, load_example
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
-from s24kit.conformance.generate_cli import generate
+from s24kit.conformance.cli.generate import generate
 from s24kit.fixtures import fixture_path
 from s24kit.schemas.identifiers import FULL_RRN, MASKED_RRN
 from s24kit.schemas.loader import is_valid

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from s24kit.conformance.payout_cli import payout
+from s24kit.conformance.cli.payout import payout
 from s24kit.schemas.loader import is_valid
 from s24kit.simulator.payout.claims import ClaimFactory
 

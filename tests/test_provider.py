@@ -8,7 +8,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from s24kit.conformance.generate_cli import generate
+from s24kit.conformance.cli.generate import generate
 from s24kit.schemas.loader import is_valid
 from s24kit.schemas.validation import validate_bundle
 from s24kit.simulator.provider import Scenario, create_provider_app

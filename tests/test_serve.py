@@ -17,7 +17,7 @@ import httpx
 import pytest
 from click.testing import CliRunner
 
-from s24kit.conformance.serve_cli import serve
+from s24kit.conformance.cli.serve import serve
 
 FINAL = ("paid", "denied", "failed", "more_documents_required")
 

@@ -18,9 +18,9 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from .catalogue import requirements
-from .checks import Result
-from .runner import DEFAULT_STATE, ConfigError, Suite, SuiteRun, TargetUnreachable, make_target, write_reports
+from ..catalogue import requirements
+from ..checks import Result
+from ..runner import DEFAULT_STATE, ConfigError, Suite, SuiteRun, TargetUnreachable, make_target, write_reports
 from .usage import OneLineCommand, OneLineError, wide_console
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3

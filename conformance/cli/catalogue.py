@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .catalogue import LOCK_FILE, SUITE_VERSION, lock_text, locked, requirements
+from ..catalogue import LOCK_FILE, SUITE_VERSION, lock_text, locked, requirements
 from .usage import OneLineCommand, OneLineError
 
 

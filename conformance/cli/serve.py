@@ -17,14 +17,14 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..simulator.generator.context import OptionError, Options
-from ..simulator.generator.scenario import ScenarioError, write_scenario
-from ..simulator.pki import PkiError
-from ..simulator.provider import Scenario
-from ..simulator.relay import ConfigError
-from ..simulator.serving import ServeError
-from ..simulator.stack import Stack, StackOptions
-from ..simulator.stack_config import ServeConfig, load_serve_config
+from ...simulator.generator.context import OptionError, Options
+from ...simulator.generator.scenario import ScenarioError, write_scenario
+from ...simulator.pki import PkiError
+from ...simulator.provider import Scenario
+from ...simulator.relay import ConfigError
+from ...simulator.serving import ServeError
+from ...simulator.stack import Stack, StackOptions
+from ...simulator.stack_config import ServeConfig, load_serve_config
 from .usage import OneLineCommand, OneLineError, wide_console
 
 

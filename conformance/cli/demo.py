@@ -16,16 +16,16 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..simulator.faults import FaultSwitch
-from ..simulator.generator.context import Options
-from ..simulator.generator.scenario import write_scenario
-from ..simulator.harness import Simulator
-from ..simulator.pki import PkiError
-from ..simulator.provider import Scenario
-from ..simulator.provider.faulty import FAULTY, create_faulty_app, faulty_server_context
-from ..simulator.serving import ServeError, serving
-from ..simulator.stack import KST, SimClock, Stack, StackOptions
-from .runner import ConfigError, SuiteRun, TargetUnreachable, make_target, run_suite, write_reports
+from ...simulator.faults import FaultSwitch
+from ...simulator.generator.context import Options
+from ...simulator.generator.scenario import write_scenario
+from ...simulator.harness import Simulator
+from ...simulator.pki import PkiError
+from ...simulator.provider import Scenario
+from ...simulator.provider.faulty import FAULTY, create_faulty_app, faulty_server_context
+from ...simulator.serving import ServeError, serving
+from ...simulator.stack import KST, SimClock, Stack, StackOptions
+from ..runner import ConfigError, SuiteRun, TargetUnreachable, make_target, run_suite, write_reports
 from .usage import OneLineCommand, OneLineError, wide_console
 
 DEMO_PROVIDER = "99310001"  # a clinic (의원): every document type and rule has something to judge

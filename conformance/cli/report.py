@@ -11,8 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .reports import check_bundle, report_problems, write_html, write_junit
-from .reports.bundle import BundleCheck
+from ..reports import check_bundle, report_problems, write_html, write_junit
+from ..reports.bundle import BundleCheck
 from .usage import OneLineCommand, OneLineError
 
 MAX_REPORT_BYTES = 64 << 20

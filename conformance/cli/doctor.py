@@ -11,8 +11,8 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from .net.doctor import NOT_REACHED, DoctorOptions, DoctorReport, Layer, run_doctor
-from .net.target import NetTarget
+from ..net.doctor import NOT_REACHED, DoctorOptions, DoctorReport, Layer, run_doctor
+from ..net.target import NetTarget
 from .usage import OneLineCommand, OneLineError
 
 SYMBOLS = {"ok": "[green]✓[/]", "fail": "[red]✗[/]", "warn": "[yellow]![/]", "skip": "[dim]–[/]"}

@@ -14,8 +14,8 @@ from typing import Any, NoReturn
 
 import click
 
-from ..schemas.validation import validate
-from ..simulator.payout import PayoutInputError, adjudicate, render
+from ...schemas.validation import validate
+from ...simulator.payout import PayoutInputError, adjudicate, render
 
 EXIT_OK, EXIT_USAGE = 0, 2
 EXAMPLES = "fixtures/rules/examples"

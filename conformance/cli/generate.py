@@ -15,8 +15,8 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ..simulator.generator.context import DEFAULT_HARD_CASE_RATE, OptionError, Options, check_count
-from ..simulator.generator.scenario import ScenarioError, write_scenario
+from ...simulator.generator.context import DEFAULT_HARD_CASE_RATE, OptionError, Options, check_count
+from ...simulator.generator.scenario import ScenarioError, write_scenario
 from .usage import OneLineCommand, OneLineError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
