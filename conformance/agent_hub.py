@@ -34,6 +34,7 @@ from starlette.routing import Route
 from ..schemas.loader import is_valid
 from ..schemas.validation import schema_findings
 from ..simulator.journal import Journal, certificate_facts
+from ..simulator.last_resort import LastResortMiddleware
 from ..simulator.net_echo import whoami
 from ..simulator.problems import BadRequest, ProblemResponse, findings_as_errors, problem, read_json
 from ..simulator.relay.app import MAX_WAIT
@@ -124,6 +125,7 @@ class AgentHub:
                                      Route(REPLY_PATH, self._reply, methods=["POST"]),
                                      Route(POLL_PATH, self._wrong_method, methods=other),
                                      Route(REPLY_PATH, self._wrong_method, methods=other), whoami()])
+        self.app.add_middleware(LastResortMiddleware, party=PARTY, journal=journal)
 
     # -- serving --------------------------------------------------------------------------------------------
 

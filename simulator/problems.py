@@ -8,6 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
+from .safe_json import DEFAULT_LIMITS, JsonLimits, JsonRefused, parse_body
+
 PROBLEM_TYPE = "https://s24kit.invalid/problems/"
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
 
@@ -48,8 +50,13 @@ class BadRequest(Exception):
         self.response = response
 
 
-async def read_json(request: Request, max_bytes: int = DEFAULT_MAX_BODY) -> Any:
-    """The request's JSON body, or :class:`BadRequest` with the right status and problem code."""
+async def read_json(request: Request, max_bytes: int = DEFAULT_MAX_BODY, limits: JsonLimits = DEFAULT_LIMITS) -> Any:
+    """The request's JSON body, or :class:`BadRequest` with the right status and problem code.
+
+    415 ``unsupported_media_type`` unless ``application/json``; 413 ``payload_too_large`` over ``max_bytes``;
+    400 ``invalid_json`` for anything :func:`~.safe_json.parse_body` refuses (syntax, UTF-8, BOM, depth, number
+    length, lone surrogates, duplicate names, member counts, NaN/Infinity: docs/hostile-input.md).
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise BadRequest(problem(415, "unsupported_media_type", "Unsupported media type",
@@ -63,10 +70,9 @@ async def read_json(request: Request, max_bytes: int = DEFAULT_MAX_BODY) -> Any:
         if len(body) > max_bytes:
             raise BadRequest(_too_large(max_bytes))
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(problem(400, "invalid_json", "Malformed JSON",
-                                 f"본문이 UTF-8 JSON이 아닙니다 / the body is not UTF-8 JSON ({exc})")) from None
+        return parse_body(bytes(body), limits)
+    except JsonRefused as exc:
+        raise BadRequest(problem(400, "invalid_json", "Malformed JSON", f"{exc.ko} / {exc.en}")) from None
 
 
 def _too_large(limit: int) -> ProblemResponse:

@@ -10,14 +10,19 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from ..journal import Journal, JournalMiddleware
+from ..last_resort import LastResortMiddleware
 from ..problems import BadRequest, ProblemResponse, read_json
 from .core import FETCH, SEARCH, ProviderCore, _now
 from .scenario import Scenario
 
 
 def create_provider_app(scenario: Scenario | ProviderCore, *, clock: Callable[[], dt.datetime] = _now,
-                        max_body_bytes: int = 1024 * 1024) -> Starlette:
-    """Serve ``scenario``'s visits and documents (or any :class:`ProviderCore`) over HTTP."""
+                        max_body_bytes: int = 1024 * 1024, journal: Journal | None = None) -> Starlette:
+    """Serve ``scenario``'s visits and documents (or any :class:`ProviderCore`) over HTTP.
+
+    ``journal`` records every exchange the provider receives (the stack leaves it out: the relay's client
+    already records its calls to the provider)."""
     core = scenario if isinstance(scenario, ProviderCore) else ProviderCore(scenario, clock=clock)
 
     def endpoint(operation: str) -> Callable[[Request], Awaitable[Response]]:
@@ -38,5 +43,8 @@ def create_provider_app(scenario: Scenario | ProviderCore, *, clock: Callable[[]
         Route("/s24/v1/visits:search", endpoint(SEARCH), methods=["POST"]),
         Route("/s24/v1/documents:fetch", endpoint(FETCH), methods=["POST"]),
     ])
+    app.add_middleware(LastResortMiddleware, party="provider")
+    if journal is not None:
+        app.add_middleware(JournalMiddleware, journal=journal, party=f"→provider:{core.scenario.provider_code}")
     app.state.core = core
     return app

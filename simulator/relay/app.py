@@ -22,6 +22,7 @@ from ...schemas.validation import schema_findings
 from ..admin import AdminRoute, admin_routes
 from ..faults import FaultSwitch, PartyFaultTransport, fault_routes
 from ..journal import AsyncJournalTransport, Journal, JournalMiddleware, journal_routes
+from ..last_resort import LastResortMiddleware
 from ..net_echo import whoami
 from ..problems import BadRequest, ProblemResponse, findings_as_errors, problem, read_json
 from ..serving import client_certificate
@@ -244,6 +245,7 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         Route("/relay/v1/agent/replies", agent_reply, methods=["POST"]),
         *admin_routes(table, "s24kit relay — 관리 API"),
     ], lifespan=lifespan)
+    app.add_middleware(LastResortMiddleware, party="relay")  # inside the journal: it records the 500 answer
     app.add_middleware(JournalMiddleware, journal=journal, party="→relay")
     app.state.relay, app.state.store, app.state.journal = relay, store, journal
     return app
