@@ -644,3 +644,19 @@ def test_differences_name_the_field():
     actual = {"totals": {"copay": 7470.0, "note": unicodedata.normalize("NFD", "한글")}, "rows": [1], "x": True}
     assert list(differences(expected, actual)) == [("/totals/copay", 7470, 7470.0), ("/rows", "2 items", "1 items"),
                                                    ("/x", None, True)]
+
+
+def test_the_suite_asks_a_strict_subset_of_visits_and_a_narrow_period(reference):
+    """Besides asking for everything, the suite asks questions that a connector ignoring visit_ids or period
+    answers wrongly (issue 11 item 6): both are judged, and the reference answers them exactly."""
+    query, period, subset = reference.narrow_question()
+    everything = reference.expected_visits(reference.patient_id(query))
+    assert period is not None and 0 < len(subset) < len(everything)
+    inside = reference.expected_visits(reference.patient_id(query), period)
+    assert 0 < len(inside) < len(everything)
+    request, fetch = reference.fetch_requests()[-1]
+    assert request["visit_ids"] == subset and fetch.status == 200
+    assert {d["visit_id"] for d in fetch.body["documents"]} <= set(subset)
+    _, wanted, search = reference.searches()[-1]
+    assert json.loads(search.request_body)["period"] == period and wanted == inside
+    assert {v["visit_id"] for v in search.body["visits"]} == set(inside)

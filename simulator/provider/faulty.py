@@ -249,6 +249,26 @@ def _drop_visit(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     return _serve(DropVisit, scenario, clock)
 
 
+@_faulty("ignores_visit_ids", "서류 요청의 visit_ids를 무시하고 환자의 모든 내원 서류를 돌려줌",
+         "a document fetch ignores visit_ids and returns the documents of every visit of the patient",
+         {"S24-DOC-104", "S24-DOC-105"})
+def _ignores_visit_ids(scenario: Scenario, clock: Clock, timeout: float) -> Any:
+    class IgnoresVisitIds(ProviderCore):
+        def fetch(self, body: dict[str, Any], patient: dict[str, Any]) -> Answer:
+            every = sorted(v for v, e in self.scenario.visits.items() if e["patient_id"] == patient["patient_id"])
+            return super().fetch({**body, "visit_ids": every}, patient)
+    return _serve(IgnoresVisitIds, scenario, clock)
+
+
+@_faulty("ignores_period", "내원 조회의 기간(period)을 무시하고 환자의 모든 내원을 돌려줌",
+         "a visit search ignores period and lists every visit of the patient", {"S24-DOC-101"})
+def _ignores_period(scenario: Scenario, clock: Clock, timeout: float) -> Any:
+    class IgnoresPeriod(ProviderCore):
+        def search(self, body: dict[str, Any], patient: dict[str, Any]) -> dict[str, Any]:
+            return super().search({**body, "period": {"start": "0001-01-01", "end": "9999-12-31"}}, patient)
+    return _serve(IgnoresPeriod, scenario, clock)
+
+
 def _nfd(value: Any) -> Any:
     if isinstance(value, str):
         return unicodedata.normalize("NFD", value)
