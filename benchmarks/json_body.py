@@ -47,8 +47,10 @@ def main() -> None:
     bodies = scenario_bodies(args.patients)
     for body in bodies:
         assert parse_body(body) == plain(body)
-    baseline = rate(plain, bodies)
-    value = rate(parse_body, bodies)
+    baseline = value = 0.0
+    for _ in range(5):  # alternate, keep the best of each: a busy machine slows both alike
+        baseline = max(baseline, rate(plain, bodies, min_seconds=0.3))
+        value = max(value, rate(parse_body, bodies, min_seconds=0.3))
     print(f"{len(bodies)} bodies, {sum(map(len, bodies)) / len(bodies):,.0f} bytes on average")
     print(f"json.loads: {baseline:,.0f} bodies/s; with the limits: {value:,.0f} bodies/s")
     result("json_body", value, "bodies/s", baseline, bodies=len(bodies))

@@ -8,15 +8,17 @@ no UTF-8 encoder or SQLite binding accepts, duplicate keys (silently the last on
 whose Korean and English texts name what was wrong and the limit (docs/hostile-input.md).
 
 The common case stays on the C parser: the limits that need a look at the whole text are first bounded by a
-count or a regular-expression search in C (an opening bracket count under the depth limit means no deeper
-nesting is possible; fewer commas than the member limit mean no longer array; no ``\\uD8..`` escape means no
-surrogate), and only a body that could break a limit gets the exact (slower) check. The parser's own hooks
-check numbers and duplicate names as it goes.
+count or a regular-expression search in C (fewer opening brackets than the depth limit cannot nest deeper;
+fewer commas than the member limit cannot make a longer array; no ``\\uD8..`` escape cannot hold a
+surrogate), and only a body that could break a limit gets the exact check, itself in C where it can be. The
+parser's own hooks check numbers and duplicate names as it goes.
 """
 
 from __future__ import annotations
 
+import array
 import functools
+import itertools
 import json
 import math
 import re
@@ -34,7 +36,7 @@ class JsonLimits:
     max_depth: int = 64  # arrays and objects inside one another (kit-v1 documents nest fewer than 10)
     max_number_chars: int = 100  # characters of one number token (a won amount needs at most 19 digits)
     max_members: int = 10_000  # elements of one array or members of one object (kit-v1 schemas: 2,000)
-    max_values: int = 500_000  # values in the whole body, checked before parsing (bounds the parser's memory)
+    max_values: int = 200_000  # arrays, objects and commas in the whole body, counted before parsing
 
 
 DEFAULT_LIMITS = JsonLimits()
@@ -51,7 +53,7 @@ class JsonRefused(ValueError):
 # A JSON string (escapes included) matched whole, so that brackets and digits inside strings are skipped.
 _STRING = re.compile(rb'"[^"\\]*+(?:\\.[^"\\]*+)*+"', re.DOTALL)
 _NOT_BRACKETS = bytes(b for b in range(256) if b not in b"[]{}")
-_INNERMOST_PAIR = re.compile(rb"[\[{][\]}]")
+_DEPTH_STEP = bytes.maketrans(b"[{]}", b"\x01\x01\xff\xff")  # as signed bytes: +1, +1, -1, -1
 _SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
 
 
@@ -68,10 +70,7 @@ def parse_body(body: bytes, limits: JsonLimits = DEFAULT_LIMITS) -> Any:
     except UnicodeDecodeError as exc:
         raise JsonRefused(f"본문이 올바른 UTF-8이 아닙니다 (위치 {exc.start}의 바이트 {body[exc.start]:#04x})",
                           f"the body is not valid UTF-8 (byte {body[exc.start]:#04x} at offset {exc.start})") from None
-    _check_depth(body, limits.max_depth)
-    if body.count(b",") >= limits.max_values and _STRING.sub(b"", body).count(b",") >= limits.max_values:
-        raise JsonRefused(f"본문의 값이 {limits.max_values:,}개를 넘습니다 (한도 {limits.max_values:,})",
-                          f"the body holds more than {limits.max_values:,} values (limit {limits.max_values:,})")
+    _check_structure(body, limits)
     try:
         value = _decoder(limits).decode(text)
     except json.JSONDecodeError as exc:
@@ -95,20 +94,25 @@ def _decoder(limits: JsonLimits) -> json.JSONDecoder:
                             parse_int=_int_within(limits.max_number_chars))
 
 
-def _check_depth(body: bytes, limit: int) -> None:
-    """Refuse nesting deeper than ``limit``: innermost bracket pairs are removed once per level (in C)."""
-    if body.count(b"[") + body.count(b"{") <= limit:
+def _check_structure(body: bytes, limits: JsonLimits) -> None:
+    """Before parsing: at most ``max_values`` containers and commas, and no nesting deeper than ``max_depth``.
+
+    Both are counted outside strings, and only when a plain count of the bytes (strings included) could exceed
+    them. The depth is the highest running sum of +1 per opening and -1 per closing bracket, computed in C
+    (``accumulate`` over signed bytes); the value count bounds the work of that sum and the parser's memory.
+    """
+    openers = body.count(b"[") + body.count(b"{")
+    if openers <= limits.max_depth and openers + body.count(b",") < limits.max_values:
         return
-    brackets = _STRING.sub(b"", body).translate(None, _NOT_BRACKETS)
-    for _ in range(limit):
-        if not brackets:
-            return
-        reduced = _INNERMOST_PAIR.sub(b"", brackets)
-        if len(reduced) == len(brackets):
-            return  # unbalanced: the parser names the syntax error
-        brackets = reduced
-    if _INNERMOST_PAIR.search(brackets):
-        raise _too_deep(limit)
+    structure = _STRING.sub(b"", body)
+    if structure.count(b"[") + structure.count(b"{") + structure.count(b",") >= limits.max_values:
+        raise JsonRefused(f"본문의 값(배열·객체와 쉼표로 나뉜 원소)이 {limits.max_values:,}개를 넘습니다 "
+                          f"(한도 {limits.max_values:,})",
+                          f"the body holds more than {limits.max_values:,} values (arrays, objects and "
+                          f"comma-separated members; limit {limits.max_values:,})")
+    steps = structure.translate(_DEPTH_STEP, _NOT_BRACKETS)
+    if steps and max(itertools.accumulate(array.array("b", steps))) > limits.max_depth:
+        raise _too_deep(limits.max_depth)
 
 
 def _too_deep(limit: int) -> JsonRefused:

@@ -60,6 +60,8 @@ def hostile_bodies() -> dict[str, bytes]:
         "duplicate keys": b'{"request_id":"r-1","request_id":"r-2"}',
         "1,000,000-element array": million,
         "1,000,000-element array over the size limit": million + b" " * (OVER_LIMIT - len(million)),
+        "2,000,000 empty arrays": b"[" + b"[]," * 2_000_000 + b"[]]",
+        "60,000 arrays 63 deep": b"[" + (b"[" * 63 + b"0" + b"]" * 63 + b",") * 60_000 + b"0]",
         "100,000-member object": b"{" + b",".join(b'"k%d":0' % i for i in range(100_000)) + b"}",
         "NaN": b'{"amount":NaN}',
         "Infinity": b'{"amount":-Infinity}',
