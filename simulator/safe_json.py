@@ -77,7 +77,7 @@ def parse_body(body: bytes, limits: JsonLimits = DEFAULT_LIMITS) -> Any:
         raise JsonRefused(f"JSON 구문 오류: {exc.msg} ({exc.lineno}행 {exc.colno}열, 위치 {exc.pos})",
                           f"JSON syntax error: {exc.msg} (line {exc.lineno} column {exc.colno}, offset {exc.pos})"
                           ) from None
-    except RecursionError:  # unclosed brackets the depth scan could not pair
+    except RecursionError:  # only with a max_depth beyond the interpreter's recursion limit
         raise _too_deep(limits.max_depth) from None
     if body.count(b",") >= limits.max_members:  # fewer commas: no array can hold more than the limit
         _check_members(value, limits.max_members)
