@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 import sqlite3
 from pathlib import Path
 
+import pytest
+
+from s24kit.simulator.insurer.delivery import run_forever
 from s24kit.simulator.insurer.store import InsurerStore
 from s24kit.simulator.journal import Journal
+from s24kit.simulator.relay.app import create_relay_app
+from s24kit.simulator.relay.config import RelayConfig
 from s24kit.simulator.relay.store import RelayStore
 
 from .conftest import ROOT
@@ -48,3 +54,34 @@ def test_claims_survive_kill_9_at_random_moments(tmp_path: Path) -> None:
     assert result.kills == 3, summary
     assert result.ok, summary
     assert sum(result.states.values()) == result.sent >= 10, summary
+
+
+# -- stopping: a work loop woken at the moment it is cancelled still stops ---------------------------------------
+
+
+@pytest.fixture
+def anyio_backend() -> str:
+    return "asyncio"
+
+
+async def _stops_when_cancelled_as_woken(task: asyncio.Task[None], wake: asyncio.Event) -> bool:
+    await asyncio.sleep(0.05)  # the loop is waiting for its wake-up
+    wake.set()
+    task.cancel()  # in the same turn: asyncio.wait_for on 3.11 returns the wake-up and loses the cancellation
+    done, _ = await asyncio.wait([task], timeout=5)
+    return bool(done)
+
+
+@pytest.mark.anyio
+async def test_the_relay_work_loop_stops_when_cancelled_as_it_is_woken() -> None:
+    relay = create_relay_app(RelayConfig(), work=False).state.relay
+    assert await _stops_when_cancelled_as_woken(asyncio.create_task(relay.run()), relay._wake)
+
+
+@pytest.mark.anyio
+async def test_the_insurer_delivery_loop_stops_when_cancelled_as_it_is_woken() -> None:
+    async def tick() -> None:
+        return None
+
+    wake = asyncio.Event()
+    assert await _stops_when_cancelled_as_woken(asyncio.create_task(run_forever(tick, 0.5, wake=wake)), wake)
