@@ -189,6 +189,24 @@ class OtherPatientsVisitInSearch(ProviderCore):
         return answer
 
 
+class VisitListedTwice(ProviderCore):
+    def search(self, body, patient):
+        answer = super().search(body, patient)
+        answer["visits"] = answer["visits"] + answer["visits"][:1]
+        return answer
+
+
+class ForeignProviderCode(ProviderCore):
+    """A configuration default in provider_code instead of the provider's own."""
+
+    def search(self, body, patient):
+        return {**super().search(body, patient), "provider_code": "99999999"}
+
+    def fetch(self, body, patient):
+        status, bundle = super().fetch(body, patient)
+        return status, ({**bundle, "provider_code": "99999999"} if status == 200 else bundle)
+
+
 class NoItemisedStatements(ProviderCore):
     def documents_of(self, visit_id):
         return [d for d in super().documents_of(visit_id) if d["document_type"] != "itemised_statement"]
@@ -511,6 +529,8 @@ BROKEN = [
     Broken("cp949-bodies", _wrapped(on_response=_cp949), ("S24-SCH-006",)),
     Broken("wrong-visit-dates", WrongVisitDates, ("S24-DOC-100",)),
     Broken("other-patients-visit", OtherPatientsVisitInSearch, ("S24-DOC-101", "S24-SEC-005")),
+    Broken("visit-listed-twice", VisitListedTwice, ("S24-DOC-106",)),
+    Broken("foreign-provider-code", ForeignProviderCode, ("S24-DOC-107",)),
     Broken("no-itemised-statements", NoItemisedStatements, ("S24-DOC-102", "S24-DOC-105")),
     Broken("wrong-department", WrongDepartment, ("S24-DOC-103",)),
     Broken("other-patients-document", OtherPatientsDocument, ("S24-DOC-104", "S24-SEC-005")),

@@ -21,7 +21,7 @@ from s24kit.conformance.comparison import compare, document_shape
 from s24kit.simulator.provider import ProviderCore, Scenario, create_provider_app
 
 from .conftest import load_example
-from .test_checks import MINE, Wrap, _busiest, judged
+from .test_checks import MINE, ForeignProviderCode, VisitListedTwice, Wrap, _busiest, judged
 from .test_checks import pki as pki  # the module's fixtures, shared
 from .test_checks import scenario_dir as scenario_dir
 
@@ -173,24 +173,6 @@ def test_valid_variation_passes_every_check(case, scenario_dir, pki):
 
 
 # -- defects: each fails its own requirement, and only the real cause is named ------------------------------
-
-class VisitListedTwice(ProviderCore):
-    def search(self, body, patient):
-        answer = super().search(body, patient)
-        answer["visits"] = answer["visits"] + answer["visits"][:1]
-        return answer
-
-
-class ForeignProviderCode(ProviderCore):
-    """A configuration default in provider_code instead of the provider's own."""
-
-    def search(self, body, patient):
-        return {**super().search(body, patient), "provider_code": "99999999"}
-
-    def fetch(self, body, patient):
-        status, bundle = super().fetch(body, patient)
-        return status, ({**bundle, "provider_code": "99999999"} if status == 200 else bundle)
-
 
 def _change_documents(change: Callable[[dict[str, Any]], None]) -> type[ProviderCore]:
     class Changed(ProviderCore):
