@@ -90,7 +90,8 @@ class ProviderCore:
 
     def search(self, body: dict[str, Any], patient: dict[str, Any]) -> dict[str, Any]:
         period = body["period"]
-        visits = [self.listed(v) for v in self.scenario.visits_of(patient["patient_id"], period["start"], period["end"])]
+        visits = [self.listed(v)
+                  for v in self.scenario.visits_of(patient["patient_id"], period["start"], period["end"])]
         return {"request_id": body["request_id"], "provider_code": self.scenario.provider_code, "visits": visits}
 
     def fetch(self, body: dict[str, Any], patient: dict[str, Any]) -> Answer:
