@@ -13,6 +13,7 @@ import functools
 import json
 import os
 import shlex
+import socket
 import ssl
 import threading
 import time
@@ -21,6 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -51,6 +53,48 @@ class TargetUnreachable(Exception):
     def __init__(self, message_ko: str, message_en: str) -> None:
         super().__init__(f"{message_ko} / {message_en}")
         self.message_ko, self.message_en = message_ko, message_en
+
+
+class CertificateRejected(TargetUnreachable):
+    """The target speaks TLS, but its server certificate does not verify against the CA the suite trusts.
+
+    Not unreachable: the TLS checks judge the certificate, and every requirement judged over HTTP fails with
+    ``error`` (the verification error) as its evidence.
+    """
+
+    def __init__(self, url: str, error: str, ca: Path | None) -> None:
+        where = str(ca) if ca else "the system store"
+        super().__init__(f"{url}의 서버 인증서를 검증할 수 없습니다: {error} (신뢰하는 CA: {where}; 다른 CA 파일은 "
+                         f"--ca FILE, pytest에서는 --s24-ca=FILE로 지정). TLS 검사만 하고 HTTP 검사는 부적합입니다",
+                         f"the server certificate of {url} does not verify: {error} (trusted CA: {where}; choose "
+                         f"another CA file with --ca FILE, in pytest --s24-ca=FILE). The TLS checks run; every HTTP "
+                         f"check fails")
+        self.url, self.error, self.ca = url, error, ca
+
+
+def certificate_rejection(url: str, context: Callable[[], ssl.SSLContext], timeout: float) -> str | None:
+    """Why ``url``'s server certificate fails verification under ``context()``, when a handshake that does not
+    verify it completes (the target speaks TLS); None when it verifies, or no handshake completes at all."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    address = (parts.hostname, parts.port or 443)
+    try:
+        with socket.create_connection(address, timeout=timeout) as raw, \
+                context().wrap_socket(raw, server_hostname=parts.hostname):
+            return None
+    except ssl.SSLCertVerificationError as exc:
+        error = exc.verify_message or str(exc)
+    except (OSError, ssl.SSLError):
+        return None
+    lenient = context()  # the same client certificate: a server requiring one completes no handshake without it
+    lenient.check_hostname, lenient.verify_mode = False, ssl.CERT_NONE
+    try:
+        with socket.create_connection(address, timeout=timeout) as raw, \
+                lenient.wrap_socket(raw, server_hostname=parts.hostname):
+            return error
+    except (OSError, ssl.SSLError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -177,6 +221,9 @@ class Session:
         # is not: the target is there, and S24-API-014 judges its slowness.
         if health.status is None and not (health.error or "").startswith("ReadTimeout"):
             self.close()
+            error = certificate_rejection(target.url, lambda: self._ssl_context(certificate=True), target.timeout)
+            if error is not None:
+                raise CertificateRejected(target.url, error, target.ca_bundle)
             raise TargetUnreachable(f"{target.url}에 연결할 수 없습니다: {health.error}",
                                     f"cannot connect to {target.url}: {health.error}")
         self._cache["health"] = health
