@@ -17,7 +17,6 @@ import socket
 import ssl
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -575,31 +574,6 @@ class Session:
         if not judged:
             return skipped(f"판정할 응답이 없습니다 / no {what} to judge")
         return passed(f"{judged}건 확인 / {judged} {what} checked")
-
-
-def differences(expected: Any, actual: Any, pointer: str = "") -> Iterator[tuple[str, Any, Any]]:
-    """``(pointer, expected, actual)`` for each differing leaf; text is compared after NFC normalisation.
-
-    Types count (``1`` is not ``1.0`` nor ``True``: money is integer won); a key on one side only is
-    reported with ``None`` on the other; lists are compared item by item, then by length.
-    """
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        for key in [*expected, *(k for k in actual if k not in expected)]:
-            sub = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
-            if key not in actual or key not in expected:
-                yield sub, expected.get(key), actual.get(key)
-            else:
-                yield from differences(expected[key], actual[key], sub)
-    elif isinstance(expected, list) and isinstance(actual, list):
-        for i, (e, a) in enumerate(zip(expected, actual, strict=False)):
-            yield from differences(e, a, f"{pointer}/{i}")
-        if len(expected) != len(actual):
-            yield pointer or "/", f"{len(expected)} items", f"{len(actual)} items"
-    elif isinstance(expected, str) and isinstance(actual, str):
-        if unicodedata.normalize("NFC", expected) != unicodedata.normalize("NFC", actual):
-            yield pointer or "/", expected, actual
-    elif type(expected) is not type(actual) or expected != actual:
-        yield pointer or "/", expected, actual
 
 
 def _separating_period(visits: list[dict[str, Any]]) -> dict[str, str] | None:
