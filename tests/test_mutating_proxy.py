@@ -141,8 +141,8 @@ def _country_default(doc: dict[str, Any]) -> None:
 
 
 def _optional_nulls(doc: dict[str, Any]) -> None:
-    """Optional members the schema lets be null sent as null, as many serialisers write an unset field (the
-    kit's own inpatient example too)."""
+    """Optional members sent as null where the schema allows null, as many serialisers write an unset field (the
+    kit's own inpatient example too); elsewhere null is no valid value (docs/comparison.md)."""
     if doc["document_type"] == "medical_receipt":
         doc.setdefault("drg_number", None)
         doc.setdefault("room", None)
