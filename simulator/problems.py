@@ -61,18 +61,34 @@ async def read_json(request: Request, max_bytes: int = DEFAULT_MAX_BODY, limits:
     if content_type != "application/json":
         raise BadRequest(problem(415, "unsupported_media_type", "Unsupported media type",
                                  "본문은 application/json 이어야 합니다 / the body must be application/json"))
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise BadRequest(_too_large(max_bytes))
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise BadRequest(_too_large(max_bytes))
+    body = await read_body(request, max_bytes)
     try:
-        return parse_body(bytes(body), limits)
+        return parse_body(body, limits)
     except JsonRefused as exc:
         raise BadRequest(problem(400, "invalid_json", "Malformed JSON", f"{exc.ko} / {exc.en}")) from None
+
+
+async def read_body(request: Request, max_bytes: int = DEFAULT_MAX_BODY) -> bytes:
+    """The request's body, never reading more than ``max_bytes`` + one chunk (413 :class:`BadRequest` beyond).
+
+    Use it instead of ``request.body()``, which reads a body of any size into memory. The body is kept where
+    ``request.body()`` keeps it, so a later ``read_json`` or ``request.body()`` gets it again.
+    """
+    if hasattr(request, "_body"):  # read before, by this function or request.body()
+        body: bytes = request._body
+    else:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise BadRequest(_too_large(max_bytes))
+        chunks = bytearray()
+        async for chunk in request.stream():
+            chunks += chunk
+            if len(chunks) > max_bytes:
+                raise BadRequest(_too_large(max_bytes))
+        body = request._body = bytes(chunks)  # Starlette's own cache, as request.body() fills it
+    if len(body) > max_bytes:
+        raise BadRequest(_too_large(max_bytes))
+    return body
 
 
 def _too_large(limit: int) -> ProblemResponse:

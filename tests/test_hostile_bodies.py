@@ -271,3 +271,30 @@ def test_a_body_the_masker_cannot_read_is_elided_not_stored_in_the_clear(monkeyp
     entry = journal.search()[0]
     assert "홍길동" not in json.dumps(entry, ensure_ascii=False)
     assert entry["request"]["body"].startswith("[body elided") and entry["status"] == 400
+
+
+# -- size: nothing reads more than its limit ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("label", ["relay", "insurer INSA", "reference provider", "suite's agent hub"])
+def test_a_body_without_length_is_read_no_further_than_the_limit(scenario: Scenario, label: str) -> None:
+    """A chunked body of 64 MiB (no Content-Length): 413 after about the limit, not 64 MiB read into memory."""
+    party = next(p for p in parties(scenario) if p.label == label)
+    method, path = next((m, p) for m, p in body_routes(party.app) if (party.name, m, p) not in NO_BODY)
+    pulled = 0
+
+    async def chunks() -> Any:
+        nonlocal pulled
+        for _ in range(64):
+            pulled += 1
+            yield b" " * 2**20
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(party.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="https://party.test") as client:
+            return await client.request(method, concrete(path), content=chunks(),
+                                        headers={"content-type": "application/json"})
+
+    answer = asyncio.run(send())
+    assert answer.status_code == 413 and answer.json()["code"] == "payload_too_large"
+    assert pulled <= 10, f"{label} read {pulled} MiB of a body over its limit"
