@@ -43,6 +43,12 @@ def _number(option: str, value: str, kind: type) -> Any:
                            f"{option} must be {what_en} (got {value!r})") from None
 
 
+def _named(exc: OptionError) -> OneLineError:
+    """The generator's message, led by the option it is about when it does not say so itself."""
+    lead = "" if exc.option in exc.message_en else f"{exc.option}: "
+    return OneLineError(lead + exc.message_ko, lead + exc.message_en)
+
+
 @click.command("generate", cls=OneLineCommand)
 @click.option("--patients", default="100", show_default=True, metavar="N", help="Patients to draw.")
 @click.option("--seed", default="0", show_default=True, metavar="S",
@@ -77,7 +83,7 @@ def generate(patients: str, seed: str, out: Path, provider: str | None, provider
                           provider_type=provider_type, hard_cases=_number("--hard-cases", hard_cases, float)
                           ).resolved()
     except OptionError as exc:
-        raise OneLineError(exc.message_ko, exc.message_en) from None
+        raise _named(exc) from None
     console = Console(stderr=True)
     show = not quiet and console.is_terminal
     try:
@@ -96,7 +102,7 @@ def generate(patients: str, seed: str, out: Path, provider: str | None, provider
         else:
             manifest = write_scenario(out, options, workers=n_workers, force=force)
     except OptionError as exc:
-        raise OneLineError(exc.message_ko, exc.message_en) from None
+        raise _named(exc) from None
     except ScenarioError as exc:
         raise OneLineError(exc.message_ko, exc.message_en) from None
     except KeyboardInterrupt:

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import sys
-import traceback
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
@@ -167,6 +166,8 @@ def internal_error(exc: BaseException) -> NoReturn:
 
     Only the exception's type and the kit's own innermost frame are shown: its message may quote the input.
     """
+    import traceback  # only on this rare path
+
     frames = [frame for frame in traceback.extract_tb(exc.__traceback__) if Path(frame.filename).is_relative_to(_KIT)]
     where = f" {Path(frames[-1].filename).relative_to(_KIT).as_posix()}:{frames[-1].lineno}" if frames else ""
     what = f"{type(exc).__name__}{where}"
