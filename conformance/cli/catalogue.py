@@ -47,7 +47,7 @@ def _write_lock() -> None:
         raise OneLineError(f"잠긴 ID를 지우거나 의미를 바꿀 수 없습니다: {ids} (새 ID를 쓰십시오)",
                            f"locked ids cannot be removed or change meaning: {ids} "
                            "(use a new id)")
-    path = Path(__file__).parents[1] / "catalogue" / LOCK_FILE
+    path = Path(__file__).parent.parent / "catalogue" / LOCK_FILE  # conformance/catalogue/, beside this package
     try:
         path.write_text(lock_text(), encoding="utf-8")
     except OSError as exc:
