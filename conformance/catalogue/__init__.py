@@ -13,6 +13,7 @@ import tomllib
 from dataclasses import asdict, dataclass
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 from ...schemas.rules import RULES
@@ -120,6 +121,11 @@ def lock_text() -> str:
              "# An id may be added, never removed or given a new meaning (tests/test_catalogue.py)."]
     lines += [f"{rid} {req.fingerprint()}" for rid, req in requirements().items()]
     return "\n".join(lines) + "\n"
+
+
+def lock_path() -> Path:
+    """The committed lock file in the source tree (``s24kit catalogue --lock`` rewrites it)."""
+    return Path(__file__).parent / LOCK_FILE
 
 
 def locked() -> dict[str, str]:

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from ..catalogue import LOCK_FILE, SUITE_VERSION, lock_text, locked, requirements
+from ..catalogue import SUITE_VERSION, lock_path, lock_text, locked, requirements
 from .usage import OneLineCommand, OneLineError
 
 
@@ -47,6 +46,6 @@ def _write_lock() -> None:
         raise OneLineError(f"잠긴 ID를 지우거나 의미를 바꿀 수 없습니다: {ids} (새 ID를 쓰십시오)",
                            f"locked ids cannot be removed or change meaning: {ids} "
                            "(use a new id)")
-    path = Path(__file__).parent / "catalogue" / LOCK_FILE
+    path = lock_path()
     path.write_text(lock_text(), encoding="utf-8")
     click.echo(f"{path}: {len(current)} ids ({len(set(current) - set(old))} new)")

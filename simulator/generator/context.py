@@ -68,7 +68,8 @@ class Options:
             if not _PROVIDER_CODE.match(self.provider):
                 raise OptionError("--provider", f"요양기관기호는 숫자 8자리입니다 (받은 값 {self.provider!r})",
                                   f"a provider code is 8 digits (got {self.provider!r})")
-            provider_type = provider_type or "31"
+            provider_type = provider_type or type_of_code(self.provider)
+            check_code_fits_type(self.provider, provider_type)
         return replace(self, start=start, end=end, provider_type=provider_type)
 
     @property
@@ -104,6 +105,30 @@ def check_provider_type(code: str) -> None:
                                              f"{', '.join(SUPPORTED_PROVIDER_TYPES)} 중 하나를 쓰십시오",
                           f"the generator does not model care at type {code} ({FACILITY_TYPES[code]['en']}) yet; "
                           f"use one of {', '.join(SUPPORTED_PROVIDER_TYPES)}")
+
+
+def type_of_code(code: str) -> str:
+    """The facility type a provider code's third digit stands for: 의원 for 3, else the first type modelled."""
+    digit = code[2]
+    fitting = [t for t in SUPPORTED_PROVIDER_TYPES if FACILITY_TYPES[t]["code_digit"] == digit]
+    if "31" in fitting:
+        return "31"
+    if not fitting:
+        raise OptionError("--provider", f"요양기관기호 {code}의 셋째 자리 {digit}는 생성할 수 있는 종별이 아닙니다: "
+                                        "--provider-type을 함께 주거나 코드를 확인하십시오",
+                          f"the third digit {digit} of provider code {code} is no facility type the generator "
+                          "models: give --provider-type or check the code")
+    return fitting[0]
+
+
+def check_code_fits_type(code: str, provider_type: str) -> None:
+    """The third digit of a 요양기관기호 is its 종별 group (S24-DOC-057); a mismatch would fail every document."""
+    expected = FACILITY_TYPES[provider_type]["code_digit"]
+    if code[2] != expected:
+        raise OptionError("--provider", f"요양기관기호 {code}의 셋째 자리 {code[2]}가 종별 {provider_type}"
+                                        f"({FACILITY_TYPES[provider_type]['ko']})의 {expected}와 맞지 않습니다",
+                          f"the third digit {code[2]} of provider code {code} does not fit type {provider_type} "
+                          f"({FACILITY_TYPES[provider_type]['en']}), whose codes have {expected} there")
 
 
 @dataclass(frozen=True, slots=True)
