@@ -68,10 +68,12 @@ def statement_adds_up(documents: list[Document]) -> Iterator[Violation]:
       "An itemised statement points at the receipt of the same visit", applies_to=BUNDLE, scope="bundle")
 def statement_links_receipt(documents: list[Document]) -> Iterator[Violation]:
     receipts = _receipts_by_number(documents)
+    # Statements asked for alone (a request for more documents) come without receipts: nothing to match.
+    issuers = {code for code, _ in receipts}
     for s_index, statement in _by_type(documents, "itemised_statement"):
         found = receipts.get(_receipt_key(statement))
         if found is None:
-            if not _unreadable(documents):
+            if statement["provider"]["provider_code"] in issuers and not _unreadable(documents):
                 number = statement["receipt_number"]
                 yield Violation(f"/documents/{s_index}/receipt_number",
                                 f"세부내역서가 가리키는 영수증 {number}이(가) 함께 보낸 서류에 없습니다: "
