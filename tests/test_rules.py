@@ -103,9 +103,10 @@ DOCUMENT_CASES = [
     ("S24-DOC-033", RX, _set("patient.resident_number_masked", "850412-4******")),  # born 2085: wrong century
     ("S24-DOC-034", OUT, _set("patient.resident_number_masked", "261010-4******")),  # born after the visit
     ("S24-DOC-034", IN, _set("patient.resident_number_masked", "260915-3******")),  # born during the stay
-    ("S24-DOC-035", OUT, _all(_set("treatment_period.start", "2026-11-02"), _set("treatment_period.end", "2026-11-02"),
-                              _set("issue_date", "2026-11-02"))),
-    ("S24-DOC-035", PHARM, _all(_set("dispensing_date", "2026-11-02"), _set("issue_date", "2026-11-02"))),
+    # Far in the future, so the conformance suite (which validates with today's date) sees the defect too.
+    ("S24-DOC-035", OUT, _all(_set("treatment_period.start", "2099-01-02"), _set("treatment_period.end", "2099-01-02"),
+                              _set("issue_date", "2099-01-02"))),
+    ("S24-DOC-035", PHARM, _all(_set("dispensing_date", "2099-01-02"), _set("issue_date", "2099-01-02"))),
     ("S24-DOC-040", OUT, lambda d: d["provider"].update(business_number=_wrong_check_digit(d))),
     ("S24-DOC-041", OUT, _set("provider.provider_code", "9931000")),
     ("S24-DOC-042", OUT, _set("diagnosis_codes", ["M545"])),

@@ -29,10 +29,10 @@ from .certs import (
     subject_text,
 )
 from .ciphers import CipherSuite, TlsVersion
-from .endpoint import TlsEndpoint
 from .facts import TlsFacts, facts_of
 from .handshake import CERT_ERRORS, CLIENT_REFUSALS, HandshakeOutcome, TlsError
 from .probe import ProbeStatus, SpeaksTls
+from .target import TlsEndpoint
 
 #: Which shared facts each check reads (run_tls_checks probes them in parallel up front).
 NEEDS: dict[str, tuple[str, ...]] = {}
