@@ -135,6 +135,12 @@ def pharmacy_drugs_prescribed(documents: list[Document]) -> Iterator[Violation]:
                                 f"drug {drug['drug_code']} ({drug['name']}) is not on the prescription")
 
 
+def _label(doc: Document) -> str:
+    """A document named by its type and number, never by its patient."""
+    number = doc.get("statement_number") or doc.get("receipt_number") or doc.get("issue_number") or "?"
+    return f"{doc['document_type']} {number}"
+
+
 def _same_text(a: str, b: str) -> bool:
     # An NFD name is S24-DOC-030's finding, not another patient.
     return unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
@@ -144,33 +150,33 @@ def _same_text(a: str, b: str) -> bool:
       "The documents sent together belong to one patient (name, birth date, masked number)",
       applies_to=BUNDLE, scope="bundle")
 def one_patient(documents: list[Document]) -> Iterator[Violation]:
-    # Messages name the document to compare with, never the person: reports are handed on.
-    first_name: tuple[int, str] | None = None
-    first_number: tuple[int, str] | None = None
+    # Messages name the document to compare with (type and number), never the person: reports are handed on.
+    first_name: tuple[str, str] | None = None
+    first_number: tuple[str, str] | None = None
     for index, doc in enumerate(documents):
         patient = doc.get("patient")
         if not patient:
             continue
         if first_name is None:
-            first_name = index, patient["name"]
+            first_name = _label(doc), patient["name"]
         elif not _same_text(patient["name"], first_name[1]):
             yield Violation(f"/documents/{index}/patient/name",
-                            f"환자 성명이 /documents/{first_name[0]}의 환자와 다릅니다: "
+                            f"환자 성명이 {first_name[0]}의 환자와 다릅니다: "
                             "한 묶음에는 한 환자의 서류만 넣으십시오",
-                            f"the patient's name differs from that of /documents/{first_name[0]}: send one patient's "
+                            f"the patient's name differs from that of {first_name[0]}: send one patient's "
                             "documents together")
         number = patient.get("resident_number_masked")
         if number is None:
             continue
         if first_number is None:
-            first_number = index, number
+            first_number = _label(doc), number
         elif number != first_number[1]:
             what_ko, what_en = (("생년월일", "birth date") if number[:6] != first_number[1][:6]
                                 else ("주민등록번호 7번째 자리", "7th digit of the resident number"))
             yield Violation(f"/documents/{index}/patient/resident_number_masked",
-                            f"{what_ko}가 /documents/{first_number[0]}의 환자와 다릅니다: "
+                            f"{what_ko}가 {first_number[0]}의 환자와 다릅니다: "
                             "한 묶음에는 한 환자의 서류만 넣으십시오",
-                            f"the {what_en} differs from that of /documents/{first_number[0]}: send one patient's "
+                            f"the {what_en} differs from that of {first_number[0]}: send one patient's "
                             "documents together")
 
 
