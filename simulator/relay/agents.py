@@ -72,7 +72,7 @@ class AgentQueue:
                                          "에이전트 인증서가 필요합니다 / the agent must present its client certificate")
             seen = hashlib.sha256(ssl.PEM_cert_to_DER_cert(certificate_pem)).hexdigest()
             if seen != registration.agent_cert_sha256:
-                return 403, problem_body(403, "client_certificate_required", "Certificate not registered",
+                return 403, problem_body(403, "forbidden", "Certificate not registered",
                                          f"인증서 {seen[:16]}…은(는) 이 요양기관에 등록되지 않았습니다 / certificate "
                                          f"{seen[:16]}… is not registered for provider {code}")
         return None
