@@ -157,8 +157,8 @@ async def test_an_agent_must_come_from_its_address_with_its_certificate(scenario
     stack = _stack(scenario, tmp_path, persistent=False, agents=[code])
     async with stack.inprocess():
         relay = stack.relay
-        pem = stack.pki["provider-agent"].cert.read_text()
-        foreign = stack.pki["relay-client"].cert.read_text()
+        pem = stack.pki["provider-agent"].leaf_pem()  # as the TLS layer hands it over
+        foreign = stack.pki["relay-client"].leaf_pem()
         assert relay.agents.identity(code, "127.0.0.1", pem) is None
         status, body = relay.agents.identity(code, "10.9.9.9", pem)
         assert (status, body["code"]) == (403, "source_ip_not_allowed") and "10.9.9.9" in body["detail"]
