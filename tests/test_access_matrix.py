@@ -331,3 +331,17 @@ def test_the_client_side_presents_the_certificate_of_its_role(scenario, tmp_path
                                                        "limit": 100}).json()["entries"]
         subjects = {e["tls_peer"]["subject"] for e in events if e.get("tls_peer")}
         assert subjects and all("OU=insurer" in s for s in subjects), subjects
+
+
+async def test_the_relay_registers_providers_only_on_loopback_or_allowed_hosts(scenario, tmp_path):
+    stack = _stack(scenario, tmp_path / "state", persistent=False, allowed_provider_hosts=("emr.clinic.test",))
+    async with stack.inprocess():
+        async with _client(stack, "relay", "admin") as admin:
+            for url in ("https://192.0.2.10:8443", "https://169.254.169.254", "https://emr.clinic.test.evil:1"):
+                refused = await admin.put("/__admin/providers/99999999", json={"mode": "pull", "base_url": url})
+                assert refused.status_code == 400 and refused.json()["detail"].startswith("provider.base_url:"), url
+            for url in ("https://127.0.0.2:8443", "https://[::1]:8443", "https://emr.clinic.test:8443"):
+                accepted = await admin.put("/__admin/providers/99999999", json={"mode": "pull", "base_url": url})
+                assert accepted.status_code == 200, (url, accepted.text)
+        registered = {p["code"]: p["base_url"] for p in stack.relay_app.state.store.providers()}
+        assert registered["99999999"] == "https://emr.clinic.test:8443"
