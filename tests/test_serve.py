@@ -19,7 +19,7 @@ from click.testing import CliRunner
 from rich.console import Console
 
 from s24kit.conformance.cli.serve import serve, warn_if_exposed
-from s24kit.simulator.stack_config import load_serve_config
+from s24kit.simulator.stack_config import serve_config_from
 
 FINAL = ("paid", "denied", "failed", "more_documents_required")
 
@@ -148,8 +148,7 @@ def test_serve_warns_loudly_when_listening_outside_loopback(host, loud):
 
 
 def test_a_provider_host_listed_in_the_configuration_may_be_registered(tmp_path):
-    config = tmp_path / "c.toml"
-    config.write_text("[relay]\nallowed_provider_hosts = ['192.0.2.10']\n[[provider]]\ncode = '99123456'\n"
-                      "mode = 'pull'\nbase_url = 'https://192.0.2.10:8443'\n", encoding="utf-8")
-    loaded = load_serve_config(config)
+    data = {"relay": {"allowed_provider_hosts": ["192.0.2.10"]},
+            "provider": [{"code": "99123456", "mode": "pull", "base_url": "https://192.0.2.10:8443"}]}
+    loaded = serve_config_from(data, tmp_path)
     assert loaded.allowed_provider_hosts == ("192.0.2.10",) and loaded.external[0].base_url.startswith("https://192")
