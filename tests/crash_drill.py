@@ -1,6 +1,7 @@
 """The crash drill: ``s24kit serve`` killed with SIGKILL while claims flow, restarted on the same state, drained.
 
-Used by tests/test_crash.py (short, bounded) and benchmarks/crash_soak.py (long). The patient app here sends one
+Used by tests/test_crash.py (short, bounded) and benchmarks/crash_soak.py (long). The patient app here (with the
+``patient-app`` certificate; counting uses the ``admin`` one) sends one
 claim per patient (so that no insured person's history depends on the order of two claims), each with its own
 ``request_id``; a claim whose answer was lost in a crash is sent again with the same ``request_id``, as a real
 patient app must. At the end every accepted claim must be final, none paid twice (a second receipt or a second
@@ -141,8 +142,8 @@ class CrashDrill:
 
     # -- the patient app ---------------------------------------------------------------------------------------
 
-    def client(self, base_url: str, role: str | None = None) -> httpx.Client:
-        """A client of ``base_url`` presenting the certificate of ``role`` (None: the patient app, none)."""
+    def client(self, base_url: str, role: str) -> httpx.Client:
+        """A client of ``base_url`` presenting the certificate of ``role`` (``patient-app``, ``admin``)."""
         return httpx.Client(verify=self.pki.client_context(role), base_url=base_url, timeout=5.0)
 
     def fresh(self, record: dict[str, Any], number: int) -> dict[str, Any]:
@@ -161,7 +162,7 @@ class CrashDrill:
         """File every claim; one whose answer is lost (a crash) is sent again with the same request_id."""
         claims = [self.fresh(record, i) for i, record in enumerate(self.records)]
         result.sent = len(claims)
-        with self.client(self.relay_url) as client:
+        with self.client(self.relay_url, "patient-app") as client:
             for claim in claims:
                 while time.monotonic() < deadline:
                     try:
@@ -206,7 +207,7 @@ class CrashDrill:
 
     def drain(self, result: DrillResult, deadline: float) -> None:
         """Wait until every accepted claim is final (or the budget is spent)."""
-        with self.client(self.relay_url) as client:
+        with self.client(self.relay_url, "admin") as client:
             while time.monotonic() < deadline:
                 states = {c["claim_id"]: c["state"] for c in client.get("/__admin/claims").json()["claims"]}
                 if all(states.get(c) in FINAL for c in result.accepted.values()):
@@ -215,7 +216,7 @@ class CrashDrill:
 
     def count(self, result: DrillResult) -> None:
         by_request = {self.request_id(record, i): record for i, record in enumerate(self.records)}
-        with self.client(self.relay_url) as client:
+        with self.client(self.relay_url, "admin") as client:
             claims = {c["claim_id"]: c for c in client.get("/__admin/claims").json()["claims"]}
         if len(claims) != len(result.accepted):
             result.duplicate_claims.append(f"the relay holds {len(claims)} claims for {len(result.accepted)} "
@@ -235,7 +236,7 @@ class CrashDrill:
                     result.wrong_payouts.append(f"{claim_id} {insurer['insurer_code']}: {insurer['state']} {got} "
                                                 f"(expected {expected})")
         for code, url in self.insurer_urls.items():
-            with self.client(url, "relay-client") as client:  # insurers take mutual TLS only
+            with self.client(url, "admin") as client:
                 receipts = client.get("/__admin/claims").json()
             paid = Counter(r["claim_id"] for r in receipts if r["state"] == "paid")
             filed = Counter(r["claim_id"] for r in receipts)

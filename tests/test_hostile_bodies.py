@@ -21,17 +21,19 @@ from starlette.routing import Route
 
 from s24kit.conformance.agent_hub import AgentHub
 from s24kit.simulator.faults import FaultSwitch
+from s24kit.simulator.inprocess import as_caller
 from s24kit.simulator.insurer.adjudication import engine_adjudicator
 from s24kit.simulator.insurer.app import create_insurer_app
 from s24kit.simulator.insurer.config import InsurerConfig
 from s24kit.simulator.journal import Journal
+from s24kit.simulator.pki import Credential
 from s24kit.simulator.provider import Scenario, create_provider_app
 from s24kit.simulator.provider.faulty import FAULTY, create_faulty_app
 from s24kit.simulator.relay.app import create_relay_app
 from s24kit.simulator.relay.config import RelayConfig
 from s24kit.simulator.safe_json import DEFAULT_LIMITS, JsonRefused, parse_body
 
-from .conftest import generated_scenario
+from .conftest import generated_scenario, kit_pki
 
 BODY_METHODS = {"POST", "PUT", "PATCH"}
 # Routes whose handler never reads a body: a body sent along is ignored (any answer but a 5xx is right).
@@ -126,6 +128,20 @@ def expected_answers(party: Party, name: str, body: bytes) -> dict[int, str]:
     return {400: "invalid_json"}
 
 
+def caller(app: Any, path: str) -> Any:
+    """``app`` as called by a certificate of a role the route allows, so that the body is really read."""
+    access = getattr(starlette_of(app).state, "access", None)
+    rule = access.rule(path) if access is not None else None
+    if rule is None or rule.open:
+        return app
+    return as_caller(app, credential(sorted(rule.roles)[0]))
+
+
+def credential(role: str) -> Credential:
+    pki = kit_pki()
+    return pki.insurer_client("INSA") if role == "insurer" else pki["relay-client" if role == "relay" else role]
+
+
 def concrete(path: str) -> str:
     return re.sub(r"\{[^}]+\}", "x-1", path)
 
@@ -133,9 +149,9 @@ def concrete(path: str) -> str:
 async def send_all(party: Party, bodies: dict[str, bytes]) -> list[str]:
     """Send every hostile body to every body route of ``party``; the list of what went wrong."""
     wrong: list[str] = []
-    transport = httpx.ASGITransport(party.app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="https://party.test") as client:
-        for method, path in body_routes(party.app):
+    for method, path in body_routes(party.app):
+        transport = httpx.ASGITransport(caller(party.app, path), raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="https://party.test") as client:
             for name, body in bodies.items():
                 before = party.journal.count() if party.journal else 0
                 answer = await client.request(method, concrete(path), content=body,
@@ -220,7 +236,7 @@ def _explode(*args: Any, **kwargs: Any) -> Any:
 
 
 async def _get(app: Any, path: str, method: str = "GET", **kwargs: Any) -> httpx.Response:
-    transport = httpx.ASGITransport(app, raise_app_exceptions=False)
+    transport = httpx.ASGITransport(caller(app, path), raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="https://party.test") as client:
         return await client.request(method, path, **kwargs)
 
@@ -290,7 +306,7 @@ def test_a_body_without_length_is_read_no_further_than_the_limit(scenario: Scena
             yield b" " * 2**20
 
     async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(party.app, raise_app_exceptions=False)
+        transport = httpx.ASGITransport(caller(party.app, path), raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="https://party.test") as client:
             return await client.request(method, concrete(path), content=chunks(),
                                         headers={"content-type": "application/json"})
