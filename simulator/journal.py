@@ -36,7 +36,6 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .admin import AdminRoute
-from .last_resort import ERROR_KEY
 from .problems import problem
 
 SCHEMA = """
@@ -53,6 +52,9 @@ INSERT = ("INSERT INTO exchanges (seq, ts, started_at, party, method, url, route
 COLUMNS = ("seq, started_at, party, method, url, route, status, duration_ms, peer, tls_peer, error, "
            "request_headers, request_body, response_headers, response_body")
 ID_PREFIX = "x-"
+#: Where an app's last-resort handler leaves the exception it turned into a 500 (simulator/last_resort.py),
+#: for :class:`JournalMiddleware` to record.
+ERROR_KEY = "s24_error"
 # Bodies are masked over a little more than body_limit so that a resident number or a name cut by the
 # limit is still recognised whole, then cut to the limit.
 MASK_MARGIN = 256

@@ -12,15 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from .journal import ERROR_KEY, Journal
 from .problems import problem
 
-if TYPE_CHECKING:
-    from .journal import Journal
-
 log = logging.getLogger("s24kit.server")
-ERROR_KEY = "s24_error"
 
 
 class LastResortMiddleware:
