@@ -19,17 +19,31 @@ class ProblemResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+# Limits of problem.schema.json: a message that echoes a caller's value is cut to fit, never longer.
+MAX_TITLE, MAX_DETAIL, MAX_ERRORS, MAX_MESSAGE = 200, 2000, 200, 500
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" when cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _fitted_error(error: dict[str, str]) -> dict[str, str]:
+    return {key: clip(value, MAX_MESSAGE) if key.startswith("message_") else value for key, value in error.items()}
+
+
 def problem_body(status: int, code: str, title: str, detail: str | None = None, *,
                  errors: list[dict[str, str]] | None = None, request_id: str | None = None) -> dict[str, Any]:
-    """A problem+json body; ``detail`` is for people and never carries a stack trace."""
-    body: dict[str, Any] = {"type": PROBLEM_TYPE + code.replace("_", "-"), "title": title, "status": status,
-                            "code": code}
+    """A problem+json body within problem.schema.json's limits; ``detail`` is for people and never carries a
+    stack trace."""
+    body: dict[str, Any] = {"type": PROBLEM_TYPE + code.replace("_", "-"), "title": clip(title, MAX_TITLE),
+                            "status": status, "code": code}
     if detail:
-        body["detail"] = detail
+        body["detail"] = clip(detail, MAX_DETAIL)
     if request_id:
         body["request_id"] = request_id
     if errors:
-        body["errors"] = errors[:200]
+        body["errors"] = [_fitted_error(e) for e in errors[:MAX_ERRORS]]
     return body
 
 
