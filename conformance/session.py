@@ -13,15 +13,16 @@ import functools
 import json
 import os
 import shlex
+import socket
 import ssl
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -52,6 +53,48 @@ class TargetUnreachable(Exception):
     def __init__(self, message_ko: str, message_en: str) -> None:
         super().__init__(f"{message_ko} / {message_en}")
         self.message_ko, self.message_en = message_ko, message_en
+
+
+class CertificateRejected(TargetUnreachable):
+    """The target speaks TLS, but its server certificate does not verify against the CA the suite trusts.
+
+    Not unreachable: the TLS checks judge the certificate, and every requirement judged over HTTP fails with
+    ``error`` (the verification error) as its evidence.
+    """
+
+    def __init__(self, url: str, error: str, ca: Path | None) -> None:
+        where = str(ca) if ca else "the system store"
+        super().__init__(f"{url}의 서버 인증서를 검증할 수 없습니다: {error} (신뢰하는 CA: {where}; 다른 CA 파일은 "
+                         f"--ca FILE, pytest에서는 --s24-ca=FILE로 지정). TLS 검사만 하고 HTTP 검사는 부적합입니다",
+                         f"the server certificate of {url} does not verify: {error} (trusted CA: {where}; choose "
+                         f"another CA file with --ca FILE, in pytest --s24-ca=FILE). The TLS checks run; every HTTP "
+                         f"check fails")
+        self.url, self.error, self.ca = url, error, ca
+
+
+def certificate_rejection(url: str, context: Callable[[], ssl.SSLContext], timeout: float) -> str | None:
+    """Why ``url``'s server certificate fails verification under ``context()``, when a handshake that does not
+    verify it completes (the target speaks TLS); None when it verifies, or no handshake completes at all."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    address = (parts.hostname, parts.port or 443)
+    try:
+        with socket.create_connection(address, timeout=timeout) as raw, \
+                context().wrap_socket(raw, server_hostname=parts.hostname):
+            return None
+    except ssl.SSLCertVerificationError as exc:
+        error = exc.verify_message or str(exc)
+    except (OSError, ssl.SSLError):
+        return None
+    lenient = context()  # the same client certificate: a server requiring one completes no handshake without it
+    lenient.check_hostname, lenient.verify_mode = False, ssl.CERT_NONE
+    try:
+        with socket.create_connection(address, timeout=timeout) as raw, \
+                lenient.wrap_socket(raw, server_hostname=parts.hostname):
+            return error
+    except (OSError, ssl.SSLError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -178,6 +221,9 @@ class Session:
         # is not: the target is there, and S24-API-014 judges its slowness.
         if health.status is None and not (health.error or "").startswith("ReadTimeout"):
             self.close()
+            error = certificate_rejection(target.url, lambda: self._ssl_context(certificate=True), target.timeout)
+            if error is not None:
+                raise CertificateRejected(target.url, error, target.ca_bundle)
             raise TargetUnreachable(f"{target.url}에 연결할 수 없습니다: {health.error}",
                                     f"cannot connect to {target.url}: {health.error}")
         self._cache["health"] = health
@@ -328,8 +374,9 @@ class Session:
         """A period covering every visit of the scenario's provider."""
         return dict(self._period)
 
-    def search_body(self, patient: dict[str, Any], *, consent: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"patient": patient, "period": self.period(), "consent": consent or self.consent()}
+    def search_body(self, patient: dict[str, Any], *, consent: dict[str, Any] | None = None,
+                    period: dict[str, str] | None = None) -> dict[str, Any]:
+        return {"patient": patient, "period": dict(period or self._period), "consent": consent or self.consent()}
 
     def fetch_body(self, patient: dict[str, Any], visit_ids: list[str], *, types: Iterable[str] = ALL_TYPES,
                    consent: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -346,9 +393,16 @@ class Session:
     def patient_id(self, query: dict[str, Any]) -> str:
         return self.scenario.patients[query["identity_token"]]["patient_id"]
 
-    def expected_visits(self, patient_id: str) -> dict[str, dict[str, Any]]:
-        """visit_id → index entry of the visits a search over :meth:`period` must return for the patient."""
-        return dict(self._visits_of.get(patient_id, {}))
+    def expected_visits(self, patient_id: str, period: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+        """visit_id → index entry of the visits a search over ``period`` (default :meth:`period`) must return.
+
+        A visit belongs to a period when their days overlap (both ends inclusive, common.schema.json period).
+        """
+        visits = self._visits_of.get(patient_id, {})
+        if period is None:
+            return dict(visits)
+        return {v: e for v, e in visits.items()
+                if e["start_date"] <= period["end"] and e["end_date"] >= period["start"]}
 
     def expected_documents(self, visit_ids: Iterable[str], types: Iterable[str] = ALL_TYPES
                            ) -> dict[tuple[str, str], dict[str, Any]]:
@@ -377,6 +431,38 @@ class Session:
         """The health exchange made when the session opened."""
         return self._cache["health"]
 
+    def narrow_question(self) -> tuple[dict[str, Any], dict[str, str] | None, list[str]] | None:
+        """A patient, a narrow period and a strict subset of their visits: the questions only a connector that
+        reads ``period`` and ``visit_ids`` answers right (None when no patient has two visits).
+
+        The patient has the most visits among those that allow such a period: one visit's days, chosen so
+        that each other visit of theirs lies wholly inside or wholly outside it, at least one outside (whether
+        a connector filters by overlap or by start date, the right answer is then the same). The period is
+        None when no patient's visits allow one. The subset is every other visit of the patient.
+        """
+        def compute() -> tuple[dict[str, Any], dict[str, str] | None, list[str]] | None:
+            ranked = [(q, sorted(visits.values(), key=lambda v: (v["start_date"], v["visit_id"])))
+                      for q in self.patients() if len(visits := self.expected_visits(self.patient_id(q))) >= 2]
+            ranked.sort(key=lambda item: -len(item[1]))
+            for query, ordered in ranked:
+                if (period := _separating_period(ordered)) is not None:
+                    return query, period, [v["visit_id"] for v in ordered[::2]]
+            return (ranked[0][0], None, [v["visit_id"] for v in ranked[0][1][::2]]) if ranked else None
+        return self.once("narrow_question", compute)
+
+    def searches(self) -> list[tuple[str, dict[str, dict[str, Any]], Exchange]]:
+        """(patient_id, the visits it must list, exchange) of every search: each patient over :meth:`period`,
+        then one patient over a narrow period (:meth:`narrow_question`)."""
+        def compute() -> list[tuple[str, dict[str, dict[str, Any]], Exchange]]:
+            out = [(pid, self.expected_visits(pid), ex) for pid, ex in self.searched().items()]
+            narrow = self.narrow_question()
+            if narrow is not None and (period := narrow[1]) is not None:
+                query, pid = narrow[0], self.patient_id(narrow[0])
+                out.append((pid, self.expected_visits(pid, period),
+                            self.ask(SEARCH, self.search_body(query, period=period))))
+            return out
+        return self.once("searches", compute)
+
     def searched(self) -> dict[str, Exchange]:
         """patient_id → the search exchange of every scenario patient over :meth:`period`."""
         def compute() -> dict[str, Exchange]:
@@ -396,12 +482,17 @@ class Session:
         return self.once("fetched", compute)
 
     def fetch_requests(self) -> list[tuple[dict[str, Any], Exchange]]:
-        """Each distinct fetch of :meth:`fetched` with the request body it sent."""
+        """Each distinct fetch of :meth:`fetched` with the request body it sent, then the fetch of a strict
+        subset of one patient's visits (:meth:`narrow_question`)."""
         def compute() -> list[tuple[dict[str, Any], Exchange]]:
             seen: dict[int, Exchange] = {}
             for ex in self.fetched().values():
                 seen.setdefault(id(ex), ex)
-            return [(json.loads(ex.request_body), ex) for ex in seen.values()]
+            exchanges = list(seen.values())
+            if (narrow := self.narrow_question()) is not None:
+                query, _, subset = narrow
+                exchanges.append(self.ask(FETCH, self.fetch_body(query, subset)))
+            return [(json.loads(ex.request_body), ex) for ex in exchanges]
         return self.once("fetch_requests", compute)
 
     def provoked(self) -> dict[str, Exchange]:
@@ -453,7 +544,7 @@ class Session:
 
     def sent(self) -> list[Exchange]:
         """Every exchange so far, after gathering the shared ones (searches, fetches, provoked errors)."""
-        self.searched(), self.fetched(), self.provoked()
+        self.searches(), self.fetch_requests(), self.provoked()
         with self._lock:
             return list(self.exchanges)
 
@@ -485,29 +576,15 @@ class Session:
         return passed(f"{judged}건 확인 / {judged} {what} checked")
 
 
-def differences(expected: Any, actual: Any, pointer: str = "") -> Iterator[tuple[str, Any, Any]]:
-    """``(pointer, expected, actual)`` for each differing leaf; text is compared after NFC normalisation.
-
-    Types count (``1`` is not ``1.0`` nor ``True``: money is integer won); a key on one side only is
-    reported with ``None`` on the other; lists are compared item by item, then by length.
-    """
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        for key in [*expected, *(k for k in actual if k not in expected)]:
-            sub = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
-            if key not in actual or key not in expected:
-                yield sub, expected.get(key), actual.get(key)
-            else:
-                yield from differences(expected[key], actual[key], sub)
-    elif isinstance(expected, list) and isinstance(actual, list):
-        for i, (e, a) in enumerate(zip(expected, actual, strict=False)):
-            yield from differences(e, a, f"{pointer}/{i}")
-        if len(expected) != len(actual):
-            yield pointer or "/", f"{len(expected)} items", f"{len(actual)} items"
-    elif isinstance(expected, str) and isinstance(actual, str):
-        if unicodedata.normalize("NFC", expected) != unicodedata.normalize("NFC", actual):
-            yield pointer or "/", expected, actual
-    elif type(expected) is not type(actual) or expected != actual:
-        yield pointer or "/", expected, actual
+def _separating_period(visits: list[dict[str, Any]]) -> dict[str, str] | None:
+    """The days of one of ``visits`` such that each other lies wholly inside or outside them, one at least outside."""
+    for candidate in visits:
+        start, end = candidate["start_date"], candidate["end_date"]
+        inside = sum(start <= v["start_date"] and v["end_date"] <= end for v in visits)
+        outside = sum(v["end_date"] < start or v["start_date"] > end for v in visits)
+        if outside and inside + outside == len(visits):
+            return {"start": start, "end": end}
+    return None
 
 
 def masked(value: Any) -> Any:
