@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 PROBLEM_TYPE = "https://s24kit.invalid/problems/"
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
@@ -92,3 +92,19 @@ def findings_as_errors(findings: list[Any]) -> list[dict[str, str]]:
     """Contract findings in the ``errors`` shape of problem.schema.json."""
     return [{"rule": f.rule, "pointer": f.pointer, "message_ko": f.message_ko, "message_en": f.message_en}
             for f in findings]
+
+
+async def _routing_problem(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 (no such path) and 405 (no such method) as problems, like every other error."""
+    status = getattr(exc, "status_code", 404)
+    if status == 405:
+        answer = problem(405, "method_not_allowed", "Method not allowed",
+                         f"이 경로는 {request.method} 메서드를 받지 않습니다 / {request.method} is not allowed here")
+    else:
+        answer = problem(404, "not_found", "Not found", "그런 경로가 없습니다 / no such path")
+    answer.headers.update(getattr(exc, "headers", None) or {})  # 405 keeps its Allow header
+    return answer
+
+
+#: ``Starlette(exception_handlers=ROUTING_PROBLEMS)``: a path or method the app does not have answers problem+json.
+ROUTING_PROBLEMS = {404: _routing_problem, 405: _routing_problem}
