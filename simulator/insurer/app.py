@@ -26,7 +26,7 @@ from ..admin import AdminRoute, admin_routes
 from ..journal import Journal, JournalMiddleware
 from ..last_resort import LastResortMiddleware
 from ..payout import PayoutInputError
-from ..problems import BadRequest, findings_as_errors, problem, read_json
+from ..problems import ROUTING_PROBLEMS, BadRequest, findings_as_errors, problem, read_json
 from .config import Behaviour, InsurerConfig
 from .delivery import deliver_due, run_forever
 from .store import InsurerStore, identity_of
@@ -362,7 +362,7 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
                 await client.aclose()
             store.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=ROUTING_PROBLEMS)
     protect(app, ACCESS)
     app.add_middleware(LastResortMiddleware, party=f"insurer {config.code}")
     if journal is not None:

@@ -13,7 +13,7 @@ from starlette.routing import Route
 from ..access import AccessTable, allow, protect
 from ..journal import Journal, JournalMiddleware
 from ..last_resort import LastResortMiddleware
-from ..problems import BadRequest, ProblemResponse, read_json
+from ..problems import ROUTING_PROBLEMS, BadRequest, ProblemResponse, read_json
 from .core import FETCH, SEARCH, ProviderCore, _now
 from .scenario import Scenario
 
@@ -52,7 +52,7 @@ def create_provider_app(scenario: Scenario | ProviderCore, *, clock: Callable[[]
         Route("/s24/v1/health", health, methods=["GET"]),
         Route("/s24/v1/visits:search", endpoint(SEARCH), methods=["POST"]),
         Route("/s24/v1/documents:fetch", endpoint(FETCH), methods=["POST"]),
-    ])
+    ], exception_handlers=ROUTING_PROBLEMS)
     if check_roles:
         protect(app, ACCESS)
     app.add_middleware(LastResortMiddleware, party="provider")

@@ -26,7 +26,7 @@ from ..journal import AsyncJournalTransport, Journal, JournalMiddleware, journal
 from ..last_resort import LastResortMiddleware
 from ..net_echo import whoami
 from ..pki import certificate_insurer, certificate_sha256
-from ..problems import BadRequest, ProblemResponse, findings_as_errors, problem, read_json
+from ..problems import ROUTING_PROBLEMS, BadRequest, ProblemResponse, findings_as_errors, problem, read_json
 from ..serving import client_certificate
 from .config import ConfigError, ProviderRegistration, RelayConfig, check_provider_host
 from .engine import Relay, _now, unknown_claim
@@ -265,7 +265,7 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         Route("/relay/v1/agent/poll", agent_poll, methods=["POST"]),
         Route("/relay/v1/agent/replies", agent_reply, methods=["POST"]),
         *admin_routes(table, "s24kit relay — 관리 API"),
-    ], lifespan=lifespan)
+    ], lifespan=lifespan, exception_handlers=ROUTING_PROBLEMS)
     protect(app, ACCESS)
     app.add_middleware(LastResortMiddleware, party="relay")
     # outermost: refusals (403) and the last resort's 500 are journaled too
