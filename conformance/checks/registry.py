@@ -46,14 +46,20 @@ class Outcome:
     verdict: Verdict
     reason: str = ""
     evidence: tuple[Evidence, ...] = ()
+    found: int | None = None  # problems found, when more than the evidence listed
+
+    @property
+    def unlisted(self) -> int:
+        """Problems found but not listed as evidence (the report keeps the first ones)."""
+        return max(0, (self.found or 0) - len(self.evidence))
 
 
 def passed(reason: str = "", *evidence: Evidence) -> Outcome:
     return Outcome("pass", reason, evidence)
 
 
-def failed(reason: str, *evidence: Evidence) -> Outcome:
-    return Outcome("fail", reason, evidence)
+def failed(reason: str, *evidence: Evidence, found: int | None = None) -> Outcome:
+    return Outcome("fail", reason, evidence, found)
 
 
 def warned(reason: str, *evidence: Evidence) -> Outcome:

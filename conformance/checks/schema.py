@@ -21,7 +21,9 @@ def shape_problems(session: Session, exchanges: Iterable[Exchange], schema: str)
             continue  # refused or failed requests are judged by the API checks and S24-SCH-004
         judged += 1
         if ex.body is None:
-            problems.append(session.evidence(ex, "본문이 JSON이 아닙니다 / the body is not JSON",
+            ko, en = ex.unreadable or ("빈 본문", "an empty body")
+            problems.append(session.evidence(ex, f"본문을 읽을 수 없습니다 (원인 S24-SCH-006: {ko}) "
+                                                 f"/ the body cannot be read (root cause S24-SCH-006: {en})",
                                              actual=ex.text[:200]))
             continue
         if is_valid(schema, ex.body):
