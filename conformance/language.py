@@ -44,3 +44,8 @@ def as_json(value: Any) -> str:
         return json.dumps(value, ensure_ascii=False)
     except (TypeError, ValueError):
         return str(value)
+
+
+def excerpt(text: str, limit: int = 200) -> str:
+    """The start of a long text, marked as cut (``…``) so that nobody reads it as the whole."""
+    return text if len(text) <= limit else text[:limit].rstrip() + "…"

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..comparison import canonical, compare, shape_of
+from ..language import excerpt
 from ..session import ALL_TYPES, FETCH, SEARCH, Exchange, Session, strings
 from .registry import Evidence, Outcome, check, failed, passed
 
@@ -121,7 +122,8 @@ def same_answer_twice(session: Session) -> Outcome:
                                   **({"actual": d.actual} if d.kind not in ("missing", "item_missing") else {}))
                  for d in itertools.islice(compare(first.body, again.body, bundle), 10)]
     if not problems:  # same status, bodies that differ only where the contract does not compare (optional members)
-        problems.append(session.evidence(again, message, expected=first.text[:500], actual=again.text[:500]))
+        problems.append(session.evidence(again, message, expected=excerpt(first.text, 500),
+                                         actual=excerpt(again.text, 500)))
     return failed("같은 request_id에 다른 응답 / another answer for the same request_id",
                   session.evidence(first, "첫 응답 / first answer"), *problems)
 
