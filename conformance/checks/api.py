@@ -164,8 +164,12 @@ def within_timeout(session: Session) -> Outcome:
 def _correct(session: Session, ex: Exchange, operation: str, body: dict[str, Any]) -> Evidence | None:
     """Why a concurrent answer is wrong (None when it is right)."""
     if ex.status != 200:
-        return session.evidence(ex, f"동시 요청 실패 / concurrent request failed: {ex.answered}", expected=200,
-                                actual=ex.answered)
+        return session.evidence(ex, f"동시 요청 실패: {ex.answered} / concurrent request failed: {ex.answered}",
+                                expected=200, actual=ex.answered)
+    if ex.unreadable:
+        ko, en = ex.unreadable
+        return session.evidence(ex, f"응답 본문을 읽을 수 없습니다 (원인 S24-SCH-006: {ko}) "
+                                    f"/ the answer's body cannot be read (root cause S24-SCH-006: {en})")
     if operation == SEARCH:
         want = sorted(session.expected_visits(session.patient_id(body["patient"])))
         got = sorted(v.get("visit_id") for v in ex.body.get("visits", []) if isinstance(v, dict)) \
