@@ -24,7 +24,7 @@ from ...schemas.validation import schema_findings, validate
 from ..access import AccessTable, admin_only, allow, protect
 from ..admin import AdminRoute, admin_routes
 from ..payout import PayoutInputError
-from ..problems import BadRequest, findings_as_errors, problem, read_json
+from ..problems import ROUTING_PROBLEMS, BadRequest, findings_as_errors, problem, read_json
 from .config import Behaviour, InsurerConfig
 from .delivery import deliver_due, run_forever
 from .store import InsurerStore, identity_of
@@ -357,7 +357,7 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
                 await client.aclose()
             store.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=ROUTING_PROBLEMS)
     protect(app, ACCESS)
     app.state.insurer = insurer
     return app

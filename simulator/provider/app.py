@@ -11,7 +11,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..access import AccessTable, allow, protect
-from ..problems import BadRequest, ProblemResponse, read_json
+from ..problems import ROUTING_PROBLEMS, BadRequest, ProblemResponse, read_json
 from .core import FETCH, SEARCH, ProviderCore, _now
 from .scenario import Scenario
 
@@ -47,7 +47,7 @@ def create_provider_app(scenario: Scenario | ProviderCore, *, clock: Callable[[]
         Route("/s24/v1/health", health, methods=["GET"]),
         Route("/s24/v1/visits:search", endpoint(SEARCH), methods=["POST"]),
         Route("/s24/v1/documents:fetch", endpoint(FETCH), methods=["POST"]),
-    ])
+    ], exception_handlers=ROUTING_PROBLEMS)
     if check_roles:
         protect(app, ACCESS)
     app.state.core = core

@@ -25,7 +25,7 @@ from ..faults import FaultSwitch, PartyFaultTransport, fault_routes
 from ..journal import AsyncJournalTransport, Journal, JournalMiddleware, journal_routes
 from ..net_echo import whoami
 from ..pki import certificate_insurer, certificate_sha256
-from ..problems import BadRequest, ProblemResponse, findings_as_errors, problem, read_json
+from ..problems import ROUTING_PROBLEMS, BadRequest, ProblemResponse, findings_as_errors, problem, read_json
 from ..serving import client_certificate
 from .config import ConfigError, ProviderRegistration, RelayConfig, check_provider_host
 from .engine import Relay, _now, unknown_claim
@@ -264,7 +264,7 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         Route("/relay/v1/agent/poll", agent_poll, methods=["POST"]),
         Route("/relay/v1/agent/replies", agent_reply, methods=["POST"]),
         *admin_routes(table, "s24kit relay — 관리 API"),
-    ], lifespan=lifespan)
+    ], lifespan=lifespan, exception_handlers=ROUTING_PROBLEMS)
     protect(app, ACCESS)  # inside the journal: refusals are journaled too
     app.add_middleware(JournalMiddleware, journal=journal, party="→relay")
     app.state.relay, app.state.store, app.state.journal = relay, store, journal
