@@ -181,7 +181,10 @@ class Relay:
                     pause = 0.5
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), pause)
+                    # not wait_for: on 3.11 a wake-up racing the cancellation at shutdown swallows the
+                    # cancellation, and this loop (and whoever awaits it) would run forever
+                    async with asyncio.timeout(pause):
+                        await self._wake.wait()
         finally:
             for task in running:
                 task.cancel()
