@@ -399,6 +399,8 @@ class Relay:
                                      f"provider_code: 이 청구의 요양기관은 {claim_row['provider_code']}입니다 "
                                      f"/ this claim's provider is {claim_row['provider_code']}",
                                      request_id=request["request_id"])
+        if (other := _another_insured(json.loads(claim_row["body"])["insured"], request)) is not None:
+            return other
         waiting = [r["insurer_code"] for r in self.store.insurers_of(claim_id)
                    if r["state"] == "more_documents_required" and r["insurer_code"] in request["insurers"]]
         if not waiting:
@@ -522,6 +524,18 @@ def _already_recorded(db: Any, claim_id: str, event: dict[str, Any]) -> Answer |
 def _same_event(recorded: dict[str, Any], event: dict[str, Any]) -> bool:
     """The same event sent again: identical apart from its event_id."""
     return {**recorded, "event_id": None} == {**event, "event_id": None}
+
+
+def _another_insured(insured: dict[str, Any], request: dict[str, Any]) -> Answer | None:
+    """400 naming the first field of ``request["insured"]`` that is not the claim's insured person: an
+    additional claim fetches documents only for the person of the original claim."""
+    for field in ("name", "birth_date", "identity_token"):
+        if request["insured"].get(field) != insured.get(field):
+            return 400, problem_body(400, "invalid_request", "Another insured person",
+                                     f"insured.{field}: 원 청구의 피보험자와 다릅니다 (추가 청구는 같은 사람만) "
+                                     f"/ insured.{field}: not the insured person of the original claim",
+                                     request_id=request["request_id"])
+    return None
 
 
 def _digest(request: dict[str, Any]) -> str:
