@@ -328,8 +328,9 @@ class Session:
         """A period covering every visit of the scenario's provider."""
         return dict(self._period)
 
-    def search_body(self, patient: dict[str, Any], *, consent: dict[str, Any] | None = None) -> dict[str, Any]:
-        return {"patient": patient, "period": self.period(), "consent": consent or self.consent()}
+    def search_body(self, patient: dict[str, Any], *, consent: dict[str, Any] | None = None,
+                    period: dict[str, str] | None = None) -> dict[str, Any]:
+        return {"patient": patient, "period": dict(period or self._period), "consent": consent or self.consent()}
 
     def fetch_body(self, patient: dict[str, Any], visit_ids: list[str], *, types: Iterable[str] = ALL_TYPES,
                    consent: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -346,9 +347,16 @@ class Session:
     def patient_id(self, query: dict[str, Any]) -> str:
         return self.scenario.patients[query["identity_token"]]["patient_id"]
 
-    def expected_visits(self, patient_id: str) -> dict[str, dict[str, Any]]:
-        """visit_id → index entry of the visits a search over :meth:`period` must return for the patient."""
-        return dict(self._visits_of.get(patient_id, {}))
+    def expected_visits(self, patient_id: str, period: dict[str, str] | None = None) -> dict[str, dict[str, Any]]:
+        """visit_id → index entry of the visits a search over ``period`` (default :meth:`period`) must return.
+
+        A visit belongs to a period when their days overlap (both ends inclusive, common.schema.json period).
+        """
+        visits = self._visits_of.get(patient_id, {})
+        if period is None:
+            return dict(visits)
+        return {v: e for v, e in visits.items()
+                if e["start_date"] <= period["end"] and e["end_date"] >= period["start"]}
 
     def expected_documents(self, visit_ids: Iterable[str], types: Iterable[str] = ALL_TYPES
                            ) -> dict[tuple[str, str], dict[str, Any]]:
@@ -377,6 +385,38 @@ class Session:
         """The health exchange made when the session opened."""
         return self._cache["health"]
 
+    def narrow_question(self) -> tuple[dict[str, Any], dict[str, str] | None, list[str]] | None:
+        """A patient, a narrow period and a strict subset of their visits: the questions only a connector that
+        reads ``period`` and ``visit_ids`` answers right (None when no patient has two visits).
+
+        The patient has the most visits among those that allow such a period: one visit's days, chosen so
+        that each other visit of theirs lies wholly inside or wholly outside it, at least one outside (whether
+        a connector filters by overlap or by start date, the right answer is then the same). The period is
+        None when no patient's visits allow one. The subset is every other visit of the patient.
+        """
+        def compute() -> tuple[dict[str, Any], dict[str, str] | None, list[str]] | None:
+            ranked = [(q, sorted(visits.values(), key=lambda v: (v["start_date"], v["visit_id"])))
+                      for q in self.patients() if len(visits := self.expected_visits(self.patient_id(q))) >= 2]
+            ranked.sort(key=lambda item: -len(item[1]))
+            for query, ordered in ranked:
+                if (period := _separating_period(ordered)) is not None:
+                    return query, period, [v["visit_id"] for v in ordered[::2]]
+            return (ranked[0][0], None, [v["visit_id"] for v in ranked[0][1][::2]]) if ranked else None
+        return self.once("narrow_question", compute)
+
+    def searches(self) -> list[tuple[str, dict[str, dict[str, Any]], Exchange]]:
+        """(patient_id, the visits it must list, exchange) of every search: each patient over :meth:`period`,
+        then one patient over a narrow period (:meth:`narrow_question`)."""
+        def compute() -> list[tuple[str, dict[str, dict[str, Any]], Exchange]]:
+            out = [(pid, self.expected_visits(pid), ex) for pid, ex in self.searched().items()]
+            narrow = self.narrow_question()
+            if narrow is not None and (period := narrow[1]) is not None:
+                query, pid = narrow[0], self.patient_id(narrow[0])
+                out.append((pid, self.expected_visits(pid, period),
+                            self.ask(SEARCH, self.search_body(query, period=period))))
+            return out
+        return self.once("searches", compute)
+
     def searched(self) -> dict[str, Exchange]:
         """patient_id → the search exchange of every scenario patient over :meth:`period`."""
         def compute() -> dict[str, Exchange]:
@@ -396,12 +436,17 @@ class Session:
         return self.once("fetched", compute)
 
     def fetch_requests(self) -> list[tuple[dict[str, Any], Exchange]]:
-        """Each distinct fetch of :meth:`fetched` with the request body it sent."""
+        """Each distinct fetch of :meth:`fetched` with the request body it sent, then the fetch of a strict
+        subset of one patient's visits (:meth:`narrow_question`)."""
         def compute() -> list[tuple[dict[str, Any], Exchange]]:
             seen: dict[int, Exchange] = {}
             for ex in self.fetched().values():
                 seen.setdefault(id(ex), ex)
-            return [(json.loads(ex.request_body), ex) for ex in seen.values()]
+            exchanges = list(seen.values())
+            if (narrow := self.narrow_question()) is not None:
+                query, _, subset = narrow
+                exchanges.append(self.ask(FETCH, self.fetch_body(query, subset)))
+            return [(json.loads(ex.request_body), ex) for ex in exchanges]
         return self.once("fetch_requests", compute)
 
     def provoked(self) -> dict[str, Exchange]:
@@ -453,7 +498,7 @@ class Session:
 
     def sent(self) -> list[Exchange]:
         """Every exchange so far, after gathering the shared ones (searches, fetches, provoked errors)."""
-        self.searched(), self.fetched(), self.provoked()
+        self.searches(), self.fetch_requests(), self.provoked()
         with self._lock:
             return list(self.exchanges)
 
@@ -508,6 +553,17 @@ def differences(expected: Any, actual: Any, pointer: str = "") -> Iterator[tuple
             yield pointer or "/", expected, actual
     elif type(expected) is not type(actual) or expected != actual:
         yield pointer or "/", expected, actual
+
+
+def _separating_period(visits: list[dict[str, Any]]) -> dict[str, str] | None:
+    """The days of one of ``visits`` such that each other lies wholly inside or outside them, one at least outside."""
+    for candidate in visits:
+        start, end = candidate["start_date"], candidate["end_date"]
+        inside = sum(start <= v["start_date"] and v["end_date"] <= end for v in visits)
+        outside = sum(v["end_date"] < start or v["start_date"] > end for v in visits)
+        if outside and inside + outside == len(visits):
+            return {"start": start, "end": end}
+    return None
 
 
 def masked(value: Any) -> Any:

@@ -200,8 +200,9 @@ def test_agent_exchanges_are_journaled_and_explained(scenario_dir, scenario, pki
 
 #: The faulty providers whose defect is in what they answer (a ProviderCore step), not in how it travels.
 CORE_DEFECTS = ["date_shifted", "drop_visit", "expired_consent_accepted", "extra_visit", "foreign_document",
-                "full_rrn", "missing_itemised", "nfd_text", "no_idempotency_conflict", "unknown_patient_200",
-                "unknown_patient_500", "wrong_problem_code", "wrong_total"]
+                "full_rrn", "ignores_period", "ignores_visit_ids", "missing_itemised", "nfd_text",
+                "no_idempotency_conflict", "unknown_patient_200", "unknown_patient_500", "wrong_problem_code",
+                "wrong_total"]
 
 
 def test_the_core_defects_are_every_faulty_core(scenario):

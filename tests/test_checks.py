@@ -325,6 +325,41 @@ class TracebackInErrors(ProviderCore):
         return status, answer
 
 
+def leaking_errors(detail: str) -> type[ProviderCore]:
+    """A provider whose error answers carry ``detail`` (what its platform printed when it failed)."""
+    class LeakingErrors(ProviderCore):
+        def decide(self, operation, body):
+            status, answer = super().decide(operation, body)
+            if status >= 400:
+                answer["detail"] = detail
+            return status, answer
+    return LeakingErrors
+
+
+def noted_prescriptions(note: str) -> type[ProviderCore]:
+    """A provider whose prescriptions (answered 200) carry ``note`` in their notes."""
+    class Noted(ProviderCore):
+        def documents_of(self, visit_id):
+            docs = copy.deepcopy(super().documents_of(visit_id))
+            for doc in docs:
+                if doc["document_type"] == "prescription":
+                    doc["notes"] = note
+            return docs
+    return Noted
+
+
+ORACLE = "ORA-00942: table or view does not exist"
+NODE_TRACE = ("TypeError: Cannot read properties of undefined (reading 'visits')\n    at Object.<anonymous> "
+              "(/app/src/fetch.js:41:17)\n    at Module._compile (node:internal/modules/cjs/loader:1105:14)")
+DOTNET_TRACE = ("System.NullReferenceException: Object reference not set to an instance of an object.\n   at "
+                "Emr.Connector.FetchController.Get() in C:\\src\\Emr\\FetchController.cs:line 42")
+GO_PANIC = ("panic: runtime error: invalid memory address or nil pointer dereference\n\ngoroutine 1 [running]:\n"
+            "main.fetch(...)\n\t/build/emr/fetch.go:88 +0x1d")
+PHP_FATAL = ("PHP Fatal error:  Uncaught PDOException: SQLSTATE[42S02]: Base table or view not found in "
+             "/var/www/emr/fetch.php:12\nStack trace:\n#0 {main}\n  thrown in /var/www/emr/fetch.php on line 12")
+SQL_IN_A_NOTE = 'syntax error at or near "FROM": SELECT visit_id, total FROM emr.receipts WHERE patient_no = $1'
+
+
 class RuleBreaker(ProviderCore):
     """Serves, fetch after fetch, the shipped examples broken for each contract rule (tests/test_rules.py)."""
 
@@ -534,6 +569,12 @@ BROKEN = [
     Broken("nfd-text", NfdText, ("S24-API-016", "S24-DOC-030")),
     Broken("full-resident-number", FullResidentNumber, ("S24-SEC-001", "S24-DOC-031")),
     Broken("traceback-in-errors", TracebackInErrors, ("S24-SEC-002",)),
+    Broken("oracle-error-in-errors", leaking_errors(ORACLE), ("S24-SEC-002",)),
+    Broken("node-trace-in-errors", leaking_errors(NODE_TRACE), ("S24-SEC-002",)),
+    Broken("dotnet-trace-in-errors", leaking_errors(DOTNET_TRACE), ("S24-SEC-002",)),
+    Broken("go-panic-in-errors", leaking_errors(GO_PANIC), ("S24-SEC-002",)),
+    Broken("php-fatal-in-errors", leaking_errors(PHP_FATAL), ("S24-SEC-002",)),
+    Broken("sql-error-in-a-200-answer", noted_prescriptions(SQL_IN_A_NOTE), ("S24-SEC-002",)),
     Broken("server-banner", _wrapped(on_response=_banner), ("S24-SEC-003",)),
     Broken("no-client-certificate-required", ProviderCore, ("S24-SEC-004",), mtls=False),
     Broken("breaks-every-rule", RuleBreaker, tuple(sorted(RULES))),
@@ -644,3 +685,49 @@ def test_differences_name_the_field():
     actual = {"totals": {"copay": 7470.0, "note": unicodedata.normalize("NFD", "한글")}, "rows": [1], "x": True}
     assert list(differences(expected, actual)) == [("/totals/copay", 7470, 7470.0), ("/rows", "2 items", "1 items"),
                                                    ("/x", None, True)]
+
+
+def test_the_suite_asks_a_strict_subset_of_visits_and_a_narrow_period(reference):
+    """Besides asking for everything, the suite asks questions that a connector ignoring visit_ids or period
+    answers wrongly (issue 11 item 6): both are judged, and the reference answers them exactly."""
+    query, period, subset = reference.narrow_question()
+    everything = reference.expected_visits(reference.patient_id(query))
+    assert period is not None and 0 < len(subset) < len(everything)
+    inside = reference.expected_visits(reference.patient_id(query), period)
+    assert 0 < len(inside) < len(everything)
+    request, fetch = reference.fetch_requests()[-1]
+    assert request["visit_ids"] == subset and fetch.status == 200
+    assert {d["visit_id"] for d in fetch.body["documents"]} <= set(subset)
+    _, wanted, search = reference.searches()[-1]
+    assert json.loads(search.request_body)["period"] == period and wanted == inside
+    assert {v["visit_id"] for v in search.body["visits"]} == set(inside)
+
+
+@pytest.mark.parametrize(("text", "what"), [
+    (ORACLE, "database error"), ("ERROR: relation \"receipts\" does not exist", "database error"),
+    ("SQLSTATE[HY000] [2002] Connection refused", "database error"),
+    ("psycopg2.errors.UndefinedTable: x", "database error"), ("java.sql.SQLException: closed", "database error"),
+    ("Uncaught PDOException: could not find driver", "database error"), (SQL_IN_A_NOTE, "SQL text"),
+    ("select v1_0.visit_id from visit v1_0 where v1_0.patient_no=?", "SQL text"),
+    (NODE_TRACE, "Node.js stack frame"),
+    ("at process.processTicksAndRejections (node:internal/process/task_queues:95:5)", "Node.js stack frame"),
+    (DOTNET_TRACE, "Java/.NET stack frame"), ("System.NullReferenceException: Object reference", "exception class"),
+    (GO_PANIC, "Go panic"), ("goroutine 1 [running]:", "Go panic"),
+    (PHP_FATAL, "PHP error"), ("Fatal error: Allowed memory size exhausted in /srv/x.php on line 7", "PHP error"),
+])
+def test_leaks_of_every_platform_are_recognised(text, what):
+    from s24kit.conformance.checks.security import LEAKS, suspected
+
+    assert LEAKS[what].search(text), (what, text)
+    assert what in suspected(text)
+
+
+def test_plain_words_in_a_correct_document_are_no_leak(scenario, pki):
+    """A Korean note that says panic, error, fatal or select in plain words fails nothing."""
+    note = ("공황(panic) 발작 시 1정 복용. Warning: 졸릴 수 있음. 오류(error) 없이 select one from the list; "
+            "insert into the vein at home (1:2:3), fatal error risk low, update the dose if needed, line 2")
+    with judged(noted_prescriptions(note)(scenario), scenario, pki) as session:
+        assert any(doc.get("notes") == note for _, ex in session.fetch_requests()
+                   for doc in ex.body["documents"]), "no prescription carried the note"
+        result = CHECKS["S24-SEC-002"].run(session)
+    assert result.verdict == "pass", result.outcome

@@ -7,6 +7,7 @@ every returned bundle once and each report their own findings.
 
 from __future__ import annotations
 
+import json
 import marshal
 from collections import Counter
 from collections.abc import Callable
@@ -59,12 +60,12 @@ def _search_problem(session: Session, ex: Exchange) -> Evidence | None:
 @check("S24-DOC-100")
 def every_visit_listed(session: Session) -> Outcome:
     problems: list[Evidence] = []
-    for patient_id, ex in session.searched().items():
+    for _, wanted, ex in session.searches():
         if (problem := _search_problem(session, ex)) is not None:
             problems.append(problem)
             continue
         listed = {v.get("visit_id"): (i, v) for i, v in enumerate(_items(ex.body, "visits"))}
-        for visit_id, expected in session.expected_visits(patient_id).items():
+        for visit_id, expected in wanted.items():
             if visit_id not in listed:
                 problems.append(session.evidence(ex, f"내원 {visit_id} 누락 / visit {visit_id} not listed",
                                                  pointer="/visits", expected=visit_id))
@@ -82,25 +83,29 @@ def every_visit_listed(session: Session) -> Outcome:
                     problems.append(session.evidence(ex, f"내원 {visit_id}의 {field} 불일치 / {field} differs",
                                                      pointer=f"/visits/{i}/{field}", expected=value,
                                                      actual=got[field]))
-    return session.verdict(problems, len(session.searched()), "visit searches")
+    return session.verdict(problems, len(session.searches()), "visit searches")
 
 
 @check("S24-DOC-101")
 def no_foreign_visit(session: Session) -> Outcome:
     problems: list[Evidence] = []
     judged = 0
-    for patient_id, ex in session.searched().items():
+    for patient_id, expected, ex in session.searches():
         if ex.status != 200:
             continue  # S24-API-002 judges failed searches
         judged += 1
-        expected = session.expected_visits(patient_id)
         for i, visit in enumerate(_items(ex.body, "visits")):
             visit_id = visit.get("visit_id")
             if visit_id in expected:
                 continue
             owner = session.scenario.visits.get(visit_id, {}).get("patient_id")
-            why = ("다른 환자의 내원 / another patient's visit" if owner and owner != patient_id
-                   else "시나리오에 없는 내원 / a visit the EMR does not hold")
+            if owner == patient_id:
+                asked = json.loads(ex.request_body).get("period")
+                why = f"요청한 기간 밖의 내원 / a visit outside the period asked ({asked})"
+            elif owner:
+                why = "다른 환자의 내원 / another patient's visit"
+            else:
+                why = "시나리오에 없는 내원 / a visit the EMR does not hold"
             problems.append(session.evidence(ex, f"{visit_id}: {why}", pointer=f"/visits/{i}", actual=visit_id))
     return session.verdict(problems, judged, "visit searches")
 

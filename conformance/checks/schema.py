@@ -32,11 +32,6 @@ def shape_problems(session: Session, exchanges: Iterable[Exchange], schema: str)
     return problems, judged
 
 
-def distinct(exchanges: Iterable[Exchange]) -> list[Exchange]:
-    """Each exchange once (a fetch serves several visits)."""
-    return list({id(ex): ex for ex in exchanges}.values())
-
-
 @check("S24-SCH-001")
 def health_shape(session: Session) -> Outcome:
     health = session.health()
@@ -49,13 +44,13 @@ def health_shape(session: Session) -> Outcome:
 
 @check("S24-SCH-002")
 def search_shape(session: Session) -> Outcome:
-    problems, judged = shape_problems(session, session.searched().values(), SEARCH_ANSWER)
+    problems, judged = shape_problems(session, [ex for *_, ex in session.searches()], SEARCH_ANSWER)
     return session.verdict(problems, judged, "visit search answers")
 
 
 @check("S24-SCH-003")
 def bundle_shape(session: Session) -> Outcome:
-    problems, judged = shape_problems(session, distinct(session.fetched().values()), BUNDLE)
+    problems, judged = shape_problems(session, [ex for _, ex in session.fetch_requests()], BUNDLE)
     return session.verdict(problems, judged, "document bundles")
 
 

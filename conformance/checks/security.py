@@ -10,15 +10,73 @@ from ...schemas.identifiers import FULL_RRN, FULL_RRN_SCAN
 from ..session import HEALTH, SEARCH, Exchange, Session, all_strings, strings
 from .registry import Evidence, Outcome, check, failed, passed, warned
 
-#: What betrays internals in an error body: stack frames, exception class names, source file paths.
+#: What betrays internals in an answer: stack frames, exception class names, source file paths, database errors
+#: and the SQL behind them, of any platform. Each is precise enough not to fire on a correct document, whose
+#: notes may well say "panic", "error" or "select" in plain words.
 LEAKS = {
     "Python traceback": re.compile(r"Traceback \(most recent call last\)|File \"[^\"]+\", line \d+"),
     "Java/.NET stack frame": re.compile(r"\bat [\w$.<>]+\([\w$.]*(?:\.java|\.kt|\.cs|Unknown Source|Native Method)"
-                                        r"[:\d]*\)|\bat [\w.]+\.[\w<>]+\([^)]*\) in "),
+                                        r"[:\d]*\)|\bat [\w.`<>\[\],]+\.[\w<>`]+\([^)]*\) in |:line \d+\b"
+                                        r"|--- End of (?:inner exception )?stack trace"),
+    "Node.js stack frame": re.compile(r"\bat (?:(?:async |new )?[\w$.<>\[\] ]{1,200} \()?(?:file://|node:|/|[A-Za-z]:\\)"
+                                      r"[^()\s]*:\d+:\d+\)?|\bnode:internal/"),
+    "Go panic": re.compile(r"\bgoroutine \d+ \[[\w ,]+\]:|\bpanic: runtime error\b|\.go:\d+ \+0x[0-9a-f]+"
+                           r"|\bruntime\.gopanic\b"),
+    "PHP error": re.compile(r"\b(?:PHP )?(?:Fatal error|Parse error|Warning|Notice|Deprecated): .{1,300}? in \S+ "
+                            r"on line \d+|Stack trace:\s*#0\b|\bPHP (?:Fatal|Parse) error\b"),
     "exception class": re.compile(r"\b(?:[a-z]\w*\.)*[A-Z]\w*(?:Exception|Error)\b"),
+    "database error": re.compile(r"\b(?:ORA|PLS|TNS)-\d{5}\b|\bSQLSTATE\b|\bsyntax error at or near\b"
+                                 r"|\byou have an error in your SQL syntax|\bpsycopg2?\b|\bpymysql\b|\bMySQLdb\b"
+                                 r"|\bmysqli\b|\bsqlite3\.|\bjava\.sql\.|\borg\.postgresql\b|\bcom\.mysql\b"
+                                 r"|\bSystem\.Data\.SqlClient\b|\bMicrosoft\.Data\.SqlClient\b|\[Microsoft\]\[ODBC"
+                                 r"|\bSQL(?:Exception|SyntaxErrorException|IntegrityConstraintViolationException)\b"
+                                 r"|\bPDOException\b|\bduplicate key value violates unique constraint\b"
+                                 r"|\brelation \"[^\"]+\" does not exist\b", re.IGNORECASE),
+    # Keywords in capitals as databases and ORMs print them, or lower-case with what only SQL has (a qualified
+    # column, a star, a placeholder): "select one from the list" in a note is not SQL.
+    "SQL text": re.compile(r"\bSELECT\s+(?:DISTINCT\s+)?(?:\*|[\w.\"`\[\]]+(?:\s*,\s*[\w.\"`\[\]]+)*)\s+FROM\s+"
+                           r"[\w.\"`\[]"
+                           r"|\bINSERT\s+INTO\s+[\w.\"`\[]+\s*[(]|\bUPDATE\s+[\w.\"`\[\]]+\s+SET\s+[\w.\"`\[]+\s*="
+                           r"|\bDELETE\s+FROM\s+[\w.\"`\[]+(?:\s+WHERE\b|\s*;)"
+                           r"|\bselect\s+(?:\*|\w+\.\w+|count\(\*\))[^;]{0,300}?\bfrom\s+[\w.\"`]+"
+                           r"|\bwhere\s+[\w.\"`]+\s*=\s*(?:\?|\$\d+|:\w+)"),
     "source file path": re.compile(r"(?<![\w/.:])/(?:usr|home|var|opt|srv|app|root|etc|tmp|workspace)/[\w./-]+"
                                    r"|\b[A-Za-z]:\\[\w\\. -]+|[\w/\\.-]+\.(?:py|java|kt|cs|php|rb|go|js|ts):\d+"),
 }
+#: Literal strings of which each leak above contains at least one (lower-case for the case-blind patterns):
+#: substring searches rule out most answers at a small fraction of a regular expression's cost.
+TRIGGERS = {
+    "Python traceback": ("Traceback", ", line "),
+    "Java/.NET stack frame": (".java", ".kt", ".cs", "Unknown Source", "Native Method", ") in ", ":line ", "End of"),
+    "Node.js stack frame": ("node:", "at /", " (/", "file://", ":\\"),
+    "Go panic": ("goroutine ", "panic: ", ".go:", "gopanic"),
+    "PHP error": (" on line ", "Stack trace:", "PHP "),
+    "exception class": ("Exception", "Error"),
+    "database error": ("ora-", "pls-", "tns-", "sqlstate", "syntax error", "sql syntax", "psycopg", "pymysql", "mysql",
+                       "sqlite3.", "java.sql", "postgresql", "sqlclient", "[odbc", "sqlexception", "sqlsyntax",
+                       "sqlintegrity", "pdoexception", "duplicate key", "does not exist"),
+    "SQL text": ("SELECT", "INSERT", "UPDATE", "DELETE", "select", "where"),
+    "source file path": ("/usr/", "/home/", "/var/", "/opt/", "/srv/", "/app/", "/root/", "/etc/", "/tmp/",
+                         "/workspace/", ":\\", ".py:", ".java:", ".kt:", ".cs:", ".php:", ".rb:", ".go:", ".js:",
+                         ".ts:"),
+}
+
+
+def suspected(text: str) -> list[str]:
+    """The kinds of :data:`LEAKS` whose pattern finds something in ``text`` (trigger strings first)."""
+    lowered: str | None = None
+    found = []
+    for what, pattern in LEAKS.items():
+        if pattern.flags & re.IGNORECASE:
+            lowered = text.lower() if lowered is None else lowered
+            haystack = lowered
+        else:
+            haystack = text
+        if any(trigger in haystack for trigger in TRIGGERS[what]) and pattern.search(text):
+            found.append(what)
+    return found
+
+
 #: Server software that a Server header must not name (besides any version number).
 PRODUCTS = re.compile(r"apache|nginx|uvicorn|gunicorn|hypercorn|jetty|tomcat|iis|kestrel|express|werkzeug|python|"
                       r"php|openresty|caddy|envoy|lighttpd|cherrypy|waitress|wildfly|jboss|weblogic|websphere|"
@@ -47,14 +105,21 @@ def no_full_resident_number(session: Session) -> Outcome:
 
 @check("S24-SEC-002")
 def no_internals_in_errors(session: Session) -> Outcome:
+    """Internals leak from error pages first, but an exception text pasted into a 200 answer leaks as much."""
     problems: list[Evidence] = []
-    errors = [ex for ex in session.responses() if ex.status >= 400]
-    for ex in errors:
-        for what, pattern in LEAKS.items():
-            if match := pattern.search(ex.text):
-                problems.append(session.evidence(ex, f"오류 응답에 내부 정보({what}) / {what} in an error answer",
-                                                 actual=match.group()[:120]))
-    return session.verdict(problems, len(errors), "error answers")
+    answers = session.responses()
+    for ex in answers:
+        kinds = suspected(ex.scan_text)
+        if not kinds:
+            continue
+        places = list(strings(ex.body)) if ex.body is not None else [(None, ex.text)]
+        for what in kinds:
+            # A match across two fields of the JSON text (scan_text's view) is none: each field is judged alone.
+            found = next(((pointer, m) for pointer, text in places if (m := LEAKS[what].search(text))), None)
+            if found is not None:
+                problems.append(session.evidence(ex, f"응답에 내부 정보({what}) / {what} in an answer ({ex.answered})",
+                                                 pointer=found[0], actual=found[1].group()[:120]))
+    return session.verdict(problems, len(answers), "answers")
 
 
 @check("S24-SEC-003")

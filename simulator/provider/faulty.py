@@ -249,6 +249,26 @@ def _drop_visit(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     return _serve(DropVisit, scenario, clock)
 
 
+@_faulty("ignores_visit_ids", "서류 요청의 visit_ids를 무시하고 환자의 모든 내원 서류를 돌려줌",
+         "a document fetch ignores visit_ids and returns the documents of every visit of the patient",
+         {"S24-DOC-104", "S24-DOC-105"})
+def _ignores_visit_ids(scenario: Scenario, clock: Clock, timeout: float) -> Any:
+    class IgnoresVisitIds(ProviderCore):
+        def fetch(self, body: dict[str, Any], patient: dict[str, Any]) -> Answer:
+            every = sorted(v for v, e in self.scenario.visits.items() if e["patient_id"] == patient["patient_id"])
+            return super().fetch({**body, "visit_ids": every}, patient)
+    return _serve(IgnoresVisitIds, scenario, clock)
+
+
+@_faulty("ignores_period", "내원 조회의 기간(period)을 무시하고 환자의 모든 내원을 돌려줌",
+         "a visit search ignores period and lists every visit of the patient", {"S24-DOC-101"})
+def _ignores_period(scenario: Scenario, clock: Clock, timeout: float) -> Any:
+    class IgnoresPeriod(ProviderCore):
+        def search(self, body: dict[str, Any], patient: dict[str, Any]) -> dict[str, Any]:
+            return super().search({**body, "period": {"start": "0001-01-01", "end": "9999-12-31"}}, patient)
+    return _serve(IgnoresPeriod, scenario, clock)
+
+
 def _nfd(value: Any) -> Any:
     if isinstance(value, str):
         return unicodedata.normalize("NFD", value)
@@ -364,6 +384,32 @@ def _stack_trace(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     def add_trace(status: int, body: Any) -> Any:
         return {**body, "detail": TRACEBACK} if isinstance(body, dict) else body
     return RewriteResponses(_reference(scenario, clock), _json_rewrite(add_trace, problems=True))
+
+
+#: What other platforms print when a connector fails, pasted into an error answer as a careless one does.
+LEAKED = {
+    "oracle_error": ("오류 응답 detail에 Oracle 오류(ORA-00942)와 SQL이 들어감",
+                     "error responses carry an Oracle error (ORA-00942) and its SQL in detail",
+                     "ORA-00942: table or view does not exist\nSELECT * FROM EMR.VISITS WHERE PATIENT_NO = :1"),
+    "node_stack_trace": ("오류 응답 detail에 Node.js 스택 트레이스가 들어감",
+                         "error responses carry a Node.js stack trace in detail",
+                         "Cannot read properties of undefined (reading 'visits')\n    at Object.<anonymous> "
+                         "(/srv/connector/fetch.js:41:17)\n    at node:internal/main/run_main_module:28:49"),
+    "go_panic": ("오류 응답 detail에 Go panic 출력이 들어감", "error responses carry a Go panic in detail",
+                 "panic: runtime error: index out of range [3] with length 3\n\ngoroutine 7 [running]:"),
+}
+
+
+def _leaking(text: str) -> Factory:
+    def factory(scenario: Scenario, clock: Clock, timeout: float) -> Any:
+        def add(status: int, body: Any) -> Any:
+            return {**body, "detail": text} if isinstance(body, dict) else body
+        return RewriteResponses(_reference(scenario, clock), _json_rewrite(add, problems=True))
+    return factory
+
+
+for _name, (_ko, _en, _text) in LEAKED.items():
+    _faulty(_name, _ko, _en, {"S24-SEC-002"})(_leaking(_text))
 
 
 @_faulty("server_banner", "Server 헤더에 웹 서버 제품과 버전이 드러남",
