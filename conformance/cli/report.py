@@ -13,6 +13,7 @@ from rich.table import Table
 
 from ..reports import check_bundle, report_problems, write_html, write_junit
 from ..reports.bundle import BundleCheck
+from .report_body import body
 from .usage import OneLineCommand, OneLineError
 
 MAX_REPORT_BYTES = 64 << 20
@@ -43,7 +44,10 @@ def _usage(exc: click.UsageError) -> OneLineError:
 
 @click.group("report", cls=OneLineGroup, context_settings={"help_option_names": ["-h", "--help"]})
 def report() -> None:
-    """보고서 검증과 변환 / verify evidence bundles, render reports."""
+    """보고서 검증과 변환 / verify evidence bundles, render reports, rebuild a reproduction's request body."""
+
+
+report.add_command(body)
 
 
 @report.command("verify", cls=OneLineCommand)
