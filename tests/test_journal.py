@@ -148,7 +148,8 @@ def test_resident_number_masking_follows_its_definition():
                       f"{rng.choice(['-', ''])}{rng.randint(0, 9)}"
                       f"{rng.choice([f'{rng.randint(0, 999_999):06d}', '******'])}")
             at = rng.randint(0, len(text))
-            text = f"{text[:at]}{rng.choice(['', 'x', '٣', '-'])}{number}{rng.choice(['', 'x', '0', '٣', '*'])}{text[at:]}"
+            after = rng.choice(['', 'x', '0', '٣', '*'])
+            text = f"{text[:at]}{rng.choice(['', 'x', '٣', '-'])}{number}{after}{text[at:]}"
         assert mask_rrn(text) == _spec_mask_rrn(text), text
         masked += mask_rrn(text) != text
     assert masked > 1_000  # the cases did exercise masking
