@@ -152,7 +152,7 @@ def test_resident_number_masking_follows_its_definition():
             text = f"{text[:at]}{rng.choice(['', 'x', '٣', '-'])}{number}{after}{text[at:]}"
         assert mask_rrn(text) == _spec_mask_rrn(text), text
         masked += mask_rrn(text) != text
-    assert masked > 1_000  # the cases did exercise masking
+    assert masked > 500  # the cases did exercise masking
 
 
 def test_long_bodies_are_truncated_with_a_marker_and_still_masked_at_the_cut():
