@@ -167,6 +167,8 @@ class ConformanceRun:
             return
         try:
             self.suite.open()
+            if self.suite.rejected is not None:  # the TLS checks still run; the HTTP ones fail with this reason
+                self._announce(_line(self.suite.rejected))
         except TargetUnreachable as exc:
             pytest.exit(_line(exc), returncode=3)
         except ConfigError as exc:

@@ -33,12 +33,12 @@ from ..simulator.masking import Scrubber
 from ..simulator.pki import ensure_pki
 from ..simulator.serving import ServeError
 from .catalogue import ROLES, requirements
-from .checks import CHECKS, Check, Result, failed, skipped
+from .checks import CHECKS, Check, Evidence, Outcome, Result, failed, skipped
 from .reproduction import REQUESTS
-from .session import Session, Target, TargetUnreachable, open_session
+from .session import CertificateRejected, Session, Target, TargetUnreachable, open_session
 
-__all__ = ["ConfigError", "Planned", "SelectionError", "Suite", "SuiteRun", "TargetUnreachable", "make_target", "plan",
-           "run_suite", "write_reports"]
+__all__ = ["CertificateRejected", "ConfigError", "Planned", "SelectionError", "Suite", "SuiteRun", "TargetUnreachable",
+           "make_target", "plan", "run_suite", "write_reports"]
 
 DEFAULT_STATE = Path(".s24kit")
 #: What ``s24kit generate`` writes and the suite reads.
@@ -322,13 +322,18 @@ class Suite:
         self._session: Session | None = None
         self._contexts: dict[str, Any] = {}
         self.started_at: dt.datetime | None = None
+        #: Set by :meth:`open` when the target speaks TLS but its certificate does not verify: the TLS and
+        #: network checks still run, the HTTP ones fail with this as their evidence.
+        self.rejected: CertificateRejected | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def open(self) -> Suite:
-        """Connect (``TargetUnreachable`` when the target cannot even be reached)."""
+        """Connect (``TargetUnreachable`` when the target cannot even be reached; see :attr:`rejected`)."""
         self.started_at = dt.datetime.now(dt.UTC)
         try:
             self._session = open_session(self.target, journal=self._journal, announce=self.announce)
+        except CertificateRejected as exc:
+            self.rejected = exc
         except ServeError as exc:  # provider_agent: the address to listen on is taken or not this machine's
             raise ConfigError(f"--listen: {exc.message_ko}", f"--listen: {exc.message_en}") from None
         except ssl.SSLError as exc:  # the client certificate or CA files (make_target checks them first)
@@ -339,7 +344,8 @@ class Suite:
                               f"--scenario {self.target.scenario}: cannot be read ({exc})") from None
         if self.target.role == "provider_agent":  # where it really listens (port 0: any free port)
             self.target = dataclasses.replace(self.target, url=self._session.url)  # type: ignore[attr-defined]
-        self._session.requests.folder = self.requests_dir
+        if self._session is not None:
+            self._session.requests.folder = self.requests_dir
         return self
 
     def close(self) -> None:
@@ -354,7 +360,7 @@ class Suite:
 
     @property
     def opened(self) -> bool:
-        return self._session is not None
+        return self._session is not None or self.rejected is not None
 
     @property
     def session(self) -> Session:
@@ -378,12 +384,30 @@ class Suite:
         """Run one planned check. An exception inside a check is a kit defect: reported as a fail, not hidden."""
         if planned.skip_reason is not None:
             return Result(planned.requirement, skipped(planned.skip_reason))
+        if self.rejected is not None and planned.check.kind == "http":
+            return Result(planned.requirement, self._unverified())
         start = time.perf_counter()
         try:
             return planned.check.run(self.context(planned.check.kind))
         except Exception as exc:  # the one place a check's own bug becomes a visible verdict
             reason = f"kit error: {type(exc).__name__}: {exc}"
             return Result(planned.requirement, failed(reason), (time.perf_counter() - start) * 1000)
+
+    def _unverified(self) -> Outcome:
+        """The verdict of an HTTP check when no request could be sent: the server certificate did not verify."""
+        rejected = self.rejected
+        assert rejected is not None
+        parts = urlsplit(self.target.url)
+        line = [f"openssl s_client -connect {parts.hostname}:{parts.port or 443} -servername {parts.hostname}",
+                f"-verify_return_error -verify_hostname {parts.hostname}"]
+        if self.target.ca_bundle:
+            line.append(f"-CAfile {self.target.ca_bundle}")
+        if self.target.client_cert:
+            line.append(f"-cert {self.target.client_cert} -key {self.target.client_key}")
+        return failed(f"서버 인증서 검증 실패로 HTTP 요청을 보내지 못했습니다 / no HTTP request could be sent: the "
+                      f"server certificate does not verify ({rejected.error})",
+                      Evidence(f"{rejected.message_ko} / {rejected.message_en}", expected="verified",
+                               actual=rejected.error, reproduction=" ".join(line) + " </dev/null"))
 
     def environment(self) -> dict[str, Any]:
         """The run's settings for the report (the report adds the machine, kit version and rule-pack digest)."""

@@ -13,15 +13,16 @@ import functools
 import json
 import os
 import shlex
+import socket
 import ssl
 import threading
 import time
-import unicodedata
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -53,6 +54,48 @@ class TargetUnreachable(Exception):
     def __init__(self, message_ko: str, message_en: str) -> None:
         super().__init__(f"{message_ko} / {message_en}")
         self.message_ko, self.message_en = message_ko, message_en
+
+
+class CertificateRejected(TargetUnreachable):
+    """The target speaks TLS, but its server certificate does not verify against the CA the suite trusts.
+
+    Not unreachable: the TLS checks judge the certificate, and every requirement judged over HTTP fails with
+    ``error`` (the verification error) as its evidence.
+    """
+
+    def __init__(self, url: str, error: str, ca: Path | None) -> None:
+        where = str(ca) if ca else "the system store"
+        super().__init__(f"{url}의 서버 인증서를 검증할 수 없습니다: {error} (신뢰하는 CA: {where}; 다른 CA 파일은 "
+                         f"--ca FILE, pytest에서는 --s24-ca=FILE로 지정). TLS 검사만 하고 HTTP 검사는 부적합입니다",
+                         f"the server certificate of {url} does not verify: {error} (trusted CA: {where}; choose "
+                         f"another CA file with --ca FILE, in pytest --s24-ca=FILE). The TLS checks run; every HTTP "
+                         f"check fails")
+        self.url, self.error, self.ca = url, error, ca
+
+
+def certificate_rejection(url: str, context: Callable[[], ssl.SSLContext], timeout: float) -> str | None:
+    """Why ``url``'s server certificate fails verification under ``context()``, when a handshake that does not
+    verify it completes (the target speaks TLS); None when it verifies, or no handshake completes at all."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    address = (parts.hostname, parts.port or 443)
+    try:
+        with socket.create_connection(address, timeout=timeout) as raw, \
+                context().wrap_socket(raw, server_hostname=parts.hostname):
+            return None
+    except ssl.SSLCertVerificationError as exc:
+        error = exc.verify_message or str(exc)
+    except (OSError, ssl.SSLError):
+        return None
+    lenient = context()  # the same client certificate: a server requiring one completes no handshake without it
+    lenient.check_hostname, lenient.verify_mode = False, ssl.CERT_NONE
+    try:
+        with socket.create_connection(address, timeout=timeout) as raw, \
+                lenient.wrap_socket(raw, server_hostname=parts.hostname):
+            return error
+    except (OSError, ssl.SSLError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -180,6 +223,9 @@ class Session:
         # is not: the target is there, and S24-API-014 judges its slowness.
         if health.status is None and not (health.error or "").startswith("ReadTimeout"):
             self.close()
+            error = certificate_rejection(target.url, lambda: self._ssl_context(certificate=True), target.timeout)
+            if error is not None:
+                raise CertificateRejected(target.url, error, target.ca_bundle)
             raise TargetUnreachable(f"{target.url}에 연결할 수 없습니다: {health.error}",
                                     f"cannot connect to {target.url}: {health.error}")
         self._cache["health"] = health
@@ -567,31 +613,6 @@ class Session:
         if not judged:
             return skipped(f"판정할 응답이 없습니다 / no {what} to judge")
         return passed(f"{judged}건 확인 / {judged} {what} checked")
-
-
-def differences(expected: Any, actual: Any, pointer: str = "") -> Iterator[tuple[str, Any, Any]]:
-    """``(pointer, expected, actual)`` for each differing leaf; text is compared after NFC normalisation.
-
-    Types count (``1`` is not ``1.0`` nor ``True``: money is integer won); a key on one side only is
-    reported with ``None`` on the other; lists are compared item by item, then by length.
-    """
-    if isinstance(expected, dict) and isinstance(actual, dict):
-        for key in [*expected, *(k for k in actual if k not in expected)]:
-            sub = f"{pointer}/{str(key).replace('~', '~0').replace('/', '~1')}"
-            if key not in actual or key not in expected:
-                yield sub, expected.get(key), actual.get(key)
-            else:
-                yield from differences(expected[key], actual[key], sub)
-    elif isinstance(expected, list) and isinstance(actual, list):
-        for i, (e, a) in enumerate(zip(expected, actual, strict=False)):
-            yield from differences(e, a, f"{pointer}/{i}")
-        if len(expected) != len(actual):
-            yield pointer or "/", f"{len(expected)} items", f"{len(actual)} items"
-    elif isinstance(expected, str) and isinstance(actual, str):
-        if unicodedata.normalize("NFC", expected) != unicodedata.normalize("NFC", actual):
-            yield pointer or "/", expected, actual
-    elif type(expected) is not type(actual) or expected != actual:
-        yield pointer or "/", expected, actual
 
 
 def _separating_period(visits: list[dict[str, Any]]) -> dict[str, str] | None:

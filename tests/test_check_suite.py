@@ -13,12 +13,14 @@ from s24kit.conformance.checks import CHECKS, Check, warned
 from s24kit.conformance.cli.check import check
 from s24kit.conformance.runner import ConfigError, SelectionError, make_target, plan, run_suite
 from s24kit.schemas.loader import is_valid
+from s24kit.simulator.certfactory import CertFactory, write_bundle
 from s24kit.simulator.pki import ensure_pki
 from s24kit.simulator.provider import Scenario, create_provider_app
 from s24kit.simulator.provider.faulty import create_faulty_app
 from s24kit.simulator.serving import serving
 
 from .conftest import generated_scenario
+from .tls_servers import reset_server, tls_server
 
 pytest_plugins = ["pytester"]
 #: A clinic under test (the default provider of a small scenario is a pharmacy: no receipts to judge).
@@ -175,12 +177,67 @@ def test_check_exit_3_when_nothing_listens(scenario_dir, pki, tmp_path):
     assert "cannot connect" in result.output and not (tmp_path / "r").exists()
 
 
-def test_check_exit_3_when_the_tls_handshake_fails(reference, scenario_dir, tmp_path):
-    foreign = ensure_pki(tmp_path / "other-pki")  # a CA that did not sign the provider's certificate
-    result = _check("--target", reference, "--scenario", str(scenario_dir), "--ca", str(foreign.ca_cert),
-                    "--cert", str(foreign["relay-client"].cert), "--key", str(foreign["relay-client"].key))
+def test_check_exit_3_when_the_tls_handshake_fails(scenario_dir, pki, tmp_path):
+    with reset_server() as server:  # reads the ClientHello, then resets: no handshake at all
+        result = _check("--target", f"https://127.0.0.1:{server.port}", "--scenario", str(scenario_dir),
+                        "--state", str(pki.directory.parent), "--out", str(tmp_path / "r"))
     assert result.exit_code == 3, result.output
-    assert "CERTIFICATE_VERIFY_FAILED" in result.output or "certificate" in result.output.lower()
+    assert "cannot connect" in result.output and not (tmp_path / "r").exists()
+
+
+@pytest.fixture(scope="module")
+def misconfigured(tmp_path_factory):
+    """The CA the relay trusts, and server certificates that fail verification against it in three ways."""
+    folder = tmp_path_factory.mktemp("misconfigured")
+    factory = CertFactory()
+    root = factory.ca("Clinic Test Root")
+    inter = factory.ca("Clinic Test Intermediate", issuer=root)
+    here = ("127.0.0.1",)
+    creds = {"name_mismatch": factory.leaf(inter, "other.test", hosts=("other.test",)).write(folder, "other"),
+             "missing_intermediate": factory.leaf(inter, "clinic.test", hosts=here).write(folder, "alone",
+                                                                                         with_chain=False),
+             "untrusted_chain": factory.leaf(factory.ca("Foreign Root"), "clinic.test", hosts=here).write(folder,
+                                                                                                          "foreign")}
+    return write_bundle(folder / "anchors.pem", root), creds
+
+
+#: What fails when the server certificate does not verify: the TLS requirement about it, and HTTP ones.
+TLS_FINDING = {"name_mismatch": "S24-TLS-012", "missing_intermediate": "S24-TLS-011",
+               "untrusted_chain": "S24-TLS-010"}
+
+
+@pytest.mark.parametrize("case", sorted(TLS_FINDING))
+def test_a_server_certificate_that_fails_verification_is_a_tls_finding(case, misconfigured, scenario_dir, pki,
+                                                                       tmp_path):
+    """Issue 11 item 9: not "unreachable" (exit 3, no report) but TLS checks, failed HTTP checks, reports, exit 1."""
+    anchors, creds = misconfigured
+    out = tmp_path / "report"
+    with tls_server(creds[case], client_ca=pki.ca_cert) as server:
+        result = _check("--target", f"https://127.0.0.1:{server.port}", "--scenario", str(scenario_dir),
+                        "--ca", str(anchors), "--state", str(pki.directory.parent), "--out", str(out),
+                        "--select", f"TLS,{FEW}")
+    assert result.exit_code == 1, result.output
+    assert "does not verify" in result.output and str(anchors) in result.output and "--ca FILE" in result.output
+    report = json.loads((out / "report.json").read_text(encoding="utf-8"))
+    assert is_valid("report", report) and report["verdict"] == "fail"
+    verdicts = {r["requirement"]: r for r in report["results"]}
+    assert verdicts[TLS_FINDING[case]]["verdict"] == "fail", verdicts[TLS_FINDING[case]]
+    assert verdicts["S24-TLS-001"]["verdict"] == "pass"  # it does speak TLS
+    for rid in FEW.split(","):
+        evidence = verdicts[rid]["evidence"][0]
+        assert verdicts[rid]["verdict"] == "fail" and evidence["actual"] and "openssl s_client" in \
+            evidence["reproduction"] and str(anchors) in evidence["reproduction"]
+    assert {p.name for p in out.iterdir()} >= {"report.json", "junit.xml", "report.html", "evidence.zip"}
+
+
+def test_plugin_runs_the_tls_checks_when_the_certificate_fails_verification(pytester, misconfigured, scenario_dir,
+                                                                            pki):
+    anchors, creds = misconfigured
+    with tls_server(creds["name_mismatch"], client_ca=pki.ca_cert) as server:
+        result = pytester.runpytest(*_plugin_args(f"https://127.0.0.1:{server.port}", scenario_dir, pki,
+                                                  f"--s24-ca={anchors}", "--s24-select=S24-TLS-012,S24-API-001"))
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*does not verify*--s24-ca=FILE*"])
 
 
 # ---- the pytest plugin ----------------------------------------------------------------------------------------

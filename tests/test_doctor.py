@@ -220,7 +220,8 @@ def test_http_404_on_a_wrong_path(pki, provider):
 @pytest.mark.parametrize(("answer", "layer", "expected", "exit_code"), [
     (JSONResponse({"status": "fine", "profile": "kit-v1"}), "health", "health_invalid", 1),
     (PlainTextResponse("OK"), "health", "health_not_json", 1),
-    (JSONResponse({"status": "degraded", "profile": "kit-v1"}), "health", "health_degraded", 0),
+    (JSONResponse({"status": "degraded", "profile": "kit-v1", "provider_code": "99310001"}), "health",
+     "health_degraded", 0),
     (JSONResponse({"detail": "db down"}, status_code=503), "http", "http_server_error", 1),
     (JSONResponse({"detail": "not you"}, status_code=403), "http", "http_forbidden", 1),
 ])

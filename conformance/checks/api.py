@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import itertools
 import json
 import threading
 import unicodedata
@@ -10,7 +11,8 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from ..session import ALL_TYPES, FETCH, SEARCH, Exchange, Session, differences, strings
+from ..comparison import canonical, compare, shape_of
+from ..session import ALL_TYPES, FETCH, SEARCH, Exchange, Session, strings
 from .registry import Evidence, Outcome, check, failed, passed
 
 CONCURRENT = 20
@@ -100,17 +102,25 @@ def invalid_request(session: Session) -> Outcome:
 
 @check("S24-API-012")
 def same_answer_twice(session: Session) -> Outcome:
+    """The same answer, not the same bytes: unordered collections (documents, missing, rows …) may come back in
+    another order, and null or the schema default stand for a member left out (docs/comparison.md)."""
     _, first = session.fetch_requests()[0]
     again = _repeat(session, first)
     if first.status is None:  # the first try got no answer at all: compare two fresh tries instead
         first, again = again, _repeat(session, first)
-    if (again.status, again.body) == (first.status, first.body) and again.status is not None:
+    bundle = shape_of("bundle")
+    if again.status == first.status and again.status is not None and \
+            canonical(again.body, bundle) == canonical(first.body, bundle):
         return passed(f"같은 응답 {again.answered} / the same answer {again.answered}")
     problems = [session.evidence(again, "상태가 다릅니다 / status differs", expected=first.answered,
                                  actual=again.answered)] if again.status != first.status else []
-    problems += [session.evidence(again, "다시 보낸 요청의 응답이 다릅니다 / the repeated request got another answer",
-                                  pointer=pointer, expected=want, actual=got)
-                 for pointer, want, got in list(differences(first.body, again.body))[:10]]
+    message = "다시 보낸 요청의 응답이 다릅니다 / the repeated request got another answer"
+    problems += [session.evidence(again, message, pointer=d.pointer,
+                                  **({"expected": d.expected} if d.kind != "item_extra" else {}),
+                                  **({"actual": d.actual} if d.kind not in ("missing", "item_missing") else {}))
+                 for d in itertools.islice(compare(first.body, again.body, bundle), 10)]
+    if not problems:  # same status, bodies that differ only where the contract does not compare (optional members)
+        problems.append(session.evidence(again, message, expected=first.text[:500], actual=again.text[:500]))
     return failed("같은 request_id에 다른 응답 / another answer for the same request_id",
                   session.evidence(first, "첫 응답 / first answer"), *problems)
 

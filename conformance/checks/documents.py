@@ -7,15 +7,18 @@ every returned bundle once and each report their own findings.
 
 from __future__ import annotations
 
+import itertools
 import json
 import marshal
+import unicodedata
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 from ...schemas.rules import RULES, Finding
 from ...schemas.validation import validate
-from ..session import Exchange, Session, differences
+from ..comparison import Difference, compare, document_shape
+from ..session import Exchange, Session, masked
 from .registry import Evidence, Outcome, check, skipped
 
 VISIT_FIELDS = ("setting", "start_date", "end_date")
@@ -32,7 +35,7 @@ def _items(value: Any, key: str) -> list[dict[str, Any]]:
 def _identical(a: Any, b: Any) -> bool:
     """True when ``a`` and ``b`` are the same JSON value, keys in the same order, numbers of the same types.
 
-    The quick test before :func:`differences` walks a document: marshal tells 1 from 1.0 and True (which
+    The quick test before :func:`~..comparison.compare` walks a document: marshal tells 1 from 1.0 and True (which
     ``==`` does not), and format 2 has no back-references, so the bytes do not depend on shared objects.
     """
     return marshal.dumps(a, 2) == marshal.dumps(b, 2)
@@ -110,6 +113,39 @@ def no_foreign_visit(session: Session) -> Outcome:
     return session.verdict(problems, judged, "visit searches")
 
 
+@check("S24-DOC-106")
+def each_visit_once(session: Session) -> Outcome:
+    problems: list[Evidence] = []
+    judged = 0
+    for _, _, ex in session.searches():
+        if ex.status != 200:
+            continue  # S24-API-002 judges failed searches
+        judged += 1
+        first: dict[Any, int] = {}
+        for i, visit in enumerate(_items(ex.body, "visits")):
+            visit_id = visit.get("visit_id")
+            if visit_id in first:
+                problems.append(session.evidence(
+                    ex, f"{visit_id}: 같은 내원이 두 번 (처음 /visits/{first[visit_id]}) "
+                        f"/ {visit_id}: the same visit twice (first at /visits/{first[visit_id]})",
+                    pointer=f"/visits/{i}", actual=visit_id))
+            else:
+                first[visit_id] = i
+    return session.verdict(problems, judged, "visit searches")
+
+
+@check("S24-DOC-107")
+def own_provider_code(session: Session) -> Outcome:
+    code = session.scenario.provider_code
+    answers = [ex for ex in [*(ex for _, _, ex in session.searches()), *(ex for _, ex in session.fetch_requests())]
+               if ex.status == 200 and isinstance(ex.body, dict)]
+    problems = [session.evidence(ex, f"다른 요양기관기호 / another provider code than {code}",
+                                 pointer="/provider_code", expected=code, actual=ex.body["provider_code"])
+                for ex in answers if "provider_code" in ex.body and ex.body["provider_code"] != code]
+    # An answer without provider_code is a shape defect: S24-SCH-002 and S24-SCH-003 report it.
+    return session.verdict(problems, len(answers), "search and bundle answers")
+
+
 def _fetches(session: Session) -> list[tuple[dict[str, Any], Exchange, dict[tuple[str, str], dict]]]:
     """Each fetch request, its exchange, and the documents it should have brought back (once per session)."""
     return session.once("expected_fetches", lambda: [
@@ -152,6 +188,8 @@ def every_document_returned(session: Session) -> Outcome:
 
 @check("S24-DOC-103")
 def documents_equal_expected(session: Session) -> Outcome:
+    """Field by field under the comparison contract (docs/comparison.md): keyed collections by key, an
+    optional member on one side only, null or the schema default left out are no disagreement."""
     problems: list[Evidence] = []
     compared = 0
     for _, ex, expected in _successful_fetches(session, []):
@@ -161,11 +199,30 @@ def documents_equal_expected(session: Session) -> Outcome:
             compared += 1
             if _identical(doc, expected[key]):
                 continue
-            for pointer, want, got in list(differences(expected[key], doc, f"/documents/{i}"))[
-                    :MAX_DIFFS_PER_DOCUMENT]:
-                problems.append(session.evidence(ex, f"{_label(key)}: 값 불일치 / value differs", pointer=pointer,
-                                                 expected=want, actual=got))
+            found = compare(expected[key], doc, document_shape(key[1]), f"/documents/{i}")
+            problems += [_disagreement(session, ex, key, d) for d in itertools.islice(found, MAX_DIFFS_PER_DOCUMENT)]
     return session.verdict(problems, compared, "returned documents")
+
+
+#: What each kind of disagreement is called, in Korean and English.
+_DISAGREEMENTS = {
+    "value": ("값이 다릅니다", "value differs"),
+    "missing": ("필수 필드가 없습니다", "required field left out"),
+    "item_missing": ("EMR의 항목이 없습니다", "an item the EMR holds is left out"),
+    "item_extra": ("EMR에 없는 항목이 있습니다", "an item the EMR does not hold"),
+    "count": ("항목 수가 다릅니다", "number of items differs"),
+}
+
+
+def _disagreement(session: Session, ex: Exchange, key: tuple[str, str], difference: Difference) -> Evidence:
+    ko, en = _DISAGREEMENTS[difference.kind]
+    label = _label(key)
+    sides: dict[str, Any] = {}
+    if difference.kind != "item_extra":
+        sides["expected"] = difference.expected
+    if difference.kind not in ("missing", "item_missing"):
+        sides["actual"] = difference.actual
+    return session.evidence(ex, f"{label}: {ko} / {label}: {en}", pointer=difference.pointer, **sides)
 
 
 @check("S24-DOC-104")
@@ -198,11 +255,20 @@ def only_requested_documents(session: Session) -> Outcome:
             block = doc.get("patient") if isinstance(doc.get("patient"), dict) else {}
             for field in PATIENT_FIELDS:
                 want = expected[key].get("patient", {}).get(field)
-                if want is not None and block.get(field) != want:
+                if want is not None and block.get(field) is not None and not _same_person(want, block[field]):
+                    label = _label(key)
                     problems.append(session.evidence(
-                        ex, f"{_label(key)}: 요청한 환자가 아닙니다 / not the requested patient's data",
-                        pointer=f"/documents/{i}/patient/{field}", expected=want, actual=block.get(field)))
+                        ex, f"{label}: 요청한 환자가 아닙니다 / {label}: not the requested patient's data",
+                        pointer=f"/documents/{i}/patient/{field}", expected=want, actual=block[field]))
     return session.verdict(problems, judged, "document fetches")
+
+
+def _same_person(want: str, got: Any) -> bool:
+    """The same name or number once spelling is set aside: NFC text (S24-DOC-030 judges the encoding) and a
+    resident number in masked form (S24-DOC-031 and S24-SEC-001 judge an unmasked one)."""
+    if not isinstance(got, str):
+        return False
+    return unicodedata.normalize("NFC", masked(got)) == unicodedata.normalize("NFC", want)
 
 
 @check("S24-DOC-105")

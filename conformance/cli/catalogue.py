@@ -47,6 +47,6 @@ def _write_lock() -> None:
         raise OneLineError(f"잠긴 ID를 지우거나 의미를 바꿀 수 없습니다: {ids} (새 ID를 쓰십시오)",
                            f"locked ids cannot be removed or change meaning: {ids} "
                            "(use a new id)")
-    path = Path(__file__).parent / "catalogue" / LOCK_FILE
+    path = Path(__file__).parent.parent / "catalogue" / LOCK_FILE  # conformance/catalogue/, beside this package
     path.write_text(lock_text(), encoding="utf-8")
     click.echo(f"{path}: {len(current)} ids ({len(set(current) - set(old))} new)")

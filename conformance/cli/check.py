@@ -2,7 +2,9 @@
 
 It goes through :class:`~.runner.Suite` exactly like the pytest plugin does (one check at a time, same
 contexts, same verdicts). Exit codes: 0 every MUST requirement passed, 1 failures, 2 usage or configuration
-error (one line in Korean and English), 3 target unreachable (for an agent: it never polled).
+error (one line in Korean and English), 3 target unreachable (for an agent: it never polled). A server certificate
+that does not verify is no reason for 3 when the TLS handshake itself completes: the TLS checks judge it, the
+HTTP checks fail with the verification error, the reports are written (exit 1).
 
 ``--role provider_agent``: the suite plays the relay for an outbound-only agent. It listens on ``--listen``
 (mutual TLS), prints where the agent must point, waits for its first poll and queues the checks' requests
@@ -77,6 +79,9 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
         suite = Suite(target, select=list(select) or None, lang=lang, requests_dir=out / REQUESTS,
                       announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
         suite.open()
+        if suite.rejected is not None:  # a TLS finding, not unreachable: the run goes on and says why first
+            console.print(f"[yellow]![/] {suite.rejected.message_ko} / {suite.rejected.message_en}", highlight=False,
+                          soft_wrap=True)
     except ConfigError as exc:
         raise OneLineError(exc.message_ko, exc.message_en) from None
     except TargetUnreachable as exc:

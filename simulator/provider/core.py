@@ -90,9 +90,7 @@ class ProviderCore:
 
     def search(self, body: dict[str, Any], patient: dict[str, Any]) -> dict[str, Any]:
         period = body["period"]
-        visits = [{"visit_id": v["visit_id"], "setting": v["setting"], "start_date": v["start_date"],
-                   "end_date": v["end_date"], "department": self.department(v["visit_id"]),
-                   "available_documents": v["document_types"]}
+        visits = [self.listed(v)
                   for v in self.scenario.visits_of(patient["patient_id"], period["start"], period["end"])]
         return {"request_id": body["request_id"], "provider_code": self.scenario.provider_code, "visits": visits}
 
@@ -117,8 +115,17 @@ class ProviderCore:
     def documents_of(self, visit_id: str) -> list[dict[str, Any]]:
         return self.scenario.documents[visit_id]
 
-    def department(self, visit_id: str) -> str:
+    def listed(self, visit: dict[str, Any]) -> dict[str, Any]:
+        """A visit as a search answer lists it (a pharmacy visit has no department: left out)."""
+        out = {"visit_id": visit["visit_id"], "setting": visit["setting"], "start_date": visit["start_date"],
+               "end_date": visit["end_date"]}
+        if (department := self.department(visit["visit_id"])) is not None:
+            out["department"] = department
+        return {**out, "available_documents": visit["document_types"]}
+
+    def department(self, visit_id: str) -> str | None:
+        """The department of the visit's medical receipt (None for a pharmacy visit)."""
         for doc in self.scenario.documents[visit_id]:
             if doc["document_type"] == "medical_receipt":
                 return doc["department"]
-        return "00"
+        return None

@@ -217,10 +217,7 @@ def _extra_visit(scenario: Scenario, clock: Clock, timeout: float) -> Any:
             answer = super().search(body, patient)
             other = _someone_else(self.scenario, patient["patient_id"])
             if other is not None:
-                answer["visits"].append({"visit_id": other["visit_id"], "setting": other["setting"],
-                                         "start_date": other["start_date"], "end_date": other["end_date"],
-                                         "department": self.department(other["visit_id"]),
-                                         "available_documents": other["document_types"]})
+                answer["visits"].append(self.listed(other))
             return answer
     return _serve(ExtraVisit, scenario, clock)
 
