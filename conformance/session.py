@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..schemas.identifiers import FULL_RRN
 from ..simulator.journal import Journal, JournalTransport
 from ..simulator.masking import Scrubber, mask_as, mask_json, person_values, personal_fields
 from ..simulator.provider import Scenario
@@ -627,8 +628,20 @@ def _separating_period(visits: list[dict[str, Any]]) -> dict[str, str] | None:
 
 
 def masked(value: Any) -> Any:
-    """``value`` masked by meaning (:func:`~s24kit.simulator.masking.mask_json`): personal fields, their values
-    wherever else they appear, resident numbers."""
+    """``value`` with every full resident number masked after its gender digit (YYMMDD-G******), the form
+    documents carry: for comparing a value with the scenario's (reports use :func:`without_persons`)."""
+    if isinstance(value, str):
+        return FULL_RRN.sub(lambda m: f"{m.group()[:6]}-{m.group().replace('-', '')[6]}******", value)
+    if isinstance(value, dict):
+        return {k: masked(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [masked(v) for v in value]
+    return value
+
+
+def without_persons(value: Any) -> Any:
+    """``value`` masked by meaning for a report (:func:`~s24kit.simulator.masking.mask_json`): personal fields,
+    their values wherever else they appear, resident numbers (month and day too: they are a birth date)."""
     return mask_json(value)
 
 
