@@ -16,6 +16,7 @@ from __future__ import annotations
 import contextlib
 import gzip
 import json
+import ssl
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -161,10 +162,14 @@ async def _send(response: Response, send: Any) -> None:
 
 
 @contextlib.contextmanager
-def mutating_proxy(upstream: str, pki: TestPKI, mutation: Mutation) -> Iterator[str]:
-    """Serve the proxy in front of ``upstream`` over mutual TLS on loopback; yield its URL."""
+def mutating_proxy(upstream: str, pki: TestPKI, mutation: Mutation, *,
+                   tls: ssl.SSLContext | None = None) -> Iterator[str]:
+    """Serve the proxy in front of ``upstream`` over mutual TLS on loopback; yield its URL.
+
+    ``tls``: its server context (default: the kit's provider-server certificate, client certificates required).
+    """
     app = MutatingProxy(upstream.rstrip("/"), pki.client_context("relay-client"), mutation)
-    with serving(app, tls=pki.server_context("provider-server"), name="mutating-proxy") as served:
+    with serving(app, tls=tls or pki.server_context("provider-server"), name="mutating-proxy") as served:
         yield served.url
 
 

@@ -24,6 +24,8 @@ import pytest
 
 from s24kit.conformance.runner import run_suite
 from s24kit.conformance.session import Target
+from s24kit.simulator.certfactory import CertFactory, write_bundle
+from s24kit.simulator.pki import TestPKI as KitPKI
 from s24kit.simulator.pki import ensure_pki
 from s24kit.simulator.provider import Scenario, create_provider_app
 from s24kit.simulator.serving import serving
@@ -139,19 +141,41 @@ def _country_default(doc: dict[str, Any]) -> None:
 
 
 def _optional_nulls(doc: dict[str, Any]) -> None:
-    """Optional members sent as null, as many serialisers write an unset field (the kit's own examples too)."""
+    """Optional members sent as null where the schema allows null, as many serialisers write an unset field (the
+    kit's own inpatient example too); elsewhere null is no valid value (docs/comparison.md)."""
     if doc["document_type"] == "medical_receipt":
         doc.setdefault("drg_number", None)
         doc.setdefault("room", None)
-    if doc["document_type"] == "prescription":
-        doc.setdefault("notes", None)
 
 
 def _rows_reordered(doc: dict[str, Any]) -> None:
-    """Receipt rows in the reverse order: they are keyed by code (S24-DOC-010), not ordered."""
-    for key in ("rows", "fee_items"):
+    """Keyed rows in the reverse order: receipt rows by code (S24-DOC-010), statement lines, medications and
+    drugs — identified by their key, not their place."""
+    for key in ("rows", "fee_items", "lines", "medications", "drugs"):
         if isinstance(doc.get(key), list):
             doc[key] = doc[key][::-1]
+
+
+def _diagnosis_codes_left_out(doc: dict[str, Any]) -> None:
+    if doc["document_type"] == "medical_receipt":
+        doc.pop("diagnosis_codes", None)  # optional in medical-receipt.schema.json
+
+
+def _full_resident_number(doc: dict[str, Any]) -> None:
+    """The right patient's resident number, unmasked (a careless export)."""
+    patient = doc.get("patient") or {}
+    if "resident_number_masked" in patient:
+        patient["resident_number_masked"] = patient["resident_number_masked"][:8] + "234567"
+
+
+def _facility_type_of_a_hospital(doc: dict[str, Any]) -> None:
+    if isinstance(doc.get("provider"), dict):
+        doc["provider"]["facility_type"] = "11"  # 종합병원, but the code's type digit says 의원
+
+
+def _sql_error_in_notes(doc: dict[str, Any]) -> None:
+    if doc["document_type"] == "prescription":
+        doc["notes"] = 'ERROR: syntax error at or near "FROM" (SQLSTATE 42601)'
 
 
 UNORDERED = {"visits", "documents", "missing", "available_documents"}
@@ -181,6 +205,17 @@ def _shuffled_lists() -> Callable[[Request, int, Any], Any]:
             return [shuffle(v) for v in value]
         return value
     return lambda request, status, body: shuffle(body)
+
+
+def _patient_numbers_on_prescriptions(scenario: Scenario) -> Callable[[dict[str, Any]], None]:
+    """Prescriptions carrying the patient's own patient_number (optional there, and true)."""
+    numbers = {p["patient_id"]: p["patient_number"] for p in scenario.patients.values()}
+
+    def change(doc: dict[str, Any]) -> None:
+        visit = scenario.visits.get(doc.get("visit_id", ""))
+        if doc["document_type"] == "prescription" and visit is not None:
+            doc["patient"]["patient_number"] = numbers[visit["patient_id"]]
+    return change
 
 
 def _problem_extensions(problem: dict[str, Any]) -> dict[str, Any]:
@@ -251,25 +286,29 @@ def _raw(change: Callable[[Request, Response], Response]) -> Callable[[Scenario]
     return lambda scenario: Mutation(response=change)
 
 
-JUDGE = "issue 11 item {}, engineer judge"
-
 DEFECTS = [
     Case("drop_a_visit", _answers(_searches(_drop_last_visit)), frozenset({"S24-DOC-100"})),
-    Case("a_visit_listed_twice", _answers(_searches(_list_first_visit_twice)), frozenset({"S24-DOC-106"}),
-         pending=JUDGE.format(7)),
+    Case("a_visit_listed_twice", _answers(_searches(_list_first_visit_twice)), frozenset({"S24-DOC-106"})),
     Case("total_changed", _answers(_documents(_total_off)), frozenset({"S24-DOC-002", "S24-DOC-103"})),
     Case("wrong_provider_code", _answers(lambda r, s, body: {**body, "provider_code": "99310999"}
                                          if s == 200 and isinstance(body, dict) and "provider_code" in body
                                          and "status" not in body else body),
-         frozenset({"S24-DOC-107"}), pending=JUDGE.format(7)),
+         frozenset({"S24-DOC-107"})),
     Case("ignores_visit_ids", lambda scenario: Mutation(request=on_request_json(_ignoring_visit_ids(scenario))),
          frozenset({"S24-DOC-104"})),
     Case("ignores_period", lambda scenario: Mutation(request=on_request_json(_ignoring_period)),
          frozenset({"S24-DOC-101"})),
     Case("nfd_name", _answers(_documents(_nfd_name)), frozenset({"S24-DOC-030"})),
     Case("nfd_name_is_no_foreign_data", _answers(_documents(_nfd_name)), frozenset({"S24-DOC-030"}),
-         spared=frozenset({"S24-DOC-104"}), pending=JUDGE.format(10)),
+         spared=frozenset({"S24-DOC-104"})),
+    Case("full_resident_number", _answers(_documents(_full_resident_number)),
+         frozenset({"S24-SEC-001", "S24-DOC-031"})),
+    Case("full_resident_number_is_no_foreign_data", _answers(_documents(_full_resident_number)),
+         frozenset({"S24-SEC-001"}), spared=frozenset({"S24-DOC-104"})),
+    Case("facility_type_disagrees_with_the_code", _answers(_documents(_facility_type_of_a_hospital)),
+         frozenset({"S24-DOC-057"}), pending="issue 11 item 11, engineer validator"),
     Case("oracle_error_in_a_problem", _answers(_problems(_leak_oracle)), frozenset({"S24-SEC-002"})),
+    Case("sql_error_in_a_200_answer", _answers(_documents(_sql_error_in_notes)), frozenset({"S24-SEC-002"})),
     Case("no_content_type", _raw(_without_content_type), frozenset({"S24-SCH-004", "S24-SCH-005"})),
     Case("byte_order_mark", _raw(_with_bom), frozenset({"S24-SCH-006"})),
     Case("trailing_garbage", _raw(_trailing_garbage), frozenset({"S24-SCH-006"})),
@@ -278,15 +317,17 @@ DEFECTS = [
 VARIATIONS = [
     Case("object_keys_reordered", _answers(lambda r, s, body: reversed_keys(body))),
     Case("unordered_lists_reversed", _answers(_reversed_lists)),
-    Case("unordered_lists_shuffled", lambda scenario: Mutation(response=on_json(_shuffled_lists())),
-         pending=JUDGE.format(4)),
-    Case("receipt_rows_reordered", _answers(_documents(_rows_reordered)), pending=JUDGE.format(1)),
+    Case("unordered_lists_shuffled", lambda scenario: Mutation(response=on_json(_shuffled_lists()))),
+    Case("receipt_rows_reordered", _answers(_documents(_rows_reordered))),
     Case("pretty_printed", _answers(lambda r, s, body: body, indent=4)),
     Case("chunked_transfer_encoding", _raw(chunked)),
     Case("gzip_content_encoding", _raw(gzipped)),
-    Case("problem_extension_members", _answers(_problems(_problem_extensions)), pending=JUDGE.format(5)),
-    Case("schema_default_present", _answers(_documents(_country_default)), pending=JUDGE.format(2)),
-    Case("optional_members_null", _answers(_documents(_optional_nulls)), pending=JUDGE.format(3)),
+    Case("problem_extension_members", _answers(_problems(_problem_extensions))),
+    Case("schema_default_present", _answers(_documents(_country_default))),
+    Case("optional_members_null", _answers(_documents(_optional_nulls))),
+    Case("optional_member_left_out", _answers(_documents(_diagnosis_codes_left_out))),
+    Case("optional_member_that_agrees", lambda scenario: Mutation(response=on_json(_documents(
+        _patient_numbers_on_prescriptions(scenario))))),
 ]
 
 
@@ -316,3 +357,21 @@ def test_a_valid_variation_passes(case, provider, scenario, scenario_dir, pki):
     with mutating_proxy(provider, pki, case.mutation(scenario)) as url:
         results = judge(url, scenario_dir, pki, HTTP_FAMILIES)
     assert failures(results) == {}
+
+
+def test_a_certificate_for_another_name_is_a_tls_finding(provider, scenario_dir, pki, tmp_path):
+    """Issue 11 item 9 on the wire: the proxy presents a certificate for another name. The suite does not
+    call the target unreachable: S24-TLS-012 fails, every HTTP check fails with the verification error."""
+    factory = CertFactory()
+    root = factory.ca("Proxy Test Root")
+    other = factory.leaf(factory.ca("Proxy Test Intermediate", issuer=root), "other.test", hosts=("other.test",))
+    served = KitPKI(tmp_path, pki.ca_cert, {"provider-server": other.write(tmp_path, "other")})
+    anchors = write_bundle(tmp_path / "anchors.pem", root)
+    with mutating_proxy(provider, pki, Mutation(), tls=served.server_context("provider-server")) as url:
+        target = Target(url, scenario_dir, ca_bundle=anchors, client_cert=pki["relay-client"].cert,
+                        client_key=pki["relay-client"].key, timeout=TIMEOUT)
+        results = {r.requirement: r for r in run_suite(target, select="TLS,API", lang="en").results}
+    failed = failures(results)
+    assert {"S24-TLS-012", "S24-API-001", "S24-API-002", "S24-API-003"} <= failed.keys(), failed
+    assert results["S24-TLS-010"].verdict == "pass" and results["S24-TLS-001"].verdict == "pass"
+    assert "IP address mismatch" in results["S24-API-003"].outcome.evidence[0].actual
