@@ -33,7 +33,6 @@ Every mistake is a :class:`~s24kit.simulator.relay.ConfigError` naming the key, 
 
 from __future__ import annotations
 
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -72,21 +71,8 @@ class ServeConfig:
         return ports
 
 
-def load_serve_config(path: Path) -> ServeConfig:
-    """Read and check ``path``; relative paths inside it are relative to the file."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise ConfigError(str(path), f"설정 파일을 읽을 수 없습니다 ({exc.strerror})",
-                          f"cannot read the configuration file ({exc.strerror})") from None
-    except UnicodeDecodeError:
-        raise ConfigError(str(path), "UTF-8 텍스트가 아닙니다", "not UTF-8 text") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(str(path), f"TOML 문법 오류: {exc}", f"TOML syntax error: {exc}") from None
-    return serve_config_from(data, path.parent)
-
-
 def serve_config_from(data: dict[str, Any], base: Path) -> ServeConfig:
+    """The configuration in ``data`` (the parsed TOML); relative paths in it are relative to ``base``."""
     _known(data, TOP_LEVEL, "")
     config = ServeConfig()
     config.state_dir = base / _typed(data, "state_dir", str, ".s24kit")

@@ -53,7 +53,7 @@ def test_json_lines_report_line_numbers(run, tmp_path):
     lines = [good, "", "{not json", good]
     (tmp_path / "docs.jsonl").write_text("\n".join(lines), encoding="utf-8")
     result = run("validate", "--format", "json", str(tmp_path / "docs.jsonl"))
-    out = json.loads(result.output)
+    out = json.loads(result.stdout)
     assert result.exit_code == 2
     assert [r["line"] for r in out["results"]] == [1, 4]
     assert out["unusable"][0]["line"] == 3 and "JSON" in out["unusable"][0]["message_en"]

@@ -440,7 +440,7 @@ def test_out_must_be_new_or_forced(tmp_path: Path) -> None:
     blocker = tmp_path / "file"
     blocker.write_text("x")
     result = run("--patients", "3", "--out", str(blocker / "sub"))
-    assert result.exit_code == 2 and "error: cannot write" in result.output
+    assert result.exit_code == 2 and "cannot write" in result.output
 
 
 @pytest.mark.parametrize("failure, code", [(KeyboardInterrupt, 130), (OSError, 1)])

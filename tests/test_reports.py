@@ -508,8 +508,8 @@ def test_report_render_html_and_junit(tmp_path, report):
 
 
 @pytest.mark.parametrize("content, needle", [
-    (b"{not json", "not JSON (line 1"),
-    (b"\xff\xfe", "not UTF-8"),
+    (b"{not json", "not valid JSON (line 1"),
+    ("영수증".encode("cp949"), "not UTF-8"),
     (json.dumps({"profile": "kit-v1"}).encode(), "not a kit-v1 report"),
     (None, "no such file"),
 ])

@@ -19,7 +19,8 @@ from ...schemas.rules import RULES
 
 SUITE_VERSION = "kit-v1.0"
 ROLES = ("provider_pull", "provider_agent")
-ID_PATTERN = re.compile(r"^S24-(SCH|DOC|API|SEC|TLS|NET)-[0-9]{3}$")
+FAMILIES = ("SCH", "DOC", "API", "SEC", "TLS", "NET")
+ID_PATTERN = re.compile(rf"^S24-({'|'.join(FAMILIES)})-[0-9]{{3}}$")
 LOCK_FILE = "catalogue.lock"
 Level = Literal["MUST", "SHOULD"]
 

@@ -8,6 +8,7 @@ from typing import ClassVar
 import click
 
 from ...schemas.loader import PROFILE
+from .usage import OneLineGroup
 
 
 def _kit_version() -> str:
@@ -19,7 +20,7 @@ def _kit_version() -> str:
         return "0+unknown"
 
 
-class _LazyGroup(click.Group):
+class _LazyGroup(OneLineGroup):
     """Commands defined in other modules are imported only when run (or listed in --help), so a command
     does not pay for the start-up of all the others (doctor is meant to answer within seconds)."""
 
@@ -38,7 +39,7 @@ class _LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
 
-@click.group(cls=_LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("s24kit", cls=_LazyGroup)
 @click.version_option(_kit_version(), prog_name="s24kit", message=f"%(prog)s %(version)s (profile {PROFILE})")
 def main() -> None:
     """silson24-kit: 실손24 연계 적합성 시험 도구 / conformance kit for 실손24 (reference profile kit-v1)."""

@@ -9,19 +9,19 @@ import click
 from rich.console import Console
 from rich.table import Table
 
-from ..catalogue import LOCK_FILE, SUITE_VERSION, lock_text, locked, requirements
+from ..catalogue import FAMILIES, LOCK_FILE, SUITE_VERSION, lock_text, locked, requirements
 from .usage import OneLineCommand, OneLineError
 
 
-@click.command("catalogue", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("catalogue", cls=OneLineCommand)
 @click.option("--lang", type=click.Choice(["ko", "en"]), default="ko", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
-@click.option("--family", help="Only this family (SCH, DOC, API, SEC, TLS, NET).")
+@click.option("--family", type=click.Choice(FAMILIES, case_sensitive=False), help="Only this family.")
 @click.option("--lock", "write_lock", is_flag=True,
               help="Add new ids to catalogue.lock; refuses to drop an id or change its meaning.")
 def catalogue(lang: str, fmt: str, family: str | None, write_lock: bool) -> None:
     """요구사항 목록 / the requirement catalogue (suite kit-v1)."""
-    reqs = [r for r in requirements().values() if family is None or r.family == family.upper()]
+    reqs = [r for r in requirements().values() if family is None or r.family == family]
     if write_lock:
         _write_lock()
         return
@@ -48,5 +48,11 @@ def _write_lock() -> None:
                            f"locked ids cannot be removed or change meaning: {ids} "
                            "(use a new id)")
     path = Path(__file__).parent.parent / "catalogue" / LOCK_FILE  # conformance/catalogue/, beside this package
-    path.write_text(lock_text(), encoding="utf-8")
+    try:
+        path.write_text(lock_text(), encoding="utf-8")
+    except OSError as exc:
+        raise OneLineError(f"{path}을(를) 쓸 수 없습니다 ({exc.strerror}): "
+                           "키트를 고칠 수 있는 체크아웃에서 실행하십시오",
+                           f"cannot write {path} ({exc.strerror}): run it in a checkout of the kit you may edit"
+                           ) from None
     click.echo(f"{path}: {len(current)} ids ({len(set(current) - set(old))} new)")

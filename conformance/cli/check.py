@@ -24,6 +24,7 @@ from ..catalogue import requirements
 from ..checks import Result
 from ..reproduction import REQUESTS
 from ..runner import DEFAULT_STATE, ConfigError, Suite, SuiteRun, TargetUnreachable, make_target, write_reports
+from .params import InputFile, InputFolder, OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError, wide_console
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
@@ -32,9 +33,9 @@ LABEL = {"ko": {"pass": "적합", "fail": "부적합", "warn": "경고", "skip":
          "en": {"pass": "pass", "fail": "FAIL", "warn": "warn", "skip": "skip"}}
 
 
-@click.command("check", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("check", cls=OneLineCommand)
 @click.option("--target", "url", metavar="URL", help="Provider under test, e.g. https://host:8443 (provider_pull).")
-@click.option("--scenario", required=True, metavar="DIR", type=click.Path(path_type=Path),
+@click.option("--scenario", required=True, metavar="DIR", type=InputFolder(),
               help="Scenario written by s24kit generate (the ground truth).")
 @click.option("--select", "select", multiple=True, metavar="PATTERNS",
               help="Requirement ids, families or globs, comma-separated: API, S24-DOC-1*, S24-API-003.")
@@ -42,25 +43,25 @@ LABEL = {"ko": {"pass": "적합", "fail": "부적합", "warn": "경고", "skip":
               type=click.Choice(["provider_pull", "provider_agent"]), help="Role of the target.")
 @click.option("--provider", "provider_code", metavar="CODE", help="Provider code in the scenario (default: largest).")
 @click.option("--lang", default="ko", show_default=True, type=click.Choice(["ko", "en"]), help="Language.")
-@click.option("--out", default=Path("s24kit-report"), show_default=True, type=click.Path(path_type=Path), metavar="DIR",
+@click.option("--out", default=Path("s24kit-report"), show_default=True, type=OutputFolder(), metavar="DIR",
               help="Directory for report.json, junit.xml, report.html, evidence.zip and requests/ (the masked "
                    "bodies the reproduction lines send; `s24kit report body` rebuilds one with the patient).")
 @click.option("--listen", metavar="HOST:PORT", help="provider_agent: where the suite serves the relay's agent "
               "endpoints [default: 127.0.0.1:18443].")
 @click.option("--agent-cert-sha256", "agent_cert_sha256", metavar="HEX",
               help="provider_agent: accept only this agent certificate (SHA-256 of its DER, 64 hex digits).")
-@click.option("--agent-wait", default=60.0, show_default=True, type=float, metavar="SECONDS",
+@click.option("--agent-wait", default=60.0, show_default=True, type=Seconds(min=0), metavar="SECONDS",
               help="provider_agent: how long to wait for the agent's first poll.")
-@click.option("--ca", type=click.Path(path_type=Path), metavar="FILE",
+@click.option("--ca", type=InputFile(), metavar="FILE",
               help="CA of the target's server certificate; for an agent, of its client certificate "
                    "[default: the kit's test CA].")
-@click.option("--cert", type=click.Path(path_type=Path), metavar="FILE",
+@click.option("--cert", type=InputFile(), metavar="FILE",
               help="Relay client certificate (PEM); for an agent, the relay's server certificate "
                    "[default: the kit's relay-client / relay-server].")
-@click.option("--key", type=click.Path(path_type=Path), metavar="FILE", help="Its private key (PEM).")
-@click.option("--timeout", default=5.0, show_default=True, type=float, metavar="SECONDS",
+@click.option("--key", type=InputFile(), metavar="FILE", help="Its private key (PEM).")
+@click.option("--timeout", default=5.0, show_default=True, type=Seconds(min=0, min_open=True), metavar="SECONDS",
               help="Answer timeout the target must meet.")
-@click.option("--state", default=DEFAULT_STATE, show_default=True, type=click.Path(path_type=Path), metavar="DIR",
+@click.option("--state", default=DEFAULT_STATE, show_default=True, type=OutputFolder(), metavar="DIR",
               help="Kit state directory (its pki/ supplies default certificates).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, provider_code: str | None, lang: str,

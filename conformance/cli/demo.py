@@ -17,8 +17,8 @@ from rich.console import Console
 from rich.table import Table
 
 from ...simulator.faults import FaultSwitch
-from ...simulator.generator.context import Options
-from ...simulator.generator.scenario import write_scenario
+from ...simulator.generator.context import OptionError, Options
+from ...simulator.generator.scenario import ScenarioError, write_scenario
 from ...simulator.harness import Simulator
 from ...simulator.pki import PkiError
 from ...simulator.provider import Scenario
@@ -27,6 +27,7 @@ from ...simulator.serving import ServeError, serving
 from ...simulator.stack import KST, SimClock, Stack, StackOptions
 from ..reproduction import REQUESTS
 from ..runner import ConfigError, SuiteRun, TargetUnreachable, make_target, run_suite, write_reports
+from .params import OutputFolder
 from .usage import OneLineCommand, OneLineError, wide_console
 
 DEMO_PROVIDER = "99310001"  # a clinic (의원): every document type and rule has something to judge
@@ -62,10 +63,10 @@ def _suite(url: str, scenario: Path, state: Path, out: Path, lang: str, console:
     return run, write_reports(run, out, lang=lang)
 
 
-@click.command("demo", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--state", default=Path(".s24kit/demo"), show_default=True, type=click.Path(path_type=Path),
+@click.command("demo", cls=OneLineCommand)
+@click.option("--state", default=Path(".s24kit/demo"), show_default=True, type=OutputFolder(),
               help="State directory (scenario, certificates, databases).")
-@click.option("--out", default=Path("s24kit-demo"), show_default=True, type=click.Path(path_type=Path),
+@click.option("--out", default=Path("s24kit-demo"), show_default=True, type=OutputFolder(),
               help="Where the reports go.")
 @click.option("--fault", default=DEFAULT_FAULT, show_default=True, type=click.Choice(sorted(FAULTY)),
               help="The faulty provider to catch.")
@@ -92,6 +93,14 @@ def demo(state: Path, out: Path, fault: str, patients: int, lang: str) -> None:
                                 f"faulty provider {fault}")
     except (ServeError, PkiError, ConfigError) as exc:
         raise OneLineError(exc.message_ko, exc.message_en) from None
+    except (OptionError, ScenarioError) as exc:
+        raise OneLineError(f"--state {state}: 시나리오를 만들 수 없습니다 — {exc.message_ko}",
+                           f"--state {state}: cannot generate the scenario — {exc.message_en}") from None
+    except OSError as exc:
+        raise OneLineError(f"--state {state} / --out {out}: 쓸 수 없습니다 ({exc.strerror or exc}) — "
+                           "다른 폴더를 고르십시오",
+                           f"--state {state} / --out {out}: cannot write ({exc.strerror or exc}) — choose other folders"
+                           ) from None
     except TargetUnreachable as exc:
         raise OneLineError(exc.message_ko, exc.message_en, exit_code=3) from None
     caught = {r.requirement for r in faulty[0].results if r.verdict == "fail"}

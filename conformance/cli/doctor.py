@@ -13,22 +13,25 @@ from rich.table import Table
 
 from ..net.doctor import NOT_REACHED, DoctorOptions, DoctorReport, Layer, run_doctor
 from ..net.target import NetTarget
+from .params import InputFile, Seconds
 from .usage import OneLineCommand, OneLineError
 
 SYMBOLS = {"ok": "[green]✓[/]", "fail": "[red]✗[/]", "warn": "[yellow]![/]", "skip": "[dim]–[/]"}
 RELAY_ENV = "S24KIT_RELAY"
 
 
-@click.command("doctor", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+@click.command("doctor", cls=OneLineCommand)
 @click.argument("target", required=False, metavar="[TARGET]")
 @click.option("--outbound", is_flag=True,
               help="Diagnose from the clinic's side toward the relay (--relay URL) instead of toward TARGET.")
 @click.option("--relay", metavar="URL", envvar=RELAY_ENV, help=f"The relay's URL for --outbound (env {RELAY_ENV}).")
-@click.option("--timeout", type=click.FloatRange(0.1, 120), default=3.0, show_default=True,
+@click.option("--timeout", type=Seconds(0.1, 120), default=3.0, show_default=True,
               help="Seconds allowed per layer (a filtered port is diagnosed after this long).")
-@click.option("--ca", "ca", metavar="FILE", help="CA bundle that must verify the server (default: system store).")
-@click.option("--cert", metavar="FILE", help="Client certificate (PEM) to present: the relay's, or the agent's.")
-@click.option("--key", metavar="FILE", help="Private key of --cert (PEM), if not in the same file.")
+@click.option("--ca", "ca", metavar="FILE", type=InputFile(),
+              help="CA bundle that must verify the server (default: system store).")
+@click.option("--cert", metavar="FILE", type=InputFile(),
+              help="Client certificate (PEM) to present: the relay's, or the agent's.")
+@click.option("--key", metavar="FILE", type=InputFile(), help="Private key of --cert (PEM), if not in the same file.")
 @click.option("--server-name", metavar="NAME", help="Name to verify and send as SNI (default: the host of the URL).")
 @click.option("--expect-source", metavar="IP", help="With --outbound: the source address registered with the relay.")
 @click.option("--tls-checks/--no-tls-checks", default=None,
@@ -37,8 +40,8 @@ RELAY_ENV = "S24KIT_RELAY"
 @click.option("--lang", type=click.Choice(["ko", "en"]), default="ko", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.pass_context
-def doctor(ctx: click.Context, target: str | None, outbound: bool, relay: str | None, timeout: float, ca: str | None,
-           cert: str | None, key: str | None, server_name: str | None, expect_source: str | None,
+def doctor(ctx: click.Context, target: str | None, outbound: bool, relay: str | None, timeout: float, ca: Path | None,
+           cert: Path | None, key: Path | None, server_name: str | None, expect_source: str | None,
            tls_checks: bool | None, health_path: str, lang: str, fmt: str) -> None:
     """연결 진단 / layered connection diagnosis: DNS → TCP → TLS → certificate → mTLS → HTTP → health.
 
@@ -56,8 +59,8 @@ def doctor(ctx: click.Context, target: str | None, outbound: bool, relay: str | 
     ctx.exit(report.exit_code)
 
 
-def _options(target: str | None, outbound: bool, relay: str | None, timeout: float, ca: str | None,
-             cert: str | None, key: str | None, server_name: str | None, expect_source: str | None,
+def _options(target: str | None, outbound: bool, relay: str | None, timeout: float, ca: Path | None,
+             cert: Path | None, key: Path | None, server_name: str | None, expect_source: str | None,
              tls_checks: bool | None, health_path: str) -> DoctorOptions:
     url = (relay or target) if outbound else target
     if not url:
@@ -78,13 +81,12 @@ def _options(target: str | None, outbound: bool, relay: str | None, timeout: flo
                                f"--expect-source {expect_source!r} is not an IP address (e.g. 203.0.113.10)") from None
     if key and not cert:
         raise OneLineError("--key는 --cert와 함께 주어야 합니다", "--key needs --cert")
-    anchors, cert_path, key_path = _file("--ca", ca), _file("--cert", cert), _file("--key", key)
-    _check_credentials(anchors, cert_path, key_path)
+    _check_credentials(ca, cert, key)
     if not health_path.startswith("/"):
         raise OneLineError(f"--health-path는 /로 시작해야 합니다 (받은 값 {health_path!r})",
                            f"--health-path must start with / (got {health_path!r})")
-    return DoctorOptions(url, outbound=outbound, timeout=timeout, anchors=anchors, client_cert=cert_path,
-                         client_key=key_path, server_name=server_name, expect_source=expect_source,
+    return DoctorOptions(url, outbound=outbound, timeout=timeout, anchors=ca, client_cert=cert,
+                         client_key=key, server_name=server_name, expect_source=expect_source,
                          tls_checks=(not outbound) if tls_checks is None else tls_checks, health_path=health_path)
 
 
@@ -100,18 +102,6 @@ def _check_url(url: str) -> None:
                            f"(예: {example})",
                            f"cannot parse the address {url!r}: use https://host:port or host:port "
                            f"(e.g. {example})") from None
-
-
-def _file(option: str, value: str | None) -> Path | None:
-    if value is None:
-        return None
-    path = Path(value)
-    try:
-        path.read_bytes()
-    except OSError as exc:
-        raise OneLineError(f"{option} 파일 {value}을(를) 읽을 수 없습니다: {exc.strerror or exc}",
-                           f"cannot read the {option} file {value}: {exc.strerror or exc}") from None
-    return path
 
 
 def _check_credentials(anchors: Path | None, cert: Path | None, key: Path | None) -> None:

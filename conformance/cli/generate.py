@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ...simulator.generator.context import DEFAULT_HARD_CASE_RATE, OptionError, Options, check_count
 from ...simulator.generator.scenario import ScenarioError, write_scenario
+from .params import OutputFolder
 from .usage import OneLineCommand, OneLineError
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
@@ -42,11 +43,18 @@ def _number(option: str, value: str, kind: type) -> Any:
                            f"{option} must be {what_en} (got {value!r})") from None
 
 
-@click.command("generate", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
+def _named(exc: OptionError) -> OneLineError:
+    """The generator's message, led by the option it is about when it does not say so itself."""
+    lead = "" if exc.option in exc.message_en else f"{exc.option}: "
+    return OneLineError(lead + exc.message_ko, lead + exc.message_en)
+
+
+@click.command("generate", cls=OneLineCommand)
 @click.option("--patients", default="100", show_default=True, metavar="N", help="Patients to draw.")
 @click.option("--seed", default="0", show_default=True, metavar="S",
               help="Seed: the same seed and kit version give the same bytes.")
-@click.option("--out", "out", required=True, metavar="DIR", help="Scenario directory to create (new or empty).")
+@click.option("--out", "out", required=True, metavar="DIR", type=OutputFolder(),
+              help="Scenario directory to create (new or empty).")
 @click.option("--provider", metavar="CODE",
               help="Provider code (요양기관기호) of the provider under test: its visits are all there.")
 @click.option("--provider-type", metavar="TYPE",
@@ -60,7 +68,7 @@ def _number(option: str, value: str, kind: type) -> Any:
               help="Share of patients given a deliberate hard case (0-1).")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
-def generate(patients: str, seed: str, out: str, provider: str | None, provider_type: str | None, start: str | None,
+def generate(patients: str, seed: str, out: Path, provider: str | None, provider_type: str | None, start: str | None,
              end: str | None, workers: str, hard_cases: str, force: bool, quiet: bool) -> None:
     """합성 시나리오 생성: EMR 적재 자료, 기대 서류, 청구, 계약 / write a synthetic scenario.
 
@@ -75,7 +83,7 @@ def generate(patients: str, seed: str, out: str, provider: str | None, provider_
                           provider_type=provider_type, hard_cases=_number("--hard-cases", hard_cases, float)
                           ).resolved()
     except OptionError as exc:
-        raise OneLineError(exc.message_ko, exc.message_en) from None
+        raise _named(exc) from None
     console = Console(stderr=True)
     show = not quiet and console.is_terminal
     try:
@@ -90,11 +98,11 @@ def generate(patients: str, seed: str, out: str, provider: str | None, provider_
                     bar.advance(task, done)
                     bar.refresh()
 
-                manifest = write_scenario(Path(out), options, workers=n_workers, force=force, progress=advance)
+                manifest = write_scenario(out, options, workers=n_workers, force=force, progress=advance)
         else:
-            manifest = write_scenario(Path(out), options, workers=n_workers, force=force)
+            manifest = write_scenario(out, options, workers=n_workers, force=force)
     except OptionError as exc:
-        raise OneLineError(exc.message_ko, exc.message_en) from None
+        raise _named(exc) from None
     except ScenarioError as exc:
         raise OneLineError(exc.message_ko, exc.message_en) from None
     except KeyboardInterrupt:
@@ -106,7 +114,7 @@ def generate(patients: str, seed: str, out: str, provider: str | None, provider_
     if not quiet:
         c = manifest["counts"]
         docs = sum(c["documents"].values())
-        click.echo(f"{Path(out)}: 환자 {c['patients']:,}명, 내원 {c['visits']:,}건, 서류 {docs:,}건, "
+        click.echo(f"{out}: 환자 {c['patients']:,}명, 내원 {c['visits']:,}건, 서류 {docs:,}건, "
                    f"청구 {c['claims']:,}건 / {c['patients']:,} patients, {c['visits']:,} visits, "
                    f"{docs:,} documents, {c['claims']:,} claims",
                    file=sys.stdout)

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from . import files
+
 #: Larger inputs are refused before reading: a document bundle is a few hundred kilobytes at most.
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_BYTES = files.MAX_INPUT_BYTES
 SUFFIXES = (".json", ".jsonl", ".ndjson")
 
 
@@ -39,9 +40,6 @@ class Unusable:
     def where(self) -> str:
         return _where(self.path, self.line)
 
-    def message(self, lang: str) -> str:
-        return self.message_ko if lang == "ko" else self.message_en
-
 
 def _where(path: Path, line: int | None) -> str:
     """``file`` or ``file:line`` (JSON Lines)."""
@@ -57,32 +55,16 @@ def expand(paths: list[Path]) -> Iterator[Path | Unusable]:
                 yield Unusable(path, "폴더에 .json/.jsonl 파일이 없습니다",
                                "no .json or .jsonl files in this directory")
             yield from found
-        elif path.exists():
-            yield path
         else:
-            yield Unusable(path, "파일이 없습니다: 경로를 확인하십시오", "no such file: check the path")
+            yield path
 
 
 def read(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Item | Unusable]:
     """The JSON values in ``path``: one for ``.json``, one per non-blank line for ``.jsonl``."""
     try:
-        size = path.stat().st_size
-        if size > max_bytes:
-            yield Unusable(path, f"파일이 너무 큽니다 ({size:,} 바이트, 한도 {max_bytes:,}): "
-                                 "나누거나 --max-bytes를 늘리십시오",
-                           f"file too large ({size:,} bytes, limit {max_bytes:,}): split it or raise --max-bytes")
-            return
-        raw = path.read_bytes()
-    except OSError as exc:
-        yield Unusable(path, f"읽을 수 없습니다 ({exc.strerror}): 권한과 경로를 확인하십시오",
-                       f"cannot read ({exc.strerror}): check permissions and the path")
-        return
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        yield Unusable(path, f"UTF-8이 아닙니다 ({exc.start}번째 바이트): "
-                             "파일을 UTF-8로 저장하십시오 (EUC-KR/CP949 아님)",
-                       f"not UTF-8 (byte {exc.start}): save the file as UTF-8, not EUC-KR/CP949")
+        text = files.read_text(path, max_bytes=max_bytes)
+    except files.FileProblem as problem:
+        yield Unusable(path, problem.message_ko, problem.message_en)
         return
     if path.suffix in (".jsonl", ".ndjson"):
         for number, line in enumerate(text.splitlines(), start=1):
@@ -94,10 +76,6 @@ def read(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Iterator[Item | Unus
 
 def _parse(path: Path, text: str, line: int | None) -> Item | Unusable:
     try:
-        return Item(path, json.loads(text), line)
-    except json.JSONDecodeError as exc:
-        where = f"{exc.lineno}행 {exc.colno}열" if line is None else f"{exc.colno}열"
-        where_en = f"line {exc.lineno} column {exc.colno}" if line is None else f"column {exc.colno}"
-        return Unusable(path, f"JSON이 아닙니다 ({where}: {exc.msg})", f"not valid JSON ({where_en}: {exc.msg})", line)
-    except RecursionError:
-        return Unusable(path, "JSON 중첩이 너무 깊습니다", "JSON nested too deeply", line)
+        return Item(path, files.parse_json(text), line)
+    except files.FileProblem as problem:
+        return Unusable(path, problem.message_ko, problem.message_en, line)

@@ -9,45 +9,21 @@ from __future__ import annotations
 
 import json
 import sys
-from pathlib import Path
 from typing import Any, NoReturn
 
 import click
 
 from ...schemas.validation import validate
 from ...simulator.payout import PayoutInputError, adjudicate, render
+from .params import InputFile, Loaded
+from .usage import OneLineError, OneLineGroup
 
 EXIT_OK, EXIT_USAGE = 0, 2
 EXAMPLES = "fixtures/rules/examples"
 
 
-def _fail(ko: str, en: str, details: list[str] | None = None) -> NoReturn:
-    click.echo(f"오류: {ko} / error: {en}", err=True)
-    for line in details or ():
-        click.echo(f"  {line}", err=True)
-    sys.exit(EXIT_USAGE)
-
-
-def _read_json(path: Path, what_ko: str, what_en: str, option: str) -> Any:
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        _fail(f"{option}: {what_ko} 파일 {path}이(가) 없습니다 — 경로를 확인하십시오 (예: {EXAMPLES}/)",
-              f"{option}: {what_en} file {path} does not exist — check the path (examples in {EXAMPLES}/)")
-    except IsADirectoryError:
-        _fail(f"{option}: {path}은(는) 폴더입니다 — JSON 파일 하나를 주십시오",
-              f"{option}: {path} is a directory — give one JSON file")
-    except UnicodeDecodeError:
-        _fail(f"{option}: {path}은(는) UTF-8 텍스트가 아닙니다 — UTF-8 JSON으로 저장하십시오",
-              f"{option}: {path} is not UTF-8 text — save it as UTF-8 JSON")
-    except OSError as exc:
-        _fail(f"{option}: {path}을(를) 읽을 수 없습니다 ({exc.strerror}) — 권한을 확인하십시오",
-              f"{option}: cannot read {path} ({exc.strerror}) — check permissions")
-    try:
-        return json.loads(text)
-    except json.JSONDecodeError as exc:
-        _fail(f"{option}: {path} {exc.lineno}행 {exc.colno}열 JSON 오류 ({exc.msg}) — JSON 문법을 고치십시오",
-              f"{option}: {path} line {exc.lineno} column {exc.colno} is not valid JSON ({exc.msg}) — fix the syntax")
+def _fail(ko: str, en: str) -> NoReturn:
+    raise OneLineError(ko, en)
 
 
 def _claim_parts(claim: Any) -> tuple[list[Any], dict[str, Any]]:
@@ -67,17 +43,17 @@ def _default_claim_date(documents: list[dict[str, Any]]) -> str:
     return max(str(d.get("issue_date", "")) for d in documents if isinstance(d, dict))
 
 
-@click.group("payout", context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("payout", cls=OneLineGroup)
 def payout() -> None:
     """보험금 산정 (가상 보험사 지급 엔진) / payout engine of the fake insurers (DOMAIN.md §4)."""
 
 
 @payout.command("explain")
-@click.argument("claim", type=click.Path(path_type=Path))
-@click.option("--policy", "policy_path", type=click.Path(path_type=Path), default=None,
+@click.argument("claim", type=InputFile("json"))
+@click.option("--policy", "policy_file", type=InputFile("json"), default=None,
               help=f"Policy JSON (format s24kit-policy/1, e.g. {EXAMPLES}/policy-gen4.json); "
                    "default: the claim's 'policy' field.")
-@click.option("--history", "history_path", type=click.Path(path_type=Path), default=None,
+@click.option("--history", "history_file", type=InputFile("json"), default=None,
               help="History JSON (format s24kit-payout-history/1) of the insured before this claim; default: empty.")
 @click.option("--claim-date", default=None, help="Date the claim was made (YYYY-MM-DD); default: the claim's "
                                                  "claim_date, else the latest issue date of its documents.")
@@ -85,13 +61,13 @@ def payout() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--improvement-documented", is_flag=True, default=None,
               help="The claim documents improvement after 10 manual-therapy acts (review gate).")
-def explain_command(claim: Path, policy_path: Path | None, history_path: Path | None, claim_date: str | None,
+def explain_command(claim: Loaded, policy_file: Loaded | None, history_file: Loaded | None, claim_date: str | None,
                     lang: str, fmt: str, improvement_documented: bool | None) -> None:
     """청구 서류를 심사해 지급액과 산정 근거를 보여 줍니다. / Adjudicate a claim and explain the payout.
 
     CLAIM: insurer claim submission, bundle, or {"claim_date", "accident_type", "documents"} JSON.
     """
-    raw = _read_json(claim, "청구", "claim", "CLAIM")
+    raw = claim.value
     documents, envelope = _claim_parts(raw)
     if not documents:
         _fail("CLAIM: documents가 비어 있습니다 — 심사할 서류를 넣으십시오",
@@ -99,12 +75,14 @@ def explain_command(claim: Path, policy_path: Path | None, history_path: Path | 
     is_bundle = isinstance(raw, dict) and "profile" in raw
     findings = [f for f in validate(raw if is_bundle else documents) if f.severity == "error"]
     if findings:
-        _fail(f"CLAIM: 서류 {len(findings)}건의 오류로 kit-v1 계약에 맞지 않습니다 — 아래 항목을 고치십시오",
-              f"CLAIM: the documents break the kit-v1 contract ({len(findings)} errors) — fix the fields below",
-              [f"{f.rule} {f.pointer}: {f.message_ko} / {f.message_en}"
-               for f in findings[:50]])
-    if policy_path is not None:
-        policy = _read_json(policy_path, "계약", "policy", "--policy")
+        shown = "; ".join(f"{f.rule} {f.pointer}" for f in findings[:5]) + (
+            f"; +{len(findings) - 5}" if len(findings) > 5 else "")
+        _fail(f"CLAIM {claim.path}: 서류가 kit-v1 계약에 맞지 않습니다 (오류 {len(findings)}건: {shown}) — 고치십시오 "
+              f"(자세히: s24kit validate {claim.path})",
+              f"CLAIM {claim.path}: the documents break the kit-v1 contract ({len(findings)} errors: {shown}) — "
+              f"fix them (details: s24kit validate {claim.path})")
+    if policy_file is not None:
+        policy = policy_file.value
     elif "policy" in envelope:
         policy = envelope["policy"]
     else:
@@ -117,7 +95,7 @@ def explain_command(claim: Path, policy_path: Path | None, history_path: Path | 
                       "이 청구의 계약 파일을 주십시오",
                       f"CLAIM.{field}: the claim's {envelope[field]!r} differs from the policy's {policy[field]!r} — "
                       "give this claim's policy")
-    history = _read_json(history_path, "이력", "history", "--history") if history_path else envelope.get("history")
+    history = history_file.value if history_file else envelope.get("history")
     notes = []
     day = claim_date or envelope.get("claim_date")
     if day is None:

@@ -11,29 +11,8 @@ from typing import Any
 import click
 
 from ..reproduction import STRANGER, STRANGER_ID, fresh_request_id, rebuild
+from .params import InputFile, InputFolder, Loaded
 from .usage import OneLineCommand, OneLineError
-
-MAX_BODY_BYTES = 4 << 20
-
-
-def _read_json(path: Path, option: str, what_ko: str, what_en: str) -> Any:
-    try:
-        if path.stat().st_size > MAX_BODY_BYTES:
-            raise OneLineError(f"{option} {path}: {MAX_BODY_BYTES >> 20} MB보다 큽니다 ({what_ko})",
-                               f"{option} {path}: larger than {MAX_BODY_BYTES >> 20} MB ({what_en})")
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise OneLineError(f"{option} {path}: 파일이 없습니다 ({what_ko})",
-                           f"{option} {path}: no such file ({what_en})") from None
-    except IsADirectoryError:
-        raise OneLineError(f"{option} {path}: 폴더입니다 ({what_ko})",
-                           f"{option} {path}: is a directory ({what_en})") from None
-    except OSError as exc:
-        raise OneLineError(f"{option} {path}: 읽을 수 없습니다 ({exc.strerror})",
-                           f"{option} {path}: cannot be read ({exc.strerror})") from None
-    except (UnicodeDecodeError, ValueError, RecursionError):
-        raise OneLineError(f"{option} {path}: UTF-8 JSON이 아닙니다 ({what_ko})",
-                           f"{option} {path}: not UTF-8 JSON ({what_en})") from None
 
 
 def _patient(scenario: Path | None, patient_id: str) -> dict[str, Any]:
@@ -74,16 +53,16 @@ def _instant(value: str | None) -> dt.datetime | None:
     return moment
 
 
-@click.command("body", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
-@click.argument("request", type=click.Path(path_type=Path))
-@click.option("--scenario", type=click.Path(path_type=Path), metavar="DIR",
+@click.command("body", cls=OneLineCommand)
+@click.argument("request", type=InputFile("json"))
+@click.option("--scenario", type=InputFolder(), metavar="DIR",
               help="The scenario the run used: the patient is taken from its emr-seed/patients.jsonl.")
 @click.option("--patient", "patient_id", metavar="ID",
               help=f"The patient's scenario id (patient_id); {STRANGER_ID} is the suite's made-up unknown patient.")
 @click.option("--sent-at", metavar="TIME",
               help="When the request was sent: the consent's times move by the time since, so it stays as valid "
                    "(or as expired) as it was.")
-def body(request: Path, scenario: Path | None, patient_id: str | None, sent_at: str | None) -> None:
+def body(request: Loaded, scenario: Path | None, patient_id: str | None, sent_at: str | None) -> None:
     """재현 명령의 요청 본문을 다시 만듭니다 / rebuild the request body of a reproduction line.
 
     Reports keep each request body masked in requests/<exchange-id>.json (no person in a report). This prints
@@ -91,11 +70,11 @@ def body(request: Path, scenario: Path | None, patient_id: str | None, sent_at: 
     token filled in from your scenario by the patient's scenario id, a fresh request_id (a connector that
     stores request ids would otherwise answer from its store), and the consent moved to now.
     """
-    masked = _read_json(request, "REQUEST", "보고서 requests/ 폴더의 요청 본문",
-                        "a request body from a report's requests/ folder")
+    masked = request.value
     if not isinstance(masked, dict):
-        raise OneLineError(f"{request}: JSON 객체가 아닙니다 (그대로 보내십시오: curl --data-binary @{request})",
-                           f"{request}: not a JSON object (send it as it is: curl --data-binary @{request})")
+        where = request.path
+        raise OneLineError(f"REQUEST {where}: JSON 객체가 아닙니다 (그대로 보내십시오: curl --data-binary @{where})",
+                           f"REQUEST {where}: not a JSON object (send it as it is: curl --data-binary @{where})")
     patient = _patient(scenario, patient_id) if patient_id is not None else None
     rebuilt = rebuild(masked, patient=patient, sent_at=_instant(sent_at), now=dt.datetime.now(dt.UTC),
                       request_id=fresh_request_id())

@@ -8,10 +8,10 @@ import click
 from rich.table import Table
 
 from ...schemas.rules import RULES, describe_rule
-from .usage import wide_console
+from .usage import OneLineCommand, wide_console
 
 
-@click.command("rules")
+@click.command("rules", cls=OneLineCommand)
 @click.option("--lang", type=click.Choice(["ko", "en"]), default="ko", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 def rules_command(lang: str, fmt: str) -> None:

@@ -24,7 +24,8 @@ from ...simulator.provider import Scenario
 from ...simulator.relay import ConfigError
 from ...simulator.serving import ServeError
 from ...simulator.stack import Stack, StackOptions
-from ...simulator.stack_config import ServeConfig, load_serve_config
+from ...simulator.stack_config import ServeConfig, serve_config_from
+from .params import InputFile, Loaded, OutputFolder, Seconds, writable_folder
 from .usage import OneLineCommand, OneLineError, wide_console
 
 
@@ -43,7 +44,8 @@ def ensure_scenario(config: ServeConfig, console: Console) -> Path:
     try:
         write_scenario(target, Options(patients=config.patients, seed=config.seed).resolved(), force=True)
     except (OptionError, ScenarioError) as exc:
-        raise OneLineError(str(exc), str(exc)) from None
+        raise OneLineError(f"state_dir {config.state_dir}: 시나리오를 만들 수 없습니다 — {exc.message_ko}",
+                           f"state_dir {config.state_dir}: cannot generate the scenario — {exc.message_en}") from None
     return target
 
 
@@ -104,21 +106,24 @@ def describe(stack: Stack, sample: Path | None, console: Console) -> None:
     console.print("[dim]Ctrl-C 로 종료 / Ctrl-C to stop[/]")
 
 
-@click.command("serve", cls=OneLineCommand, context_settings={"help_option_names": ["-h", "--help"]})
-@click.option("--config", "config_path", type=click.Path(path_type=Path), help="TOML configuration file.")
-@click.option("--state", "state_dir", type=click.Path(path_type=Path),
+@click.command("serve", cls=OneLineCommand)
+@click.option("--config", "config_file", type=InputFile("toml"), help="TOML configuration file.")
+@click.option("--state", "state_dir", type=OutputFolder(),
               help="State directory (certificates, databases, journal); default .s24kit.")
 @click.option("--agent", is_flag=True, help="Run the reference provider in agent mode (outbound polling).")
-@click.option("--duration", type=click.FloatRange(min=0), help="Stop after this many seconds (default: Ctrl-C).")
-def serve(config_path: Path | None, state_dir: Path | None, agent: bool, duration: float | None) -> None:
+@click.option("--duration", type=Seconds(min=0), help="Stop after this many seconds (default: Ctrl-C).")
+def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, duration: float | None) -> None:
     """시뮬레이터 실행 / run relay, insurers and the reference provider on loopback over mutual TLS."""
     console = wide_console()
     try:
-        config = load_serve_config(config_path) if config_path else ServeConfig()
+        config = serve_config_from(config_file.value, config_file.path.parent) if config_file else ServeConfig()
     except ConfigError as exc:
-        raise OneLineError(f"{exc.field}: {exc.message_ko}", f"{exc.field}: {exc.message_en}") from None
+        where = f"--config {config_file.path}: {exc.field}" if config_file else exc.field
+        raise OneLineError(f"{where}: {exc.message_ko}", f"{where}: {exc.message_en}") from None
     if state_dir is not None:
         config.state_dir = state_dir
+    else:
+        writable_folder(config.state_dir, f"--config {config_file.path}: state_dir" if config_file else "--state")
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:

@@ -12,15 +12,16 @@ from rich.table import Table
 from ...schemas.loader import DOCUMENT_SCHEMAS, PROFILE, is_valid, schemas
 from ...schemas.validation import Finding, document_label, schema_findings, validate
 from .inputs import DEFAULT_MAX_BYTES, Item, Unusable, expand, read
-from .usage import wide_console
+from .params import InputPaths
+from .usage import OneLineCommand, OneLineError, wide_console
 
 LANGS = click.Choice(["ko", "en"])
 FORMATS = click.Choice(["table", "json"])
 EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 
 
-@click.command("validate")
-@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.command("validate", cls=OneLineCommand)
+@click.argument("paths", nargs=-1, required=True, type=InputPaths())
 @click.option("--lang", type=LANGS, default="ko", show_default=True, help="Language of messages.")
 @click.option("--format", "fmt", type=FORMATS, default="table", show_default=True, help="Output format.")
 @click.option("--max-bytes", type=click.IntRange(min=1), default=DEFAULT_MAX_BYTES, show_default=True,
@@ -36,7 +37,9 @@ def validate_command(paths: tuple[Path, ...], lang: str, fmt: str, max_bytes: in
     Exit 0: all valid; 1: findings; 2: unusable input.
     """
     if schema_name is not None and schema_name not in schemas():
-        raise click.BadParameter(f"unknown schema; use one of {', '.join(schemas())}", param_hint="--schema")
+        known = ", ".join(schemas())
+        raise OneLineError(f"--schema {schema_name!r}: 알 수 없는 스키마입니다 — {known} 중 하나를 쓰십시오",
+                           f"--schema {schema_name!r}: unknown schema — use one of {known}")
     results: list[tuple[Item, list[Finding]]] = []
     unusable: list[Unusable] = []
     for entry in expand(list(paths)):
@@ -54,6 +57,8 @@ def validate_command(paths: tuple[Path, ...], lang: str, fmt: str, max_bytes: in
             else:
                 results.append((item, validate(item.value)))
 
+    for u in unusable:  # one line each on stderr, like every command's errors; the reports below list them too
+        click.echo(f"오류: {u.where}: {u.message_ko} / error: {u.where}: {u.message_en}", err=True)
     failing = [f for _, found in results for f in found if strict or f.severity == "error"]
     code = EXIT_USAGE if unusable else EXIT_FINDINGS if failing else EXIT_OK
     if fmt == "json":
@@ -94,9 +99,6 @@ def _print_json(results: list[tuple[Item, list[Finding]]], unusable: list[Unusab
 def _print_table(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable], lang: str) -> None:
     console = wide_console()
     ko = lang == "ko"
-    for u in unusable:
-        console.print(f"[bold red]{'사용 불가' if ko else 'unusable'}[/] {u.where}: {u.message(lang)}",
-                      highlight=False, soft_wrap=True)
     if results and len(results) <= 50:
         checked = Table(title="검사한 서류" if ko else "Documents checked")
         for header in (("파일", "file"), ("서류", "document"), ("결과", "result")):
