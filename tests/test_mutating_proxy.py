@@ -310,6 +310,9 @@ DEFECTS = [
     Case("oracle_error_in_a_problem", _answers(_problems(_leak_oracle)), frozenset({"S24-SEC-002"})),
     Case("sql_error_in_a_200_answer", _answers(_documents(_sql_error_in_notes)), frozenset({"S24-SEC-002"})),
     Case("no_content_type", _raw(_without_content_type), frozenset({"S24-SCH-004", "S24-SCH-005"})),
+    # bundle.schema.json allows no member beyond its own (problems do: RFC 9457 extension members are valid)
+    Case("unknown_member_in_a_bundle", _answers(_bundles(lambda bundle: bundle.update(hospital_name="하늘의원"))),
+         frozenset({"S24-SCH-003"})),
     Case("byte_order_mark", _raw(_with_bom), frozenset({"S24-SCH-006"})),
     Case("trailing_garbage", _raw(_trailing_garbage), frozenset({"S24-SCH-006"})),
 ]

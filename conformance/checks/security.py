@@ -38,8 +38,8 @@ LEAKS = {
                            r"[\w.\"`\[]"
                            r"|\bINSERT\s+INTO\s+[\w.\"`\[]+\s*[(]|\bUPDATE\s+[\w.\"`\[\]]+\s+SET\s+[\w.\"`\[]+\s*="
                            r"|\bDELETE\s+FROM\s+[\w.\"`\[]+(?:\s+WHERE\b|\s*;)"
-                           r"|\bselect\s+(?:\*|\w+\.\w+|count\(\*\))[^;]{0,300}?\bfrom\s+[\w.\"`]+"
-                           r"|\bwhere\s+[\w.\"`]+\s*=\s*(?:\?|\$\d+|:\w+)"),
+                           r"|\bselect (?:\*|\w+\.\w+|count\(\*\))[^;]{0,300}?\bfrom\s+[\w.\"`]+"
+                           r"|\bwhere [\w.\"`]+\s*=\s*(?:\?|\$\d+|:\w+)"),
     "source file path": re.compile(r"(?<![\w/.:])/(?:usr|home|var|opt|srv|app|root|etc|tmp|workspace)/[\w./-]+"
                                    r"|\b[A-Za-z]:\\[\w\\. -]+|[\w/\\.-]+\.(?:py|java|kt|cs|php|rb|go|js|ts):\d+"),
 }
@@ -48,32 +48,36 @@ LEAKS = {
 TRIGGERS = {
     "Python traceback": ("Traceback", ", line "),
     "Java/.NET stack frame": (".java", ".kt", ".cs", "Unknown Source", "Native Method", ") in ", ":line ", "End of"),
-    "Node.js stack frame": ("node:", "at /", " (/", "file://", ":\\"),
+    "Node.js stack frame": ("node:", "at /", " (/", "file://", "\\"),
     "Go panic": ("goroutine ", "panic: ", ".go:", "gopanic"),
     "PHP error": (" on line ", "Stack trace:", "PHP "),
     "exception class": ("Exception", "Error"),
-    "database error": ("ora-", "pls-", "tns-", "sqlstate", "syntax error", "sql syntax", "psycopg", "pymysql", "mysql",
-                       "sqlite3.", "java.sql", "postgresql", "sqlclient", "[odbc", "sqlexception", "sqlsyntax",
-                       "sqlintegrity", "pdoexception", "duplicate key", "does not exist"),
-    "SQL text": ("SELECT", "INSERT", "UPDATE", "DELETE", "select", "where"),
+    "database error": ("ora-", "pls-", "tns-", "sql", "syntax error", "psycopg", "[odbc", "pdoexception",
+                       "duplicate key", "does not exist"),
+    "SQL text": ("SELECT", "INSERT", "UPDATE", "DELETE", "select ", "where "),
     "source file path": ("/usr/", "/home/", "/var/", "/opt/", "/srv/", "/app/", "/root/", "/etc/", "/tmp/",
-                         "/workspace/", ":\\", ".py:", ".java:", ".kt:", ".cs:", ".php:", ".rb:", ".go:", ".js:",
+                         "/workspace/", "\\", ".py:", ".java:", ".kt:", ".cs:", ".php:", ".rb:", ".go:", ".js:",
                          ".ts:"),
 }
+
+
+#: (kind, pattern, its triggers, whether they are looked for in the lower-cased text), once.
+_SCANS = [(what, pattern, TRIGGERS[what], bool(pattern.flags & re.IGNORECASE)) for what, pattern in LEAKS.items()]
 
 
 def suspected(text: str) -> list[str]:
     """The kinds of :data:`LEAKS` whose pattern finds something in ``text`` (trigger strings first)."""
     lowered: str | None = None
     found = []
-    for what, pattern in LEAKS.items():
-        if pattern.flags & re.IGNORECASE:
+    for what, pattern, triggers, blind in _SCANS:
+        if blind:
             lowered = text.lower() if lowered is None else lowered
-            haystack = lowered
-        else:
-            haystack = text
-        if any(trigger in haystack for trigger in TRIGGERS[what]) and pattern.search(text):
-            found.append(what)
+        haystack = lowered if blind else text
+        for trigger in triggers:
+            if trigger in haystack:
+                if pattern.search(text):
+                    found.append(what)
+                break
     return found
 
 
