@@ -238,7 +238,7 @@ class RequirementItem(pytest.Item):
             more = len(evidence) - SHOWN_EVIDENCE
             lines.append(f"(증거 {more}건 더: --s24-report 보고서 참고)" if lang == "ko"
                          else f"({more} more pieces of evidence: see the --s24-report report)")
-        lines.append(f"{'조치' if lang == 'ko' else 'remedy'}: {req.remedy(lang)}")
+        lines.append(f"{'조치' if lang == 'ko' else 'remedy'}: {result.remedy(lang)}")
         return "\n".join(lines)
 
     def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import date
 
 PROVIDER_CODE = re.compile(r"^[0-9]{8}$")
 BUSINESS_NUMBER = re.compile(r"^[0-9]{3}-[0-9]{2}-[0-9]{5}$")
@@ -47,3 +48,23 @@ def format_business_number(digits: str) -> str:
 def mask_resident_number(birth_yymmdd: str, gender_digit: int) -> str:
     """The only resident-number form the kit ever emits: ``YYMMDD-G******``."""
     return f"{birth_yymmdd}-{gender_digit}******"
+
+
+def century_of(gender_digit: str) -> int:
+    """The century a resident number's 7th digit stands for: 1, 2, 5, 6 → 1900s; 3, 4, 7, 8 → 2000s; 9, 0 → 1800s."""
+    return {"1": 1900, "2": 1900, "5": 1900, "6": 1900, "3": 2000, "4": 2000, "7": 2000, "8": 2000}.get(
+        gender_digit, 1800)
+
+
+def birth_date_of(resident_number: str) -> date | None:
+    """The birth date a (masked) resident number states: YYMMDD with the century of its 7th digit.
+
+    ``None`` when the six digits and the century do not make a calendar date (``990230-1``, ``000229-1``).
+    """
+    if len(resident_number) < 8 or not resident_number[:6].isdigit() or resident_number[6] != "-":
+        return None
+    year = century_of(resident_number[7]) + int(resident_number[:2])
+    try:
+        return date(year, int(resident_number[2:4]), int(resident_number[4:6]))
+    except ValueError:
+        return None

@@ -46,6 +46,7 @@ from faker import Faker
 from faker.providers import BaseProvider
 
 from ..fixtures import fixture_path
+from ..schemas.codes import code_list
 from ..schemas.identifiers import (
     SYNTHETIC_PROVIDER_PREFIX,
     business_number_check_digit,
@@ -64,11 +65,10 @@ __all__ = [
 #: Fixed reference date for ages; never ``date.today()`` so that runs are reproducible.
 DEFAULT_TODAY = date(2026, 11, 1)
 
-#: 요양기관 종별코드 → group digit of the synthetic 요양기관기호 (labels: fixtures/codes/facility-types.json).
+#: 요양기관 종별코드 → group digit of the 요양기관기호 (``code_digit`` of fixtures/codes/facility-types.json).
 PROVIDER_CODE_GROUPS: dict[str, str] = {
-    "01": "1", "11": "1", "21": "2", "28": "2", "29": "2", "31": "3", "41": "4", "51": "5",
-    "71": "7", "72": "7", "73": "7", "75": "7", "81": "8", "92": "9", "93": "9",
-}  # fmt: skip
+    code: entry["code_digit"] for code, entry in code_list("facility-types").items()
+}
 
 # Approximate resident population by age band in thousands (행정안전부 주민등록 연령별 인구, 2024,
 # rounded by the kit); spread evenly over the years of each band.

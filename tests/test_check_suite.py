@@ -9,7 +9,7 @@ import socket
 import pytest
 from click.testing import CliRunner
 
-from s24kit.conformance.checks import CHECKS, Check, warned
+from s24kit.conformance.checks import CHECKS, Check, failed
 from s24kit.conformance.cli.check import check
 from s24kit.conformance.runner import ConfigError, SelectionError, make_target, plan, run_suite
 from s24kit.schemas.loader import is_valid
@@ -285,13 +285,14 @@ def test_plugin_fail_shows_reason_evidence_and_remedy(pytester, faulty, scenario
 
 
 def test_plugin_warn_passes_with_a_warning_and_role_skip(pytester, monkeypatch, reference, scenario_dir, pki):
-    monkeypatch.setitem(CHECKS, "S24-API-002", Check("S24-API-002", "http",
-                                                     lambda ctx: warned("answered, but slowly")))
+    # A SHOULD that is not met warns (a MUST that may not warn would fail: tests/test_levels.py).
+    monkeypatch.setitem(CHECKS, "S24-SEC-003", Check("S24-SEC-003", "http",
+                                                     lambda ctx: failed("names its server, version too")))
     # S24-API-100 is for agents only (an agent target is served, not called: tests/test_agent_suite.py).
-    result = pytester.runpytest(*_plugin_args(reference, scenario_dir, pki, "--s24-select=S24-API-100,S24-API-002"),
+    result = pytester.runpytest(*_plugin_args(reference, scenario_dir, pki, "--s24-select=S24-API-100,S24-SEC-003"),
                                 "-rs")
     result.assert_outcomes(passed=1, skipped=1, warnings=1)
-    result.stdout.fnmatch_lines(["*S24Warning: S24-API-002*", "*reason: answered, but slowly*",
+    result.stdout.fnmatch_lines(["*S24Warning: S24-SEC-003*", "*reason: names its server, version too*",
                                  "SKIPPED*does not apply to role provider_pull*"])
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import unicodedata
+from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
@@ -120,3 +121,81 @@ def test_other_messages_with_schema_option(run, tmp_path):
     result = run("validate", "--schema", "problem", "--lang", "en", str(tmp_path / "p.json"))
     assert result.exit_code == 1 and "required field 'type'" in result.output
     assert CliRunner().invoke(main, ["validate", "--schema", "nope", "x.json"]).exit_code == 2
+
+
+def _claim_documents() -> list[dict]:
+    """A clinic's bundle and the pharmacy receipt of the same visit: one patient, two providers."""
+    return load_example("bundle")["documents"] + [load_example("pharmacy-receipt")]
+
+
+def _write_lines(path, documents: list[dict]) -> None:
+    path.write_text("\n".join(json.dumps(d, ensure_ascii=False) for d in documents) + "\n", encoding="utf-8")
+
+
+def test_json_lines_files_and_folders_are_checked_together(run, tmp_path):
+    documents = _claim_documents()
+    documents[3]["prescription_issue_number"] = "20261005-00099"  # no such prescription among them
+    _write_lines(tmp_path / "claim.jsonl", documents)
+    folder = tmp_path / "exports"
+    folder.mkdir()
+    for i, doc in enumerate(documents):
+        (folder / f"{i}.json").write_text(json.dumps(doc, ensure_ascii=False), encoding="utf-8")
+    for target, where in ((tmp_path / "claim.jsonl", "claim.jsonl:4"), (folder, "3.json")):
+        out = json.loads(run("validate", "--format", "json", str(target)).output)
+        findings = [(r["file"], r["line"], f["rule"], f["pointer"]) for r in out["results"] for f in r["findings"]]
+        assert len(findings) == 1, findings
+        file, line, rule, pointer = findings[0]
+        assert (f"{Path(file).name}:{line}" if line else Path(file).name) == where
+        assert (rule, pointer) == ("S24-DOC-022", "/prescription_issue_number")
+
+
+def test_documents_of_two_patients_in_one_file_are_told_apart(run, tmp_path):
+    documents = _claim_documents()
+    documents[2]["patient"]["name"] = "이서연"
+    _write_lines(tmp_path / "docs.jsonl", documents)
+    result = run("validate", "--lang", "en", str(tmp_path / "docs.jsonl"))
+    assert result.exit_code == 1 and "S24-DOC-017" in result.output
+    assert "이서연" not in result.output  # findings name the document, not the person
+
+
+def test_a_scenario_expected_folder_is_split_by_patient_with_its_index(run, tmp_path):
+    from s24kit.simulator.generator.context import Options
+    from s24kit.simulator.generator.scenario import write_scenario
+
+    write_scenario(tmp_path / "s", Options(patients=12, seed=3).resolved(), workers=1, progress=None)
+    expected = tmp_path / "s" / "expected"
+    for target in (expected, expected / "documents.jsonl"):
+        result = run("validate", "--today", "2026-11-01", "--format", "json", str(target))
+        out = json.loads(result.output)
+        assert result.exit_code == 0, [f for r in out["results"] for f in r["findings"]][:3]
+        assert out["unusable"] == [] and out["index_entries"] > 0 and out["results"]
+    # Without the index the documents of twelve patients are one set, and S24-DOC-017 says so.
+    (tmp_path / "loose").mkdir()
+    (tmp_path / "loose" / "documents.jsonl").write_bytes((expected / "documents.jsonl").read_bytes())
+    result = run("validate", "--today", "2026-11-01", str(tmp_path / "loose"))
+    assert result.exit_code == 1 and "S24-DOC-017" in result.output
+
+
+def test_today_can_be_given(run, tmp_path):
+    (tmp_path / "r.json").write_text(json.dumps(load_example("medical-receipt.outpatient")), encoding="utf-8")
+    assert run("validate", "--today", "2026-11-01", str(tmp_path / "r.json")).exit_code == 0
+    result = run("validate", "--lang", "en", "--today", "2026-10-01", str(tmp_path / "r.json"))
+    assert result.exit_code == 1 and "S24-DOC-035" in result.output
+
+
+def test_schema_backed_rules_are_listed_like_every_other(run):
+    listed = {r["id"]: r for r in json.loads(run("rules", "--format", "json").output)}
+    assert {"S24-DOC-041", "S24-DOC-042", "S24-DOC-043"} <= set(listed)
+    assert listed["S24-DOC-042"]["scope"] == "schema"
+    catalogue = json.loads(run("catalogue", "--family", "DOC", "--format", "json").output)
+    assert {"S24-DOC-041", "S24-DOC-042", "S24-DOC-043"} <= {r["id"] for r in catalogue["requirements"]}
+
+
+def test_catalogue_lock_rewrites_the_packaged_lock_file(run):
+    from s24kit.conformance.catalogue import lock_path, lock_text
+
+    before = lock_path().read_text(encoding="utf-8")
+    assert before == lock_text(), "relock with: s24kit catalogue --lock"
+    result = run("catalogue", "--lock")
+    assert result.exit_code == 0 and str(lock_path()) in result.output
+    assert lock_path().read_text(encoding="utf-8") == before

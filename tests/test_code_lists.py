@@ -30,7 +30,7 @@ TOP_REQUIRED = {"name", "title_ko", "title_en", "source", "license", "code_forma
 TOP_OPTIONAL = {"notes"}
 
 ENTRY_FIELDS = {
-    "facility-types": {"ko", "en", "tier"},
+    "facility-types": {"ko", "en", "tier", "code_digit"},
     "departments": {"ko", "en"},
     "patient-categories": {"ko", "en", "nhi_applied"},
     "kcd": {"ko", "en", "chapter", "severe", "msk"},

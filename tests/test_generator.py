@@ -19,7 +19,7 @@ from s24kit.conformance.cli.generate import generate
 from s24kit.fixtures import fixture_path
 from s24kit.schemas.identifiers import FULL_RRN, MASKED_RRN
 from s24kit.schemas.loader import is_valid
-from s24kit.schemas.validation import validate_bundle
+from s24kit.schemas.validation import validate_documents
 from s24kit.simulator.generator import hardcases
 from s24kit.simulator.generator.context import Options
 from s24kit.simulator.generator.scenario import Generator, chunks
@@ -70,8 +70,8 @@ def bundles(documents: list[dict[str, Any]]) -> dict[str, list[dict[str, Any]]]:
 def findings(by_visit: dict[str, list[dict[str, Any]]]) -> list[tuple[str, Any]]:
     found = []
     for visit_id, docs in by_visit.items():
-        bundle = {"profile": "kit-v1", "request_id": f"req-{visit_id}", "provider_code": "99999999", "documents": docs}
-        found += [(visit_id, f) for f in validate_bundle(bundle)]
+        # Sent together as a claim does (a pharmacy visit with its prescription comes from two providers).
+        found += [(visit_id, f) for f in validate_documents(docs)]
     return found
 
 
@@ -410,12 +410,30 @@ def test_target_provider_holds_every_medical_visit(tmp_path: Path) -> None:
     assert {v["provider_code"] for v in visits if v["setting"] == "pharmacy"} == {"99812345"}
 
 
+def claim_date(root: Path) -> date:
+    return date.fromisoformat(json.loads((root / "manifest.json").read_text())["claim_date"])
+
+
+def test_provider_type_follows_the_code_and_documents_pass_every_rule(tmp_path: Path) -> None:
+    """A pharmacy's code (third digit 8) makes a pharmacy without --provider-type; the validator agrees."""
+    root = make(tmp_path / "p", "--provider", "99812345", "--hard-cases", "0.5", patients=80)
+    assert json.loads((root / "manifest.json").read_text())["options"]["provider_type"] == "81"
+    documents = jsonl(root / "expected/documents.jsonl")
+    patient_of = {v["visit_id"]: v["patient_id"] for v in jsonl(root / "expected/index.jsonl")}
+    by_patient: dict[str, list[dict]] = {}
+    for doc in documents:
+        by_patient.setdefault(patient_of[doc["visit_id"]], []).append(doc)
+    findings = [f for docs in by_patient.values() for f in validate_documents(docs, claim_date(root))]
+    assert findings == []
+
+
 # -- the command line --------------------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("args", [
     ("--patients", "0"), ("--patients", "-5"), ("--patients", "ten"), ("--workers", "0"),
     ("--provider-type", "99"), ("--provider-type", "93"), ("--provider", "1234"),
+    ("--provider", "99310001", "--provider-type", "81"), ("--provider", "99610001"),
     ("--from", "2026-05-01", "--to", "2026-01-01"), ("--from", "2026-02-30"), ("--hard-cases", "1.5"),
     ("--bogus",),
 ])

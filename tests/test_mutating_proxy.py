@@ -306,7 +306,7 @@ DEFECTS = [
     Case("full_resident_number_is_no_foreign_data", _answers(_documents(_full_resident_number)),
          frozenset({"S24-SEC-001"}), spared=frozenset({"S24-DOC-104"})),
     Case("facility_type_disagrees_with_the_code", _answers(_documents(_facility_type_of_a_hospital)),
-         frozenset({"S24-DOC-057"}), pending="issue 11 item 11, engineer validator"),
+         frozenset({"S24-DOC-057"})),
     Case("oracle_error_in_a_problem", _answers(_problems(_leak_oracle)), frozenset({"S24-SEC-002"})),
     Case("sql_error_in_a_200_answer", _answers(_documents(_sql_error_in_notes)), frozenset({"S24-SEC-002"})),
     Case("no_content_type", _raw(_without_content_type), frozenset({"S24-SCH-004", "S24-SCH-005"})),

@@ -5,12 +5,19 @@ from __future__ import annotations
 import copy
 import unicodedata
 from collections.abc import Callable
+from datetime import date
 
 import pytest
 
 from s24kit.schemas.codes import code_list
 from s24kit.schemas.rules import RULES
-from s24kit.schemas.validation import validate, validate_bundle, validate_document
+from s24kit.schemas.validation import (
+    validate,
+    validate_bundle,
+    validate_document,
+    validate_documents,
+    validate_together,
+)
 
 from .conftest import load_example
 
@@ -55,6 +62,8 @@ def _wrong_check_digit(doc: dict) -> str:
     return number[:-1] + str((int(number[-1]) + 1) % 10)
 
 
+#: The validation date of these tests: the examples are dated 2026-09 and 2026-10.
+TODAY = date(2026, 11, 1)
 ZERO_ROW = {"copay": 0, "insurer": 0, "full_copay": 0, "selective": 0, "non_covered": 0}
 
 # (rule, example, mutation): the mutation must break that rule and nothing else.
@@ -89,6 +98,15 @@ DOCUMENT_CASES = [
     ("S24-DOC-031", RX, _set("notes", "환자 주민번호 850412-2345678 확인")),
     ("S24-DOC-031", OUT, _set("patient.resident_number_masked", "850412-2345678")),
     ("S24-DOC-032", STMT, _set("lines.0.unit_price", 11440.0)),
+    ("S24-DOC-033", OUT, _set("patient.resident_number_masked", "990230-1******")),  # no 30 February
+    ("S24-DOC-033", IN, _set("patient.resident_number_masked", "000229-2******")),  # 1900 was no leap year
+    ("S24-DOC-033", RX, _set("patient.resident_number_masked", "850412-4******")),  # born 2085: wrong century
+    ("S24-DOC-034", OUT, _set("patient.resident_number_masked", "261010-4******")),  # born after the visit
+    ("S24-DOC-034", IN, _set("patient.resident_number_masked", "260915-3******")),  # born during the stay
+    # Far in the future, so the conformance suite (which validates with today's date) sees the defect too.
+    ("S24-DOC-035", OUT, _all(_set("treatment_period.start", "2099-01-02"), _set("treatment_period.end", "2099-01-02"),
+                              _set("issue_date", "2099-01-02"))),
+    ("S24-DOC-035", PHARM, _all(_set("dispensing_date", "2099-01-02"), _set("issue_date", "2099-01-02"))),
     ("S24-DOC-040", OUT, lambda d: d["provider"].update(business_number=_wrong_check_digit(d))),
     ("S24-DOC-041", OUT, _set("provider.provider_code", "9931000")),
     ("S24-DOC-042", OUT, _set("diagnosis_codes", ["M545"])),
@@ -101,6 +119,12 @@ DOCUMENT_CASES = [
     ("S24-DOC-054", PHARM, _set("fee_items.0.code", "Z9999")),
     ("S24-DOC-055", OUT, _set("diagnosis_codes", ["Z99.99"])),
     ("S24-DOC-056", RX, _set("medications.0.drug_code", "990999999")),
+    ("S24-DOC-057", OUT, _set("provider.facility_type", "21")),  # a 병원 with a 의원's code
+    ("S24-DOC-057", IN, _set("provider.provider_code", "99310077")),  # a 종합병원 with a 의원's code
+    ("S24-DOC-057", PHARM, _set("prescriber.facility_type", "11")),
+    ("S24-DOC-058", PHARM, _all(_set("provider.facility_type", "31"), _set("provider.provider_code", "99310005"))),
+    ("S24-DOC-058", OUT, _all(_set("provider.facility_type", "81"), _set("provider.provider_code", "99810005"))),
+    ("S24-DOC-058", PHARM, _all(_set("prescriber.facility_type", "81"), _set("prescriber.provider_code", "99810009"))),
 ]
 
 
@@ -112,10 +136,47 @@ def _bundle(**edits: Callable[[dict], None]) -> dict:
     return bundle
 
 
+def _without(document_type: str) -> Callable[[dict], None]:
+    def mutate(bundle: dict) -> None:
+        bundle["documents"] = [d for d in bundle["documents"] if d["document_type"] != document_type]
+    return mutate
+
+
+def _envelope(**edits: Callable[[dict], None]) -> dict:
+    bundle = _bundle()
+    for mutate in edits.values():
+        mutate(bundle)
+    return bundle
+
+
+def _claim(**edits: Callable[[dict], None]) -> list[dict]:
+    """The documents of one claim from two providers: the clinic's bundle and the pharmacy's receipt."""
+    documents = _bundle()["documents"] + [load_example(PHARM)]
+    index = {d["document_type"]: i for i, d in enumerate(documents)}
+    for document_type, mutate in edits.items():
+        mutate(documents[index[document_type]])
+    return documents
+
+
 BUNDLE_CASES = [
     ("S24-DOC-014", dict(itemised_statement=_all(_set("lines.2.unit_price", 110000), _set("lines.2.total", 110000),
                                                  _set("lines.2.non_covered", 110000)))),
     ("S24-DOC-015", dict(itemised_statement=_set("visit_id", "V-OTHER-1"))),
+    ("S24-DOC-015", dict(itemised_statement=_set("receipt_number", "R-20261005-0099"))),  # no such receipt
+    ("S24-DOC-017", dict(prescription=lambda d: d["patient"].update(name="김하나"))),
+    ("S24-DOC-017", dict(itemised_statement=_set("patient.resident_number_masked", "850413-2******"))),
+    ("S24-DOC-017", dict(prescription=_set("patient.resident_number_masked", "850412-1******"))),
+]
+
+# Rules that need the bundle's envelope: (rule, bundle).
+ENVELOPE_CASES = [
+    ("S24-DOC-018", lambda: _envelope(code=_set("provider_code", "99310002"))),
+    ("S24-DOC-018", lambda: _bundle(prescription=_set("provider.provider_code", "99310009"))),
+]
+
+# Rules across the providers of one claim (documents sent together as an array): (rule, edits).
+CLAIM_CASES = [
+    ("S24-DOC-017", dict(pharmacy_receipt=lambda d: d["patient"].update(name="김하나"))),
     ("S24-DOC-022", dict(pharmacy_receipt=_set("prescriber.provider_code", "99310002"))),
     ("S24-DOC-022", dict(pharmacy_receipt=_set("prescription_issue_number", "20261005-00099"))),
     ("S24-DOC-023", dict(pharmacy_receipt=lambda d: d["drugs"][0].update(drug_code=_unprescribed_drug()))),
@@ -129,26 +190,81 @@ def test_examples_have_no_findings(name):
     assert validate(load_example(name)) == []
 
 
+def test_a_claim_from_two_providers_has_no_findings():
+    assert validate_documents(_claim(), TODAY) == []
+
+
+def test_statements_asked_for_alone_need_no_receipt():
+    """A request for more documents may ask for the itemised statement only (S24-DOC-015 has nothing to match)."""
+    assert validate_bundle(_envelope(drop=_without("medical_receipt")), TODAY) == []
+
+
 @pytest.mark.parametrize(("rule", "name", "mutate"), DOCUMENT_CASES,
                          ids=[f"{r}-{n}-{i}" for i, (r, n, _) in enumerate(DOCUMENT_CASES)])
 def test_rule_fails_alone(rule, name, mutate):
     doc = copy.deepcopy(load_example(name))
     mutate(doc)
-    findings = validate_document(doc)
+    findings = validate_document(doc, today=TODAY)
     assert {f.rule for f in findings} == {rule}, [f.as_dict() for f in findings]
     assert all(f.pointer.startswith("/") and f.message_ko and f.message_en for f in findings)
 
 
 @pytest.mark.parametrize(("rule", "edits"), BUNDLE_CASES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(BUNDLE_CASES)])
 def test_bundle_rule_fails_alone(rule, edits):
-    findings = validate_bundle(_bundle(**edits))
+    findings = validate_bundle(_bundle(**edits), TODAY)
     assert {f.rule for f in findings} == {rule}, [f.as_dict() for f in findings]
     assert all(f.pointer.startswith("/documents/") for f in findings)
 
 
+@pytest.mark.parametrize(("rule", "make"), ENVELOPE_CASES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(ENVELOPE_CASES)])
+def test_envelope_rule_fails_alone(rule, make):
+    findings = validate_bundle(make(), TODAY)
+    assert {f.rule for f in findings} == {rule}, [f.as_dict() for f in findings]
+
+
+@pytest.mark.parametrize(("rule", "edits"), CLAIM_CASES, ids=[f"{r}-{i}" for i, (r, _) in enumerate(CLAIM_CASES)])
+def test_claim_rule_fails_alone(rule, edits):
+    findings = validate_documents(_claim(**edits), TODAY)
+    assert {f.rule for f in findings} == {rule}, [f.as_dict() for f in findings]
+
+
 def test_every_rule_has_a_failing_case():
-    covered = {r for r, _, _ in DOCUMENT_CASES} | {r for r, _ in BUNDLE_CASES}
+    covered = ({r for r, _, _ in DOCUMENT_CASES} | {r for r, _ in BUNDLE_CASES} | {r for r, _ in ENVELOPE_CASES}
+               | {r for r, _ in CLAIM_CASES})
     assert set(RULES) - covered == set()
+
+
+def test_rules_about_today_take_the_date_in_korea_by_default():
+    doc = copy.deepcopy(load_example(OUT))
+    doc["patient"]["resident_number_masked"] = "991231-3******"  # born 2099-12-31
+    assert {f.rule for f in validate_document(doc)} == {"S24-DOC-033"}
+
+
+@pytest.mark.parametrize(("name", "field"), [(OUT, "treatment_period.end"), (STMT, "lines.0.date"),
+                                             (STMT, "treatment_period.end"), (PHARM, "dispensing_date")])
+def test_no_date_after_the_issue_date(name, field):
+    """S24-DOC-007 and S24-DOC-013 between them catch every date later than the document's issue date."""
+    doc = copy.deepcopy(load_example(name))
+    _set(field, "2026-10-30")(doc)
+    assert {f.rule for f in validate_document(doc, today=TODAY)} & {"S24-DOC-007", "S24-DOC-013"}
+
+
+def test_messages_about_identity_do_not_repeat_the_person():
+    doc = copy.deepcopy(load_example(OUT))
+    doc["patient"]["resident_number_masked"] = "850412-4******"
+    bundle = _bundle(prescription=lambda d: d["patient"].update(name="김하나"))
+    findings = validate_document(doc, today=TODAY) + validate_bundle(bundle, TODAY)
+    assert findings
+    for f in findings:
+        for secret in ("850412", "김하늘", "김하나"):
+            assert secret not in f.message_ko + f.message_en
+
+
+def test_documents_read_together_get_pointers_into_themselves():
+    documents = _claim(pharmacy_receipt=_set("prescription_issue_number", "20261005-00099"))
+    per_document = validate_together(documents, TODAY)
+    assert [[(f.rule, f.pointer) for f in found] for found in per_document] == [
+        [], [], [], [("S24-DOC-022", "/prescription_issue_number")]]
 
 
 def test_warnings_are_warnings():

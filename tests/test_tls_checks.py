@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from cryptography import x509
 
+from s24kit.conformance.catalogue import requirement
 from s24kit.conformance.checks.registry import CHECKS, Result
 from s24kit.conformance.tls.certs import ChainStatus, NameMatch, analyze_chain, lint_server_cert, match_name
 from s24kit.conformance.tls.checks import NEEDS
@@ -226,13 +227,14 @@ def test_legacy_server_fails_versions_and_suites(pki: Pki) -> None:
 # ---------------------------------------------------------------- cipher suites
 
 
-def test_rsa_key_exchange_suite_fails_policy_and_warns_forward_secrecy(pki: Pki) -> None:
+def test_rsa_key_exchange_suite_fails_policy_and_forward_secrecy(pki: Pki) -> None:
     with serve(pki, "good_rsa", maximum=TLS12, ciphers="ECDHE-RSA-AES128-GCM-SHA256:AES128-SHA") as server:
         results = run(endpoint(pki, server.port), ["S24-TLS-006", "S24-TLS-007", "S24-TLS-008"])
     assert results["S24-TLS-006"].verdict == "fail" and "AES128-SHA" in results["S24-TLS-006"].outcome.reason
     assert all(is_valid("report#/properties/results/items", r.as_json()) for r in results.values())
     assert "-cipher AES128-SHA:@SECLEVEL=0" in (results["S24-TLS-006"].outcome.evidence[0].reproduction or "")
-    assert results["S24-TLS-007"].verdict == "warn"  # a non-FS suite is accepted, but not preferred
+    # A MUST: a suite without forward secrecy fails even when the server does not prefer it.
+    assert results["S24-TLS-007"].verdict == "fail" and "accepted" in results["S24-TLS-007"].outcome.reason
     assert results["S24-TLS-008"].verdict == "pass"
 
 
@@ -289,13 +291,20 @@ def test_missing_intermediate_is_told_apart_from_unknown_ca(pki: Pki) -> None:
     assert root_only["S24-TLS-010"].verdict == "fail" and "missing intermediate" in root_only[
         "S24-TLS-010"].outcome.reason
     assert root_only["S24-TLS-011"].verdict == "fail"
+    # The remedy says what was found: the intermediate is missing (not "the root is sent").
+    remedy = knows["S24-TLS-011"].as_json()["remedy_en"]
+    assert remedy.startswith("The intermediate certificate is not sent") and "root certificate is sent" not in remedy
 
 
 @pytest.mark.parametrize("cert", ["root_included", "out_of_order"])
 def test_root_included_or_out_of_order_chain_warns(pki: Pki, cert: str) -> None:
     with serve(pki, cert) as server:
-        got = verdicts(endpoint(pki, server.port), "S24-TLS-010", "S24-TLS-011")
-    assert got == {"S24-TLS-010": "pass", "S24-TLS-011": "warn"}
+        results = run(endpoint(pki, server.port), ["S24-TLS-010", "S24-TLS-011"])
+    assert {rid: r.verdict for rid, r in results.items()} == {"S24-TLS-010": "pass", "S24-TLS-011": "warn"}
+    remedy = results["S24-TLS-011"].as_json()
+    found = {"root_included": "the root certificate is sent too", "out_of_order": "out of order"}[cert]
+    assert found in remedy["remedy_en"] and "intermediate certificate is not sent" not in remedy["remedy_en"]
+    assert remedy["remedy_ko"] != requirement("S24-TLS-011").remedy_ko
 
 
 # ---------------------------------------------------------------- name, validity, key, signature, profile

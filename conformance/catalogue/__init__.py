@@ -10,9 +10,10 @@ import hashlib
 import json
 import re
 import tomllib
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from functools import cache
 from importlib import resources
+from pathlib import Path
 from typing import Literal
 
 from ...schemas.rules import RULES
@@ -37,6 +38,14 @@ class Requirement:
     remedy_ko: str
     remedy_en: str
     source: str
+    #: When a MUST requirement only warns: the requirement is met and a concern remains. Without it a MUST never
+    #: warns (``conformance/checks/registry.py:within_level``).
+    warns_ko: str = ""
+    warns_en: str = ""
+    #: Remedies for a particular finding (``Outcome.cause``), each ``{"remedy_ko": …, "remedy_en": …}``.
+    causes: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: Data the check judges by, kept beside the requirement it serves (e.g. S24-TLS-006's suite lists).
+    policy: dict[str, list[str]] = field(default_factory=dict)
 
     @property
     def family(self) -> str:
@@ -50,8 +59,11 @@ class Requirement:
     def title(self, lang: str) -> str:
         return self.title_ko if lang == "ko" else self.title_en
 
-    def remedy(self, lang: str) -> str:
-        return self.remedy_ko if lang == "ko" else self.remedy_en
+    def remedy(self, lang: str, cause: str | None = None) -> str:
+        """The remedy, for a particular finding when the catalogue has one for ``cause``."""
+        specific = self.causes.get(cause or "", {})
+        key = "remedy_ko" if lang == "ko" else "remedy_en"
+        return specific.get(key) or getattr(self, key)
 
     def as_dict(self) -> dict:
         return {**asdict(self), "roles": list(self.roles)}
@@ -62,6 +74,7 @@ class CatalogueError(ValueError):
 
 
 _FIELDS = {"title_ko", "title_en", "level", "roles", "remedy_ko", "remedy_en", "source"}
+_OPTIONAL = {"warns_ko", "warns_en", "causes", "policy"}
 
 
 def _parse(name: str, text: str) -> list[Requirement]:
@@ -76,14 +89,23 @@ def _parse(name: str, text: str) -> list[Requirement]:
             raise CatalogueError(f"{name}: id {rid!r} is not S24-FAM-nnn")
         if missing := sorted(_FIELDS - entry.keys()):
             raise CatalogueError(f"{name}: {rid} lacks {', '.join(missing)}")
-        if extra := sorted(entry.keys() - _FIELDS - {"id"}):
+        if extra := sorted(entry.keys() - _FIELDS - _OPTIONAL - {"id"}):
             raise CatalogueError(f"{name}: {rid} has unknown fields {', '.join(extra)}")
         if entry["level"] not in ("MUST", "SHOULD"):
             raise CatalogueError(f"{name}: {rid} level must be MUST or SHOULD")
         if not entry["roles"] or set(entry["roles"]) - set(ROLES):
             raise CatalogueError(f"{name}: {rid} roles must be a non-empty subset of {ROLES}")
+        if bool(entry.get("warns_ko")) != bool(entry.get("warns_en")):
+            raise CatalogueError(f"{name}: {rid} needs warns_ko and warns_en together")
+        if "warns_en" in entry and entry["level"] != "MUST":
+            raise CatalogueError(f"{name}: {rid} warns_ko/warns_en are for MUST requirements (a SHOULD only warns)")
+        for cause, remedy in entry.get("causes", {}).items():
+            if not isinstance(remedy, dict) or set(remedy) != {"remedy_ko", "remedy_en"}:
+                raise CatalogueError(f"{name}: {rid} causes.{cause} needs exactly remedy_ko and remedy_en")
         found.append(Requirement(rid, entry["title_ko"], entry["title_en"], entry["level"],
-                                 tuple(entry["roles"]), entry["remedy_ko"], entry["remedy_en"], entry["source"]))
+                                 tuple(entry["roles"]), entry["remedy_ko"], entry["remedy_en"], entry["source"],
+                                 entry.get("warns_ko", ""), entry.get("warns_en", ""), entry.get("causes", {}),
+                                 entry.get("policy", {})))
     return found
 
 
@@ -121,6 +143,11 @@ def lock_text() -> str:
              "# An id may be added, never removed or given a new meaning (tests/test_catalogue.py)."]
     lines += [f"{rid} {req.fingerprint()}" for rid, req in requirements().items()]
     return "\n".join(lines) + "\n"
+
+
+def lock_path() -> Path:
+    """The committed lock file in the source tree (``s24kit catalogue --lock`` rewrites it)."""
+    return Path(__file__).parent / LOCK_FILE
 
 
 def locked() -> dict[str, str]:

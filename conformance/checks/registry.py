@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from ..catalogue import requirements
+from ..catalogue import Requirement, requirements
 
 Verdict = Literal["pass", "fail", "warn", "skip"]
 Kind = Literal["http", "tls", "net"]
@@ -41,40 +41,65 @@ class Evidence:
 
 @dataclass(frozen=True, slots=True)
 class Outcome:
-    """A check's verdict with its reason and evidence."""
+    """A check's verdict with its reason and evidence; ``cause`` picks a finding-specific remedy of the catalogue."""
 
     verdict: Verdict
     reason: str = ""
     evidence: tuple[Evidence, ...] = ()
+    cause: str | None = None
 
 
 def passed(reason: str = "", *evidence: Evidence) -> Outcome:
     return Outcome("pass", reason, evidence)
 
 
-def failed(reason: str, *evidence: Evidence) -> Outcome:
-    return Outcome("fail", reason, evidence)
+def failed(reason: str, *evidence: Evidence, cause: str | None = None) -> Outcome:
+    return Outcome("fail", reason, evidence, cause)
 
 
-def warned(reason: str, *evidence: Evidence) -> Outcome:
-    return Outcome("warn", reason, evidence)
+def warned(reason: str, *evidence: Evidence, cause: str | None = None) -> Outcome:
+    return Outcome("warn", reason, evidence, cause)
 
 
 def skipped(reason: str) -> Outcome:
     return Outcome("skip", reason)
 
 
+def within_level(outcome: Outcome, requirement: Requirement) -> Outcome:
+    """A requirement's level is its verdict's ceiling and floor.
+
+    A SHOULD that is not met warns and never fails. A MUST that is not met fails and never warns, unless its
+    catalogue entry says when it only warns (``warns_en``: the requirement is met and a concern remains).
+    """
+    if requirement.level == "SHOULD" and outcome.verdict == "fail":
+        return Outcome("warn", f"{outcome.reason} (SHOULD)", outcome.evidence, outcome.cause)
+    if requirement.level == "MUST" and outcome.verdict == "warn" and not requirement.warns_en:
+        return Outcome("fail", f"{outcome.reason} (MUST)", outcome.evidence, outcome.cause)
+    return outcome
+
+
 @dataclass(slots=True)
 class Result:
-    """An outcome tied to its requirement, with the time it took: one ``results`` item of the report."""
+    """An outcome tied to its requirement, with the time it took: one ``results`` item of the report.
+
+    Every verdict of the suite becomes a Result, so the level rule (:func:`within_level`) is applied here.
+    """
 
     requirement: str
     outcome: Outcome
     duration_ms: float = 0.0
 
+    def __post_init__(self) -> None:
+        requirement = requirements().get(self.requirement)
+        if requirement is not None:  # an unknown id is refused where the report is built
+            self.outcome = within_level(self.outcome, requirement)
+
     @property
     def verdict(self) -> Verdict:
         return self.outcome.verdict
+
+    def remedy(self, lang: str) -> str:
+        return requirements()[self.requirement].remedy(lang, self.outcome.cause)
 
     def as_json(self) -> dict[str, Any]:
         req = requirements()[self.requirement]
@@ -83,7 +108,7 @@ class Result:
         if self.outcome.reason:
             out["reason"] = self.outcome.reason
         if self.verdict in ("fail", "warn"):
-            out["remedy_ko"], out["remedy_en"] = req.remedy_ko, req.remedy_en
+            out["remedy_ko"], out["remedy_en"] = self.remedy("ko"), self.remedy("en")
         out["duration_ms"] = round(self.duration_ms, 3)
         if self.outcome.evidence:
             out["evidence"] = [e.as_json() for e in self.outcome.evidence]

@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import click
 from rich.console import Console
 from rich.table import Table
 
-from ..catalogue import FAMILIES, LOCK_FILE, SUITE_VERSION, lock_text, locked, requirements
+from ..catalogue import FAMILIES, SUITE_VERSION, lock_path, lock_text, locked, requirements
 from .usage import OneLineCommand, OneLineError
 
 
@@ -47,7 +46,7 @@ def _write_lock() -> None:
         raise OneLineError(f"잠긴 ID를 지우거나 의미를 바꿀 수 없습니다: {ids} (새 ID를 쓰십시오)",
                            f"locked ids cannot be removed or change meaning: {ids} "
                            "(use a new id)")
-    path = Path(__file__).parent.parent / "catalogue" / LOCK_FILE  # conformance/catalogue/, beside this package
+    path = lock_path()
     try:
         path.write_text(lock_text(), encoding="utf-8")
     except OSError as exc:

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -12,6 +13,8 @@ from . import files
 #: Larger inputs are refused before reading: a document bundle is a few hundred kilobytes at most.
 DEFAULT_MAX_BYTES = files.MAX_INPUT_BYTES
 SUFFIXES = (".json", ".jsonl", ".ndjson")
+#: A scenario's expected/ folder lists its visits, with the patient of each, in this file.
+INDEX_FILE = "index.jsonl"
 
 
 @dataclass(frozen=True, slots=True)
@@ -79,3 +82,59 @@ def _parse(path: Path, text: str, line: int | None) -> Item | Unusable:
         return Item(path, files.parse_json(text), line)
     except files.FileProblem as problem:
         return Unusable(path, problem.message_ko, problem.message_en, line)
+
+
+def is_index_entry(value: Any) -> bool:
+    """A line of a scenario's ``expected/index.jsonl``: a visit, its patient and its documents."""
+    return (isinstance(value, dict) and isinstance(value.get("visit_id"), str)
+            and isinstance(value.get("patient_id"), str) and isinstance(value.get("documents"), dict))
+
+
+@dataclass
+class Argument:
+    """What one command-line path holds: its JSON values, the unreadable parts, and how documents group.
+
+    Documents of one JSON Lines file or one folder are read together (like an array); a scenario index
+    (``index.jsonl`` beside them) splits them by patient.
+    """
+
+    items: list[Item] = field(default_factory=list)
+    unusable: list[Unusable] = field(default_factory=list)
+    together: bool = False
+    patient_of_visit: dict[str, str] = field(default_factory=dict)
+    index_entries: int = 0
+
+    def groups(self, documents: list[Item]) -> list[list[Item]]:
+        """The documents in the sets they are checked in: one per patient of the index, the rest together."""
+        if not self.patient_of_visit:
+            return [documents] if documents else []
+        by_patient: dict[str | None, list[Item]] = defaultdict(list)
+        for item in documents:
+            by_patient[self.patient_of_visit.get(item.value.get("visit_id"))].append(item)
+        return list(by_patient.values())
+
+
+def read_argument(path: Path, max_bytes: int = DEFAULT_MAX_BYTES) -> Argument:
+    """Every JSON value under one command-line path, with a scenario index recognised rather than refused."""
+    argument = Argument(together=path.is_dir() or path.suffix in (".jsonl", ".ndjson"))
+    found: list[Path] = []
+    for entry in expand([path]):
+        if isinstance(entry, Unusable):
+            argument.unusable.append(entry)
+        else:
+            found.append(entry)
+    sibling = path.parent / INDEX_FILE
+    if argument.together and path.is_file() and path.name != INDEX_FILE and sibling.is_file():
+        found.append(sibling)  # a scenario's documents.jsonl named alone is still split by patient
+    for file in found:
+        for item in read(file, max_bytes):
+            if isinstance(item, Unusable):
+                if file == sibling and file != path:
+                    continue  # a broken neighbour was not asked for
+                argument.unusable.append(item)
+            elif file.name == INDEX_FILE and is_index_entry(item.value):
+                argument.patient_of_visit[item.value["visit_id"]] = item.value["patient_id"]
+                argument.index_entries += 1
+            elif file != sibling or file == path:
+                argument.items.append(item)
+    return argument

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import json
 import sys
+from datetime import datetime
 from pathlib import Path
 
 import click
 from rich.table import Table
 
 from ...schemas.loader import DOCUMENT_SCHEMAS, PROFILE, is_valid, schemas
-from ...schemas.validation import Finding, document_label, schema_findings, validate
-from .inputs import DEFAULT_MAX_BYTES, Item, Unusable, expand, read
+from ...schemas.rules import today_in_korea
+from ...schemas.validation import Finding, document_label, schema_findings, validate, validate_together
+from .inputs import DEFAULT_MAX_BYTES, Item, Unusable, read_argument
 from .params import InputPaths
 from .usage import OneLineCommand, OneLineError, wide_console
 
@@ -29,43 +31,59 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
 @click.option("--strict", is_flag=True, help="Treat warnings as findings (exit 1).")
 @click.option("--schema", "schema_name", metavar="NAME",
               help="Check other kit-v1 messages against schema NAME (e.g. visit-search, problem, report).")
+@click.option("--today", type=click.DateTime(formats=["%Y-%m-%d"]), metavar="YYYY-MM-DD",
+              help="The date rules about 'today' compare with (default: today in Korea).")
 def validate_command(paths: tuple[Path, ...], lang: str, fmt: str, max_bytes: int, strict: bool,
-                     schema_name: str | None) -> None:
+                     schema_name: str | None, today: datetime | None) -> None:
     """Check kit-v1 documents or bundles (JSON, JSON Lines, or directories of them).
 
-    서류(또는 서류 묶음)를 스키마와 규칙(S24-DOC-nnn)으로 검사합니다.
+    서류(또는 서류 묶음)를 스키마와 규칙(S24-DOC-nnn)으로 검사합니다. 한 JSON Lines 파일이나 한 폴더의 서류는
+    배열처럼 함께 보낸 서류로 보고 서류 사이 규칙도 검사합니다; 시나리오의 expected/ 폴더는 index.jsonl에
+    따라 환자별로 나눕니다.
+
+    Documents of one JSON Lines file or one folder are checked together, like an array: the rules between
+    documents apply to them. A scenario's expected/ folder is split by patient with its index.jsonl.
     Exit 0: all valid; 1: findings; 2: unusable input.
     """
     if schema_name is not None and schema_name not in schemas():
         known = ", ".join(schemas())
         raise OneLineError(f"--schema {schema_name!r}: 알 수 없는 스키마입니다 — {known} 중 하나를 쓰십시오",
                            f"--schema {schema_name!r}: unknown schema — use one of {known}")
+    day = today.date() if today else today_in_korea()
     results: list[tuple[Item, list[Finding]]] = []
     unusable: list[Unusable] = []
-    for entry in expand(list(paths)):
-        if isinstance(entry, Unusable):
-            unusable.append(entry)
-            continue
-        for item in read(entry, max_bytes):
-            if isinstance(item, Unusable):
-                unusable.append(item)
-            elif schema_name:
+    indexed = 0
+    for path in paths:
+        read_in = read_argument(path, max_bytes)
+        unusable += read_in.unusable
+        indexed += read_in.index_entries
+        loose: list[Item] = []
+        for item in read_in.items:
+            if schema_name:
                 found = [] if is_valid(schema_name, item.value) else schema_findings(schema_name, item.value)
                 results.append((item, found))
             elif (problem := _not_a_document(item)) is not None:
                 unusable.append(problem)
+            elif _is_single_document(item.value) and read_in.together:
+                loose.append(item)
             else:
-                results.append((item, validate(item.value)))
+                results.append((item, validate(item.value, day)))
+        for group in read_in.groups(loose):
+            results += zip(group, validate_together([item.value for item in group], day), strict=True)
 
     for u in unusable:  # one line each on stderr, like every command's errors; the reports below list them too
         click.echo(f"오류: {u.where}: {u.message_ko} / error: {u.where}: {u.message_en}", err=True)
     failing = [f for _, found in results for f in found if strict or f.severity == "error"]
     code = EXIT_USAGE if unusable else EXIT_FINDINGS if failing else EXIT_OK
     if fmt == "json":
-        _print_json(results, unusable)
+        _print_json(results, unusable, indexed)
     else:
-        _print_table(results, unusable, lang)
+        _print_table(results, unusable, lang, indexed)
     sys.exit(code)
+
+
+def _is_single_document(value: object) -> bool:
+    return isinstance(value, dict) and value.get("document_type") in DOCUMENT_SCHEMAS
 
 
 def _not_a_document(item: Item) -> Unusable | None:
@@ -84,9 +102,10 @@ def _not_a_document(item: Item) -> Unusable | None:
                     "messages with --schema NAME", item.line)
 
 
-def _print_json(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable]) -> None:
+def _print_json(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable], indexed: int) -> None:
     out = {
         "profile": PROFILE,
+        "index_entries": indexed,
         "results": [{"file": str(item.path), "line": item.line, "document": document_label(item.value),
                      "valid": not any(f.severity == "error" for f in found),
                      "findings": [f.as_dict() for f in found]} for item, found in results],
@@ -96,7 +115,8 @@ def _print_json(results: list[tuple[Item, list[Finding]]], unusable: list[Unusab
     click.echo(json.dumps(out, ensure_ascii=False, indent=2))
 
 
-def _print_table(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable], lang: str) -> None:
+def _print_table(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable], lang: str,
+                 indexed: int) -> None:
     console = wide_console()
     ko = lang == "ko"
     if results and len(results) <= 50:
@@ -123,9 +143,11 @@ def _print_table(results: list[tuple[Item, list[Finding]]], unusable: list[Unusa
     errors = sum(1 for _, f in rows if f.severity == "error")
     warnings = len(rows) - errors
     if ko:
+        index = f"; 시나리오 색인(index.jsonl) 항목 {indexed}건으로 환자별 검사" if indexed else ""
         console.print(f"서류 {len(results)}건: 적합 {len(results) - bad}, 부적합 {bad} "
                       f"(오류 {errors}, 권고 {warnings}); "
-                      f"사용 불가 입력 {len(unusable)}", highlight=False)
+                      f"사용 불가 입력 {len(unusable)}{index}", highlight=False)
     else:
+        index = f"; grouped by patient with {indexed} scenario index entries (index.jsonl)" if indexed else ""
         console.print(f"{len(results)} documents: {len(results) - bad} valid, {bad} with errors ({errors} errors, "
-                      f"{warnings} warnings); {len(unusable)} unusable inputs", highlight=False)
+                      f"{warnings} warnings); {len(unusable)} unusable inputs{index}", highlight=False)

@@ -29,10 +29,10 @@ from .certs import (
     subject_text,
 )
 from .ciphers import CipherSuite, TlsVersion
-from .endpoint import TlsEndpoint
 from .facts import TlsFacts, facts_of
 from .handshake import CERT_ERRORS, CLIENT_REFUSALS, HandshakeOutcome, TlsError
 from .probe import ProbeStatus, SpeaksTls
+from .target import TlsEndpoint
 
 #: Which shared facts each check reads (run_tls_checks probes them in parallel up front).
 NEEDS: dict[str, tuple[str, ...]] = {}
@@ -219,13 +219,15 @@ def forward_secrecy(endpoint: TlsEndpoint, facts: TlsFacts) -> Outcome:
     tls12 = facts.suites(TlsVersion.TLS1_2)
     prefers_static = bool(tls12 and tls12.server_order and tls12.accepted and not tls12.accepted[0].forward_secrecy)
     only_static = len(static) == len(suites) and TlsVersion.TLS1_3 not in facts.versions.accepted
-    if only_static or prefers_static:
-        why = ("순방향 보안 암호군이 없습니다", "no suite with forward secrecy") if only_static else \
-            ("서버가 순방향 보안 없는 암호군을 우선합니다", "the server prefers a suite without forward secrecy")
-        return failed(say(f"{why[0]}: {names}", f"{why[1]}: {names}"), *evidence)
-    return warned(say(f"순방향 보안 없는 암호군도 받습니다: {names}",
-                      f"suites without forward secrecy accepted: {names}"),
-                  *evidence)
+    # A MUST: any suite without forward secrecy fails, since a client (or an attacker in the middle offering
+    # only those) can pick it; the reason says how bad it is.
+    if only_static:
+        why = ("순방향 보안 암호군이 없습니다", "no suite with forward secrecy")
+    elif prefers_static:
+        why = ("서버가 순방향 보안 없는 암호군을 우선합니다", "the server prefers a suite without forward secrecy")
+    else:
+        why = ("순방향 보안 없는 암호군도 받습니다", "suites without forward secrecy are accepted")
+    return failed(say(f"{why[0]}: {names}", f"{why[1]}: {names}"), *evidence)
 
 
 @tls_check("S24-TLS-008", "versions", "suites")
@@ -312,21 +314,25 @@ def chain_complete(endpoint: TlsEndpoint, facts: TlsFacts) -> Outcome:
     status = report.status
     if status is ChainStatus.COMPLETE:
         return passed(say("체인이 완전합니다", "the chain is complete") + f" ({len(sent)} sent)")
+    # Each finding names its cause, so the report carries the catalogue's remedy for what was found.
     if status is ChainStatus.ROOT_INCLUDED:
         return warned(say("루트 인증서까지 보냅니다(불필요)", "the root certificate is sent too (not needed)"),
-                      evidence)
+                      evidence, cause="root_included")
     if status is ChainStatus.OUT_OF_ORDER:
         return warned(say("체인 순서가 틀렸거나 관계없는 인증서가 섞여 있습니다",
-                          "the chain is out of order or carries unrelated certificates"), evidence)
+                          "the chain is out of order or carries unrelated certificates"), evidence,
+                      cause="out_of_order")
     if status is ChainStatus.MISSING_INTERMEDIATE:
         where = f"; AIA: {', '.join(report.aia)}" if report.aia else "; found in the relay's bundle"
         return failed(say(f"중간 인증서를 보내지 않습니다: {report.missing}",
                           f"the intermediate certificate is not sent: {report.missing}"),
                       Evidence(f"sent ({len(sent)}): {order}{where}", expected=f"leaf + {report.missing}",
-                               actual=status.value, reproduction=_showcerts(endpoint)))
+                               actual=status.value, reproduction=_showcerts(endpoint)),
+                      cause="missing_intermediate")
     if status is ChainStatus.UNKNOWN_ISSUER:
         return failed(say(f"발급자 인증서를 보내지 않았고 신뢰 목록에도 없습니다: {report.missing}",
-                          f"the issuer is neither sent nor among the anchors: {report.missing}"), evidence)
+                          f"the issuer is neither sent nor among the anchors: {report.missing}"), evidence,
+                      cause="unknown_issuer")
     return skipped(say("신뢰하지 않는 CA로 이어지는 체인이라 완전성을 판단하지 않음 (S24-TLS-010 참조)",
                        "the chain leads to a CA outside the anchors, see S24-TLS-010") + f" ({status.value})")
 

@@ -24,10 +24,10 @@ from ...simulator.certfactory import CertFactory, Issued
 from ...simulator.pki import Credential
 from .certs import load_bundle
 from .ciphers import TlsVersion
-from .endpoint import TlsEndpoint
 from .handshake import HandshakeOutcome, Mode, TlsError, handshake
 from .probe import SpeaksTls, SpeaksTlsResult, SuiteScan, Timeouts, VersionScan, enumerate_suites, probe_versions
 from .probe import speaks_tls as _speaks_tls
+from .target import TlsEndpoint
 
 T = TypeVar("T")
 _CACHE_KEY = "facts"

@@ -17,12 +17,10 @@ import time
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from cryptography import x509
 
-if TYPE_CHECKING:
-    from .endpoint import TlsEndpoint
+from .target import TlsEndpoint
 
 # Pinned so a verdict does not change with Python's defaults (3.13 adds STRICT and PARTIAL_CHAIN).
 VERIFY_FLAGS = ssl.VERIFY_X509_TRUSTED_FIRST

@@ -14,8 +14,8 @@ from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any
 
+from ..catalogue import requirement
 from .ciphers import (
-    MOZILLA_6_0_INTERMEDIATE_CODES,
     CipherSuite,
     TlsVersion,
     by_code,
@@ -28,28 +28,25 @@ from .ciphers import (
 # still send 1024-bit groups, which the kit's raw probe does not measure; DHE is slow on the relay's side;
 # and every client the relay could use speaks ECDHE, so dropping DHE costs a clinic nothing. A profile that
 # wants NIST's wider set moves the DHE codes from `tls12_tolerated` to `tls12_allowed`.
-TLS12_ALLOWED = frozenset(code for code in MOZILLA_6_0_INTERMEDIATE_CODES if code >> 8 != 0x13)
+# Both lists are written in the requirement itself (conformance/catalogue/tls.toml, S24-TLS-006 policy),
+# so the catalogue says which suites fail and which only warn.
 
 
-def _tolerated() -> frozenset[int]:
-    """Warn, don't fail: DHE-RSA AEAD, ECDHE with CBC + SHA-2 MAC, and ECDHE ARIA-GCM (Korean stacks)."""
-    names = (
-        "DHE-RSA-AES128-GCM-SHA256", "DHE-RSA-AES256-GCM-SHA384", "DHE-RSA-CHACHA20-POLY1305",
-        "ECDHE-ECDSA-AES128-SHA256", "ECDHE-RSA-AES128-SHA256", "ECDHE-ECDSA-AES256-SHA384",
-        "ECDHE-RSA-AES256-SHA384",
-        "TLS_ECDHE_ECDSA_WITH_ARIA_128_GCM_SHA256", "TLS_ECDHE_ECDSA_WITH_ARIA_256_GCM_SHA384",
-        "TLS_ECDHE_RSA_WITH_ARIA_128_GCM_SHA256", "TLS_ECDHE_RSA_WITH_ARIA_256_GCM_SHA384",
-    )
+def _catalogued(key: str) -> frozenset[int]:
+    """Code points of the suites S24-TLS-006 lists under ``key`` in the catalogue."""
     codes = set()
-    for name in names:
+    for name in requirement("S24-TLS-006").policy[key]:
         suite = by_name(name)
-        if suite is None:  # a typo here is a kit defect, caught by the policy tests
-            raise ValueError(f"unknown suite in the default policy: {name}")
+        if suite is None:  # a typo in the catalogue is a kit defect, caught by the policy tests
+            raise ValueError(f"unknown suite in S24-TLS-006 policy.{key}: {name}")
         codes.add(suite.code)
     return frozenset(codes)
 
 
-TLS12_TOLERATED = _tolerated()
+#: Pass: Mozilla intermediate 6.0, ECDHE AEAD (its TLS 1.3 suites are judged apart).
+TLS12_ALLOWED = _catalogued("tls12_pass")
+#: Warn, don't fail: DHE-RSA AEAD, ECDHE with CBC + SHA-2 MAC, and ECDHE ARIA-GCM (Korean stacks).
+TLS12_TOLERATED = _catalogued("tls12_warn")
 
 _VERSION_NAMES = {
     "sslv3": TlsVersion.SSL3, "ssl3": TlsVersion.SSL3,

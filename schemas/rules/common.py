@@ -8,7 +8,7 @@ from typing import Any
 
 from ..codes import code_list
 from ..identifiers import FULL_RRN, FULL_RRN_SCAN, is_valid_business_number
-from .registry import Document, Violation, rule
+from .registry import Document, Violation, rule, schema_rule
 
 ALL = ("medical_receipt", "itemised_statement", "prescription", "pharmacy_receipt")
 #: The only fields where a fraction is meaningful (half a tablet); every other number is won or a count.
@@ -112,6 +112,14 @@ def _unknown(list_name: str, code: str, pointer: str, what_ko: str, what_en: str
                         f"{what_en} {code!r} is not in the code list fixtures/codes/{list_name}.json")
 
 
+schema_rule("S24-DOC-041", "요양기관기호는 숫자 8자리", "A provider code is 8 digits", applies_to=(*ALL, "bundle"))
+schema_rule("S24-DOC-042", "상병코드는 KCD 형식(영문자 + 숫자 2자리, 선택적으로 . + 숫자 1~2자리)",
+            "A diagnosis code has the KCD shape (letter, two digits, optional dot and one or two digits)",
+            applies_to=("medical_receipt", "prescription"))
+schema_rule("S24-DOC-043", "약품코드는 숫자 9자리", "A drug code is 9 digits",
+            applies_to=("prescription", "pharmacy_receipt"))
+
+
 @rule("S24-DOC-050", "요양기관 종별코드는 코드 목록에 있어야 함", "Facility type is a known code", applies_to=ALL)
 def known_facility_type(doc: Document) -> Iterator[Violation]:
     for pointer, provider in _providers(doc):
@@ -168,3 +176,55 @@ def known_drugs(doc: Document) -> Iterator[Violation]:
         items = ((f"/{key}/{i}/drug_code", item["drug_code"]) for i, item in enumerate(doc[key]))
     for pointer, code in items:
         yield from _unknown("drugs", code, pointer, "약품코드", "drug code")
+
+
+def _domestic(provider: dict) -> bool:
+    """Only Korean providers hold a 요양기관기호; treatment abroad carries another country."""
+    return provider.get("country", "KR") == "KR"
+
+
+@rule("S24-DOC-057", "요양기관 종별코드가 요양기관기호의 종별 자리(셋째 자리)와 맞음",
+      "The facility type agrees with the type digit (third digit) of the provider code", applies_to=ALL)
+def facility_type_matches_code(doc: Document) -> Iterator[Violation]:
+    types = code_list("facility-types")
+    for pointer, provider in _providers(doc):
+        kind, code = provider.get("facility_type"), provider["provider_code"]
+        if kind not in types or not _domestic(provider):
+            continue  # an unknown type is S24-DOC-050's finding
+        expected = types[kind]["code_digit"]
+        if code[2] != expected:
+            fits = sorted(c for c, entry in types.items() if entry["code_digit"] == code[2])
+            yield Violation(f"{pointer}/facility_type",
+                            f"종별코드 {kind}({types[kind]['ko']})의 요양기관기호는 셋째 자리가 {expected}인데 "
+                            f"{code}는 {code[2]}입니다 "
+                            f"(셋째 자리 {code[2]}에 맞는 종별: {', '.join(fits) or '없음'}): "
+                            "종별코드가 본인부담·공제 구분을 정하므로 요양기관 정보를 확인하십시오",
+                            f"facility type {kind} ({types[kind]['en']}) has provider codes with third digit "
+                            f"{expected}, but {code} has {code[2]} "
+                            f"(types with {code[2]}: {', '.join(fits) or 'none'}); "
+                            "the facility type sets the copay and deductible tier, so check the provider record")
+
+
+def _is_pharmacy(provider: dict) -> bool:
+    entry = code_list("facility-types").get(provider.get("facility_type", ""))
+    return entry is not None and entry["tier"] == "pharmacy"
+
+
+@rule("S24-DOC-058", "약제비 영수증은 약국만 발행하고 약국은 다른 서류를 발행하지 않음",
+      "Pharmacy receipts come only from pharmacies, and pharmacies issue no other document", applies_to=ALL)
+def pharmacy_documents_from_pharmacies(doc: Document) -> Iterator[Violation]:
+    provider = doc["provider"]
+    if doc["document_type"] == "pharmacy_receipt":
+        if not _is_pharmacy(provider):
+            yield Violation("/provider/facility_type",
+                            f"약제비 영수증의 발행기관 종별코드가 약국(81)이 아닌 {provider['facility_type']}입니다",
+                            f"a pharmacy receipt is issued by a pharmacy (81), not facility type "
+                            f"{provider['facility_type']}")
+        if _is_pharmacy(doc["prescriber"]):
+            yield Violation("/prescriber/facility_type",
+                            "처방기관이 약국일 수 없습니다: 처방전을 발행한 의료기관을 적으십시오",
+                            "the prescriber cannot be a pharmacy: name the care provider that issued the prescription")
+    elif _is_pharmacy(provider):
+        yield Violation("/provider/facility_type",
+                        f"약국(81)은 {doc['document_type']} 서류를 발행하지 않습니다: 발행 요양기관을 확인하십시오",
+                        f"a pharmacy (81) does not issue a {doc['document_type']}: check the issuing provider")

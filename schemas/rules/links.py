@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
 
@@ -16,8 +17,19 @@ def _by_type(documents: list[Document], document_type: str) -> Iterator[tuple[in
     return ((i, d) for i, d in enumerate(documents) if d.get("document_type") == document_type)
 
 
-def _receipts_by_number(documents: list[Document]) -> dict[str, tuple[int, Document]]:
-    return {d["receipt_number"]: (i, d) for i, d in _by_type(documents, "medical_receipt")}
+def _receipts_by_number(documents: list[Document]) -> dict[tuple[str, str], tuple[int, Document]]:
+    """Medical receipts by (issuing provider, receipt number): receipt numbers are unique per provider only."""
+    return {(d["provider"]["provider_code"], d["receipt_number"]): (i, d)
+            for i, d in _by_type(documents, "medical_receipt")}
+
+
+def _receipt_key(statement: Document) -> tuple[str, str]:
+    return statement["provider"]["provider_code"], statement["receipt_number"]
+
+
+def _unreadable(documents: list[Document]) -> bool:
+    """Whether a document failed the schema (it takes part as ``{}``): a missing partner may be that one."""
+    return any(not d for d in documents)
 
 
 def _prescriptions_by_number(documents: list[Document]) -> dict[str, tuple[int, Document]]:
@@ -29,9 +41,9 @@ def _prescriptions_by_number(documents: list[Document]) -> dict[str, tuple[int, 
 def statement_adds_up(documents: list[Document]) -> Iterator[Violation]:
     receipts = _receipts_by_number(documents)
     for s_index, statement in _by_type(documents, "itemised_statement"):
-        if statement["receipt_number"] not in receipts:
+        if _receipt_key(statement) not in receipts:
             continue
-        r_index, receipt = receipts[statement["receipt_number"]]
+        _, receipt = receipts[_receipt_key(statement)]
         summed: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LINE_COLUMNS, 0))
         for line in statement["lines"]:
             for column in LINE_COLUMNS:
@@ -46,19 +58,28 @@ def statement_adds_up(documents: list[Document]) -> Iterator[Violation]:
                 if lines[column] != expected[column]:
                     yield Violation(f"/documents/{s_index}/lines",
                                     f"세부내역 {code} 항목의 {column} 합 {won(lines[column])}이 "
-                                    f"영수증(/documents/{r_index}) "
+                                    f"영수증 {receipt['receipt_number']}의 "
                                     f"{won(expected[column])}과 다릅니다",
-                                    f"itemised lines of {code}, column {column}, add up to {lines[column]} but the "
-                                    f"receipt (/documents/{r_index}) says {expected[column]}")
+                                    f"itemised lines of {code}, column {column}, add up to {lines[column]} but "
+                                    f"receipt {receipt['receipt_number']} says {expected[column]}")
 
 
 @rule("S24-DOC-015", "세부내역서는 같은 내원의 영수증을 가리킴",
       "An itemised statement points at the receipt of the same visit", applies_to=BUNDLE, scope="bundle")
 def statement_links_receipt(documents: list[Document]) -> Iterator[Violation]:
     receipts = _receipts_by_number(documents)
+    # Statements asked for alone (a request for more documents) come without receipts: nothing to match.
+    issuers = {code for code, _ in receipts}
     for s_index, statement in _by_type(documents, "itemised_statement"):
-        found = receipts.get(statement["receipt_number"])
+        found = receipts.get(_receipt_key(statement))
         if found is None:
+            if statement["provider"]["provider_code"] in issuers and not _unreadable(documents):
+                number = statement["receipt_number"]
+                yield Violation(f"/documents/{s_index}/receipt_number",
+                                f"세부내역서가 가리키는 영수증 {number}이(가) 함께 보낸 서류에 없습니다: "
+                                "세부내역서는 같은 내원의 진료비 영수증과 함께 보내십시오",
+                                f"receipt {number}, which the statement points at, is not among the documents sent "
+                                "with it: send an itemised statement together with the receipt of the same visit")
             continue
         _, receipt = found
         for field in ("visit_id", "setting", "treatment_period"):
@@ -112,3 +133,64 @@ def pharmacy_drugs_prescribed(documents: list[Document]) -> Iterator[Violation]:
                 yield Violation(f"/documents/{index}/drugs/{i}/drug_code",
                                 f"약품 {drug['drug_code']}({drug['name']})은(는) 처방전에 없습니다",
                                 f"drug {drug['drug_code']} ({drug['name']}) is not on the prescription")
+
+
+def _label(doc: Document) -> str:
+    """A document named by its type and number, never by its patient."""
+    number = doc.get("statement_number") or doc.get("receipt_number") or doc.get("issue_number") or "?"
+    return f"{doc['document_type']} {number}"
+
+
+def _same_text(a: str, b: str) -> bool:
+    # An NFD name is S24-DOC-030's finding, not another patient.
+    return unicodedata.normalize("NFC", a) == unicodedata.normalize("NFC", b)
+
+
+@rule("S24-DOC-017", "함께 보낸 서류는 모두 한 환자의 것 (성명, 생년월일, 주민등록번호)",
+      "The documents sent together belong to one patient (name, birth date, masked number)",
+      applies_to=BUNDLE, scope="bundle")
+def one_patient(documents: list[Document]) -> Iterator[Violation]:
+    # Messages name the document to compare with (type and number), never the person: reports are handed on.
+    first_name: tuple[str, str] | None = None
+    first_number: tuple[str, str] | None = None
+    for index, doc in enumerate(documents):
+        patient = doc.get("patient")
+        if not patient:
+            continue
+        if first_name is None:
+            first_name = _label(doc), patient["name"]
+        elif not _same_text(patient["name"], first_name[1]):
+            yield Violation(f"/documents/{index}/patient/name",
+                            f"환자 성명이 {first_name[0]}의 환자와 다릅니다: "
+                            "한 묶음에는 한 환자의 서류만 넣으십시오",
+                            f"the patient's name differs from that of {first_name[0]}: send one patient's "
+                            "documents together")
+        number = patient.get("resident_number_masked")
+        if number is None:
+            continue
+        if first_number is None:
+            first_number = _label(doc), number
+        elif number != first_number[1]:
+            what_ko, what_en = (("생년월일", "birth date") if number[:6] != first_number[1][:6]
+                                else ("주민등록번호 7번째 자리", "7th digit of the resident number"))
+            yield Violation(f"/documents/{index}/patient/resident_number_masked",
+                            f"{what_ko}가 {first_number[0]}의 환자와 다릅니다: "
+                            "한 묶음에는 한 환자의 서류만 넣으십시오",
+                            f"the {what_en} differs from that of {first_number[0]}: send one patient's "
+                            "documents together")
+
+
+@rule("S24-DOC-018", "묶음의 요양기관기호는 모든 서류의 발행기관 요양기관기호와 같음",
+      "The bundle's provider code equals every document's provider code", applies_to=BUNDLE, scope="envelope")
+def bundle_provider(bundle: Document) -> Iterator[Violation]:
+    code = bundle.get("provider_code")
+    if not isinstance(code, str):
+        return  # the schema reports a missing or malformed provider_code
+    for index, doc in enumerate(bundle["documents"]):
+        issuer = doc.get("provider", {}).get("provider_code")
+        if issuer is not None and issuer != code:
+            yield Violation(f"/documents/{index}/provider/provider_code",
+                            f"서류 발행기관의 요양기관기호 {issuer}가 묶음의 provider_code {code}와 다릅니다: "
+                            "각 요양기관은 자기가 발행한 서류만 보냅니다",
+                            f"the document's provider code {issuer} differs from the bundle's provider_code {code}: "
+                            "a provider sends only the documents it issued")

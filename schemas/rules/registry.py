@@ -4,10 +4,21 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta, timezone
 from typing import Any, Literal, NamedTuple
 
 Severity = Literal["error", "warning"]
+#: document: one document; bundle: the documents sent together (a bundle, a claim, an array, a JSON Lines
+#: file); envelope: a bundle with its envelope; schema: enforced by the JSON Schema (``x-rule``), listed here.
+Scope = Literal["document", "bundle", "envelope", "schema"]
 Document = dict[str, Any]
+#: Korea has one time zone and no daylight saving time.
+KST = timezone(timedelta(hours=9), "KST")
+
+
+def today_in_korea() -> date:
+    """The date in Korea now: documents are dated in KST."""
+    return datetime.now(KST).date()
 
 
 class Violation(NamedTuple):
@@ -44,32 +55,48 @@ class Rule:
     title_ko: str
     title_en: str
     applies_to: tuple[str, ...]
-    scope: Literal["document", "bundle"]
+    scope: Scope
     severity: Severity
     needs_valid_shape: bool
-    check: Callable[[Any], Iterable[Violation]]
+    check: Callable[..., Iterable[Violation]] | None
+    #: The check takes the validation date as a second argument (rules about "not after today").
+    dated: bool = False
+
+    def run(self, subject: Any, today: date) -> Iterable[Violation]:
+        if self.check is None:
+            return ()
+        return self.check(subject, today) if self.dated else self.check(subject)
 
 
 RULES: dict[str, Rule] = {}
 
 
 def rule(rule_id: str, title_ko: str, title_en: str, *, applies_to: Iterable[str],
-         scope: Literal["document", "bundle"] = "document", severity: Severity = "error",
-         needs_valid_shape: bool = True) -> Callable:
-    """Register ``func(document) -> Iterable[Violation]`` (or ``func(documents)`` for bundle rules).
+         scope: Scope = "document", severity: Severity = "error",
+         needs_valid_shape: bool = True, dated: bool = False) -> Callable:
+    """Register ``func(document) -> Iterable[Violation]`` (``func(documents)`` for bundle rules, ``func(bundle)``
+    for envelope rules; ``func(subject, today)`` when ``dated``).
 
     ``needs_valid_shape=False`` marks rules that walk any JSON value and so also run on documents that
     failed the schema (text encoding, masked resident numbers).
     """
 
     def register(func: Callable) -> Callable:
-        if rule_id in RULES:
-            raise ValueError(f"rule {rule_id} registered twice")
-        RULES[rule_id] = Rule(rule_id, title_ko, title_en, tuple(applies_to), scope, severity,
-                              needs_valid_shape, func)
+        _add(Rule(rule_id, title_ko, title_en, tuple(applies_to), scope, severity, needs_valid_shape, func, dated))
         return func
 
     return register
+
+
+def schema_rule(rule_id: str, title_ko: str, title_en: str, *, applies_to: Iterable[str]) -> None:
+    """Register a rule the JSON Schema enforces (its constraint carries ``x-rule``), so it is listed like any other."""
+    _add(Rule(rule_id, title_ko, title_en, tuple(applies_to), "schema", "error", False, None))
+
+
+def _add(new: Rule) -> None:
+    if new.id in RULES:
+        raise ValueError(f"rule {new.id} registered twice")
+    RULES[new.id] = new
 
 
 def describe_rule(rule_id: str) -> dict[str, Any]:

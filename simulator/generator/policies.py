@@ -17,7 +17,7 @@ from random import Random
 from typing import Any
 
 from ..people import _AGE_BANDS  # the age structure patients are drawn with
-from .context import Options
+from .options import Options
 from .population import Patient
 from .tables import Weighted, chance, population_fixture
 

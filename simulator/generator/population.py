@@ -17,7 +17,7 @@ from faker import Faker
 
 from ...schemas.identifiers import SYNTHETIC_PROVIDER_PREFIX, business_number_check_digit, format_business_number
 from .catalog import Kind
-from .context import Options
+from .options import Options
 from .tables import Weighted, chance, tier, uniform_choice
 
 #: 의료급여 share of the population (about 2.9%; 1종 about two thirds of it), the kit's rounding.
