@@ -38,7 +38,7 @@ FINAL = ("paid", "denied", "more_documents_required", "failed")
 
 async def _claims(stack: Stack, claims: list[dict], concurrency: int, seconds: float) -> tuple[list[float], float]:
     """Send ``claims`` with ``concurrency`` in flight; each latency is submit → final state."""
-    verify = stack.pki.client_context(None)
+    verify = stack.pki.client_context("patient-app")  # claims come from the patient app (docs/security.md)
     latencies: list[float] = []
     queue = list(reversed(claims))
     deadline = time.monotonic() + seconds

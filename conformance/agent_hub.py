@@ -184,17 +184,20 @@ class AgentHub:
 
     # -- the agent's side (on the server's event loop) ------------------------------------------------------
 
-    def _identity(self, request: Request) -> str | None:
-        """Why the caller may not speak for the provider (None when it may): the certificate pin."""
+    def _identity(self, request: Request) -> ProblemResponse | None:
+        """The 403 to answer when the caller may not speak for the provider (None when it may): as the relay,
+        ``client_certificate_required`` without a certificate, ``forbidden`` for one that is not the pinned."""
         if self.pin is None:
             return None
         pem = client_certificate(request.scope)
         if pem is None:
-            return "클라이언트 인증서가 없습니다 / no client certificate"
+            return problem(403, "client_certificate_required", "Client certificate required",
+                           "클라이언트 인증서가 없습니다 / no client certificate")
         seen = hashlib.sha256(ssl.PEM_cert_to_DER_cert(pem)).hexdigest()
         if seen != self.pin:
-            return (f"인증서 {seen[:16]}…은(는) 등록된 {self.pin[:16]}…이(가) 아닙니다 "
-                    f"/ certificate {seen[:16]}… is not the registered {self.pin[:16]}…")
+            return problem(403, "forbidden", "Certificate not registered",
+                           f"인증서 {seen[:16]}…은(는) 등록된 {self.pin[:16]}…이(가) 아닙니다 "
+                           f"/ certificate {seen[:16]}… is not the registered {self.pin[:16]}…")
         return None
 
     async def _poll(self, request: Request) -> Response:
@@ -262,8 +265,8 @@ class AgentHub:
         if wait is None and "wait" in request.query_params:
             return problem(400, "invalid_request", "Invalid wait", f"wait: 0~{MAX_WAIT:g} 초여야 합니다 "
                            f"/ wait must be 0 to {MAX_WAIT:g} seconds")
-        if (why := self._identity(request)) is not None:
-            return problem(403, "client_certificate_required", "Certificate not registered", why)
+        if (refused := self._identity(request)) is not None:
+            return refused
         if value["provider_code"] != self.provider_code:
             code = value["provider_code"]
             return problem(404, "not_found", "No agent registration",
@@ -302,8 +305,8 @@ class AgentHub:
             if not is_valid("agent#/$defs/reply", value):
                 raise BadRequest(problem(400, "invalid_request", "Invalid reply",
                                          errors=findings_as_errors(schema_findings("agent#/$defs/reply", value))))
-            if (why := self._identity(request)) is not None:
-                raise BadRequest(problem(403, "client_certificate_required", "Certificate not registered", why))
+            if (refused := self._identity(request)) is not None:
+                raise BadRequest(refused)
         except BadRequest as exc:
             outcome, response = ("refused" if exc.response.status_code == 403 else "invalid"), exc.response
         else:

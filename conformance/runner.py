@@ -466,16 +466,18 @@ def _client_issuer(target: Target) -> tuple[Path, Path] | None:
     """
     if target.client_cert is None:
         return None
-    ca, key = target.client_cert.parent / "ca.pem", target.client_cert.parent / "ca.key"
-    if not (ca.is_file() and key.is_file()):
-        return None
     try:
         leaf = x509.load_pem_x509_certificate(target.client_cert.read_bytes())
-        if leaf.issuer != x509.load_pem_x509_certificate(ca.read_bytes()).subject:
-            return None
     except (OSError, ValueError):
         return None
-    return ca, key
+    for stem in ("intermediate", "ca"):  # the test PKI issues through its intermediate (older kits: the root)
+        ca, key = target.client_cert.parent / f"{stem}.pem", target.client_cert.parent / f"{stem}.key"
+        try:
+            if key.is_file() and leaf.issuer == x509.load_pem_x509_certificate(ca.read_bytes()).subject:
+                return ca, key
+        except (OSError, ValueError):
+            continue
+    return None
 
 
 def _net_context(suite: Suite) -> Any:

@@ -9,7 +9,10 @@ Shipped through the ``pytest11`` entry point ``s24kit-simulator``, so installing
 
 Fixtures: ``s24_scenario`` (a generated scenario directory, or ``--s24-sim-scenario DIR``),
 ``s24_simulator`` (in-process, no sockets), ``s24_simulator_tls`` (every party on loopback with mutual TLS),
-``s24_relay``, ``s24_insurers``, ``s24_provider`` (sync httpx clients of the in-process simulator).
+``s24_relay``, ``s24_insurers``, ``s24_provider`` (sync httpx clients of the in-process simulator, each
+presenting the certificate its caller has: the patient app's to the relay, the relay's to insurers and
+providers), ``s24_admin`` (the relay's ``/__admin/…`` routes, with the admin certificate). docs/security.md
+says who may call what.
 """
 
 from __future__ import annotations
@@ -76,7 +79,14 @@ def s24_simulator_tls(s24_scenario: Path, tmp_path: Path) -> Iterator[Simulator]
 
 @pytest.fixture
 def s24_relay(s24_simulator: Simulator) -> httpx.Client:
+    """The relay as the patient app's backend calls it (certificate role ``patient-app``)."""
     return s24_simulator.client("relay")
+
+
+@pytest.fixture
+def s24_admin(s24_simulator: Simulator) -> httpx.Client:
+    """The relay's admin API (certificate role ``admin``)."""
+    return s24_simulator.admin()
 
 
 @pytest.fixture

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
+from functools import lru_cache
 
 PROVIDER_CODE = re.compile(r"^[0-9]{8}$")
 BUSINESS_NUMBER = re.compile(r"^[0-9]{3}-[0-9]{2}-[0-9]{5}$")
@@ -56,6 +57,7 @@ def century_of(gender_digit: str) -> int:
         gender_digit, 1800)
 
 
+@lru_cache(maxsize=4096)  # the same patient's number on every document of a visit
 def birth_date_of(resident_number: str) -> date | None:
     """The birth date a (masked) resident number states: YYMMDD with the century of its 7th digit.
 

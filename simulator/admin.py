@@ -70,6 +70,17 @@ def admin_routes(table: list[AdminRoute], title: str) -> list[Route]:
             return HTMLResponse(_html_table(title, rows))
         return JSONResponse(rows)
 
+    by_path: dict[str, dict[str, Endpoint]] = {}
+    for r in table:
+        by_path.setdefault(r.path, {})[r.method.upper()] = r.endpoint
     return [Route(INDEX_PATH, index, methods=["GET"])] + [
-        Route(r.path, r.endpoint, methods=[r.method.upper()]) for r in table]
+        Route(path, _dispatch(endpoints), methods=list(endpoints)) for path, endpoints in by_path.items()]
+
+
+def _dispatch(endpoints: dict[str, Endpoint]) -> Endpoint:
+    """One endpoint for every method of a path: a 405 then lists all of them in ``Allow`` (one Starlette
+    route per method listed only the first route's)."""
+    async def endpoint(request: Request) -> Response:
+        return await endpoints.get(request.method, endpoints.get("GET"))(request)  # HEAD is served as GET
+    return endpoint
 

@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 
+from .inprocess import as_caller
 from .stack import SimClock, Stack
 
 FINAL = frozenset({"paid", "denied", "more_documents_required", "failed"})
@@ -105,15 +106,16 @@ class Simulator:
     def urls(self) -> dict[str, str]:
         return self.stack.urls
 
-    def client(self, party: str = "relay", *, certificate: str | None = None) -> httpx.Client:
-        """A client for ``party`` ("relay", "insurer:INSA", "provider:99…"); over the network it trusts the
-        kit's CA and presents ``certificate`` (a test-PKI role; the relay's for providers by default)."""
+    def client(self, party: str = "relay", *, certificate: str | None = None, anonymous: bool = False) -> httpx.Client:
+        """A client for ``party`` ("relay", "insurer:INSA", "provider:99…") presenting ``certificate`` (a
+        test-PKI credential name; by default the patient app's for the relay, the relay's for providers and
+        insurers; ``anonymous`` presents none). Over the network it trusts the kit's CA."""
         base = self.urls[party]
+        name = None if anonymous else certificate or ("patient-app" if party == "relay" else "relay-client")
         if self.network:
-            role = certificate or ("relay-client" if party.startswith(("provider:", "insurer:")) else None)
-            client = httpx.Client(verify=self.stack.pki.client_context(role), base_url=base, timeout=10.0)
+            client = httpx.Client(verify=self.stack.pki.client_context(name), base_url=base, timeout=10.0)
         else:
-            app = self._app(party)
+            app = as_caller(self._app(party), self.stack.pki[name] if name else None)
             transport = _LoopTransport(httpx.ASGITransport(app), self._loop)
             client = httpx.Client(transport=transport, base_url=base, timeout=10.0)
         self._clients.append(client)
@@ -153,9 +155,13 @@ class Simulator:
             self.stack.clock.now = granted + dt.timedelta(minutes=1)
         return self.wait(self.submit(record["claim"])["claim_id"], timeout)
 
+    def admin(self, party: str = "relay") -> httpx.Client:
+        """A client for ``party``'s ``/__admin/…`` routes, presenting the admin certificate."""
+        return self.client(party, certificate="admin")
+
     def journal(self, **query: Any) -> list[dict[str, Any]]:
         """The relay's journal entries matching ``query`` (party, route, method, status, q …)."""
-        return self.client("relay").get("/__admin/journal", params={"limit": 1000, **query}).json()["entries"]
+        return self.admin().get("/__admin/journal", params={"limit": 1000, **query}).json()["entries"]
 
 
 @contextlib.contextmanager

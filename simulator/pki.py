@@ -1,15 +1,24 @@
-"""The kit's test PKI: a CA and the certificates every simulated party needs, kept in a state directory.
+"""The kit's test PKI: a root CA, an intermediate CA, and the certificates every simulated party needs.
+
+Leaves are issued by the intermediate (root → intermediate → leaf) and each ``*.pem`` holds the leaf followed
+by the intermediate, so the kit's servers send the chain a client with only the root needs (S24-TLS-011).
+Every certificate says what it is for: the subject's organisational unit (OU) is its **role**, read back by
+:func:`certificate_role`, and an insurer's client certificate carries the insurer code in its CN
+(:func:`certificate_insurer`). The simulated parties decide who may call each route from that role
+(:mod:`s24kit.simulator.access`), not from the CA alone.
 
 Certificates are EC P-256 / ECDSA-SHA256, carry SAN, key usage, extended key usage, subject and authority
 key identifiers, and pass OpenSSL's strict X.509 checks (``VERIFY_X509_STRICT``). They are reused while
-valid for at least ``RENEW_BEFORE`` and reissued otherwise. Nothing here is fit for production use.
+valid for at least ``RENEW_BEFORE`` and reissued otherwise, or when they predate roles or the intermediate.
+Nothing here is fit for production use.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
+import functools
 import ipaddress
+import re
 import ssl
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,39 +32,108 @@ DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 LIFETIME = dt.timedelta(days=365)
 RENEW_BEFORE = dt.timedelta(days=30)
 ORG = "silson24-kit TEST ONLY"
+DOMAIN = "s24kit.test"
 
-#: Name of each credential in the state directory, and what it may be used for.
-ROLES: dict[str, tuple[bool, bool]] = {  # name: (serverAuth, clientAuth)
-    "relay-client": (False, True),
-    "relay-server": (True, False),
-    "provider-server": (True, False),
-    "provider-agent": (False, True),
-    "insurer-server": (True, False),
+#: Each credential in the state directory: its role (the subject OU) and what it may be used for.
+ROLES: dict[str, tuple[str, bool, bool]] = {  # file name: (role, serverAuth, clientAuth)
+    "relay-client": ("relay", False, True),
+    "relay-server": ("relay-server", True, False),
+    "provider-server": ("provider-server", True, False),
+    "provider-agent": ("provider-agent", False, True),
+    "insurer-server": ("insurer-server", True, False),
+    "patient-app": ("patient-app", False, True),
+    "admin": ("admin", False, True),
 }
+#: The role of every insurer's client certificate; its CN says which insurer (``insurer-client-INSA``).
+INSURER_ROLE = "insurer"
+INSURER_PREFIX = "insurer-client-"
+_INSURER_CODE = re.compile(r"[A-Z0-9]{2,10}")
+_INSURER_CN = re.compile(rf"{INSURER_PREFIX}([A-Z0-9]{{2,10}})\.{re.escape(DOMAIN)}")
+
+
+def _first_certificate(pem: str | bytes) -> x509.Certificate:
+    return x509.load_pem_x509_certificate(pem.encode() if isinstance(pem, str) else pem)
+
+
+@functools.lru_cache(maxsize=256)
+def _subject_facts(pem: str) -> tuple[str | None, str | None]:
+    try:
+        cert = _first_certificate(pem)
+    except ValueError:
+        return None, None
+    units = cert.subject.get_attributes_for_oid(NameOID.ORGANIZATIONAL_UNIT_NAME)
+    names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    role = str(units[0].value) if len(units) == 1 else None
+    common_name = str(names[0].value) if len(names) == 1 else None
+    return role, common_name
+
+
+def certificate_role(pem: str | None) -> str | None:
+    """The role written in a certificate's subject OU (``relay``, ``patient-app``, ``insurer`` …), or None.
+
+    Only meaningful for a certificate the TLS layer already verified against the kit's CA."""
+    return _subject_facts(pem)[0] if pem else None
+
+
+def certificate_insurer(pem: str | None) -> str | None:
+    """The insurer code of an insurer's client certificate (role ``insurer``), or None for any other."""
+    if not pem:
+        return None
+    role, common_name = _subject_facts(pem)
+    match = _INSURER_CN.fullmatch(common_name or "")
+    return match.group(1) if role == INSURER_ROLE and match else None
+
+
+def leaf_pem(pem: str | bytes) -> str:
+    """The first certificate of a PEM chain (the leaf), as PEM text."""
+    return _first_certificate(pem).public_bytes(serialization.Encoding.PEM).decode()
+
+
+def certificate_sha256(pem: str | bytes) -> str:
+    """Hex SHA-256 of a PEM certificate's DER (the first one of a chain file): what a pin compares."""
+    return _first_certificate(pem).fingerprint(hashes.SHA256()).hex()
 
 
 @dataclass(frozen=True, slots=True)
 class Credential:
-    """A certificate and its private key on disk (PEM)."""
+    """A certificate (leaf first, then the intermediate) and its private key on disk (PEM)."""
 
     cert: Path
     key: Path
 
     def sha256(self) -> str:
-        """Hex SHA-256 of the certificate's DER: what the relay registers to pin it."""
-        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(self.cert.read_text())).hexdigest()
+        """Hex SHA-256 of the leaf certificate's DER: what the relay registers to pin it."""
+        return certificate_sha256(self.cert.read_bytes())
+
+    def leaf_pem(self) -> str:
+        """The leaf certificate alone, as a server sees it in ``client_cert_chain[0]``."""
+        return leaf_pem(self.cert.read_bytes())
 
 
 @dataclass(frozen=True, slots=True)
 class TestPKI:
-    """Paths of the CA bundle and every role's credential."""
+    """Paths of the CA bundle (the root), the intermediate, and every role's credential."""
 
     directory: Path
     ca_cert: Path
     credentials: dict[str, Credential]
+    intermediate: Path | None = None
 
-    def __getitem__(self, role: str) -> Credential:
-        return self.credentials[role]
+    def __getitem__(self, name: str) -> Credential:
+        if name not in self.credentials and name.startswith(INSURER_PREFIX):
+            return self.insurer_client(name.removeprefix(INSURER_PREFIX))
+        return self.credentials[name]
+
+    def insurer_client(self, code: str) -> Credential:
+        """Insurer ``code``'s client certificate (role ``insurer``), issued the first time it is asked for."""
+        if not _INSURER_CODE.fullmatch(code):
+            raise ValueError(f"insurer code {code!r}: 2 to 10 upper-case letters or digits")
+        name = f"{INSURER_PREFIX}{code}"
+        if name not in self.credentials:
+            signer = _load_signer(self.directory / "intermediate.pem", self.directory / "intermediate.key")
+            self.credentials[name] = _ensure_leaf(self.directory, name, INSURER_ROLE, signer, server=False,
+                                                  client=True, hosts=(), now=_now())
+        return self.credentials[name]
 
     def server_context(self, role: str, *, require_client_cert: bool = True,
                        ask_client_cert: bool = False) -> ssl.SSLContext:
@@ -68,10 +146,12 @@ class TestPKI:
         if require_client_cert or ask_client_cert:
             context.verify_mode = ssl.CERT_REQUIRED if require_client_cert else ssl.CERT_OPTIONAL
             context.load_verify_locations(self.ca_cert)
+            if self.intermediate is not None:  # for a client that sends its leaf alone
+                context.load_verify_locations(self.intermediate)
         return context
 
     def client_context(self, role: str | None = "relay-client") -> ssl.SSLContext:
-        """TLS 1.2+ client context trusting the kit's CA, presenting ``role``'s certificate if given."""
+        """TLS 1.2+ client context trusting the kit's CA, presenting credential ``role``'s certificate if given."""
         context = ssl.create_default_context(cafile=str(self.ca_cert))
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.verify_flags |= ssl.VERIFY_X509_STRICT
@@ -84,9 +164,11 @@ def _now() -> dt.datetime:
     return dt.datetime.now(dt.UTC)
 
 
-def _name(common_name: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORG),
-                      x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
+def _name(common_name: str, role: str | None = None) -> x509.Name:
+    attributes = [x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORG)]
+    if role is not None:
+        attributes.append(x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, role))
+    return x509.Name([*attributes, x509.NameAttribute(NameOID.COMMON_NAME, common_name)])
 
 
 def general_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
@@ -106,33 +188,43 @@ def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
     path.chmod(0o600)
 
 
-def _make_ca(directory: Path, now: dt.datetime) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+Signer = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+_CA_USAGE = x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                          data_encipherment=False, key_agreement=False, key_cert_sign=True, crl_sign=True,
+                          encipher_only=False, decipher_only=False)
+
+
+def _make_ca(directory: Path, stem: str, common_name: str, now: dt.datetime, *, issuer: Signer | None) -> Signer:
+    """The root (``issuer`` None, may sign one intermediate below it) or the intermediate (signs leaves only)."""
     key = ec.generate_private_key(ec.SECP256R1())
-    name = _name("silson24-kit test CA")
+    name = _name(common_name)
     ski = x509.SubjectKeyIdentifier.from_public_key(key.public_key())
-    cert = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    signer_cert, signer_key = issuer if issuer else (None, key)
+    aki = (x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski) if signer_cert is None else
+           x509.AuthorityKeyIdentifier.from_issuer_public_key(signer_key.public_key()))
+    lifetime = LIFETIME * 2 if issuer is None else LIFETIME + dt.timedelta(days=30)
+    cert = (x509.CertificateBuilder().subject_name(name)
+            .issuer_name(name if signer_cert is None else signer_cert.subject).public_key(key.public_key())
             .serial_number(x509.random_serial_number())
-            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + LIFETIME * 2)
-            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                         data_encipherment=False, key_agreement=False, key_cert_sign=True,
-                                         crl_sign=True, encipher_only=False, decipher_only=False), critical=True)
+            .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + lifetime)
+            .add_extension(x509.BasicConstraints(ca=True, path_length=1 if issuer is None else 0), critical=True)
+            .add_extension(_CA_USAGE, critical=True)
             .add_extension(ski, critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(ski), critical=False)
-            .sign(key, hashes.SHA256()))
-    (directory / "ca.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    _write_key(key, directory / "ca.key")
+            .add_extension(aki, critical=False)
+            .sign(signer_key, hashes.SHA256()))
+    (directory / f"{stem}.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    _write_key(key, directory / f"{stem}.key")
     return cert, key
 
 
 def issue(ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, common_name: str, *,
-          hosts: tuple[str, ...], server: bool, client: bool, now: dt.datetime,
+          hosts: tuple[str, ...], server: bool, client: bool, now: dt.datetime, role: str | None = None,
           lifetime: dt.timedelta = LIFETIME) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A leaf certificate signed by the CA."""
+    """A leaf certificate signed by the CA; ``role`` becomes the subject's OU."""
     key = ec.generate_private_key(ec.SECP256R1())
     wanted = ((ExtendedKeyUsageOID.SERVER_AUTH, server), (ExtendedKeyUsageOID.CLIENT_AUTH, client))
     usages = [oid for oid, use in wanted if use]
-    builder = (x509.CertificateBuilder().subject_name(_name(common_name)).issuer_name(ca_cert.subject)
+    builder = (x509.CertificateBuilder().subject_name(_name(common_name, role)).issuer_name(ca_cert.subject)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + lifetime)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
@@ -147,12 +239,26 @@ def issue(ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, common_
     return builder.sign(ca_key, hashes.SHA256()), key
 
 
-def _usable(path: Path, now: dt.datetime) -> bool:
+def _load(path: Path) -> x509.Certificate | None:
     try:
-        cert = x509.load_pem_x509_certificate(path.read_bytes())
+        return x509.load_pem_x509_certificate(path.read_bytes())
     except (OSError, ValueError):
+        return None
+
+
+def _usable(cert: x509.Certificate | None, now: dt.datetime) -> bool:
+    return cert is not None and cert.not_valid_after_utc - now > RENEW_BEFORE
+
+
+def _issued_by(cert: x509.Certificate, signer: x509.Certificate) -> bool:
+    """True when ``signer`` (by name and key) issued ``cert``."""
+    if cert.issuer != signer.subject:
         return False
-    return cert.not_valid_after_utc - now > RENEW_BEFORE
+    try:
+        cert.verify_directly_issued_by(signer)
+    except (ValueError, TypeError, x509.InvalidSignature):
+        return False
+    return True
 
 
 class PkiError(RuntimeError):
@@ -167,32 +273,78 @@ class PkiError(RuntimeError):
         super().__init__(f"{self.message_ko} / {self.message_en}")
 
 
+def _load_signer(cert_path: Path, key_path: Path) -> Signer:
+    cert = _load(cert_path)
+    if cert is None:
+        raise PkiError(cert_path)
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except (OSError, ValueError, TypeError):
+        raise PkiError(key_path) from None
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise PkiError(key_path)
+    return cert, key
+
+
+def _ca_current(cert: x509.Certificate | None, key_path: Path, now: dt.datetime, path_length: int,
+                issuer: x509.Certificate | None) -> bool:
+    """A CA certificate to keep: valid long enough, its key present, the path length this layout needs (a
+    root made before the intermediate existed allowed none below it), and issued by ``issuer``."""
+    if not _usable(cert, now) or not key_path.exists():
+        return False
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        return False
+    return constraints.path_length == path_length and (issuer is None or _issued_by(cert, issuer))
+
+
+def _leaf_current(cert: x509.Certificate | None, role: str, signer: x509.Certificate, now: dt.datetime) -> bool:
+    """A leaf to keep: valid long enough, issued by the current intermediate, and carrying its role."""
+    if not _usable(cert, now) or not _issued_by(cert, signer):
+        return False
+    return certificate_role(cert.public_bytes(serialization.Encoding.PEM).decode()) == role
+
+
+def _ensure_leaf(directory: Path, name: str, role: str, signer: Signer, *, server: bool, client: bool,
+                 hosts: tuple[str, ...], now: dt.datetime) -> Credential:
+    cred = Credential(directory / f"{name}.pem", directory / f"{name}.key")
+    if not (_leaf_current(_load(cred.cert), role, signer[0], now) and cred.key.exists()):
+        cert, key = issue(*signer, f"{name}.{DOMAIN}", hosts=hosts if server else (), server=server,
+                          client=client, now=now, role=role)
+        cred.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM)
+                              + signer[0].public_bytes(serialization.Encoding.PEM))
+        _write_key(key, cred.key)
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cred.cert, cred.key)
+    except (ssl.SSLError, OSError):
+        raise PkiError(cred.key) from None
+    return cred
+
+
 def ensure_pki(directory: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> TestPKI:
-    """Create (or reuse) the CA and every role's credential under ``directory``."""
+    """Create (or reuse) the root, the intermediate and every role's credential under ``directory``.
+
+    A state directory from an older kit (no intermediate, or certificates without a role) is brought up to
+    date here: what no longer fits is reissued, the root is kept when it can sign the intermediate."""
     directory.mkdir(parents=True, exist_ok=True)
     now = _now()
-    ca_path, ca_key_path = directory / "ca.pem", directory / "ca.key"
-    if _usable(ca_path, now) and ca_key_path.exists():
-        ca_cert = x509.load_pem_x509_certificate(ca_path.read_bytes())
-        try:
-            ca_key = serialization.load_pem_private_key(ca_key_path.read_bytes(), password=None)
-        except (ValueError, TypeError):
-            raise PkiError(ca_key_path) from None
-        fresh = False
+    root_path, intermediate_path = directory / "ca.pem", directory / "intermediate.pem"
+    root_cert = _load(root_path)
+    if _ca_current(root_cert, directory / "ca.key", now, 1, None):
+        root = _load_signer(root_path, directory / "ca.key")
     else:
-        ca_cert, ca_key = _make_ca(directory, now)
-        fresh = True
-    credentials = {}
-    for role, (server, client) in ROLES.items():
-        cred = Credential(directory / f"{role}.pem", directory / f"{role}.key")
-        if fresh or not (_usable(cred.cert, now) and cred.key.exists()):
-            cert, key = issue(ca_cert, ca_key, f"{role}.s24kit.test", hosts=hosts if server else (),
-                              server=server, client=client, now=now)
-            cred.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-            _write_key(key, cred.key)
-        try:
-            ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cred.cert, cred.key)
-        except (ssl.SSLError, OSError):
-            raise PkiError(cred.key) from None
-        credentials[role] = cred
-    return TestPKI(directory, ca_path, credentials)
+        root = _make_ca(directory, "ca", "silson24-kit test root CA", now, issuer=None)
+    if _ca_current(_load(intermediate_path), directory / "intermediate.key", now, 0, root[0]):
+        intermediate = _load_signer(intermediate_path, directory / "intermediate.key")
+    else:
+        intermediate = _make_ca(directory, "intermediate", "silson24-kit test intermediate CA", now, issuer=root)
+    credentials = {name: _ensure_leaf(directory, name, role, intermediate, server=server, client=client,
+                                      hosts=hosts, now=now)
+                   for name, (role, server, client) in ROLES.items()}
+    pki = TestPKI(directory, root_path, credentials, intermediate_path)
+    for existing in sorted(directory.glob(f"{INSURER_PREFIX}*.pem")):  # renew those issued before
+        code = existing.stem.removeprefix(INSURER_PREFIX)
+        if _INSURER_CODE.fullmatch(code):
+            pki.insurer_client(code)
+    return pki

@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 
 PROBLEM_TYPE = "https://s24kit.invalid/problems/"
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
@@ -19,17 +19,31 @@ class ProblemResponse(JSONResponse):
         return json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
 
 
+# Limits of problem.schema.json: a message that echoes a caller's value is cut to fit, never longer.
+MAX_TITLE, MAX_DETAIL, MAX_ERRORS, MAX_MESSAGE = 200, 2000, 200, 500
+
+
+def clip(text: str, limit: int) -> str:
+    """``text`` cut to at most ``limit`` characters, ending in "…" when cut."""
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def _fitted_error(error: dict[str, str]) -> dict[str, str]:
+    return {key: clip(value, MAX_MESSAGE) if key.startswith("message_") else value for key, value in error.items()}
+
+
 def problem_body(status: int, code: str, title: str, detail: str | None = None, *,
                  errors: list[dict[str, str]] | None = None, request_id: str | None = None) -> dict[str, Any]:
-    """A problem+json body; ``detail`` is for people and never carries a stack trace."""
-    body: dict[str, Any] = {"type": PROBLEM_TYPE + code.replace("_", "-"), "title": title, "status": status,
-                            "code": code}
+    """A problem+json body within problem.schema.json's limits; ``detail`` is for people and never carries a
+    stack trace."""
+    body: dict[str, Any] = {"type": PROBLEM_TYPE + code.replace("_", "-"), "title": clip(title, MAX_TITLE),
+                            "status": status, "code": code}
     if detail:
-        body["detail"] = detail
+        body["detail"] = clip(detail, MAX_DETAIL)
     if request_id:
         body["request_id"] = request_id
     if errors:
-        body["errors"] = errors[:200]
+        body["errors"] = [_fitted_error(e) for e in errors[:MAX_ERRORS]]
     return body
 
 
@@ -78,3 +92,19 @@ def findings_as_errors(findings: list[Any]) -> list[dict[str, str]]:
     """Contract findings in the ``errors`` shape of problem.schema.json."""
     return [{"rule": f.rule, "pointer": f.pointer, "message_ko": f.message_ko, "message_en": f.message_en}
             for f in findings]
+
+
+async def _routing_problem(request: Request, exc: Exception) -> Response:
+    """Starlette's own 404 (no such path) and 405 (no such method) as problems, like every other error."""
+    status = getattr(exc, "status_code", 404)
+    if status == 405:
+        answer = problem(405, "method_not_allowed", "Method not allowed",
+                         f"이 경로는 {request.method} 메서드를 받지 않습니다 / {request.method} is not allowed here")
+    else:
+        answer = problem(404, "not_found", "Not found", "그런 경로가 없습니다 / no such path")
+    answer.headers.update(getattr(exc, "headers", None) or {})  # 405 keeps its Allow header
+    return answer
+
+
+#: ``Starlette(exception_handlers=ROUTING_PROBLEMS)``: a path or method the app does not have answers problem+json.
+ROUTING_PROBLEMS = {404: _routing_problem, 405: _routing_problem}

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import datetime as dt
 import json
 import threading
@@ -16,6 +17,7 @@ from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -67,6 +69,7 @@ class StackOptions:
     providers: list[str] | None = None  # provider codes to serve (None: every provider of the scenario)
     agents: list[str] = field(default_factory=list)  # of those, the ones in agent mode
     external: list[ProviderRegistration] = field(default_factory=list)  # connectors under test, not ours
+    allowed_provider_hosts: tuple[str, ...] = ()  # hosts besides loopback a provider's base_url may name
     faults: FaultSwitch | None = None  # fault plan for calls between parties; None: no fault layer at all
     retry: RetryPolicy = field(default_factory=RetryPolicy)
     host: str = "127.0.0.1"
@@ -114,18 +117,22 @@ class Stack:
                                                           agent_cert_sha256=self.pki["provider-agent"].sha256()))
             else:
                 registrations.append(ProviderRegistration(code, Mode.PULL, base_url=self.urls[f"provider:{code}"]))
+        ours = {urlsplit(url).hostname or "" for name, url in self.urls.items() if name.startswith("provider:")}
         return RelayConfig(insurers={c: self.urls[f"insurer:{c}"] for c in self.insurer_configs},
+                           insurer_cert_sha256={c: self.pki.insurer_client(c).sha256() for c in self.insurer_configs},
                            providers=(*registrations, *self.options.external), callback_base=self.urls["relay"],
+                           allowed_provider_hosts=(*sorted(ours), *self.options.allowed_provider_hosts),
                            retry=self.options.retry)
 
-    def _build(self, relay_client_: httpx.AsyncClient, insurer_client: Callable[[], httpx.AsyncClient]) -> None:
+    def _build(self, relay_client_: httpx.AsyncClient, insurer_client: Callable[[str], httpx.AsyncClient]) -> None:
         for code, core in self.cores.items():
             if code not in self.options.agents:
                 self.provider_apps[code] = self.options.provider_app(core)
         for code, config in self.insurer_configs.items():
+            config = dataclasses.replace(config, relay_base=self.urls["relay"])
             self.insurer_apps[code] = create_insurer_app(config, adjudicator=engine_adjudicator,
                                                          database=self._db(f"insurer-{code}"),
-                                                         http_client=insurer_client(), clock=self.clock)
+                                                         http_client=insurer_client(code), clock=self.clock)
         self._relay_client = relay_client_
         self.relay_app = self._new_relay()
         self.load_policies()
@@ -184,21 +191,23 @@ class Stack:
         self.urls = {"relay": "https://relay.s24kit.test"}
         self.urls |= {f"insurer:{c}": f"https://insurer-{c.lower()}.s24kit.test" for c in self.insurer_configs}
         self.urls |= {f"provider:{c}": f"https://provider-{c}.s24kit.test" for c in self.cores}
-        router = AsgiRouter({})
-        to_relay = AsgiRouter({})
+        router = AsgiRouter({}, certificate=self.pki["relay-client"])
+        to_relay = {code: AsgiRouter({}, certificate=self.pki.insurer_client(code)) for code in self.insurer_configs}
         self._build(relay_client(transport=router, journal=self.journal, faults=self.options.faults),
-                    lambda: httpx.AsyncClient(transport=self._to_relay(to_relay), timeout=5.0))
+                    lambda code: httpx.AsyncClient(transport=self._to_relay(to_relay[code]), timeout=5.0))
         for code, app in self.provider_apps.items():
             router.add(self.urls[f"provider:{code}"], app)
         for code, app in self.insurer_apps.items():
             router.add(self.urls[f"insurer:{code}"], app)
-        to_relay.add(self.urls["relay"], self.relay_app)
+        for each in to_relay.values():
+            each.add(self.urls["relay"], self.relay_app)
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(self._relay_client.aclose)  # last, once the relay's work loop has stopped
             for app in [self.relay_app, *self.insurer_apps.values(), *self.provider_apps.values()]:
                 await stack.enter_async_context(app.router.lifespan_context(app))
             for code in self.options.agents:
-                agent_transport = AsgiRouter({self.urls["relay"]: self.relay_app}, client=(AGENT_ADDRESS, 40000))
+                agent_transport = AsgiRouter({self.urls["relay"]: self.relay_app}, client=(AGENT_ADDRESS, 40000),
+                                             certificate=self.pki["provider-agent"])
                 agent = ProviderAgent(self.cores[code], self.urls["relay"],
                                       httpx.AsyncClient(transport=agent_transport), wait=1.0)
                 self.agents[code] = agent
@@ -225,8 +234,8 @@ class Stack:
         self.urls = {name: f"https://{shown}:{sock.getsockname()[1]}" for name, sock in sockets.items()}
         self._build(relay_client(client_context=pki.client_context("relay-client"), journal=self.journal,
                                  faults=self.options.faults),
-                    lambda: httpx.AsyncClient(transport=self._to_relay(
-                        httpx.AsyncHTTPTransport(verify=pki.client_context(None))), timeout=5.0))
+                    lambda code: httpx.AsyncClient(transport=self._to_relay(httpx.AsyncHTTPTransport(
+                        verify=pki.client_context(f"insurer-client-{code}"))), timeout=5.0))
         contexts = {"relay": pki.server_context("relay-server", require_client_cert=False, ask_client_cert=True)}
         try:
             self._served["relay"] = start(self.relay_app, tls=contexts["relay"], name="relay",

@@ -9,6 +9,7 @@ patients = 20
 seed = 1
 [relay]
 port = 18443
+allowed_provider_hosts = ["192.0.2.10"]  # hosts besides loopback a provider's base_url may name
 [[insurer]]
 code = "INSA"
 port = 18444
@@ -40,6 +41,7 @@ from typing import Any
 from .faults import FaultPlan, FaultPlanError, FaultSwitch
 from .insurer.config import InsurerConfig
 from .relay import ConfigError, ProviderRegistration
+from .relay.config import check_provider_host
 
 DEFAULT_PORTS = {"relay": 18443, "insurer": 18444, "provider": 18450}
 DEFAULT_INSURERS = ("INSA", "INSB")
@@ -62,6 +64,7 @@ class ServeConfig:
     reference_code: str | None = None
     reference_port: int = DEFAULT_PORTS["provider"]
     external: list[ProviderRegistration] = field(default_factory=list)
+    allowed_provider_hosts: tuple[str, ...] = ()
     faults: FaultSwitch = field(default_factory=FaultSwitch)
 
     def ports(self, provider_code: str) -> dict[str, int]:
@@ -84,8 +87,13 @@ def serve_config_from(data: dict[str, Any], base: Path) -> ServeConfig:
     config.patients = _port_like(generate, "generate.patients", config.patients, 1, 10_000)
     config.seed = _typed(generate, "seed", int, config.seed, "generate.seed")
     relay = _table(data, "relay")
-    _known(relay, {"port"}, "relay.")
+    _known(relay, {"port", "allowed_provider_hosts"}, "relay.")
     config.relay_port = _port_like(relay, "relay.port", config.relay_port)
+    hosts = relay.get("allowed_provider_hosts", [])
+    if not isinstance(hosts, list) or not all(isinstance(h, str) and h and "/" not in h for h in hosts):
+        raise ConfigError("relay.allowed_provider_hosts", "호스트 이름이나 IP 주소의 배열이어야 합니다",
+                          "must be an array of host names or IP addresses")
+    config.allowed_provider_hosts = tuple(hosts)
     if "insurer" in data:
         config.insurers, config.insurer_ports = [], {}
         for i, entry in enumerate(_list(data, "insurer")):
@@ -111,7 +119,9 @@ def serve_config_from(data: dict[str, Any], base: Path) -> ServeConfig:
             config.reference_port = _port_like(entry, f"{where}.port", config.reference_port)
             config.reference_code = entry.get("code")
         else:
-            config.external.append(ProviderRegistration.from_dict(entry, where))
+            registration = ProviderRegistration.from_dict(entry, where)
+            check_provider_host(registration, config.allowed_provider_hosts, where)
+            config.external.append(registration)
     if "faults" in data:
         try:
             config.faults = FaultSwitch(FaultPlan.from_dict(_table(data, "faults")))

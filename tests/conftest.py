@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import copy
+import functools
 import json
+import tempfile
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
 from s24kit.conformance.cli.generate import generate
+from s24kit.simulator.pki import TestPKI, ensure_pki
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "schemas" / "kit-v1" / "examples"
@@ -31,3 +34,9 @@ def generated_scenario(tmp_path_factory: pytest.TempPathFactory, *generate_args:
     result = CliRunner().invoke(generate, [*generate_args, "--out", str(out), "--quiet"])
     assert result.exit_code == 0, result.output
     return out
+
+
+@functools.cache
+def kit_pki() -> TestPKI:
+    """One test PKI per test process, for in-process callers that present a role's certificate."""
+    return ensure_pki(Path(tempfile.mkdtemp(prefix="s24kit-test-pki-")))

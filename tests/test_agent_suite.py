@@ -390,7 +390,7 @@ def test_an_agent_whose_every_poll_is_refused_is_unreachable(why, scenario_dir, 
                              state=pki.directory.parent, agent_wait=1.5, agent_cert_sha256=pin)
         with contextlib.ExitStack() as stack:
             Suite(target, announce=starter(stack, make, pki)).open()
-    expected = {"wrong_provider": "404 not_found", "wrong_pin": "403 client_certificate_required",
+    expected = {"wrong_provider": "404 not_found", "wrong_pin": "403 forbidden",
                 "wrong_method": "405 method_not_allowed"}[why]
     assert caught.value.message_en.startswith(f"every poll of the agent was refused: {expected}")
 

@@ -322,3 +322,13 @@ def test_plugin_and_check_give_the_same_verdicts(pytester, faulty, scenario_dir,
 
     assert verdicts(by_plugin) == verdicts(by_check)
     assert verdicts(by_check)["S24-API-005"] == "fail" and len(verdicts(by_check)) > 80
+
+
+def test_the_kit_s_own_provider_sends_its_intermediate_and_its_client_ca_is_found(reference, scenario_dir, pki):
+    """The test PKI issues through an intermediate: the kit's servers send leaf + intermediate (S24-TLS-011
+    passes), and the checks minting client certificates find the intermediate that issued the relay's."""
+    run = run_suite(_target(reference, scenario_dir, pki), select=["S24-TLS-011", "S24-TLS-021", "S24-TLS-022"])
+    verdicts = {r.requirement: r.verdict for r in run.results}
+    assert verdicts == {"S24-TLS-011": "pass", "S24-TLS-021": "pass", "S24-TLS-022": "pass"}, [
+        (r.requirement, r.outcome.reason) for r in run.results]
+    assert "(2 sent)" in next(r for r in run.results if r.requirement == "S24-TLS-011").outcome.reason

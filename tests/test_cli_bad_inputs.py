@@ -154,6 +154,8 @@ def _bad_values(param: click.Parameter) -> Iterator[tuple[str, tuple[str, ...]]]
         yield "not-a-number", (name,)
         if isinstance(kind, click.FloatRange):
             yield from (("nan", (name,)), ("inf", (name,)))
+    elif isinstance(kind, click.DateTime):
+        yield from (("2026-02-30", (name,)), ("not-a-date", (name,)))
     elif kind in (click.INT, click.FLOAT):
         yield "not-a-number", (name,)
 

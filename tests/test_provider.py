@@ -11,7 +11,10 @@ from click.testing import CliRunner
 from s24kit.conformance.cli.generate import generate
 from s24kit.schemas.loader import is_valid
 from s24kit.schemas.validation import validate_bundle
+from s24kit.simulator.inprocess import as_caller
 from s24kit.simulator.provider import Scenario, create_provider_app
+
+from .conftest import kit_pki
 
 KST = dt.timezone(dt.timedelta(hours=9))
 NOW = dt.datetime(2026, 11, 1, 10, 0, tzinfo=KST)
@@ -36,7 +39,7 @@ class _Client:
 
     def __init__(self, app) -> None:
         from starlette.testclient import TestClient
-        self._client = TestClient(app, base_url="https://provider.test")
+        self._client = TestClient(as_caller(app, kit_pki()["relay-client"]), base_url="https://provider.test")
 
     def post(self, path: str, **kwargs) -> httpx.Response:
         return self._client.post(path, **kwargs)

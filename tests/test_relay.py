@@ -14,6 +14,7 @@ import pytest
 
 from s24kit.schemas.loader import is_valid
 from s24kit.simulator.faults import FaultPlan, FaultSwitch
+from s24kit.simulator.inprocess import as_caller
 from s24kit.simulator.insurer.config import Behaviour, InsurerConfig
 from s24kit.simulator.retry import RetryPolicy
 from s24kit.simulator.stack import SimClock, Stack, StackOptions
@@ -45,9 +46,19 @@ def _at_claim_time(stack: Stack, record: dict[str, Any]) -> None:
     stack.clock.now = dt.datetime.fromisoformat(record["claim"]["consent"]["granted_at"]) + dt.timedelta(minutes=1)
 
 
+def _caller(stack: Stack, name: str = "patient-app", address: tuple[str, int] = ("127.0.0.1", 1)) -> httpx.AsyncClient:
+    """An in-process client of the relay presenting credential ``name`` (the patient app's by default)."""
+    return httpx.AsyncClient(transport=httpx.ASGITransport(as_caller(stack.relay_app, stack.pki[name]), client=address),
+                             base_url=stack.urls["relay"])
+
+
+def _over_tls(stack: Stack, name: str | None = "patient-app") -> httpx.Client:
+    return httpx.Client(verify=stack.pki.client_context(name), base_url=stack.urls["relay"])
+
+
 async def _claim(stack: Stack, record: dict[str, Any], timeout: float = 15.0) -> dict[str, Any]:
     _at_claim_time(stack, record)
-    async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.relay_app), base_url=stack.urls["relay"]) as c:
+    async with _caller(stack) as c:
         response = await c.post("/relay/v1/claims", json=record["claim"])
         assert response.status_code == 202, response.text
         assert is_valid("claim-status", response.json())
@@ -89,7 +100,7 @@ def test_claims_over_mutual_tls_with_agents_pay_the_expected_amount(scenario, tm
     agents = sorted({r["claim"]["provider_code"] for r in records})[:2]
     stack = _served_by(scenario, tmp_path, records, agents=agents)
     with stack.network() as running:
-        client = httpx.Client(verify=running.pki.client_context(None), base_url=running.urls["relay"])
+        client = _over_tls(running)
         for record in records:
             _at_claim_time(stack, record)
             response = client.post("/relay/v1/claims", json=record["claim"])
@@ -98,7 +109,8 @@ def test_claims_over_mutual_tls_with_agents_pay_the_expected_amount(scenario, tm
         via_agent = [r for r in records if r["claim"]["provider_code"] in agents]
         assert via_agent, "the sample must include claims served by an agent"
         assert sum(a.answered for a in running.agents.values()) >= len(via_agent)
-        journal = client.get("/__admin/journal", params={"party": "relay→provider:*", "limit": 1000}).json()["entries"]
+        journal = _over_tls(running, "admin").get("/__admin/journal", params={"party": "relay→provider:*",
+                                                                               "limit": 1000}).json()["entries"]
         parties = {e["party"] for e in journal}
         assert parties and not any(p.endswith(tuple(agents)) for p in parties), "agents are never called"
         assert all(e["tls_peer"] for e in journal), "every pull exchange records the provider's certificate"
@@ -122,7 +134,7 @@ async def test_request_id_is_idempotent_and_a_changed_claim_conflicts(scenario, 
     async with stack.inprocess():
         record = _first(stack)
         _at_claim_time(stack, record)
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.relay_app), base_url="https://r") as c:
+        async with _caller(stack) as c:
             first = await c.post("/relay/v1/claims", json=record["claim"])
             again = await c.post("/relay/v1/claims", json=record["claim"])
             changed = await c.post("/relay/v1/claims", json={**record["claim"], "accident_type": "injury"})
@@ -145,20 +157,19 @@ async def test_an_agent_must_come_from_its_address_with_its_certificate(scenario
     stack = _stack(scenario, tmp_path, persistent=False, agents=[code])
     async with stack.inprocess():
         relay = stack.relay
-        pem = stack.pki["provider-agent"].cert.read_text()
-        foreign = stack.pki["relay-client"].cert.read_text()
+        pem = stack.pki["provider-agent"].leaf_pem()  # as the TLS layer hands it over
+        foreign = stack.pki["relay-client"].leaf_pem()
         assert relay.agents.identity(code, "127.0.0.1", pem) is None
         status, body = relay.agents.identity(code, "10.9.9.9", pem)
         assert (status, body["code"]) == (403, "source_ip_not_allowed") and "10.9.9.9" in body["detail"]
         status, body = relay.agents.identity(code, "127.0.0.1", None)
         assert (status, body["code"]) == (403, "client_certificate_required")
         status, body = relay.agents.identity(code, "127.0.0.1", foreign)
-        assert (status, body["code"]) == (403, "client_certificate_required")
+        assert (status, body["code"]) == (403, "forbidden")
         other = next(c for c in stack.cores if c != code)
         assert relay.agents.identity(other, "127.0.0.1", pem)[0] == 404  # a pull provider has no agent
         # over ASGI the poll arrives from an unregistered address: refused, and nothing is leased
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.relay_app, client=("10.0.0.7", 1)),
-                                     base_url="https://r") as c:
+        async with _caller(stack, "provider-agent", ("10.0.0.7", 1)) as c:
             refused = await c.post("/relay/v1/agent/poll", json={"provider_code": code, "agent_id": "x"})
         assert refused.status_code == 403 and refused.json()["code"] == "source_ip_not_allowed"
 
@@ -168,14 +179,13 @@ def test_an_agent_without_the_registered_certificate_gets_no_work(scenario, tmp_
     code = record["claim"]["provider_code"]
     stack = _served_by(scenario, tmp_path, [record], agents=[code])
     with stack.network() as running:
-        impostor = httpx.Client(verify=running.pki.client_context("relay-client"), base_url=running.urls["relay"])
-        anonymous = httpx.Client(verify=running.pki.client_context(None), base_url=running.urls["relay"])
+        impostor, anonymous, patient = _over_tls(running, "relay-client"), _over_tls(running, None), _over_tls(running)
         poll = {"provider_code": code, "agent_id": "impostor"}
-        assert impostor.post("/relay/v1/agent/poll", json=poll).json()["code"] == "client_certificate_required"
-        assert anonymous.post("/relay/v1/agent/poll", json=poll).status_code == 403
+        assert impostor.post("/relay/v1/agent/poll", json=poll).json()["code"] == "forbidden"
+        assert anonymous.post("/relay/v1/agent/poll", json=poll).json()["code"] == "client_certificate_required"
         _at_claim_time(stack, record)
-        claim_id = anonymous.post("/relay/v1/claims", json=record["claim"]).json()["claim_id"]
-        _assert_expected(_poll(anonymous, claim_id), record)  # the registered agent answered it
+        claim_id = patient.post("/relay/v1/claims", json=record["claim"]).json()["claim_id"]
+        _assert_expected(_poll(patient, claim_id), record)  # the registered agent answered it
 
 
 # -- who gets what ---------------------------------------------------------------------------------------------
@@ -186,15 +196,15 @@ async def test_a_provider_with_the_wrong_certificate_never_receives_a_patient_re
     code = record["claim"]["provider_code"]
     stack = _served_by(scenario, tmp_path, [record])
     with stack.network() as running:
-        client = httpx.Client(verify=running.pki.client_context(None), base_url=running.urls["relay"])
+        client, admin = _over_tls(running), _over_tls(running, "admin")
         registration = {"mode": "pull", "base_url": running.urls[f"provider:{code}"],
                         "server_cert_sha256": running.pki["insurer-server"].sha256()}  # not the provider's
-        assert client.put(f"/__admin/providers/{code}", json=registration).status_code == 200
+        assert admin.put(f"/__admin/providers/{code}", json=registration).status_code == 200
         _at_claim_time(stack, record)
         claim_id = client.post("/relay/v1/claims", json=record["claim"]).json()["claim_id"]
         status = _poll(client, claim_id)
         assert status["state"] == "failed" and "not the registered" in status["insurers"][0]["error"]
-        calls = client.get("/__admin/journal", params={"party": f"relay→provider:{code}"}).json()["entries"]
+        calls = admin.get("/__admin/journal", params={"party": f"relay→provider:{code}"}).json()["entries"]
         assert [e["route"] or e["url"].rsplit("/", 1)[-1] for e in calls] and all(
             e["url"].endswith("/s24/v1/health") for e in calls), "only the health check was sent"
 
@@ -299,7 +309,7 @@ async def test_one_insurer_of_several_failing_leaves_the_others_paid_and_can_be_
         status = await _claim(stack, record)
         states = {i["insurer_code"]: i["state"] for i in status["insurers"]}
         assert states["INSB"] == "failed" and states["INSA"] in ("paid", "denied")
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.relay_app), base_url="https://r") as c:
+        async with _caller(stack, "admin") as c:
             dead = (await c.get("/__admin/dead-letters")).json()["dead_letters"]
             assert [d["target"] for d in dead] == ["INSB"]
             switch.plan = FaultPlan.empty()
@@ -354,7 +364,7 @@ async def test_an_additional_claim_answers_a_request_for_more_documents(scenario
         more = {**record["claim"], "request_id": record["claim"]["request_id"] + "-more",
                 "document_types": ["itemised_statement"]}
         path = f"/relay/v1/claims/{status['claim_id']}/documents"
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.relay_app), base_url="https://r") as c:
+        async with _caller(stack) as c:
             accepted = await c.post(path, json=more)
             again = await c.post(path, json=more)
             changed = await c.post(path, json={**more, "accident_type": "injury"})
@@ -369,7 +379,7 @@ async def test_an_additional_claim_answers_a_request_for_more_documents(scenario
         _assert_expected(await stack.relay.wait_for(status["claim_id"]), record)
         receipts = {i["insurer_code"]: i["receipt_number"] for i in stack.relay.status(status["claim_id"])["insurers"]}
         assert all(r.endswith("-000001") for r in receipts.values()), "the insurer kept the claim's receipt"
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.relay_app), base_url="https://r") as c:
+        async with _caller(stack) as c:
             late = await c.post(path, json={**more, "request_id": more["request_id"] + "-2"})
         assert late.status_code == 409 and late.json()["code"] == "invalid_request"
 
@@ -383,15 +393,15 @@ def test_a_relay_killed_mid_claim_resumes_and_loses_nothing(scenario, tmp_path):
     stack = _served_by(scenario, tmp_path, records, insurers=configs)
     with stack.network() as running:
         for record in records:
-            client = httpx.Client(verify=running.pki.client_context(None), base_url=running.urls["relay"])
+            client = _over_tls(running)
             _at_claim_time(stack, record)
             claim_id = client.post("/relay/v1/claims", json=record["claim"]).json()["claim_id"]
             time.sleep(0.15)  # documents fetched; the forward to the slow insurers is in flight
             assert client.get(f"/relay/v1/claims/{claim_id}").json()["state"] not in FINAL
             running.restart_relay()
-            client = httpx.Client(verify=running.pki.client_context(None), base_url=running.urls["relay"])
+            client = _over_tls(running)
             _assert_expected(_poll(client, claim_id, timeout=30), record)
-        assert len(client.get("/__admin/claims").json()["claims"]) == len(records)
+        assert len(_over_tls(running, "admin").get("/__admin/claims").json()["claims"]) == len(records)
 
 
 async def test_claims_run_concurrently_without_mixing_patients(scenario, tmp_path):
@@ -406,7 +416,7 @@ async def test_claims_run_concurrently_without_mixing_patients(scenario, tmp_pat
         chosen = max(by_day.values(), key=len)
         assert len(chosen) >= 2
         _at_claim_time(stack, max(chosen, key=lambda r: r["claim"]["consent"]["granted_at"]))
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(stack.relay_app), base_url="https://r") as c:
+        async with _caller(stack) as c:
             sent = await asyncio.gather(*(c.post("/relay/v1/claims", json=r["claim"]) for r in chosen))
         results = await asyncio.gather(*(stack.relay.wait_for(s.json()["claim_id"]) for s in sent))
         for status, record in zip(results, chosen, strict=True):

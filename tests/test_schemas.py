@@ -101,8 +101,9 @@ def test_money_is_integer_won():
     assert validator.is_valid(1000) and not validator.is_valid(-1) and not validator.is_valid(10.5)
 
 
-def test_openapi_description_is_valid_and_resolves_every_reference():
-    path = SCHEMA_DIR / "openapi.yaml"
+@pytest.mark.parametrize("name", ["openapi.yaml", "admin-relay.openapi.yaml", "admin-insurer.openapi.yaml"])
+def test_openapi_description_is_valid_and_resolves_every_reference(name):
+    path = SCHEMA_DIR / name
     spec, _ = read_from_filename(str(path))
     validate_openapi(spec, base_uri=path.as_uri())
     refs = set()

@@ -16,8 +16,10 @@ from pathlib import Path
 import httpx
 import pytest
 from click.testing import CliRunner
+from rich.console import Console
 
-from s24kit.conformance.cli.serve import serve
+from s24kit.conformance.cli.serve import serve, warn_if_exposed
+from s24kit.simulator.stack_config import serve_config_from
 
 FINAL = ("paid", "denied", "failed", "more_documents_required")
 
@@ -57,10 +59,18 @@ def test_serve_runs_the_simulator_and_stops_cleanly_on_ctrl_c(state, tmp_path):
     try:
         relay = re.search(r"relay 중계기관\s+│?\s*(https://\S+)", output).group(1)
         for needed in ("insurer 보험사 INSA", "insurer 보험사 INSB", "provider 요양기관", "CA bundle",
-                       "relay-client", "provider-server", "curl --cacert"):
+                       "relay-client", "provider-server", "patient-app", "admin", "curl --cacert", "security.md"):
             assert needed in output, needed
-        client = httpx.Client(verify=ssl.create_default_context(cafile=str(state / "pki" / "ca.pem")), base_url=relay)
+        assert "WARNING" not in output  # loopback only
+        flat = " ".join(output.split())
+        cert, key = re.search(r"--cert (\S+patient-app\.pem) --key (\S+patient-app\.key)", flat).groups()
+        assert re.search(r"--cert \S+admin\.pem --key \S+admin\.key \S+/__admin/claims", flat)
+        trust = ssl.create_default_context(cafile=str(state / "pki" / "ca.pem"))
         claim = json.loads((state / "sample-claim.json").read_text(encoding="utf-8"))
+        anonymous = httpx.Client(verify=trust, base_url=relay).post("/relay/v1/claims", json=claim)
+        assert anonymous.status_code == 403 and anonymous.json()["code"] == "client_certificate_required"
+        trust.load_cert_chain(cert, key)  # the certificate of the printed curl line
+        client = httpx.Client(verify=trust, base_url=relay)
         response = client.post("/relay/v1/claims", json=claim)
         assert response.status_code in (200, 202), response.text
         claim_id, deadline = response.json()["claim_id"], time.monotonic() + 20
@@ -104,6 +114,8 @@ def test_a_port_in_use_is_one_line_naming_the_setting(state, tmp_path):
     ("[faults]\n[[faults.fault]]\nkind = 'meteor'", "faults.fault[0].kind"),
     ("colour = 'blue'", "colour"),
     ("[relay\n", "TOML"),
+    ("[[provider]]\ncode = '99123456'\nmode = 'pull'\nbase_url = 'https://192.0.2.10:8443'", "provider[0].base_url"),
+    ("[relay]\nallowed_provider_hosts = 'x'", "relay.allowed_provider_hosts"),
 ])
 def test_configuration_mistakes_are_one_line_naming_the_field(tmp_path, text, field):
     config = tmp_path / "c.toml"
@@ -124,3 +136,19 @@ def test_an_unreadable_configuration_and_a_damaged_key_are_named(state, tmp_path
     (broken / "pki" / "relay-client.key").write_text("not a key", encoding="utf-8")
     result = CliRunner().invoke(serve, ["--state", str(broken), "--duration", "0"])
     assert result.exit_code == 2 and "relay-client.key" in result.output and "Traceback" not in result.output
+
+
+@pytest.mark.parametrize(("host", "loud"), [("127.0.0.1", False), ("::1", False), ("localhost", False),
+                                            ("0.0.0.0", True), ("::", True), ("192.0.2.10", True)])
+def test_serve_warns_loudly_when_listening_outside_loopback(host, loud):
+    console = Console(record=True, width=200)
+    warn_if_exposed(host, console)
+    text = console.export_text()
+    assert (("WARNING" in text and "경고" in text and host in text) if loud else text == "")
+
+
+def test_a_provider_host_listed_in_the_configuration_may_be_registered(tmp_path):
+    data = {"relay": {"allowed_provider_hosts": ["192.0.2.10"]},
+            "provider": [{"code": "99123456", "mode": "pull", "base_url": "https://192.0.2.10:8443"}]}
+    loaded = serve_config_from(data, tmp_path)
+    assert loaded.allowed_provider_hosts == ("192.0.2.10",) and loaded.external[0].base_url.startswith("https://192")

@@ -15,8 +15,10 @@ def _expected(status, record):
         assert insurer.get("payout_total", 0) == want, (status, want)
 
 
-def test_in_process(s24_simulator, s24_relay, s24_insurers, s24_provider):
+def test_in_process(s24_simulator, s24_relay, s24_insurers, s24_provider, s24_admin):
     assert s24_relay.get("/relay/v1/health").json()["status"] == "ok"
+    assert s24_relay.get("/__admin/claims").json()["code"] == "forbidden"  # the patient app is no admin
+    assert s24_admin.get("/__admin/claims").status_code == 200
     assert s24_provider.get("/s24/v1/health").json()["profile"] == "kit-v1"
     assert s24_insurers and all(c.get("/insurer/v1/health").status_code == 200 for c in s24_insurers.values())
     records = list(s24_simulator.stack.claims())[:3]

@@ -7,14 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
 from rich.table import Table
 
 from ..reports import check_bundle, report_problems, write_html, write_junit
 from ..reports.bundle import BundleCheck
 from .params import InputFile, Loaded, OutputFile
 from .report_body import body
-from .usage import OneLineError, OneLineGroup
+from .usage import OneLineError, OneLineGroup, wide_console
 
 LANGS = click.Choice(["ko", "en"])
 
@@ -44,7 +43,7 @@ def verify(bundle: Path, lang: str) -> None:
 
 
 def _print_check(check: BundleCheck, lang: str) -> None:
-    console = Console() if Console().is_terminal else Console(width=200)
+    console = wide_console()
     ko = lang == "ko"
     m = check.manifest or {}
     console.print(f"{'증거 묶음' if ko else 'Evidence bundle'} {check.path}: silson24-kit {m.get('kit_version')}, "

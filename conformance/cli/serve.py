@@ -7,6 +7,7 @@ and runs until Ctrl-C. ``--config FILE`` (TOML, see :mod:`s24kit.simulator.stack
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import shlex
 import signal
@@ -56,6 +57,7 @@ def build_stack(config: ServeConfig, console: Console, *, agent: bool = False) -
         agents = [code] if agent or config.reference_mode == "agent" else []
         return Stack(StackOptions(scenario, config.state_dir, insurers=config.insurers, providers=[code],
                                   agents=agents, external=config.external, faults=config.faults,
+                                  allowed_provider_hosts=config.allowed_provider_hosts,
                                   host=config.host, ports=config.ports(code)))
     except ValueError as exc:
         raise OneLineError(f"시나리오를 쓸 수 없습니다: {exc}", f"cannot use the scenario: {exc}") from None
@@ -94,16 +96,40 @@ def describe(stack: Stack, sample: Path | None, console: Console) -> None:
     files.add_row("CA bundle", str(pki.ca_cert))
     for role, note in (("relay-client", "the relay's client certificate (your connector must accept it)"),
                        ("provider-server", "a server certificate for your connector"),
-                       ("provider-agent", "the client certificate of an agent")):
+                       ("provider-agent", "the client certificate of an agent"),
+                       ("patient-app", "the patient app's certificate: claims to the relay"),
+                       ("admin", "the admin certificate: /__admin/ routes")):
         files.add_row(role, f"{pki[role].cert}  {pki[role].key}", note)
     files.add_row("journal", str(stack.options.state_dir / "journal.sqlite"))
+    files.add_row("security", "docs/security.md", "who may call each route / 경로별 호출 권한")
     console.print(files)
     if sample is not None:
-        curl = (f"curl --cacert {shlex.quote(str(pki.ca_cert))} -H 'content-type: application/json' "
-                f"--data-binary @{shlex.quote(str(sample))} {stack.urls['relay']}/relay/v1/claims")
         console.print("[bold]청구 보내기 / send a claim:[/]", highlight=False)
-        console.print(curl, highlight=False, soft_wrap=True)
+        console.print(_curl(stack, "patient-app", f"-H 'content-type: application/json' --data-binary "
+                                                  f"@{shlex.quote(str(sample))} {stack.urls['relay']}/relay/v1/claims"),
+                      highlight=False, soft_wrap=True)
+        console.print("[bold]관리 API / admin API:[/]", highlight=False)
+        console.print(_curl(stack, "admin", f"{stack.urls['relay']}/__admin/claims"), highlight=False, soft_wrap=True)
     console.print("[dim]Ctrl-C 로 종료 / Ctrl-C to stop[/]")
+
+
+def _curl(stack: Stack, role: str, rest: str) -> str:
+    pki = stack.pki
+    return (f"curl --cacert {shlex.quote(str(pki.ca_cert))} --cert {shlex.quote(str(pki[role].cert))} "
+            f"--key {shlex.quote(str(pki[role].key))} {rest}")
+
+
+def warn_if_exposed(host: str, console: Console) -> None:
+    """A loud warning when the listeners are reachable from other machines (anything but loopback)."""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback:
+        console.print(f"[bold red]경고: 모든 수신 포트가 {host} 에 열립니다 — 이 PC 밖에서도 접속할 수 있습니다. "
+                      "시험용 인증서와 합성 데이터뿐이지만, 믿을 수 있는 망에서만 쓰십시오.\n"
+                      f"WARNING: every listener binds {host}, reachable from other machines. Test certificates and "
+                      "synthetic data only, but use it on a trusted network only.[/]", highlight=False)
 
 
 @click.command("serve", cls=OneLineCommand)
@@ -128,6 +154,7 @@ def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, durat
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
         stack = build_stack(config, console, agent=agent)
+        warn_if_exposed(config.host, console)
         with stack.network():
             describe(stack, write_sample_claim(stack), console)
             stop.wait(duration)

@@ -154,6 +154,9 @@ def _expected_ko(param: click.Parameter | None) -> str:
         low = "" if kind.min is None else f"{kind.min}{' 초과' if kind.min_open else ' 이상'}"
         high = "" if kind.max is None else f"{kind.max}{' 미만' if kind.max_open else ' 이하'}"
         return f"{' '.join(part for part in (low, high) if part)}의 수를 쓰십시오"
+    if isinstance(kind, click.DateTime):
+        shown = (f.replace("%Y", "YYYY").replace("%m", "MM").replace("%d", "DD") for f in kind.formats)
+        return f"{' 또는 '.join(shown)} 형식의 날짜를 쓰십시오"
     if kind is click.INT:
         return "정수를 쓰십시오"
     if kind is click.FLOAT:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal
 
 from .registry import Document, Violation, rule, won
 
@@ -13,10 +13,15 @@ LINE_COLUMNS = ("copay", "insurer", "full_copay", "non_covered")
 ROUNDING_TOLERANCE = 1
 
 
+#: Exact decimal arithmetic whatever the size: the default 28 digits made quantize() fail (a 500 at the insurer)
+#: on the huge amounts a hostile document may carry.
+_EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
 def expected_line_total(unit_price: int, quantity: float, days: int) -> int:
     """단가 × 횟수 × 일수, rounded half up to whole won (Decimal: no binary-float surprises)."""
-    value = Decimal(unit_price) * Decimal(str(quantity)) * Decimal(days)
-    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+    value = _EXACT.multiply(_EXACT.multiply(Decimal(unit_price), Decimal(str(quantity))), Decimal(days))
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP, context=_EXACT))
 
 
 @rule("S24-DOC-011", "세부내역 줄: 본인부담 + 공단부담 + 전액본인 + 비급여 = 총액",

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
+from urllib.parse import urlsplit
 
 import httpx
 from starlette.applications import Starlette
@@ -20,14 +21,23 @@ from starlette.routing import Route
 
 from ...schemas.loader import is_valid
 from ...schemas.validation import schema_findings, validate
+from ..access import AccessTable, admin_only, allow, protect
 from ..admin import AdminRoute, admin_routes
 from ..payout import PayoutInputError
-from ..problems import BadRequest, findings_as_errors, problem, read_json
+from ..problems import ROUTING_PROBLEMS, BadRequest, findings_as_errors, problem, read_json
 from .config import Behaviour, InsurerConfig
 from .delivery import deliver_due, run_forever
 from .store import InsurerStore, identity_of
 
 SUBMISSION = "insurer-claim#/$defs/submission"
+#: Who may call each insurer route (docs/security.md): claims come from the relay only.
+ACCESS = AccessTable("insurer", [
+    allow("/insurer/v1/health"),
+    allow("/insurer/v1/claims", "relay"),
+    allow("/insurer/v1/claims/{receipt_number}", "relay"),
+    admin_only(),
+])
+RESET_CONFIRMATION = "reset"
 KST = dt.timezone(dt.timedelta(hours=9))
 
 
@@ -162,6 +172,31 @@ class Insurer:
                 "state": row["state"], "events": self.store.events_of(receipt)}
 
 
+def _foreign_callback(config: InsurerConfig, submission: dict[str, Any]) -> Response | None:
+    """400 naming ``callback_url`` unless it is an event URL under the configured relay: the insurer posts
+    nowhere else, whoever submits."""
+    base = (config.relay_base or "").rstrip("/")
+    if base and _under(submission["callback_url"], base):
+        return None
+    where = base or "(설정 없음 / not configured)"
+    return problem(400, "invalid_request", "callback_url not allowed",
+                   f"callback_url: 이 보험사는 중계기관 {where} 의 /relay/v1/claims/… 로만 사건을 보냅니다 "
+                   f"/ callback_url: this insurer posts events only under the relay {where}/relay/v1/claims/…",
+                   request_id=submission["request_id"])
+
+
+def _under(url: str, base: str) -> bool:
+    """True when ``url`` is an event URL of the relay at ``base`` (same origin, under /relay/v1/claims/)."""
+    try:
+        got, want = urlsplit(url), urlsplit(base)
+        same_origin = (got.scheme, got.hostname, got.port) == (want.scheme, want.hostname, want.port)
+    except ValueError:
+        return False
+    path = got.path
+    return (same_origin and path.startswith(f"{want.path.rstrip('/')}/relay/v1/claims/") and not got.query
+            and not got.fragment and ".." not in path.split("/"))
+
+
 def explanation_text(payout: dict[str, Any], lang: str) -> str:
     """A plain-text statement of the payout lines, ending in the total."""
     label = "label_ko" if lang == "ko" else "label_en"
@@ -190,6 +225,8 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
         if not is_valid(SUBMISSION, body):
             return problem(400, "invalid_request", "Invalid claim submission",
                            errors=findings_as_errors(schema_findings(SUBMISSION, body)))
+        if (refused := _foreign_callback(config, body)) is not None:
+            return refused
         if body["insurer_code"] != config.code:
             return problem(400, "invalid_request", "Wrong insurer",
                            f"이 보험사의 코드는 {config.code}입니다 / this insurer is {config.code}",
@@ -273,6 +310,10 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
         return JSONResponse([dict(r) for r in rows])
 
     async def reset(request: Request) -> Response:
+        if request.query_params.get("confirm") != RESET_CONFIRMATION:
+            return problem(400, "invalid_request", "Reset not confirmed",
+                           f"confirm: 모두 지우려면 ?confirm={RESET_CONFIRMATION} 를 붙이십시오 "
+                           f"/ confirm: add ?confirm={RESET_CONFIRMATION} to really forget everything")
         store.reset()
         return Response(status_code=204)
 
@@ -287,7 +328,8 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
         AdminRoute("POST", "/__admin/claims/{receipt_number}/decide", decide, "보류 청구 즉시 심사",
                    "decide a pended claim now"),
         AdminRoute("GET", "/__admin/events", events, "이벤트 전달 상태", "event delivery status"),
-        AdminRoute("POST", "/__admin/reset", reset, "모두 지우기", "forget everything"),
+        AdminRoute("POST", "/__admin/reset", reset, "모두 지우기 (?confirm=reset 필수, 접수번호는 이어짐)",
+                   "forget everything (needs ?confirm=reset; receipt numbers continue)"),
     ]
     routes = [Route("/insurer/v1/claims", submit, methods=["POST"]),
               Route("/insurer/v1/claims/{receipt_number}", claim_status, methods=["GET"]),
@@ -315,6 +357,7 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
                 await client.aclose()
             store.close()
 
-    app = Starlette(routes=routes, lifespan=lifespan)
+    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=ROUTING_PROBLEMS)
+    protect(app, ACCESS)
     app.state.insurer = insurer
     return app

@@ -31,11 +31,14 @@ class InsurerConfig:
     requested_documents: tuple[str, ...] = ("itemised_statement",)
     retry: RetryPolicy = field(default_factory=lambda: RetryPolicy(attempts=8))  # events must get through
     max_body_bytes: int = 8 * 1024 * 1024
+    #: the relay's base URL: the only place events are posted to (a callback_url elsewhere is refused)
+    relay_base: str | None = None
 
     @classmethod
     def from_dict(cls, data: dict) -> InsurerConfig:
         """From TOML/JSON configuration; unknown keys and behaviours are a ValueError naming the field."""
-        known = {"code", "name", "behaviour", "deny_reason", "delay_ms", "pend_seconds", "requested_documents"}
+        known = {"code", "name", "behaviour", "deny_reason", "delay_ms", "pend_seconds", "requested_documents",
+                 "relay_base"}
         unknown = set(data) - known - {"retry"}
         if unknown:
             raise ValueError(f"unknown insurer setting(s) {', '.join(sorted(unknown))}; use {', '.join(sorted(known))}")

@@ -83,6 +83,8 @@ class InsurerStore(Database):
         return [json.loads(r["body"]) for r in rows]
 
     def reset(self) -> None:
+        """Forget everything but the counters: numbers issued after a reset never repeat one issued before
+        (other parties may still hold them as request ids)."""
         with self.transaction() as db:
-            for table in ("policies", "histories", "claims", "events", "supplements", "counters"):
+            for table in ("policies", "histories", "claims", "events", "supplements"):
                 db.execute(f"DELETE FROM {table}")

@@ -10,14 +10,24 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from ..problems import BadRequest, ProblemResponse, read_json
+from ..access import AccessTable, allow, protect
+from ..problems import ROUTING_PROBLEMS, BadRequest, ProblemResponse, read_json
 from .core import FETCH, SEARCH, ProviderCore, _now
 from .scenario import Scenario
 
+#: Who may call each provider route (docs/security.md): a patient's visits and documents go to the relay only.
+ACCESS = AccessTable("provider", [
+    allow("/s24/v1/health"),
+    allow("/s24/v1/visits:search", "relay"),
+    allow("/s24/v1/documents:fetch", "relay"),
+])
+
 
 def create_provider_app(scenario: Scenario | ProviderCore, *, clock: Callable[[], dt.datetime] = _now,
-                        max_body_bytes: int = 1024 * 1024) -> Starlette:
-    """Serve ``scenario``'s visits and documents (or any :class:`ProviderCore`) over HTTP."""
+                        max_body_bytes: int = 1024 * 1024, check_roles: bool = True) -> Starlette:
+    """Serve ``scenario``'s visits and documents (or any :class:`ProviderCore`) over HTTP.
+
+    ``check_roles=False`` is for the faulty provider whose defect is to let anyone in (``no_mtls``)."""
     core = scenario if isinstance(scenario, ProviderCore) else ProviderCore(scenario, clock=clock)
 
     def endpoint(operation: str) -> Callable[[Request], Awaitable[Response]]:
@@ -37,6 +47,8 @@ def create_provider_app(scenario: Scenario | ProviderCore, *, clock: Callable[[]
         Route("/s24/v1/health", health, methods=["GET"]),
         Route("/s24/v1/visits:search", endpoint(SEARCH), methods=["POST"]),
         Route("/s24/v1/documents:fetch", endpoint(FETCH), methods=["POST"]),
-    ])
+    ], exception_handlers=ROUTING_PROBLEMS)
+    if check_roles:
+        protect(app, ACCESS)
     app.state.core = core
     return app

@@ -464,7 +464,7 @@ def _overloaded(scenario: Scenario, clock: Clock, timeout: float) -> Any:
          "clients without a certificate are accepted (no mutual TLS)", {"S24-SEC-004", "S24-TLS-018"},
          require_client_cert=False)
 def _no_mtls(scenario: Scenario, clock: Clock, timeout: float) -> Any:
-    return _reference(scenario, clock)
+    return create_provider_app(scenario, clock=clock, check_roles=False)  # its defect: anyone is answered
 
 
 def create_faulty_app(name: str, scenario: Scenario, *, clock: Clock = _now, timeout: float = 5.0) -> Any:

@@ -6,13 +6,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
-import hashlib
 import json
-import ssl
 import time
 from collections.abc import Callable
 from typing import Any
 
+from ..pki import certificate_sha256
 from ..problems import problem_body
 from .config import Mode, ProviderRegistration
 from .outcomes import Answer, Retryable, Waiting, judge
@@ -70,9 +69,9 @@ class AgentQueue:
             if certificate_pem is None:
                 return 403, problem_body(403, "client_certificate_required", "Client certificate required",
                                          "에이전트 인증서가 필요합니다 / the agent must present its client certificate")
-            seen = hashlib.sha256(ssl.PEM_cert_to_DER_cert(certificate_pem)).hexdigest()
+            seen = certificate_sha256(certificate_pem)
             if seen != registration.agent_cert_sha256:
-                return 403, problem_body(403, "client_certificate_required", "Certificate not registered",
+                return 403, problem_body(403, "forbidden", "Certificate not registered",
                                          f"인증서 {seen[:16]}…은(는) 이 요양기관에 등록되지 않았습니다 / certificate "
                                          f"{seen[:16]}… is not registered for provider {code}")
         return None

@@ -19,17 +19,32 @@ from starlette.routing import Route
 
 from ...schemas.loader import is_valid
 from ...schemas.validation import schema_findings
+from ..access import AccessTable, admin_only, allow, forbidden, protect
 from ..admin import AdminRoute, admin_routes
 from ..faults import FaultSwitch, PartyFaultTransport, fault_routes
 from ..journal import AsyncJournalTransport, Journal, JournalMiddleware, journal_routes
 from ..net_echo import whoami
-from ..problems import BadRequest, ProblemResponse, findings_as_errors, problem, read_json
+from ..pki import certificate_insurer, certificate_sha256
+from ..problems import ROUTING_PROBLEMS, BadRequest, ProblemResponse, findings_as_errors, problem, read_json
 from ..serving import client_certificate
-from .config import ConfigError, ProviderRegistration, RelayConfig
+from .config import ConfigError, ProviderRegistration, RelayConfig, check_provider_host
 from .engine import Relay, _now, unknown_claim
 from .store import RelayStore
 
 MAX_WAIT = 25.0
+#: Who may call each relay route (docs/security.md). Events are further pinned per insurer in the route.
+ACCESS = AccessTable("relay", [
+    allow("/relay/v1/health"),
+    allow("/relay/v1/whoami"),
+    allow("/relay/v1/claims/{claim_id}/events", "insurer"),
+    allow("/relay/v1/claims", "patient-app"),
+    allow("/relay/v1/claims/{claim_id}", "patient-app"),
+    allow("/relay/v1/claims/{claim_id}/documents", "patient-app"),
+    allow("/relay/v1/agent/poll", "provider-agent"),
+    allow("/relay/v1/agent/replies", "provider-agent"),
+    admin_only(),
+])
+RESET_CONFIRMATION = "reset"
 
 
 def _answer(status: int, body: dict[str, Any]) -> Response:
@@ -118,6 +133,8 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
             body = await _valid_body(request, "insurer-event", limit)
         except BadRequest as exc:
             return exc.response
+        if (refused := _not_the_insurer(config, client_certificate(request.scope), body)) is not None:
+            return refused
         status, answer = relay.apply_event(request.path_params["claim_id"], body)
         # recorded — applied, held for an earlier sequence, or a duplicate — is 204 (openapi.yaml)
         return _answer(status, answer) if status >= 400 else Response(status_code=204)
@@ -181,6 +198,7 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
             if not isinstance(body, dict):
                 raise ConfigError("body", "JSON 객체여야 합니다", "must be a JSON object")
             registration = ProviderRegistration.from_dict({**body, "code": request.path_params["code"]})
+            check_provider_host(registration, config.allowed_provider_hosts)
         except BadRequest as exc:
             return exc.response
         except ConfigError as exc:
@@ -200,6 +218,8 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         return JSONResponse({"task_id": int(task), "state": "pending"})
 
     async def reset(request: Request) -> Response:
+        if request.query_params.get("confirm") != RESET_CONFIRMATION:
+            return _unconfirmed_reset()
         store.reset()
         journal.clear()
         return JSONResponse({"reset": True})
@@ -214,7 +234,8 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         AdminRoute("GET", "/__admin/dead-letters", dead_letters, "재시도를 멈춘 작업", "tasks that gave up"),
         AdminRoute("POST", "/__admin/dead-letters/{task_id}/retry", retry_dead, "죽은 작업 다시 시도",
                    "retry a dead letter"),
-        AdminRoute("POST", "/__admin/reset", reset, "상태와 저널 초기화", "forget all claims and the journal"),
+        AdminRoute("POST", "/__admin/reset", reset, "상태와 저널 초기화 (?confirm=reset 필수, 번호는 이어짐)",
+                   "forget all claims and the journal (needs ?confirm=reset; numbering continues)"),
         *journal_routes(journal),
     ]
     if faults is not None:
@@ -243,7 +264,34 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         Route("/relay/v1/agent/poll", agent_poll, methods=["POST"]),
         Route("/relay/v1/agent/replies", agent_reply, methods=["POST"]),
         *admin_routes(table, "s24kit relay — 관리 API"),
-    ], lifespan=lifespan)
+    ], lifespan=lifespan, exception_handlers=ROUTING_PROBLEMS)
+    protect(app, ACCESS)  # inside the journal: refusals are journaled too
     app.add_middleware(JournalMiddleware, journal=journal, party="→relay")
     app.state.relay, app.state.store, app.state.journal = relay, store, journal
     return app
+
+
+def _unconfirmed_reset() -> Response:
+    return problem(400, "invalid_request", "Reset not confirmed",
+                   f"confirm: 모든 청구를 지우려면 ?confirm={RESET_CONFIRMATION} 를 붙이십시오 "
+                   f"/ confirm: add ?confirm={RESET_CONFIRMATION} to really forget every claim")
+
+
+def _not_the_insurer(config: RelayConfig, pem: str | None, event: dict[str, Any]) -> Response | None:
+    """None when ``pem`` is the certificate of the insurer the event speaks for; else the 403 to answer.
+
+    The role gate let only ``insurer`` certificates in; here the event's ``insurer_code`` must be the
+    certificate's, and the certificate the one pinned for that insurer in the relay's configuration (when
+    one is pinned). The receipt number is checked against the claim in :meth:`Relay.apply_event`."""
+    code, claimed = certificate_insurer(pem), event["insurer_code"]
+    if code != claimed:
+        return forbidden(f"insurer_code: 이 인증서는 보험사 {code or '(없음)'}의 것입니다 ({claimed} 아님)",
+                         f"insurer_code: this certificate belongs to insurer {code or '(none)'}, not {claimed}")
+    if code not in config.insurers:
+        return forbidden(f"보험사 {code}은(는) 중계기관에 연계되지 않았습니다",
+                         f"insurer {code} is not connected to the relay")
+    pin = config.insurer_cert_sha256.get(code)
+    if pin and certificate_sha256(pem or "") != pin:
+        return forbidden(f"이 인증서는 보험사 {code}로 등록된 인증서가 아닙니다",
+                         f"this certificate is not the one registered for insurer {code}")
+    return None

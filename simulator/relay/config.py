@@ -6,6 +6,7 @@ import ipaddress
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
+from urllib.parse import urlsplit
 
 from ..retry import RetryPolicy
 
@@ -68,12 +69,41 @@ class ProviderRegistration:
 @dataclass(frozen=True, slots=True)
 class RelayConfig:
     insurers: dict[str, str] = field(default_factory=dict)  # insurer code → base URL
+    #: insurer code → SHA-256 of the client certificate its events must come with (docs/security.md)
+    insurer_cert_sha256: dict[str, str] = field(default_factory=dict)
     providers: tuple[ProviderRegistration, ...] = ()
+    #: hosts a provider's base_url may name besides loopback (``[relay] allowed_provider_hosts`` of serve)
+    allowed_provider_hosts: tuple[str, ...] = ()
     callback_base: str = "http://relay.test"  # how insurers reach the relay's event endpoint
     retry: RetryPolicy = field(default_factory=RetryPolicy)  # then the dead-letter state
     request_timeout: float = 10.0  # per call to a provider or insurer
     agent_deadline: float = 30.0  # how long an agent has to answer a queued request
     max_body_bytes: int = 8 * 1024 * 1024
+
+
+def host_allowed(url: str, allowed: tuple[str, ...]) -> bool:
+    """True when ``url``'s host is loopback (127.0.0.0/8, ::1, localhost) or one of ``allowed``."""
+    try:
+        host = (urlsplit(url).hostname or "").lower()
+    except ValueError:
+        return False
+    if host == "localhost" or host in {h.lower() for h in allowed}:
+        return bool(host)
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def check_provider_host(registration: ProviderRegistration, allowed: tuple[str, ...],
+                        where: str = "provider") -> None:
+    """ConfigError naming ``base_url`` when the relay may not call that host (outbound only to configured hosts)."""
+    if registration.base_url is not None and not host_allowed(registration.base_url, allowed):
+        listed = ", ".join(allowed) or "(없음 / none)"
+        raise ConfigError(f"{where}.base_url", f"루프백이나 허용된 호스트가 아닙니다 (허용: {listed}); s24kit serve "
+                          "설정의 [relay] allowed_provider_hosts 에 추가하십시오",
+                          f"not loopback nor an allowed host (allowed: {listed}); add it to [relay] "
+                          "allowed_provider_hosts in the s24kit serve configuration")
 
 
 def _no_unknown(data: dict[str, Any], known: set[str], where: str) -> None:

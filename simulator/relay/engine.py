@@ -23,7 +23,7 @@ from ...schemas.loader import is_valid
 from ...schemas.validation import validate
 from ..problems import problem_body
 from .agents import AgentQueue
-from .config import Mode, ProviderRegistration, RelayConfig
+from .config import Mode, ProviderRegistration, RelayConfig, check_provider_host, host_allowed
 from .outcomes import Answer, Permanent, Retryable, Waiting, judge
 from .states import FINAL, claim_state, may_apply, rank
 from .store import RelayStore
@@ -46,6 +46,7 @@ class Relay:
         self._busy: set[int] = set()
         self._watchers: dict[str, asyncio.Event] = {}  # claim id → set when its state changes
         for registration in config.providers:
+            check_provider_host(registration, config.allowed_provider_hosts, f"provider {registration.code}")
             store.put_provider(registration.as_dict())
         self.agents = AgentQueue(store, self.registration, config.agent_deadline, self._wake.set)
 
@@ -322,6 +323,8 @@ class Relay:
         if registration.mode is Mode.AGENT:
             return self.agents.ask(registration, operation, body)
         base = registration.base_url.rstrip("/")
+        if not host_allowed(base, self.config.allowed_provider_hosts):
+            raise Permanent(f"base_url {base} is not loopback nor an allowed provider host")
         party = {"s24_party": f"provider:{registration.code}"}
         try:
             if registration.server_cert_sha256:
@@ -446,6 +449,10 @@ class Relay:
                 return 404, problem_body(404, "not_found", "Insurer not part of the claim",
                                          f"보험사 {code}은(는) 이 청구의 수신처가 아닙니다 / {code} is not an insurer "
                                          "of this claim")
+            if row["receipt_number"] and row["receipt_number"] != event["receipt_number"]:
+                return 403, problem_body(403, "forbidden", "Forbidden",
+                                         f"receipt_number: 보험사 {code}이(가) 이 청구에 발급한 접수번호가 아닙니다 "
+                                         f"/ receipt_number: not the receipt insurer {code} issued for this claim")
             inserted = db.execute("INSERT OR IGNORE INTO events (event_id, claim_id, insurer_code, sequence, body, "
                                   "received_at) VALUES (?, ?, ?, ?, ?, ?)",
                                   (event["event_id"], claim_id, code, event["sequence"],

@@ -86,6 +86,8 @@ class RelayStore(Database):
         return {r["state"]: r["n"] for r in rows}
 
     def reset(self) -> None:
+        """Forget everything but the counters: numbers issued after a reset never repeat one issued before
+        (other parties may still hold them as request ids)."""
         with self.transaction() as db:
-            for table in ("claims", "claim_insurers", "tasks", "events", "agent_work", "supplements", "counters"):
+            for table in ("claims", "claim_insurers", "tasks", "events", "agent_work", "supplements"):
                 db.execute(f"DELETE FROM {table}")
