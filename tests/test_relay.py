@@ -232,8 +232,14 @@ async def _run_with(scenario, tmp_path, rules, *, insurers=1, **options) -> tupl
     async with stack.inprocess():
         record = _first(stack, insurers=insurers)
         status = await _claim(stack, record)
-        detail = stack.relay_app.state.store.query("SELECT kind, target, state, attempts, last_error FROM tasks "
-                                                   "WHERE claim_id = ?", status["claim_id"])
+        store, deadline = stack.relay_app.state.store, time.monotonic() + 15
+        # the insurer's events can make the claim final before the relay's retried forward has its answer
+        while store.query("SELECT 1 FROM tasks WHERE claim_id = ? AND state = 'pending'", status["claim_id"]):
+            assert time.monotonic() < deadline, "a task of the claim never settled"
+            if not await stack.relay.step():
+                await asyncio.sleep(0.01)
+        detail = store.query("SELECT kind, target, state, attempts, last_error FROM tasks WHERE claim_id = ?",
+                             status["claim_id"])
         return stack, status, {"record": record, "tasks": [dict(r) for r in detail],
                                "applied": switch.plan.applied()}
 

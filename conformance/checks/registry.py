@@ -7,6 +7,7 @@ port). The runner builds the contexts; the registry only knows functions and ids
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -47,14 +48,20 @@ class Outcome:
     reason: str = ""
     evidence: tuple[Evidence, ...] = ()
     cause: str | None = None
+    found: int | None = None  # problems found, when more than the evidence listed
+
+    @property
+    def unlisted(self) -> int:
+        """Problems found but not listed as evidence (the report keeps the first ones)."""
+        return max(0, (self.found or 0) - len(self.evidence))
 
 
 def passed(reason: str = "", *evidence: Evidence) -> Outcome:
     return Outcome("pass", reason, evidence)
 
 
-def failed(reason: str, *evidence: Evidence, cause: str | None = None) -> Outcome:
-    return Outcome("fail", reason, evidence, cause)
+def failed(reason: str, *evidence: Evidence, cause: str | None = None, found: int | None = None) -> Outcome:
+    return Outcome("fail", reason, evidence, cause, found)
 
 
 def warned(reason: str, *evidence: Evidence, cause: str | None = None) -> Outcome:
@@ -72,9 +79,9 @@ def within_level(outcome: Outcome, requirement: Requirement) -> Outcome:
     catalogue entry says when it only warns (``warns_en``: the requirement is met and a concern remains).
     """
     if requirement.level == "SHOULD" and outcome.verdict == "fail":
-        return Outcome("warn", f"{outcome.reason} (SHOULD)", outcome.evidence, outcome.cause)
+        return dataclasses.replace(outcome, verdict="warn", reason=f"{outcome.reason} (SHOULD)")
     if requirement.level == "MUST" and outcome.verdict == "warn" and not requirement.warns_en:
-        return Outcome("fail", f"{outcome.reason} (MUST)", outcome.evidence, outcome.cause)
+        return dataclasses.replace(outcome, verdict="fail", reason=f"{outcome.reason} (MUST)")
     return outcome
 
 
