@@ -52,6 +52,9 @@ INSERT = ("INSERT INTO exchanges (seq, ts, started_at, party, method, url, route
 COLUMNS = ("seq, started_at, party, method, url, route, status, duration_ms, peer, tls_peer, error, "
            "request_headers, request_body, response_headers, response_body")
 ID_PREFIX = "x-"
+#: Where an app's last-resort handler leaves the exception it turned into a 500 (simulator/last_resort.py),
+#: for :class:`JournalMiddleware` to record.
+ERROR_KEY = "s24_error"
 # Bodies are masked over a little more than body_limit so that a resident number or a name cut by the
 # limit is still recognised whole, then cut to the limit.
 MASK_MARGIN = 256
@@ -131,7 +134,10 @@ def _cut(text: str, total: int, limit: int) -> str:
 
 
 def stored_body(body: bytes | str | None, limit: int, scrubber: Scrubber | None = None) -> str | None:
-    """The masked text stored for a body: UTF-8 decoded, cut at ``limit`` bytes with a marker."""
+    """The masked text stored for a body: UTF-8 decoded, cut at ``limit`` bytes with a marker.
+
+    ``scrubber`` holds the personal values already collected from the whole exchange (this body's too).
+    """
     text, total = _body_text(body, limit)
     if text is None:
         return None
@@ -139,6 +145,38 @@ def stored_body(body: bytes | str | None, limit: int, scrubber: Scrubber | None 
         scrubber = Scrubber()
         scrubber.collect_text(text)
     return _cut(scrubber.text(text), total, limit)
+
+
+def _elided(body: bytes | str | None, exc: BaseException) -> str:
+    size = len(body) if isinstance(body, bytes | bytearray) else len(str(body).encode("utf-8", "replace"))
+    if isinstance(body, Clipped):
+        size = body.total
+    return f"[body elided: {size} bytes the masker could not read ({type(exc).__name__})]"
+
+
+def _masked_bodies(bodies: tuple[bytes | str | None, ...], limit: int, scrubber: Scrubber) -> list[str | None]:
+    """The stored text of each body of one exchange, masked together (a value found in one is scrubbed from
+    all); a body the masker cannot read is elided with a note in its place: never stored unmasked."""
+    unread: dict[int, BaseException] = {}
+    for i, body in enumerate(bodies):
+        try:
+            scrubber.collect_text(_body_text(body, limit)[0])
+        except Exception as exc:  # too deep, a lone surrogate, …: its personal values are unknown
+            unread[i] = exc
+    out: list[str | None] = []
+    for i, body in enumerate(bodies):
+        try:
+            out.append(_elided(body, unread[i]) if i in unread else stored_body(body, limit, scrubber))
+        except Exception as exc:
+            out.append(_elided(body, exc))
+    return out
+
+
+def _encodable(value: Any) -> Any:
+    """Text with lone surrogates written as ``\\udXXX`` escapes (what SQLite and UTF-8 accept)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
 
 
 @functools.lru_cache(maxsize=256)
@@ -239,19 +277,18 @@ class Journal:
         route = route or urllib.parse.urlsplit(url).path
         # One exchange is masked as a whole: a name found in the request's patient is scrubbed from the
         # answer's problem detail, the URL, the headers and the error message too.
-        request_text, request_total = _body_text(request_body, limit)
-        response_text, response_total = _body_text(response_body, limit)
         scrubber = Scrubber()
-        scrubber.collect_text(request_text)
-        scrubber.collect_text(response_text)
+        request_stored, response_stored = _masked_bodies((request_body, response_body), limit, scrubber)
         row = [ts, started, party, method.upper(), scrubber.text(url), route, status, duration_ms, peer,
                json.dumps(tls_peer, ensure_ascii=False) if tls_peer else None,
                scrubber.text(error) if error else None,
-               json.dumps(mask_headers(request_headers, scrubber), ensure_ascii=False),
-               _cut(scrubber.text(request_text), request_total, limit) if request_text is not None else None,
-               json.dumps(mask_headers(response_headers, scrubber), ensure_ascii=False),
-               _cut(scrubber.text(response_text), response_total, limit) if response_text is not None else None]
-        size = sum(len(v) if v.isascii() else len(v.encode("utf-8")) for v in row if isinstance(v, str))
+               json.dumps(mask_headers(request_headers, scrubber), ensure_ascii=False), request_stored,
+               json.dumps(mask_headers(response_headers, scrubber), ensure_ascii=False), response_stored]
+        try:
+            size = sum(len(v) if v.isascii() else len(v.encode("utf-8")) for v in row if isinstance(v, str))
+        except UnicodeEncodeError:  # a lone surrogate (from a \ud800 escape) that neither UTF-8 nor SQLite takes
+            row = [_encodable(v) for v in row]
+            size = sum(len(v.encode("utf-8")) for v in row if isinstance(v, str))
         with self._lock:
             seq = self._next
             self._db.execute(INSERT, (seq, *row, size))
@@ -576,6 +613,7 @@ class JournalMiddleware:
         finally:
             route = scope.get("route")
             client = scope.get("client")
+            handled = scope.get(ERROR_KEY)  # an exception the last-resort middleware turned into a 500
             self.journal.record(
                 party=self.party, method=scope.get("method", "GET"), url=_scope_url(scope),
                 route=getattr(route, "path", None) or scope.get("path", "/"), request_headers=scope.get("headers"),
@@ -583,7 +621,7 @@ class JournalMiddleware:
                 status=answer.get("status"), response_headers=answer.get("headers"),
                 response_body=Clipped(bytes(response_body), totals[1]) if "status" in answer else None,
                 started_at=started_at, duration_ms=(time.perf_counter() - started) * 1000,
-                tls_peer=_scope_tls(scope), error=_error_text(error) if error else None,
+                tls_peer=_scope_tls(scope), error=_error_text(error) if error else handled,
                 peer=f"{client[0]}:{client[1]}" if client else None)
 
 

@@ -219,7 +219,10 @@ def _forms(kind: str, value: str) -> tuple[tuple[str, str], ...]:
             pairs[escaped.upper().replace("\\U", "\\u")] = masked_escaped
             # JSON carried in a JSON string escapes the escapes
             pairs[escaped.replace("\\", "\\\\")] = masked_escaped.replace("\\", "\\\\")
-        quoted = urllib.parse.quote(form, safe="")
+        try:
+            quoted = urllib.parse.quote(form, safe="")
+        except UnicodeEncodeError:  # a lone surrogate: no URL carries it
+            continue
         if quoted != form:
             pairs[quoted] = pairs[quoted.lower()] = urllib.parse.quote(replacement, safe="")
     return tuple(pairs.items())

@@ -84,3 +84,12 @@ def test_a_count_says_truly_where_the_rest_is():
     assert "(+19 more in the report; 676 more not listed (the report keeps the first 20))" in _why(many, "en")
     few = Result("S24-DOC-103", Outcome("fail", "3건 위반 / 3 violation(s)", evidence[:3], found=3))
     assert _why(few, "en").endswith("(+2 more in the report)")
+
+
+def test_a_level_bound_verdict_keeps_both_languages_whole():
+    from s24kit.conformance.catalogue import requirements
+    from s24kit.conformance.checks.registry import failed, within_level
+
+    should = within_level(failed("배너가 있습니다 / a banner is shown"), requirements()["S24-SEC-003"])
+    assert should.verdict == "warn" and should.reason == "배너가 있습니다 (SHOULD) / a banner is shown (SHOULD)"
+    assert localised(should.reason, "ko") == "배너가 있습니다 (SHOULD)"

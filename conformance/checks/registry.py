@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..catalogue import Requirement, requirements
+from ..language import split
 
 Verdict = Literal["pass", "fail", "warn", "skip"]
 Kind = Literal["http", "tls", "net"]
@@ -72,6 +73,12 @@ def skipped(reason: str) -> Outcome:
     return Outcome("skip", reason)
 
 
+def _tagged(reason: str, level: str) -> str:
+    """``reason`` with its level after each language's half (each half stands alone, conformance/language.py)."""
+    halves = split(reason)
+    return f"{halves[0]} ({level}) / {halves[1]} ({level})" if halves else f"{reason} ({level})"
+
+
 def within_level(outcome: Outcome, requirement: Requirement) -> Outcome:
     """A requirement's level is its verdict's ceiling and floor.
 
@@ -79,9 +86,9 @@ def within_level(outcome: Outcome, requirement: Requirement) -> Outcome:
     catalogue entry says when it only warns (``warns_en``: the requirement is met and a concern remains).
     """
     if requirement.level == "SHOULD" and outcome.verdict == "fail":
-        return dataclasses.replace(outcome, verdict="warn", reason=f"{outcome.reason} (SHOULD)")
+        return dataclasses.replace(outcome, verdict="warn", reason=_tagged(outcome.reason, "SHOULD"))
     if requirement.level == "MUST" and outcome.verdict == "warn" and not requirement.warns_en:
-        return dataclasses.replace(outcome, verdict="fail", reason=f"{outcome.reason} (MUST)")
+        return dataclasses.replace(outcome, verdict="fail", reason=_tagged(outcome.reason, "MUST"))
     return outcome
 
 
