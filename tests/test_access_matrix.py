@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -385,3 +387,51 @@ async def test_an_insurer_cannot_forge_its_result_before_the_relay_sent_it_the_c
         forged = stack.relay_app.state.store.query(
             "SELECT applied FROM events WHERE claim_id = ? AND body LIKE '%INSA-FORGED-9%'", claim_id)
         assert forged and all(r["applied"] == 2 for r in forged), "the forged events are kept as discarded"
+
+
+async def test_an_agent_registration_needs_both_its_address_and_its_certificate_pin(scenario, tmp_path):
+    stack = _stack(scenario, tmp_path / "state", persistent=False)
+    async with stack.inprocess():
+        pin = stack.pki["provider-agent"].sha256()
+        async with _client(stack, "relay", "admin") as admin:
+            for body, missing in (({"mode": "agent"}, "source_ip"),
+                                  ({"mode": "agent", "agent_cert_sha256": pin}, "source_ip"),
+                                  ({"mode": "agent", "source_ip": "127.0.0.1"}, "agent_cert_sha256")):
+                refused = await admin.put("/__admin/providers/99000011", json=body)
+                assert refused.status_code == 400, (body, refused.text)
+                detail = refused.json()["detail"]
+                assert detail.startswith(f"provider.{missing}:") and "\n" not in detail, detail
+            assert "99000011" not in {p["code"] for p in stack.relay_app.state.store.providers()}
+            accepted = await admin.put("/__admin/providers/99000011",
+                                       json={"mode": "agent", "source_ip": "127.0.0.1", "agent_cert_sha256": pin})
+            assert accepted.status_code == 200, accepted.text
+        # a registration stored without its pins (an older relay) is not used: an agent gets nothing for it
+        stack.relay_app.state.store.put_provider({"code": "99000012", "mode": "agent"})
+        async with _client(stack, "relay", "provider-agent") as agent:
+            answer = await agent.post("/relay/v1/agent/poll", json={"provider_code": "99000012", "agent_id": "agent-1"})
+        assert answer.status_code == 404, answer.text
+
+
+async def test_the_state_on_disk_is_readable_by_its_owner_only(scenario, tmp_path, caplog):
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    (state / "relay.sqlite").touch(mode=0o644)  # an earlier state, left open to other users
+    os.chmod(state, 0o755)
+    os.chmod(state / "relay.sqlite", 0o644)
+    with caplog.at_level("WARNING", logger="s24kit"):
+        stack = _stack(scenario, state)
+    assert any("0700" in r.getMessage() for r in caplog.records), "tightening an open state folder is announced"
+    async with stack.inprocess():
+        await _replay(stack, next(iter(stack.claims())), "req-private-files")
+    files = sorted(state.glob("*.sqlite*"))
+    assert {f.name for f in files} >= {"relay.sqlite", "journal.sqlite", "relay.sqlite-wal"}
+    assert any(f.name.startswith("insurer-") for f in files), [f.name for f in files]
+    modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
+    modes.update({name: stat.S_IMODE((state / name).stat().st_mode) for name in ("", "pki")})
+    assert modes[""] == modes["pki"] == 0o700, modes
+    assert all(mode == 0o600 for name, mode in modes.items() if name not in ("", "pki")), modes
+    fresh = tmp_path / "fresh" / "state"
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="s24kit"):
+        _stack(scenario, fresh)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700 and not caplog.records, "a new folder is private, silently"

@@ -23,7 +23,7 @@ from ...schemas.loader import is_valid
 from ...schemas.validation import validate
 from ..problems import problem_body
 from .agents import AgentQueue
-from .config import Mode, ProviderRegistration, RelayConfig, check_provider_host, host_allowed
+from .config import ConfigError, Mode, ProviderRegistration, RelayConfig, check_provider_host, host_allowed
 from .outcomes import Answer, Permanent, Retryable, Waiting, judge
 from .states import FINAL, claim_state, may_apply, rank
 from .store import RelayStore
@@ -54,7 +54,10 @@ class Relay:
 
     def registration(self, code: str) -> ProviderRegistration | None:
         rows = self.store.query("SELECT body FROM providers WHERE code = ?", code)
-        return ProviderRegistration.from_dict(json.loads(rows[0]["body"])) if rows else None
+        try:
+            return ProviderRegistration.from_dict(json.loads(rows[0]["body"])) if rows else None
+        except ConfigError:  # stored under older rules (an agent without its pins): not used until registered again
+            return None
 
     def _registered(self, code: str) -> ProviderRegistration:
         if (registration := self.registration(code)) is None:
