@@ -296,8 +296,12 @@ async def test_reset_needs_confirmation_and_numbering_continues_after_it(scenari
                    or set(r["claim"]["insurers"]) <= {"INSA", "INSB"}][:2]
         first = await _replay(stack, records[0], "req-before-reset")
         async with _client(stack, "relay", "admin") as admin:
-            refused = await admin.post("/__admin/reset")
-            assert refused.status_code == 400 and refused.json()["detail"].startswith("confirm:")
+            for query in ("", "?confirm=no&confirm=reset", "?confirm=reset&confirm=reset"):
+                refused = await admin.post(f"/__admin/reset{query}")
+                assert refused.status_code == 400 and refused.json()["detail"].startswith("confirm:"), query
+            for task in ("²", "99999999999999999999999", "-1", "1.0"):
+                missing = await admin.post(f"/__admin/dead-letters/{task}/retry")
+                assert (missing.status_code, missing.json()["code"]) == (404, "not_found"), (task, missing.text)
             assert stack.relay.status(first["claim_id"]) is not None, "an unconfirmed reset forgets nothing"
             assert (await admin.post("/__admin/reset", params={"confirm": "reset"})).status_code == 200
         assert stack.relay.status(first["claim_id"]) is None

@@ -213,7 +213,14 @@ def test_restart_keeps_state_and_delivers_pending_events(tmp_path):
                                  "https://127.0.0.1:9999/relay/v1/claims/CLM-000001/events",
                                  "https://127.0.0.1:8443/__admin/reset",
                                  "https://127.0.0.1:8443/relay/v1/claims/../../__admin/reset",
-                                 "http://127.0.0.1:8443/relay/v1/claims/CLM-000001/events"])
+                                 "http://127.0.0.1:8443/relay/v1/claims/CLM-000001/events",
+                                 "https://127.0.0.1:8443/relay/v1/claims/%2e%2e/%2e%2e/__admin/reset/events",
+                                 "https://127.0.0.1:8443/relay/v1/claims/CLM-000001/events;/../../__admin/reset",
+                                 "https://127.0.0.1:8443/relay/v1/claims/CLM-000001;x/events",
+                                 "https://127.0.0.1:8443/relay/v1/claims/CLM-000001/%65vents",
+                                 "https://127.0.0.1:8443/relay/v1/claims/CLM-000001/events/more",
+                                 "https://127.0.0.1:8443/relay/v1/claims/CLM-000002/events",
+                                 "https://x@127.0.0.1:8443/relay/v1/claims/CLM-000001/events"])
 def test_a_callback_outside_the_configured_relay_is_refused_naming_the_field(url):
     receiver = Receiver()
     app, _ = _insurer(receiver=receiver)
@@ -230,8 +237,9 @@ def test_reset_needs_confirmation_and_receipt_numbers_never_restart():
     with _running(app) as (client, admin):
         _load_policy(admin)
         first = _submit(client).json()["receipt_number"]
-        refused = admin.post("/__admin/reset")
-        assert refused.status_code == 400 and refused.json()["detail"].startswith("confirm:")
+        for query in ("", "?confirm=no&confirm=reset", "?confirm=reset&confirm=reset", "?confirm=reset&confirm=no"):
+            refused = admin.post(f"/__admin/reset{query}")
+            assert refused.status_code == 400 and refused.json()["detail"].startswith("confirm:"), query
         assert len(admin.get("/__admin/claims").json()) == 1, "an unconfirmed reset changes nothing"
         assert admin.post("/__admin/reset", params={"confirm": "reset"}).status_code == 204
         assert admin.get("/__admin/claims").json() == []

@@ -178,25 +178,28 @@ def _foreign_callback(config: InsurerConfig, submission: dict[str, Any]) -> Resp
     """400 naming ``callback_url`` unless it is an event URL under the configured relay: the insurer posts
     nowhere else, whoever submits."""
     base = (config.relay_base or "").rstrip("/")
-    if base and _under(submission["callback_url"], base):
+    if base and _under(submission["callback_url"], base, submission["claim_id"]):
         return None
     where = base or "(설정 없음 / not configured)"
     return problem(400, "invalid_request", "callback_url not allowed",
-                   f"callback_url: 이 보험사는 중계기관 {where} 의 /relay/v1/claims/… 로만 사건을 보냅니다 "
-                   f"/ callback_url: this insurer posts events only under the relay {where}/relay/v1/claims/…",
+                   f"callback_url: 이 보험사는 중계기관 {where} 의 /relay/v1/claims/{{claim_id}}/events 로만 사건을 "
+                   f"보냅니다 / callback_url: this insurer posts events only to the relay's "
+                   f"{where}/relay/v1/claims/{{claim_id}}/events",
                    request_id=submission["request_id"])
 
 
-def _under(url: str, base: str) -> bool:
-    """True when ``url`` is an event URL of the relay at ``base`` (same origin, under /relay/v1/claims/)."""
+def _under(url: str, base: str, claim_id: str) -> bool:
+    """True when ``url`` is exactly the relay's event URL for ``claim_id``
+    (``{base}/relay/v1/claims/{claim_id}/events``, same origin): no user info, query, fragment,
+    percent-escape, parameter (``;``) or dot segment to play with."""
     try:
         got, want = urlsplit(url), urlsplit(base)
         same_origin = (got.scheme, got.hostname, got.port) == (want.scheme, want.hostname, want.port)
     except ValueError:
         return False
-    path = got.path
-    return (same_origin and path.startswith(f"{want.path.rstrip('/')}/relay/v1/claims/") and not got.query
-            and not got.fragment and ".." not in path.split("/"))
+    expected = f"{want.path.rstrip('/')}/relay/v1/claims/{claim_id}/events"
+    return (same_origin and "@" not in got.netloc and got.path == expected and not got.query and not got.fragment
+            and not any(c in got.path for c in "%;\\") and ".." not in got.path and "/./" not in got.path)
 
 
 def explanation_text(payout: dict[str, Any], lang: str) -> str:
@@ -315,7 +318,7 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
         return JSONResponse([dict(r) for r in rows])
 
     async def reset(request: Request) -> Response:
-        if request.query_params.get("confirm") != RESET_CONFIRMATION:
+        if request.query_params.getlist("confirm") != [RESET_CONFIRMATION]:
             return problem(400, "invalid_request", "Reset not confirmed",
                            f"confirm: 모두 지우려면 ?confirm={RESET_CONFIRMATION} 를 붙이십시오 "
                            f"/ confirm: add ?confirm={RESET_CONFIRMATION} to really forget everything")

@@ -213,13 +213,14 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
 
     async def retry_dead(request: Request) -> Response:
         task = request.path_params["task_id"]
-        if not task.isdigit() or not relay.retry_dead(int(task)):
+        # ASCII digits only ('²'.isdigit() is True) and within SQLite's 64-bit integers
+        if not (task.isascii() and task.isdigit() and len(task) <= 18) or not relay.retry_dead(int(task)):
             return problem(404, "not_found", "No such dead letter", f"죽은 작업 {task}이(가) 없습니다 "
                            f"/ no dead letter {task}")
         return JSONResponse({"task_id": int(task), "state": "pending"})
 
     async def reset(request: Request) -> Response:
-        if request.query_params.get("confirm") != RESET_CONFIRMATION:
+        if request.query_params.getlist("confirm") != [RESET_CONFIRMATION]:  # exactly one, not the last of several
             return _unconfirmed_reset()
         store.reset()
         journal.clear()
