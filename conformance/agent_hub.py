@@ -34,8 +34,9 @@ from starlette.routing import Route
 from ..schemas.loader import is_valid
 from ..schemas.validation import schema_findings
 from ..simulator.journal import Journal, certificate_facts
+from ..simulator.last_resort import LastResortMiddleware
 from ..simulator.net_echo import whoami
-from ..simulator.problems import BadRequest, ProblemResponse, findings_as_errors, problem, read_json
+from ..simulator.problems import BadRequest, ProblemResponse, findings_as_errors, problem, read_body, read_json
 from ..simulator.relay.app import MAX_WAIT
 from ..simulator.serving import Served, client_certificate, start
 
@@ -124,6 +125,7 @@ class AgentHub:
                                      Route(REPLY_PATH, self._reply, methods=["POST"]),
                                      Route(POLL_PATH, self._wrong_method, methods=other),
                                      Route(REPLY_PATH, self._wrong_method, methods=other), whoami()])
+        self.app.add_middleware(LastResortMiddleware, party=PARTY, journal=journal)
 
     # -- serving --------------------------------------------------------------------------------------------
 
@@ -202,10 +204,10 @@ class AgentHub:
 
     async def _poll(self, request: Request) -> Response:
         started, started_at = time.monotonic(), dt.datetime.now(dt.UTC)
-        raw = await request.body()
         wait = _wait_of(request)
-        value: Any = None
+        raw, value = b"", None  # what the refusal records when the body is unreadable or too large
         try:
+            raw = await read_body(request, MAX_BODY)
             value = await read_json(request, MAX_BODY)
             refused = self._refuse_poll(request, value, wait)
         except BadRequest as exc:
@@ -243,7 +245,10 @@ class AgentHub:
     async def _wrong_method(self, request: Request) -> Response:
         """A poll or reply with another method than POST: refused, and recorded so that the agent is told why."""
         started, started_at = time.monotonic(), dt.datetime.now(dt.UTC)
-        raw = await request.body()
+        try:
+            raw = await read_body(request, MAX_BODY)
+        except BadRequest:
+            raw = b""  # too large to keep: the method is refused all the same
         refused = problem(405, "method_not_allowed", "Method not allowed",
                           f"{request.method} 대신 POST를 쓰십시오 / use POST, not {request.method}")
         exchange = self._record(request, raw, refused, started_at, started)
@@ -296,11 +301,11 @@ class AgentHub:
 
     async def _reply(self, request: Request) -> Response:
         started, started_at = time.monotonic(), dt.datetime.now(dt.UTC)
-        raw = await request.body()
         headers = {k.lower(): v for k, v in request.headers.items()}
-        value: Any = None
+        raw, value = b"", None  # what the refusal records when the body is unreadable or too large
         item: WorkItem | None = None
         try:
+            raw = await read_body(request, MAX_BODY)
             value = await read_json(request, MAX_BODY)
             if not is_valid("agent#/$defs/reply", value):
                 raise BadRequest(problem(400, "invalid_request", "Invalid reply",

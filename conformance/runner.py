@@ -31,9 +31,10 @@ from cryptography.hazmat.primitives import hashes
 from ..simulator.journal import Journal
 from ..simulator.pki import ensure_pki
 from ..simulator.serving import ServeError
+from .agent_session import AgentSession
 from .catalogue import ROLES, requirements
 from .checks import CHECKS, Check, Evidence, Outcome, Result, failed, skipped
-from .session import CertificateRejected, Session, Target, TargetUnreachable, open_session
+from .session import CertificateRejected, Session, Target, TargetUnreachable
 
 __all__ = ["CertificateRejected", "ConfigError", "Planned", "SelectionError", "Suite", "SuiteRun", "TargetUnreachable",
            "make_target", "plan", "run_suite", "write_reports"]
@@ -301,6 +302,15 @@ def certificate_summary(target: Target) -> dict[str, Any] | None:
             "sha256": cert.fingerprint(hashes.SHA256()).hex(), "tls_version": version, "cipher": cipher}
 
 
+def open_session(target: Target, journal: Journal | None = None, *,
+                 announce: Callable[[str], None] | None = None) -> Session:
+    """The session for ``target``'s role: the relay calling a connector (provider_pull), or the relay serving a
+    provider's agent, which polls the suite (provider_agent; ``announce`` gets where the agent must point)."""
+    if target.role == "provider_agent":
+        return AgentSession(target, journal, announce=announce)
+    return Session(target, journal)
+
+
 class Suite:
     """One run against one target: the session (opened once), the plan, and running a planned check."""
 
@@ -504,7 +514,7 @@ def write_reports(run: SuiteRun, out: Path, *, lang: str = "ko") -> dict[str, Pa
                           finished_at=run.finished_at, environment=run.environment)
     paths = {"json": out / "report.json", "junit": out / "junit.xml", "html": out / "report.html"}
     write_json(report, paths["json"])
-    write_junit(report, paths["junit"])
+    write_junit(report, paths["junit"], lang)
     write_html(report, paths["html"], lang)
     paths["bundle"] = write_bundle(out / "evidence.zip", list(paths.values()), journal=run.journal)
     return paths

@@ -159,6 +159,27 @@ class Exchange:
             return self.text
         return "\n".join(all_strings(self.body, []))
 
+    @functools.cached_property
+    def unreadable(self) -> tuple[str, str] | None:
+        """Why an answer's body cannot be read as UTF-8 JSON, ``(korean, english)``; None when it can (or is empty).
+
+        The root cause of every finding about the answer's content: S24-SCH-006 reports it, and the checks that
+        read the content name it instead of reporting each field as missing.
+        """
+        if self.status is None or self.body is not None or not self.content.strip():
+            return None
+        if self.content.startswith(b"\xef\xbb\xbf"):
+            return "본문이 BOM으로 시작함", "the body starts with a byte order mark (BOM)"
+        try:
+            text = self.content.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return f"UTF-8이 아닌 바이트 (위치 {exc.start})", f"bytes that are not UTF-8 (at byte {exc.start})"
+        try:
+            json.loads(text)
+        except ValueError as exc:
+            return f"JSON이 아님: {exc}", f"not JSON: {exc}"
+        return None
+
     @property
     def answered(self) -> str:
         """``404 unknown_patient``, ``200``, or the transport error: what the target did, for messages."""
@@ -569,8 +590,10 @@ class Session:
         from .checks.registry import failed, passed, skipped
 
         if problems:
-            return failed(f"{len(problems)}건 위반 / {len(problems)} violation(s) in {what}",
-                          *problems[:MAX_EVIDENCE])
+            listed = (f" (처음 {MAX_EVIDENCE}건 기록)", f" (the first {MAX_EVIDENCE} listed)") \
+                if len(problems) > MAX_EVIDENCE else ("", "")
+            return failed(f"{len(problems)}건 위반{listed[0]} / {len(problems)} violation(s) in {what}{listed[1]}",
+                          *problems[:MAX_EVIDENCE], found=len(problems))
         if not judged:
             return skipped(f"판정할 응답이 없습니다 / no {what} to judge")
         return passed(f"{judged}건 확인 / {judged} {what} checked")
@@ -668,13 +691,3 @@ def _ansi_c(data: bytes) -> str:
             out.append(char)
     return "$'" + "".join(out) + "'"
 
-
-def open_session(target: Target, journal: Journal | None = None, *,
-                 announce: Callable[[str], None] | None = None) -> Session:
-    """The session for ``target``'s role: the relay calling a connector (provider_pull), or the relay serving a
-    provider's agent, which polls the suite (provider_agent; ``announce`` gets where the agent must point)."""
-    if target.role == "provider_agent":
-        from .agent_session import AgentSession  # the agent side imports this module
-
-        return AgentSession(target, journal, announce=announce)
-    return Session(target, journal)

@@ -5,6 +5,7 @@ Rules about "today" take the date in Korea unless a date is given (``today=``), 
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterable
 from datetime import date
@@ -43,8 +44,8 @@ def validate_document(doc: Any, prefix: str = "", today: date | None = None) -> 
     if document_type not in DOCUMENT_SCHEMAS:
         known = ", ".join(DOCUMENT_SCHEMAS)
         return [Finding("schema", f"{prefix}/document_type",
-                        f"알 수 없는 서류 종류 {document_type!r}: {known} 중 하나여야 합니다",
-                        f"unknown document_type {document_type!r}; use one of {known}")]
+                        f"알 수 없는 서류 종류 {_json(document_type)}: {known} 중 하나여야 합니다",
+                        f"unknown document_type {_json(document_type)}; use one of {known}")]
     today = today or today_in_korea()
     name = DOCUMENT_SCHEMAS[document_type]
     if is_valid(name, doc):
@@ -173,6 +174,22 @@ def _pointer(path: Iterable[Any]) -> str:
     return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
 
 
+def _json(value: Any) -> str:
+    """A value as JSON writes it (``null``, ``"KR"``, ``["S62.6"]``): findings speak JSON, not Python."""
+    try:
+        return json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+_JSON_TYPES = {type(None): "null", bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
+               dict: "object"}
+
+
+def _json_type(value: Any) -> str:
+    return _JSON_TYPES.get(type(value), type(value).__name__)
+
+
 def _explain(error, prefix: str) -> Finding:
     schema = error.schema if isinstance(error.schema, dict) else {}
     pointer = prefix + _pointer(error.absolute_path)
@@ -192,21 +209,21 @@ def _explain(error, prefix: str) -> Finding:
         ko = f"정의되지 않은 항목 {', '.join(extra) or '?'}이(가) 있습니다: kit-v1 스키마의 필드 이름을 쓰십시오"
         en = f"unexpected field(s) {', '.join(extra) or '?'}; use the field names of the kit-v1 schema"
     elif keyword == "type":
-        ko = f"{title_ko or '값'}: {value} 형식이어야 하는데 {type(error.instance).__name__}입니다"
-        en = f"{title_en or 'value'}: must be of type {value}"
+        ko = f"{title_ko or '값'}: {_json(value)} 형식이어야 하는데 {_json_type(error.instance)}입니다"
+        en = f"{title_en or 'value'}: must be of type {_json(value)}, not {_json_type(error.instance)}"
     elif keyword == "pattern":
-        ko = f"{title_ko or '값'} 형식이 맞지 않습니다: {error.instance!r} (형식 {value})"
-        en = f"{title_en or 'value'} has the wrong format: {error.instance!r} (expected {value})"
+        ko = f"{title_ko or '값'} 형식이 맞지 않습니다: {_json(error.instance)} (형식 {value})"
+        en = f"{title_en or 'value'} has the wrong format: {_json(error.instance)} (expected {value})"
     elif keyword in ("enum", "const"):
-        allowed = value if isinstance(value, list) else [value]
-        ko = f"{title_ko or '값'}: 허용되지 않는 값 {error.instance!r}; 허용 값: {', '.join(map(str, allowed))}"
-        en = f"{title_en or 'value'}: {error.instance!r} is not allowed; use one of {', '.join(map(str, allowed))}"
+        allowed = ", ".join(map(_json, value if isinstance(value, list) else [value]))
+        ko = f"{title_ko or '값'}: 허용되지 않는 값 {_json(error.instance)}; 허용 값: {allowed}"
+        en = f"{title_en or 'value'}: {_json(error.instance)} is not allowed; use one of {allowed}"
     elif keyword == "format":
-        ko = f"{title_ko or '값'}: {value} 형식이 아닙니다 ({error.instance!r})"
-        en = f"{title_en or 'value'}: {error.instance!r} is not a valid {value}"
+        ko = f"{title_ko or '값'}: {value} 형식이 아닙니다 ({_json(error.instance)})"
+        en = f"{title_en or 'value'}: {_json(error.instance)} is not a valid {value}"
     elif keyword in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        ko = f"{title_ko or '값'}: {error.instance!r}은(는) 허용 범위를 벗어납니다 ({keyword} {value})"
-        en = f"{title_en or 'value'}: {error.instance!r} is out of range ({keyword} {value})"
+        ko = f"{title_ko or '값'}: {_json(error.instance)}은(는) 허용 범위를 벗어납니다 ({keyword} {value})"
+        en = f"{title_en or 'value'}: {_json(error.instance)} is out of range ({keyword} {value})"
     else:
         ko = f"{title_ko or '값'}: 스키마 위반 ({keyword}): {error.message}"
         en = f"{title_en or 'value'}: {error.message}"

@@ -1,4 +1,4 @@
-"""One SQLite file per party (WAL), shared by threads: the state that survives a restart."""
+"""One SQLite file per party (WAL, synchronous=FULL), shared by threads: the state that survives a crash."""
 
 from __future__ import annotations
 
@@ -19,7 +19,9 @@ class Database:
         self._lock = threading.RLock()  # reads inside a transaction take it again
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
+            # FULL: a commit is on disk before the party answers. A claim the relay acknowledged (202) or a
+            # receipt an insurer issued must survive a power loss, not only a killed process (docs/durability.md).
+            self._db.execute("PRAGMA synchronous=FULL")
             self._db.executescript(schema)
 
     def close(self) -> None:

@@ -29,7 +29,8 @@ def as_caller(app: Any, certificate: Certificate) -> Any:
     """``app`` as seen by a caller presenting ``certificate`` (a credential, its PEM file or PEM text; None:
     no certificate) — what :mod:`.serving` hands the app over a mutual TLS connection."""
     pem = _leaf(certificate)
-    tls = {"client_cert_chain": [pem] if pem else [], "tls_version": "TLSv1.3", "cipher_suite": "in-process"}
+    # no handshake happens in-process: no version or suite to report, only who is calling
+    tls = {"client_cert_chain": [pem] if pem else [], "tls_version": None, "cipher_suite": None}
 
     async def presenting(scope: dict, receive: Any, send: Any) -> None:
         if scope["type"] == "http":

@@ -52,6 +52,9 @@ INSERT = ("INSERT INTO exchanges (seq, ts, started_at, party, method, url, route
 COLUMNS = ("seq, started_at, party, method, url, route, status, duration_ms, peer, tls_peer, error, "
            "request_headers, request_body, response_headers, response_body")
 ID_PREFIX = "x-"
+#: Where an app's last-resort handler leaves the exception it turned into a 500 (simulator/last_resort.py),
+#: for :class:`JournalMiddleware` to record.
+ERROR_KEY = "s24_error"
 # Bodies are masked over a little more than body_limit so that a resident number or a name cut by the
 # limit is still recognised whole, then cut to the limit.
 MASK_MARGIN = 256
@@ -164,6 +167,24 @@ def stored_body(body: bytes | str | None, limit: int) -> str | None:
     return text
 
 
+def _masked_body(body: bytes | str | None, limit: int) -> str | None:
+    """:func:`stored_body`, or a note in its place when masking fails: a body is never stored unmasked."""
+    try:
+        return stored_body(body, limit)
+    except Exception as exc:  # a body the masker cannot walk (too deep, …): elided, the exchange still recorded
+        size = len(body) if isinstance(body, bytes | bytearray) else len(str(body).encode("utf-8", "replace"))
+        if isinstance(body, Clipped):
+            size = body.total
+        return f"[body elided: {size} bytes the masker could not read ({type(exc).__name__})]"
+
+
+def _encodable(value: Any) -> Any:
+    """Text with lone surrogates written as ``\\udXXX`` escapes (what SQLite and UTF-8 accept)."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
 @functools.lru_cache(maxsize=256)
 def certificate_facts(der: bytes) -> dict[str, str]:
     """Subject, issuer, SHA-256 fingerprint and expiry of a DER certificate."""
@@ -263,9 +284,13 @@ class Journal:
         route = route or urllib.parse.urlsplit(url).path
         row = [ts, started, party, method.upper(), url, route, status, duration_ms, peer,
                json.dumps(tls_peer, ensure_ascii=False) if tls_peer else None, mask_rrn(error) if error else None,
-               json.dumps(mask_headers(request_headers), ensure_ascii=False), stored_body(request_body, limit),
-               json.dumps(mask_headers(response_headers), ensure_ascii=False), stored_body(response_body, limit)]
-        size = sum(len(v) if v.isascii() else len(v.encode("utf-8")) for v in row if isinstance(v, str))
+               json.dumps(mask_headers(request_headers), ensure_ascii=False), _masked_body(request_body, limit),
+               json.dumps(mask_headers(response_headers), ensure_ascii=False), _masked_body(response_body, limit)]
+        try:
+            size = sum(len(v) if v.isascii() else len(v.encode("utf-8")) for v in row if isinstance(v, str))
+        except UnicodeEncodeError:  # a lone surrogate (from a \ud800 escape) that neither UTF-8 nor SQLite takes
+            row = [_encodable(v) for v in row]
+            size = sum(len(v.encode("utf-8")) for v in row if isinstance(v, str))
         with self._lock:
             seq = self._next
             self._db.execute(INSERT, (seq, *row, size))
@@ -590,6 +615,7 @@ class JournalMiddleware:
         finally:
             route = scope.get("route")
             client = scope.get("client")
+            handled = scope.get(ERROR_KEY)  # an exception the last-resort middleware turned into a 500
             self.journal.record(
                 party=self.party, method=scope.get("method", "GET"), url=_scope_url(scope),
                 route=getattr(route, "path", None) or scope.get("path", "/"), request_headers=scope.get("headers"),
@@ -597,7 +623,7 @@ class JournalMiddleware:
                 status=answer.get("status"), response_headers=answer.get("headers"),
                 response_body=Clipped(bytes(response_body), totals[1]) if "status" in answer else None,
                 started_at=started_at, duration_ms=(time.perf_counter() - started) * 1000,
-                tls_peer=_scope_tls(scope), error=_error_text(error) if error else None,
+                tls_peer=_scope_tls(scope), error=_error_text(error) if error else handled,
                 peer=f"{client[0]}:{client[1]}" if client else None)
 
 

@@ -8,6 +8,8 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
+from .safe_json import DEFAULT_LIMITS, JsonLimits, JsonRefused, parse_body
+
 PROBLEM_TYPE = "https://s24kit.invalid/problems/"
 DEFAULT_MAX_BODY = 8 * 1024 * 1024
 
@@ -62,25 +64,45 @@ class BadRequest(Exception):
         self.response = response
 
 
-async def read_json(request: Request, max_bytes: int = DEFAULT_MAX_BODY) -> Any:
-    """The request's JSON body, or :class:`BadRequest` with the right status and problem code."""
+async def read_json(request: Request, max_bytes: int = DEFAULT_MAX_BODY, limits: JsonLimits = DEFAULT_LIMITS) -> Any:
+    """The request's JSON body, or :class:`BadRequest` with the right status and problem code.
+
+    415 ``unsupported_media_type`` unless ``application/json``; 413 ``payload_too_large`` over ``max_bytes``;
+    400 ``invalid_json`` for anything :func:`~.safe_json.parse_body` refuses (syntax, UTF-8, BOM, depth, number
+    length, lone surrogates, duplicate names, member counts, NaN/Infinity: docs/hostile-input.md).
+    """
     content_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if content_type != "application/json":
         raise BadRequest(problem(415, "unsupported_media_type", "Unsupported media type",
                                  "본문은 application/json 이어야 합니다 / the body must be application/json"))
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > max_bytes:
-        raise BadRequest(_too_large(max_bytes))
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > max_bytes:
-            raise BadRequest(_too_large(max_bytes))
+    body = await read_body(request, max_bytes)
     try:
-        return json.loads(body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise BadRequest(problem(400, "invalid_json", "Malformed JSON",
-                                 f"본문이 UTF-8 JSON이 아닙니다 / the body is not UTF-8 JSON ({exc})")) from None
+        return parse_body(body, limits)
+    except JsonRefused as exc:
+        raise BadRequest(problem(400, "invalid_json", "Malformed JSON", f"{exc.ko} / {exc.en}")) from None
+
+
+async def read_body(request: Request, max_bytes: int = DEFAULT_MAX_BODY) -> bytes:
+    """The request's body, never reading more than ``max_bytes`` + one chunk (413 :class:`BadRequest` beyond).
+
+    Use it instead of ``request.body()``, which reads a body of any size into memory. The body is kept where
+    ``request.body()`` keeps it, so a later ``read_json`` or ``request.body()`` gets it again.
+    """
+    if hasattr(request, "_body"):  # read before, by this function or request.body()
+        body: bytes = request._body
+    else:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > max_bytes:
+            raise BadRequest(_too_large(max_bytes))
+        chunks = bytearray()
+        async for chunk in request.stream():
+            chunks += chunk
+            if len(chunks) > max_bytes:
+                raise BadRequest(_too_large(max_bytes))
+        body = request._body = bytes(chunks)  # Starlette's own cache, as request.body() fills it
+    if len(body) > max_bytes:
+        raise BadRequest(_too_large(max_bytes))
+    return body
 
 
 def _too_large(limit: int) -> ProblemResponse:

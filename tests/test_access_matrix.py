@@ -345,3 +345,66 @@ async def test_the_relay_registers_providers_only_on_loopback_or_allowed_hosts(s
                 assert accepted.status_code == 200, (url, accepted.text)
         registered = {p["code"]: p["base_url"] for p in stack.relay_app.state.store.providers()}
         assert registered["99999999"] == "https://emr.clinic.test:8443"
+
+
+async def test_an_insurer_cannot_forge_its_result_before_the_relay_sent_it_the_claim(scenario, tmp_path):
+    """INSA posts received + paid 99,999,999 under a made-up receipt before the relay transmitted the claim:
+    both are held, never applied, and discarded once INSA's acknowledgement gives the real receipt."""
+    pend = [InsurerConfig(code, behaviour=Behaviour.PEND, pend_seconds=3600) for code in ("INSA", "INSB")]
+    stack = Stack(StackOptions(scenario, tmp_path / "state", insurers=pend, clock=SimClock(), persistent=False))
+    async with stack.inprocess():
+        record = next(r for r in stack.claims() if {"INSA", "INSB"} <= set(r["claim"]["insurers"]))
+        stack.clock.now = dt.datetime.fromisoformat(record["claim"]["consent"]["granted_at"]) + dt.timedelta(minutes=1)
+        async with _client(stack, "relay", "patient-app") as patient:
+            response = await patient.post("/relay/v1/claims", json=stack.fresh_claim(record, "req-early-forged"))
+        claim_id = response.json()["claim_id"]
+        path = f"/relay/v1/claims/{claim_id}/events"
+        received = {**_paid(claim_id, "INSA", "INSA-FORGED-9", 1), "type": "received"}
+        del received["payout"]
+        async with _client(stack, "relay", "insurer-client-INSA") as insurer:
+            for event in (received, _paid(claim_id, "INSA", "INSA-FORGED-9", 2)):
+                assert (await insurer.post(path, json=event)).status_code == 204  # recorded, held
+            insa = next(i for i in stack.relay.status(claim_id)["insurers"] if i["insurer_code"] == "INSA")
+            assert insa["state"] == "requested" and "payout_total" not in insa, insa
+            # the same sequence under the same receipt with another body is refused, not taken as a repeat
+            other = {**_paid(claim_id, "INSA", "INSA-FORGED-9", 2), "event_id": "another-id"}
+            other["payout"]["total"] = other["payout"]["lines"][0]["amount"] = 1
+            conflict = await insurer.post(path, json=other)
+            assert (conflict.status_code, conflict.json()["code"]) == (409, "idempotency_conflict"), conflict.text
+            assert conflict.json()["detail"].startswith("sequence:")
+            again = await insurer.post(path, json={**_paid(claim_id, "INSA", "INSA-FORGED-9", 2), "event_id": "x-2"})
+            assert again.status_code == 204, "the same event under another event_id is a duplicate"
+        for _ in range(2000):
+            insa = next(i for i in stack.relay.status(claim_id)["insurers"] if i["insurer_code"] == "INSA")
+            if insa["state"] == "in_review" and insa.get("receipt_number"):
+                break
+            if not await stack.relay.step():
+                await _sleep()
+        assert insa["state"] == "in_review" and insa["receipt_number"] != "INSA-FORGED-9", insa
+        assert "payout_total" not in insa, insa
+        forged = stack.relay_app.state.store.query(
+            "SELECT applied FROM events WHERE claim_id = ? AND body LIKE '%INSA-FORGED-9%'", claim_id)
+        assert forged and all(r["applied"] == 2 for r in forged), "the forged events are kept as discarded"
+
+
+async def test_an_agent_registration_needs_both_its_address_and_its_certificate_pin(scenario, tmp_path):
+    stack = _stack(scenario, tmp_path / "state", persistent=False)
+    async with stack.inprocess():
+        pin = stack.pki["provider-agent"].sha256()
+        async with _client(stack, "relay", "admin") as admin:
+            for body, missing in (({"mode": "agent"}, "source_ip"),
+                                  ({"mode": "agent", "agent_cert_sha256": pin}, "source_ip"),
+                                  ({"mode": "agent", "source_ip": "127.0.0.1"}, "agent_cert_sha256")):
+                refused = await admin.put("/__admin/providers/99000011", json=body)
+                assert refused.status_code == 400, (body, refused.text)
+                detail = refused.json()["detail"]
+                assert detail.startswith(f"provider.{missing}:") and "\n" not in detail, detail
+            assert "99000011" not in {p["code"] for p in stack.relay_app.state.store.providers()}
+            accepted = await admin.put("/__admin/providers/99000011",
+                                       json={"mode": "agent", "source_ip": "127.0.0.1", "agent_cert_sha256": pin})
+            assert accepted.status_code == 200, accepted.text
+        # a registration stored without its pins (an older relay) is not used: an agent gets nothing for it
+        stack.relay_app.state.store.put_provider({"code": "99000012", "mode": "agent"})
+        async with _client(stack, "relay", "provider-agent") as agent:
+            answer = await agent.post("/relay/v1/agent/poll", json={"provider_code": "99000012", "agent_id": "agent-1"})
+        assert answer.status_code == 404, answer.text

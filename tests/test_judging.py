@@ -290,3 +290,34 @@ def test_a_number_field_compares_numerically_but_money_keeps_its_type():
     assert list(compare(statement, as_java_writes, shape)) == []
     money_as_float = {**statement, "lines": [{**line, "total": float(line["total"])}, *statement["lines"][1:]]}
     assert [d.pointer for d in compare(statement, money_as_float, shape)] == ["/lines/0/total"]
+
+
+# -- an answer that cannot be read: the root cause leads, the consequences are grouped under it --------------
+
+def _unreadable_bundles(spoil: Callable[[bytes], bytes]) -> Callable[[Scenario], Any]:
+    def change(scope, status, headers, body):
+        return (status, headers, spoil(body)) if scope["path"].endswith("documents:fetch") and status == 200 \
+            else (status, headers, body)
+    return lambda scenario: Wrap(create_provider_app(ProviderCore(scenario)), on_response=change)
+
+
+@pytest.mark.parametrize(("name", "spoil"), [
+    ("bom", lambda body: b"\xef\xbb\xbf" + body),
+    ("trailing-garbage", lambda body: body + b"\n<!-- served by emr -->"),
+    ("cp949", lambda body: body.decode("utf-8").encode("cp949", errors="replace")),
+])
+def test_an_unreadable_answer_is_named_as_the_root_cause(name, spoil, scenario_dir, pki):
+    scenario = Scenario.load(scenario_dir, _busiest(scenario_dir, CLINIC))
+    consequences = ("S24-SCH-003", "S24-DOC-102", "S24-DOC-103", "S24-DOC-104", "S24-DOC-105", "S24-API-015")
+    with judged(_unreadable_bundles(spoil)(scenario), scenario, pki) as session:
+        fetches = len(session.fetch_requests())
+        root = CHECKS["S24-SCH-006"].run(session)
+        results = {rid: CHECKS[rid].run(session) for rid in consequences}
+    assert root.verdict == "fail"
+    for rid, result in results.items():
+        assert result.verdict == "fail", (rid, result.outcome)
+        if rid.startswith("S24-DOC"):
+            assert result.outcome.reason.startswith("원인 S24-SCH-006"), (rid, result.outcome.reason)
+            # one finding per unreadable answer, not one per document it should have held
+            assert len(result.outcome.evidence) == min(fetches, 20), (rid, len(result.outcome.evidence))
+        assert all("S24-SCH-006" in e.message for e in result.outcome.evidence), rid

@@ -232,8 +232,14 @@ async def _run_with(scenario, tmp_path, rules, *, insurers=1, **options) -> tupl
     async with stack.inprocess():
         record = _first(stack, insurers=insurers)
         status = await _claim(stack, record)
-        detail = stack.relay_app.state.store.query("SELECT kind, target, state, attempts, last_error FROM tasks "
-                                                   "WHERE claim_id = ?", status["claim_id"])
+        store, deadline = stack.relay_app.state.store, time.monotonic() + 15
+        # the insurer's events can make the claim final before the relay's retried forward has its answer
+        while store.query("SELECT 1 FROM tasks WHERE claim_id = ? AND state = 'pending'", status["claim_id"]):
+            assert time.monotonic() < deadline, "a task of the claim never settled"
+            if not await stack.relay.step():
+                await asyncio.sleep(0.01)
+        detail = store.query("SELECT kind, target, state, attempts, last_error FROM tasks WHERE claim_id = ?",
+                             status["claim_id"])
         return stack, status, {"record": record, "tasks": [dict(r) for r in detail],
                                "applied": switch.plan.applied()}
 
@@ -421,3 +427,34 @@ async def test_claims_run_concurrently_without_mixing_patients(scenario, tmp_pat
         results = await asyncio.gather(*(stack.relay.wait_for(s.json()["claim_id"]) for s in sent))
         for status, record in zip(results, chosen, strict=True):
             _assert_expected(status, record)
+
+
+async def test_an_additional_claim_cannot_pull_another_patients_documents(scenario, tmp_path):
+    configs = [InsurerConfig(code, behaviour=Behaviour.MORE_DOCUMENTS, requested_documents=("itemised_statement",))
+               for code in ("INSA", "INSB", "INSC")]
+    stack = _stack(scenario, tmp_path, persistent=False, insurers=configs)
+    async with stack.inprocess():
+        records = stack.claims()
+        record = next(r for r in records if any(o["claim"]["provider_code"] == r["claim"]["provider_code"]
+                                               and o["patient_id"] != r["patient_id"] for o in records))
+        other = next(o for o in records if o["claim"]["provider_code"] == record["claim"]["provider_code"]
+                     and o["patient_id"] != record["patient_id"])
+        status = await _claim(stack, record)
+        assert status["state"] == "more_documents_required", status
+        path = f"/relay/v1/claims/{status['claim_id']}/documents"
+        theirs = {**other["claim"], "request_id": "req-other-patient", "insurers": record["claim"]["insurers"]}
+        async with _caller(stack) as c:
+            refused = await c.post(path, json=theirs)
+            assert refused.status_code == 400, refused.text
+            assert refused.json()["detail"].startswith("insured."), refused.json()
+            mine = record["claim"]["insured"]
+            for field in ("name", "birth_date", "identity_token"):
+                if other["claim"]["insured"][field] == mine[field]:
+                    continue
+                one_off = {**theirs, "request_id": f"req-one-off-{field}",
+                           "insured": {**other["claim"]["insured"], **{k: v for k, v in mine.items() if k != field}}}
+                answer = await c.post(path, json=one_off)
+                assert answer.status_code == 400 and answer.json()["detail"].startswith(f"insured.{field}:"), field
+                assert mine["name"] not in answer.text and other["claim"]["insured"]["name"] not in answer.text
+        assert stack.relay_app.state.store.query("SELECT * FROM supplements") == []
+        assert stack.relay.status(status["claim_id"])["state"] == "more_documents_required"

@@ -116,6 +116,8 @@ def test_a_port_in_use_is_one_line_naming_the_setting(state, tmp_path):
     ("[relay\n", "TOML"),
     ("[[provider]]\ncode = '99123456'\nmode = 'pull'\nbase_url = 'https://192.0.2.10:8443'", "provider[0].base_url"),
     ("[relay]\nallowed_provider_hosts = 'x'", "relay.allowed_provider_hosts"),
+    ("[[provider]]\ncode = '99123456'\nmode = 'agent'", "provider[0].source_ip"),
+    ("[[provider]]\ncode = '99123456'\nmode = 'agent'\nsource_ip = '127.0.0.1'", "provider[0].agent_cert_sha256"),
 ])
 def test_configuration_mistakes_are_one_line_naming_the_field(tmp_path, text, field):
     config = tmp_path / "c.toml"

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from ..comparison import canonical, compare, shape_of
+from ..language import excerpt
 from ..session import ALL_TYPES, FETCH, SEARCH, Exchange, Session, strings
 from .registry import Evidence, Outcome, check, failed, passed
 
@@ -109,8 +110,9 @@ def same_answer_twice(session: Session) -> Outcome:
     if first.status is None:  # the first try got no answer at all: compare two fresh tries instead
         first, again = again, _repeat(session, first)
     bundle = shape_of("bundle")
-    if again.status == first.status and again.status is not None and \
-            canonical(again.body, bundle) == canonical(first.body, bundle):
+    same_body = canonical(again.body, bundle) == canonical(first.body, bundle) if again.body is not None \
+        else again.content == first.content  # unreadable bodies (S24-SCH-006): byte for byte
+    if again.status == first.status and again.status is not None and same_body:
         return passed(f"같은 응답 {again.answered} / the same answer {again.answered}")
     problems = [session.evidence(again, "상태가 다릅니다 / status differs", expected=first.answered,
                                  actual=again.answered)] if again.status != first.status else []
@@ -120,7 +122,8 @@ def same_answer_twice(session: Session) -> Outcome:
                                   **({"actual": d.actual} if d.kind not in ("missing", "item_missing") else {}))
                  for d in itertools.islice(compare(first.body, again.body, bundle), 10)]
     if not problems:  # same status, bodies that differ only where the contract does not compare (optional members)
-        problems.append(session.evidence(again, message, expected=first.text[:500], actual=again.text[:500]))
+        problems.append(session.evidence(again, message, expected=excerpt(first.text, 500),
+                                         actual=excerpt(again.text, 500)))
     return failed("같은 request_id에 다른 응답 / another answer for the same request_id",
                   session.evidence(first, "첫 응답 / first answer"), *problems)
 
@@ -161,8 +164,12 @@ def within_timeout(session: Session) -> Outcome:
 def _correct(session: Session, ex: Exchange, operation: str, body: dict[str, Any]) -> Evidence | None:
     """Why a concurrent answer is wrong (None when it is right)."""
     if ex.status != 200:
-        return session.evidence(ex, f"동시 요청 실패 / concurrent request failed: {ex.answered}", expected=200,
-                                actual=ex.answered)
+        return session.evidence(ex, f"동시 요청 실패: {ex.answered} / concurrent request failed: {ex.answered}",
+                                expected=200, actual=ex.answered)
+    if ex.unreadable:
+        ko, en = ex.unreadable
+        return session.evidence(ex, f"응답 본문을 읽을 수 없습니다 (원인 S24-SCH-006: {ko}) "
+                                    f"/ the answer's body cannot be read (root cause S24-SCH-006: {en})")
     if operation == SEARCH:
         want = sorted(session.expected_visits(session.patient_id(body["patient"])))
         got = sorted(v.get("visit_id") for v in ex.body.get("visits", []) if isinstance(v, dict)) \

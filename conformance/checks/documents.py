@@ -13,11 +13,13 @@ import marshal
 import unicodedata
 from collections import Counter
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 from ...schemas.rules import RULES, Finding
 from ...schemas.validation import validate
 from ..comparison import Difference, compare, document_shape
+from ..language import split
 from ..session import Exchange, Session, masked
 from .registry import Evidence, Outcome, check, skipped
 
@@ -41,6 +43,12 @@ def _identical(a: Any, b: Any) -> bool:
     return marshal.dumps(a, 2) == marshal.dumps(b, 2)
 
 
+def _prefixed(prefix: str, message: str) -> str:
+    """``"prefix: 한국어 / prefix: English"`` from a bilingual ``message``: each half stands alone."""
+    halves = split(message)
+    return f"{prefix}: {halves[0]} / {prefix}: {halves[1]}" if halves else f"{prefix}: {message}"
+
+
 def _label(key: tuple[str, str]) -> str:
     return f"{key[0]} {key[1]}"
 
@@ -53,9 +61,35 @@ def _department(session: Session, visit_id: str) -> str | None:
     return None
 
 
+#: The root cause of every finding about an answer whose body cannot be read (S24-SCH-006 reports it).
+ROOT_CAUSE = "S24-SCH-006"
+_UNREADABLE = ("응답 본문을 읽을 수 없어 판정하지 못했습니다", "the answer's body cannot be read, so it was not judged")
+
+
+def _unreadable(session: Session, ex: Exchange) -> Evidence:
+    ko, en = ex.unreadable or ("", "")
+    return session.evidence(ex, f"{_UNREADABLE[0]} (원인 {ROOT_CAUSE}: {ko}) / {_UNREADABLE[1]} "
+                                f"(root cause {ROOT_CAUSE}: {en})")
+
+
+def _verdict(session: Session, problems: list[Evidence], judged: int, what: str) -> Outcome:
+    """:meth:`Session.verdict`, led by the root cause when answers could not be read: those findings first, and
+    the reason names them (the other findings follow from them)."""
+    unreadable = [p for p in problems if p.message.startswith(_UNREADABLE[0])]
+    if not unreadable:
+        return session.verdict(problems, judged, what)
+    outcome = session.verdict([*unreadable, *(p for p in problems if p not in unreadable)], judged, what)
+    ko, en = split(outcome.reason) or (outcome.reason, outcome.reason)
+    n = len(unreadable)
+    return replace(outcome, reason=f"원인 {ROOT_CAUSE}: 읽을 수 없는 응답 {n}건 — {ko} "
+                                   f"/ root cause {ROOT_CAUSE}: {n} answer(s) cannot be read — {en}")
+
+
 def _search_problem(session: Session, ex: Exchange) -> Evidence | None:
+    if ex.unreadable:
+        return _unreadable(session, ex)
     if ex.status != 200:
-        return session.evidence(ex, f"내원 조회 실패 / visit search failed: {ex.answered}", expected=200,
+        return session.evidence(ex, f"내원 조회 실패: {ex.answered} / visit search failed: {ex.answered}", expected=200,
                                 actual=ex.status)
     return None
 
@@ -83,10 +117,11 @@ def every_visit_listed(session: Session) -> Outcome:
                 want["department"], got["department"] = department, visit.get("department")
             for field, value in want.items():
                 if got[field] != value:
-                    problems.append(session.evidence(ex, f"내원 {visit_id}의 {field} 불일치 / {field} differs",
+                    message = f"내원 {visit_id}의 {field} 불일치 / visit {visit_id}: {field} differs"
+                    problems.append(session.evidence(ex, message,
                                                      pointer=f"/visits/{i}/{field}", expected=value,
                                                      actual=got[field]))
-    return session.verdict(problems, len(session.searches()), "visit searches")
+    return _verdict(session, problems, len(session.searches()), "visit searches")
 
 
 @check("S24-DOC-101")
@@ -109,8 +144,8 @@ def no_foreign_visit(session: Session) -> Outcome:
                 why = "다른 환자의 내원 / another patient's visit"
             else:
                 why = "시나리오에 없는 내원 / a visit the EMR does not hold"
-            problems.append(session.evidence(ex, f"{visit_id}: {why}", pointer=f"/visits/{i}", actual=visit_id))
-    return session.verdict(problems, judged, "visit searches")
+            problems.append(session.evidence(ex, _prefixed(visit_id, why), pointer=f"/visits/{i}", actual=visit_id))
+    return _verdict(session, problems, judged, "visit searches")
 
 
 @check("S24-DOC-106")
@@ -131,7 +166,7 @@ def each_visit_once(session: Session) -> Outcome:
                     pointer=f"/visits/{i}", actual=visit_id))
             else:
                 first[visit_id] = i
-    return session.verdict(problems, judged, "visit searches")
+    return _verdict(session, problems, judged, "visit searches")
 
 
 @check("S24-DOC-107")
@@ -139,11 +174,11 @@ def own_provider_code(session: Session) -> Outcome:
     code = session.scenario.provider_code
     answers = [ex for ex in [*(ex for _, _, ex in session.searches()), *(ex for _, ex in session.fetch_requests())]
                if ex.status == 200 and isinstance(ex.body, dict)]
-    problems = [session.evidence(ex, f"다른 요양기관기호 / another provider code than {code}",
+    problems = [session.evidence(ex, f"{code}이(가) 아닌 요양기관기호 / another provider code than {code}",
                                  pointer="/provider_code", expected=code, actual=ex.body["provider_code"])
                 for ex in answers if "provider_code" in ex.body and ex.body["provider_code"] != code]
     # An answer without provider_code is a shape defect: S24-SCH-002 and S24-SCH-003 report it.
-    return session.verdict(problems, len(answers), "search and bundle answers")
+    return _verdict(session, problems, len(answers), "search and bundle answers")
 
 
 def _fetches(session: Session) -> list[tuple[dict[str, Any], Exchange, dict[tuple[str, str], dict]]]:
@@ -163,12 +198,17 @@ def _returned(session: Session, ex: Exchange) -> dict[tuple[str, str], tuple[int
     return session.once(("returned", id(ex)), compute)  # the session keeps its exchanges: ids stay unique
 
 
-def _successful_fetches(session: Session, problems: list[Evidence]):
-    """The fetches that answered 200; a failed one becomes a problem (the documents never arrived)."""
+def _successful_fetches(session: Session, problems: list[Evidence], *, failed: bool = True):
+    """The fetches that answered 200 with a readable body; an unreadable one becomes a problem (naming the root
+    cause), and so does a failed one when ``failed`` (the documents never arrived)."""
     for request, ex, expected in _fetches(session):
+        if ex.unreadable:
+            problems.append(_unreadable(session, ex))
+            continue
         if ex.status != 200:
-            problems.append(session.evidence(ex, f"서류 요청 실패 / document fetch failed: {ex.answered}",
-                                             expected=200, actual=ex.status))
+            if failed:
+                message = f"서류 요청 실패: {ex.answered} / document fetch failed: {ex.answered}"
+                problems.append(session.evidence(ex, message, expected=200, actual=ex.status))
             continue
         yield request, ex, expected
 
@@ -181,9 +221,10 @@ def every_document_returned(session: Session) -> Outcome:
         for key, doc in expected.items():
             if key not in returned:
                 number = doc.get("receipt_number") or doc.get("statement_number") or doc.get("issue_number")
-                problems.append(session.evidence(ex, f"{_label(key)} 누락 / not returned", pointer="/documents",
+                problems.append(session.evidence(ex, f"{_label(key)} 누락 / {_label(key)} not returned",
+                                                 pointer="/documents",
                                                  expected=f"{_label(key)} {number}"))
-    return session.verdict(problems, len(session.fetch_requests()), "document fetches")
+    return _verdict(session, problems, len(session.fetch_requests()), "document fetches")
 
 
 @check("S24-DOC-103")
@@ -192,7 +233,7 @@ def documents_equal_expected(session: Session) -> Outcome:
     optional member on one side only, null or the schema default left out are no disagreement."""
     problems: list[Evidence] = []
     compared = 0
-    for _, ex, expected in _successful_fetches(session, []):
+    for _, ex, expected in _successful_fetches(session, problems, failed=False):
         for key, (i, doc) in _returned(session, ex).items():
             if key not in expected:
                 continue  # S24-DOC-104 judges documents nobody asked for
@@ -201,7 +242,7 @@ def documents_equal_expected(session: Session) -> Outcome:
                 continue
             found = compare(expected[key], doc, document_shape(key[1]), f"/documents/{i}")
             problems += [_disagreement(session, ex, key, d) for d in itertools.islice(found, MAX_DIFFS_PER_DOCUMENT)]
-    return session.verdict(problems, compared, "returned documents")
+    return _verdict(session, problems, compared, "returned documents")
 
 
 #: What each kind of disagreement is called, in Korean and English.
@@ -229,7 +270,7 @@ def _disagreement(session: Session, ex: Exchange, key: tuple[str, str], differen
 def only_requested_documents(session: Session) -> Outcome:
     problems: list[Evidence] = []
     judged = 0
-    for request, ex, expected in _successful_fetches(session, []):
+    for request, ex, expected in _successful_fetches(session, problems, failed=False):
         judged += 1
         patient = session.scenario.patients[request["patient"]["identity_token"]]
         visits, types = set(request["visit_ids"]), set(request["document_types"])
@@ -249,7 +290,7 @@ def only_requested_documents(session: Session) -> Outcome:
                 why = "EMR에 없는 서류 / a document the EMR does not hold"
             seen.add(key)
             if why:
-                problems.append(session.evidence(ex, f"{_label(key)}: {why}", pointer=f"/documents/{i}",
+                problems.append(session.evidence(ex, _prefixed(_label(key), why), pointer=f"/documents/{i}",
                                                  actual=_label(key)))
                 continue
             block = doc.get("patient") if isinstance(doc.get("patient"), dict) else {}
@@ -260,7 +301,7 @@ def only_requested_documents(session: Session) -> Outcome:
                     problems.append(session.evidence(
                         ex, f"{label}: 요청한 환자가 아닙니다 / {label}: not the requested patient's data",
                         pointer=f"/documents/{i}/patient/{field}", expected=want, actual=block[field]))
-    return session.verdict(problems, judged, "document fetches")
+    return _verdict(session, problems, judged, "document fetches")
 
 
 def _same_person(want: str, got: Any) -> bool:
@@ -275,7 +316,7 @@ def _same_person(want: str, got: Any) -> bool:
 def missing_is_exact(session: Session) -> Outcome:
     problems: list[Evidence] = []
     judged = 0
-    for request, ex, expected in _successful_fetches(session, []):
+    for request, ex, expected in _successful_fetches(session, problems, failed=False):
         judged += 1
         returned = set(_returned(session, ex))
         asked = {(v, t) for v in request["visit_ids"] for t in request["document_types"]}
@@ -285,16 +326,18 @@ def missing_is_exact(session: Session) -> Outcome:
             listed.add(key)
             if key in expected:
                 problems.append(session.evidence(
-                    ex, f"{_label(key)}: EMR에 있는 서류를 missing에 적었습니다 / listed missing but the EMR holds it",
+                    ex, _prefixed(_label(key), "EMR에 있는 서류를 missing에 적었습니다 "
+                                               "/ listed missing but the EMR holds it"),
                     pointer=f"/missing/{i}", actual=item))
             elif key not in asked:
-                problems.append(session.evidence(ex, f"{_label(key)}: 요청하지 않은 항목 / not requested",
+                problems.append(session.evidence(ex, _prefixed(_label(key), "요청하지 않은 항목 / not requested"),
                                                  pointer=f"/missing/{i}", actual=item))
         for key in sorted(asked - returned - listed - set(expected)):
             problems.append(session.evidence(
-                ex, f"{_label(key)}: 돌려주지 않았는데 missing에 없습니다 / neither returned nor listed missing",
+                ex, _prefixed(_label(key), "돌려주지 않았는데 missing에 없습니다 "
+                                           "/ neither returned nor listed missing"),
                 pointer="/missing", expected={"visit_id": key[0], "document_type": key[1]}))
-    return session.verdict(problems, judged, "document fetches")
+    return _verdict(session, problems, judged, "document fetches")
 
 
 # -- contract rules S24-DOC-001…099: one check per rule, one validation of every bundle --------------------
@@ -324,7 +367,7 @@ def _rule_check(rule_id: str) -> Callable[[Session], Outcome]:
         if not problems and not judged:
             kinds = ", ".join(rule.applies_to)
             return skipped(f"해당 서류({kinds})를 받지 못했습니다 / no {kinds} returned to check")
-        return session.verdict(problems, judged, "documents")
+        return _verdict(session, problems, judged, "documents")
 
     run.__name__ = run.__qualname__ = f"rule_{rule_id.replace('-', '_')}"
     run.__doc__ = f"{rule.title_ko} / {rule.title_en}"

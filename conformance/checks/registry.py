@@ -7,12 +7,14 @@ port). The runner builds the contexts; the registry only knows functions and ids
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from ..catalogue import Requirement, requirements
+from ..language import split
 
 Verdict = Literal["pass", "fail", "warn", "skip"]
 Kind = Literal["http", "tls", "net"]
@@ -47,14 +49,20 @@ class Outcome:
     reason: str = ""
     evidence: tuple[Evidence, ...] = ()
     cause: str | None = None
+    found: int | None = None  # problems found, when more than the evidence listed
+
+    @property
+    def unlisted(self) -> int:
+        """Problems found but not listed as evidence (the report keeps the first ones)."""
+        return max(0, (self.found or 0) - len(self.evidence))
 
 
 def passed(reason: str = "", *evidence: Evidence) -> Outcome:
     return Outcome("pass", reason, evidence)
 
 
-def failed(reason: str, *evidence: Evidence, cause: str | None = None) -> Outcome:
-    return Outcome("fail", reason, evidence, cause)
+def failed(reason: str, *evidence: Evidence, cause: str | None = None, found: int | None = None) -> Outcome:
+    return Outcome("fail", reason, evidence, cause, found)
 
 
 def warned(reason: str, *evidence: Evidence, cause: str | None = None) -> Outcome:
@@ -65,6 +73,12 @@ def skipped(reason: str) -> Outcome:
     return Outcome("skip", reason)
 
 
+def _tagged(reason: str, level: str) -> str:
+    """``reason`` with its level after each language's half (each half stands alone, conformance/language.py)."""
+    halves = split(reason)
+    return f"{halves[0]} ({level}) / {halves[1]} ({level})" if halves else f"{reason} ({level})"
+
+
 def within_level(outcome: Outcome, requirement: Requirement) -> Outcome:
     """A requirement's level is its verdict's ceiling and floor.
 
@@ -72,9 +86,9 @@ def within_level(outcome: Outcome, requirement: Requirement) -> Outcome:
     catalogue entry says when it only warns (``warns_en``: the requirement is met and a concern remains).
     """
     if requirement.level == "SHOULD" and outcome.verdict == "fail":
-        return Outcome("warn", f"{outcome.reason} (SHOULD)", outcome.evidence, outcome.cause)
+        return dataclasses.replace(outcome, verdict="warn", reason=_tagged(outcome.reason, "SHOULD"))
     if requirement.level == "MUST" and outcome.verdict == "warn" and not requirement.warns_en:
-        return Outcome("fail", f"{outcome.reason} (MUST)", outcome.evidence, outcome.cause)
+        return dataclasses.replace(outcome, verdict="fail", reason=_tagged(outcome.reason, "MUST"))
     return outcome
 
 

@@ -6,6 +6,7 @@ from collections.abc import Iterable
 
 from ...schemas.loader import is_valid
 from ...schemas.validation import schema_findings
+from ..language import excerpt
 from ..session import Exchange, Session
 from .registry import Evidence, Outcome, check, failed
 
@@ -21,8 +22,10 @@ def shape_problems(session: Session, exchanges: Iterable[Exchange], schema: str)
             continue  # refused or failed requests are judged by the API checks and S24-SCH-004
         judged += 1
         if ex.body is None:
-            problems.append(session.evidence(ex, "본문이 JSON이 아닙니다 / the body is not JSON",
-                                             actual=ex.text[:200]))
+            ko, en = ex.unreadable or ("빈 본문", "an empty body")
+            problems.append(session.evidence(ex, f"본문을 읽을 수 없습니다 (원인 S24-SCH-006: {ko}) "
+                                                 f"/ the body cannot be read (root cause S24-SCH-006: {en})",
+                                             actual=excerpt(ex.text)))
             continue
         if is_valid(schema, ex.body):
             continue
@@ -64,7 +67,7 @@ def problem_shape(session: Session) -> Outcome:
                                              expected="application/problem+json", actual=ex.media_type or None))
         if not isinstance(ex.body, dict):
             problems.append(session.evidence(ex, "오류 본문이 JSON 객체가 아닙니다 / the error body is not an object",
-                                             actual=ex.text[:200]))
+                                             actual=excerpt(ex.text)))
             continue
         for finding in schema_findings(PROBLEM, ex.body)[:5]:
             problems.append(session.evidence(ex, f"{finding.message_ko} / {finding.message_en}",
@@ -105,7 +108,7 @@ def utf8_json(session: Session) -> Outcome:
             continue
         if ex.body is None:
             problems.append(session.evidence(ex, "본문이 JSON이 아닙니다 / the body is not JSON",
-                                             actual=ex.text[:200]))
+                                             actual=excerpt(ex.text)))
     return session.verdict(problems, len(answers), "answer bodies")
 
 

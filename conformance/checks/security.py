@@ -7,6 +7,7 @@ import re
 from typing import Any
 
 from ...schemas.identifiers import FULL_RRN, FULL_RRN_SCAN
+from ..language import excerpt
 from ..session import HEALTH, SEARCH, Exchange, Session, all_strings, strings
 from .registry import Evidence, Outcome, check, failed, passed, warned
 
@@ -122,7 +123,7 @@ def no_internals_in_errors(session: Session) -> Outcome:
             found = next(((pointer, m) for pointer, text in places if (m := LEAKS[what].search(text))), None)
             if found is not None:
                 problems.append(session.evidence(ex, f"응답에 내부 정보({what}) / {what} in an answer ({ex.answered})",
-                                                 pointer=found[0], actual=found[1].group()[:120]))
+                                                 pointer=found[0], actual=excerpt(found[1].group(), 120)))
     return session.verdict(problems, len(answers), "answers")
 
 

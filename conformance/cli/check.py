@@ -17,11 +17,13 @@ from pathlib import Path
 
 import click
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from ..catalogue import requirements
 from ..checks import Result
+from ..language import as_json, localised
 from ..runner import DEFAULT_STATE, ConfigError, Suite, SuiteRun, TargetUnreachable, make_target, write_reports
 from .params import InputFile, InputFolder, OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError, wide_console
@@ -79,8 +81,8 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
                       announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
         suite.open()
         if suite.rejected is not None:  # a TLS finding, not unreachable: the run goes on and says why first
-            console.print(f"[yellow]![/] {suite.rejected.message_ko} / {suite.rejected.message_en}", highlight=False,
-                          soft_wrap=True)
+            message = suite.rejected.message_ko if lang == "ko" else suite.rejected.message_en
+            console.print(f"[yellow]![/] {escape(message)}", highlight=False, soft_wrap=True)
     except ConfigError as exc:
         raise OneLineError(exc.message_ko, exc.message_en) from None
     except TargetUnreachable as exc:
@@ -110,28 +112,46 @@ def _run(suite: Suite, console: Console, lang: str, quiet: bool) -> list[Result]
             result = suite.run(planned)
             results.append(result)
             if result.verdict == "fail" and not quiet:
-                console.print(f"[bold red]✗[/] {result.requirement} {result.outcome.reason}", highlight=False,
+                console.print(f"[bold red]✗[/] {result.requirement} {escape(localised(result.outcome.reason, lang))}",
+                              highlight=False,
                               soft_wrap=True)
             bar.advance(task)
     return results
 
 
 def _why(result: Result, lang: str) -> str:
-    """The reason of a verdict other than pass, with the first piece of evidence (expected → actual)."""
+    """The reason of a verdict other than pass, with the first piece of evidence, in ``lang`` only.
+
+    Values are written as JSON; a side the evidence leaves out is a member that was not there ("absent").
+    """
     if result.verdict == "pass":
         return ""
-    lines = [result.outcome.reason]
-    if result.outcome.evidence:
-        first = result.outcome.evidence[0]
-        if first.expected is not None or first.actual is not None:
-            lines.append(f"{'기대' if lang == 'ko' else 'expected'} {first.expected} → "
-                         f"{'실제' if lang == 'ko' else 'actual'} {first.actual}")
-        elif first.message:
-            lines.append(first.message)
-        more = len(result.outcome.evidence) - 1
-        if more:
-            lines.append(f"(+{more} {'건 더, 보고서 참고' if lang == 'ko' else 'more in the report'})")
-    return "\n".join(lines)
+    ko = lang == "ko"
+    outcome = result.outcome
+    lines = [localised(outcome.reason, lang)]
+    if outcome.evidence:
+        first = outcome.evidence[0].as_json()
+        if first.get("message"):
+            lines.append(localised(first["message"], lang))
+        if "expected" in first or "actual" in first:
+            absent = "없음" if ko else "absent"
+            expected = as_json(first["expected"]) if "expected" in first else absent
+            actual = as_json(first["actual"]) if "actual" in first else absent
+            where = f"{first['pointer']}: " if first.get("pointer") else ""
+            lines.append(f"{where}{'기대' if ko else 'expected'} {expected} → {'실제' if ko else 'actual'} {actual}")
+        lines.append(_more(len(outcome.evidence), outcome.unlisted, ko))
+    return "\n".join(line for line in lines if line)
+
+
+def _more(listed: int, unlisted: int, ko: bool) -> str:
+    """Where the evidence not shown is: the rest of the list in the report, and how many the report leaves out."""
+    parts = []
+    if listed > 1:
+        parts.append(f"보고서에 {listed - 1}건 더" if ko else f"+{listed - 1} more in the report")
+    if unlisted:
+        parts.append(f"나머지 {unlisted}건은 보고서에도 없음 (처음 {listed}건만 기록)" if ko
+                     else f"{unlisted} more not listed (the report keeps the first {listed})")
+    return f"({'; '.join(parts)})" if parts else ""
 
 
 def _print_summary(console: Console, run: SuiteRun, paths: dict[str, Path], lang: str) -> None:
@@ -144,7 +164,7 @@ def _print_summary(console: Console, run: SuiteRun, paths: dict[str, Path], lang
     for result in run.results:
         req = reqs[result.requirement]
         verdict = f"[{STYLE[result.verdict]}]{LABEL[lang][result.verdict]}[/]"
-        table.add_row(req.id, req.level, verdict, req.title(lang), _why(result, lang))
+        table.add_row(req.id, req.level, verdict, req.title(lang), escape(_why(result, lang)))
     console.print(table)
     counts = run.counts()
     must = len(run.failed_must())

@@ -15,6 +15,7 @@ from typing import Any
 
 import jinja2
 
+from ..language import localised
 from .json_report import write_atomic
 from .junit import xml_text
 
@@ -105,9 +106,10 @@ def _elapsed(start: str, end: str) -> str:
     return _duration(seconds * 1000)
 
 
-def _evidence(ev: dict[str, Any]) -> dict[str, Any]:
+def _evidence(ev: dict[str, Any], lang: str) -> dict[str, Any]:
     """Every key present (the template is strict); expected/actual may be absent, or present and null."""
-    out = {key: _text(ev.get(key, "")) for key in ("message", "exchange", "pointer", "reproduction")}
+    out = {key: _text(ev.get(key, "")) for key in ("exchange", "pointer", "reproduction")}
+    out["message"] = _text(localised(ev.get("message", ""), lang))
     out["compare"] = "expected" in ev or "actual" in ev
     out["expected"] = _text(ev["expected"]) if "expected" in ev else None
     out["actual"] = _text(ev["actual"]) if "actual" in ev else None
@@ -129,9 +131,9 @@ def view(report: dict[str, Any], lang: str) -> dict[str, Any]:
                "time": _duration(r.get("duration_ms", 0)), "anchor": r["requirement"]}
         rows.append(row)
         if r["verdict"] in ("fail", "warn"):
-            evidence = [_evidence(ev) for ev in r.get("evidence", [])]
-            details.append({**row, "reason": _text(r.get("reason", "")), "remedy": r.get(f"remedy_{lang}", ""),
-                            "evidence": evidence})
+            evidence = [_evidence(ev, lang) for ev in r.get("evidence", [])]
+            details.append({**row, "reason": _text(localised(r.get("reason", ""), lang)),
+                            "remedy": r.get(f"remedy_{lang}", ""), "evidence": evidence})
     details.sort(key=lambda d: d["verdict"] != "fail")  # failures first, each group in catalogue order
     target = report["target"]
     certificate = [(str(k), _text(v)) for k, v in target.get("certificate", {}).items()]

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Any
 
+from ..language import localised
 from .json_report import write_atomic
 
 # XML 1.0 cannot carry these characters at all, escaped or not; show them as \xNN so evidence stays readable.
@@ -41,7 +42,7 @@ def details(item: dict[str, Any], lang: str) -> str:
     words = _LABELS[lang]
     lines = []
     for ev in item.get("evidence", []):
-        lines.append(f"- {ev.get('message', '')}".rstrip())
+        lines.append(f"- {localised(ev.get('message', ''), lang)}".rstrip())
         for key in ("exchange", "pointer", "expected", "actual", "reproduction"):
             if key in ev:
                 lines.append(f"  {words[key]}: {shown(ev[key])}")
@@ -85,7 +86,7 @@ def junit_tree(report: dict[str, Any], lang: str = "ko") -> ET.ElementTree:
             title = item["title_ko"] if lang == "ko" else item["title_en"]
             case = ET.SubElement(suite, "testcase", name=xml_text(f"{item['requirement']} {title}"),
                                  classname=f"s24kit.{family}", time=_seconds(item.get("duration_ms", 0)))
-            reason = xml_text(item.get("reason", ""))
+            reason = xml_text(localised(item.get("reason", ""), lang))
             if item["verdict"] == "fail":
                 failure = ET.SubElement(case, "failure", message=reason, type=item["severity"])
                 failure.text = xml_text(details(item, lang))
@@ -93,7 +94,8 @@ def junit_tree(report: dict[str, Any], lang: str = "ko") -> ET.ElementTree:
                 ET.SubElement(case, "skipped", message=reason)
             elif item["verdict"] == "warn":
                 out = ET.SubElement(case, "system-out")
-                out.text = xml_text(f"{_LABELS[lang]['warning']}: {item.get('reason', '')}\n{details(item, lang)}")
+                out.text = xml_text(f"{_LABELS[lang]['warning']}: {localised(item.get('reason', ''), lang)}\n"
+                                    f"{details(item, lang)}")
         for key in totals:
             totals[key] += counts[key]
         total_ms += ms

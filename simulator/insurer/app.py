@@ -23,6 +23,8 @@ from ...schemas.loader import is_valid
 from ...schemas.validation import schema_findings, validate
 from ..access import AccessTable, admin_only, allow, protect
 from ..admin import AdminRoute, admin_routes
+from ..journal import Journal, JournalMiddleware
+from ..last_resort import LastResortMiddleware
 from ..payout import PayoutInputError
 from ..problems import ROUTING_PROBLEMS, BadRequest, findings_as_errors, problem, read_json
 from .config import Behaviour, InsurerConfig
@@ -208,8 +210,11 @@ def explanation_text(payout: dict[str, Any], lang: str) -> str:
 
 def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, database: Path | str = ":memory:",
                        http_client: httpx.AsyncClient | None = None, clock: Callable[[], dt.datetime] = _now,
-                       deliver: bool = True) -> Starlette:
-    """The insurer's ASGI app. Events go out through ``http_client`` (an httpx client to the relay)."""
+                       deliver: bool = True, journal: Journal | None = None) -> Starlette:
+    """The insurer's ASGI app. Events go out through ``http_client`` (an httpx client to the relay).
+
+    ``journal`` records every exchange the insurer receives (the stack leaves it out: the relay's client
+    already records its calls to the insurer)."""
     store = InsurerStore(database)
     events_queued = asyncio.Event()
     insurer = Insurer(config, store, adjudicator, clock)
@@ -359,5 +364,8 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=ROUTING_PROBLEMS)
     protect(app, ACCESS)
+    app.add_middleware(LastResortMiddleware, party=f"insurer {config.code}")
+    if journal is not None:
+        app.add_middleware(JournalMiddleware, journal=journal, party=f"→insurer:{config.code}")
     app.state.insurer = insurer
     return app

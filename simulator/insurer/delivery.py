@@ -63,4 +63,5 @@ async def run_forever(tick: Callable[[], Awaitable[object]], interval: float = 0
             await asyncio.sleep(interval * 10)
         wake.clear()
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(wake.wait(), interval)
+            async with asyncio.timeout(interval):  # not wait_for: on 3.11 it can swallow a cancellation
+                await wake.wait()

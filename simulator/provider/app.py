@@ -11,6 +11,8 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ..access import AccessTable, allow, protect
+from ..journal import Journal, JournalMiddleware
+from ..last_resort import LastResortMiddleware
 from ..problems import ROUTING_PROBLEMS, BadRequest, ProblemResponse, read_json
 from .core import FETCH, SEARCH, ProviderCore, _now
 from .scenario import Scenario
@@ -24,10 +26,13 @@ ACCESS = AccessTable("provider", [
 
 
 def create_provider_app(scenario: Scenario | ProviderCore, *, clock: Callable[[], dt.datetime] = _now,
-                        max_body_bytes: int = 1024 * 1024, check_roles: bool = True) -> Starlette:
+                        max_body_bytes: int = 1024 * 1024, check_roles: bool = True,
+                        journal: Journal | None = None) -> Starlette:
     """Serve ``scenario``'s visits and documents (or any :class:`ProviderCore`) over HTTP.
 
-    ``check_roles=False`` is for the faulty provider whose defect is to let anyone in (``no_mtls``)."""
+    ``check_roles=False`` is for the faulty provider whose defect is to let anyone in (``no_mtls``).
+    ``journal`` records every exchange the provider receives (the stack leaves it out: the relay's client
+    already records its calls to the provider)."""
     core = scenario if isinstance(scenario, ProviderCore) else ProviderCore(scenario, clock=clock)
 
     def endpoint(operation: str) -> Callable[[Request], Awaitable[Response]]:
@@ -50,5 +55,8 @@ def create_provider_app(scenario: Scenario | ProviderCore, *, clock: Callable[[]
     ], exception_handlers=ROUTING_PROBLEMS)
     if check_roles:
         protect(app, ACCESS)
+    app.add_middleware(LastResortMiddleware, party="provider")
+    if journal is not None:
+        app.add_middleware(JournalMiddleware, journal=journal, party=f"→provider:{core.scenario.provider_code}")
     app.state.core = core
     return app

@@ -23,6 +23,7 @@ from ..access import AccessTable, admin_only, allow, forbidden, protect
 from ..admin import AdminRoute, admin_routes
 from ..faults import FaultSwitch, PartyFaultTransport, fault_routes
 from ..journal import AsyncJournalTransport, Journal, JournalMiddleware, journal_routes
+from ..last_resort import LastResortMiddleware
 from ..net_echo import whoami
 from ..pki import certificate_insurer, certificate_sha256
 from ..problems import ROUTING_PROBLEMS, BadRequest, ProblemResponse, findings_as_errors, problem, read_json
@@ -265,7 +266,9 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         Route("/relay/v1/agent/replies", agent_reply, methods=["POST"]),
         *admin_routes(table, "s24kit relay — 관리 API"),
     ], lifespan=lifespan, exception_handlers=ROUTING_PROBLEMS)
-    protect(app, ACCESS)  # inside the journal: refusals are journaled too
+    protect(app, ACCESS)
+    app.add_middleware(LastResortMiddleware, party="relay")
+    # outermost: refusals (403) and the last resort's 500 are journaled too
     app.add_middleware(JournalMiddleware, journal=journal, party="→relay")
     app.state.relay, app.state.store, app.state.journal = relay, store, journal
     return app

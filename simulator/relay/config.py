@@ -48,6 +48,12 @@ class ProviderRegistration:
         if mode is Mode.PULL and not str(data.get("base_url", "")).startswith(("https://", "http://")):
             raise ConfigError(f"{where}.base_url", "pull 방식에는 https:// 주소가 필요합니다",
                               "pull mode needs the connector's https:// base URL")
+        if mode is Mode.AGENT:
+            # without both, any provider-agent certificate from anywhere could speak for this provider
+            for required in ("source_ip", "agent_cert_sha256"):
+                if data.get(required) is None:
+                    raise ConfigError(f"{where}.{required}", "agent 방식에는 source_ip 와 agent_cert_sha256 가 모두 "
+                                      "필요합니다", "agent mode needs both source_ip and agent_cert_sha256")
         if data.get("source_ip") is not None:
             try:
                 ipaddress.ip_address(data["source_ip"])

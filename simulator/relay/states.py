@@ -10,10 +10,10 @@ from collections.abc import Iterable
 
 ORDER = ("requested", "fetched", "transmitted", "received", "in_review")
 FINAL = frozenset({"paid", "denied", "more_documents_required", "failed"})
-# an insurer event may move an insurer from the states on the left only
+# an insurer event may move an insurer from the states on the right only: never one it was not transmitted to
 EVENT_FROM = {
-    "received": {"requested", "fetched", "transmitted"},
-    "in_review": {"requested", "fetched", "transmitted", "received", "more_documents_required"},
+    "received": {"transmitted"},
+    "in_review": {"transmitted", "received", "more_documents_required"},
     "more_documents_required": {"transmitted", "received", "in_review"},
     "paid": {"transmitted", "received", "in_review", "more_documents_required"},
     "denied": {"transmitted", "received", "in_review", "more_documents_required"},
