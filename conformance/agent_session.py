@@ -140,10 +140,12 @@ class AgentSession(Session):
         if item is None:
             return f"# {exchange.error}"
         replies = ", ".join(f"{r.exchange} → {r.outcome}" for r in item.attempts) or "none"
-        work = json.dumps(item.work(), ensure_ascii=False, separators=(",", ":"))
+        # The body names a patient: it goes, masked, to the report folder like every reproduction's body.
+        work = json.dumps(self.privacy.json(item.work()), ensure_ascii=False).encode("utf-8")
+        path = self.requests.write(f"work-{item.request_id}", work)
         poll = item.poll_exchange or "(none: not handed out)"
         return (f"# agent work item, handed out by poll {poll}, replies: {replies}; "
-                f"the agent answers it as POST /s24/v1/{item.operation} with this body: {work}")
+                f"the agent answers it as POST /s24/v1/{item.operation} with the body in {path}")
 
     def close(self) -> None:
         hub = getattr(self, "hub", None)

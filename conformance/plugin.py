@@ -131,10 +131,13 @@ class ConformanceRun:
 
     @pytest.hookimpl(tryfirst=True)  # before -k/-m deselection, so those select among the checks too
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
+        from .reproduction import REQUESTS
         from .runner import ConfigError, Suite
 
         try:
-            self.suite = Suite(self.target, select=self.select, lang=self.lang, announce=self._announce)
+            requests = self.report_dir / REQUESTS if self.report_dir is not None else None
+            self.suite = Suite(self.target, select=self.select, lang=self.lang, announce=self._announce,
+                               requests_dir=requests)
         except ConfigError as exc:
             raise pytest.UsageError(_line(exc)) from None
         new = [RequirementItem.from_parent(session, name=p.requirement, nodeid=p.requirement, planned=p)

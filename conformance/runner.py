@@ -29,11 +29,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
 from ..simulator.journal import Journal
+from ..simulator.masking import Scrubber
 from ..simulator.pki import ensure_pki
 from ..simulator.serving import ServeError
 from .agent_session import AgentSession
 from .catalogue import ROLES, requirements
 from .checks import CHECKS, Check, Evidence, Outcome, Result, failed, skipped
+from .reproduction import REQUESTS
 from .session import CertificateRejected, Session, Target, TargetUnreachable
 
 __all__ = ["CertificateRejected", "ConfigError", "Planned", "SelectionError", "Suite", "SuiteRun", "TargetUnreachable",
@@ -92,6 +94,8 @@ class SuiteRun:
     journal: Journal | None
     environment: dict[str, Any] = field(default_factory=dict)
     certificate: dict[str, Any] | None = None
+    request_files: list[Path] = field(default_factory=list)  # the bodies the reproduction lines send
+    privacy: Scrubber | None = None  # the scenario's people, scrubbed from the reports
 
     def counts(self) -> dict[str, int]:
         out = {"pass": 0, "fail": 0, "warn": 0, "skip": 0}
@@ -315,9 +319,13 @@ class Suite:
     """One run against one target: the session (opened once), the plan, and running a planned check."""
 
     def __init__(self, target: Target, *, select: Iterable[str] | str | None = None, lang: str = "ko",
-                 journal: Journal | None = None, announce: Callable[[str], None] | None = None) -> None:
-        """``announce`` gets, for an agent, where it must point (before the suite waits for its first poll)."""
+                 journal: Journal | None = None, announce: Callable[[str], None] | None = None,
+                 requests_dir: Path | None = None) -> None:
+        """``announce`` gets, for an agent, where it must point (before the suite waits for its first poll);
+        ``requests_dir`` is where reproduction lines keep the bodies they send (``OUT/requests``; default: a
+        temporary folder)."""
         self.target, self.lang, self.announce = target, lang, announce
+        self.requests_dir = Path(requests_dir).absolute() if requests_dir is not None else None
         self.selection = [select] if isinstance(select, str) else list(select or [])
         self.planned = plan(target.role, select)
         self._journal = journal
@@ -346,6 +354,8 @@ class Suite:
                               f"--scenario {self.target.scenario}: cannot be read ({exc})") from None
         if self.target.role == "provider_agent":  # where it really listens (port 0: any free port)
             self.target = dataclasses.replace(self.target, url=self._session.url)  # type: ignore[attr-defined]
+        if self._session is not None:
+            self._session.requests.folder = self.requests_dir
         return self
 
     def close(self) -> None:
@@ -426,9 +436,11 @@ class Suite:
 
     def finish(self, results: list[Result]) -> SuiteRun:
         """The run's record (call after the last check, before :meth:`close`)."""
+        session = self._session
         return SuiteRun(self.target, results, self.started_at or dt.datetime.now(dt.UTC), dt.datetime.now(dt.UTC),
-                        self._session.journal if self._session else None, self.environment(),
-                        self._certificate())
+                        session.journal if session else None, self.environment(), self._certificate(),
+                        list(session.requests.files.values()) if session else [],
+                        session.privacy if session else None)
 
     def _certificate(self) -> dict[str, Any] | None:
         """The target's certificate: the connector's server certificate, or the agent's client certificate."""
@@ -492,9 +504,10 @@ _CONTEXTS: dict[str, Callable[[Suite], Any]] = {"http": lambda suite: suite.sess
 
 
 def run_suite(target: Target, *, select: Iterable[str] | str | None = None, lang: str = "ko",
-              progress: Progress | None = None, journal: Journal | None = None) -> SuiteRun:
+              progress: Progress | None = None, journal: Journal | None = None,
+              requests_dir: Path | None = None) -> SuiteRun:
     """Run the selected checks against ``target`` in catalogue order (``TargetUnreachable`` if it cannot)."""
-    suite = Suite(target, select=select, lang=lang, journal=journal)
+    suite = Suite(target, select=select, lang=lang, journal=journal, requests_dir=requests_dir)
     with suite:
         results = []
         for index, planned in enumerate(suite.planned, start=1):
@@ -506,15 +519,23 @@ def run_suite(target: Target, *, select: Iterable[str] | str | None = None, lang
 
 
 def write_reports(run: SuiteRun, out: Path, *, lang: str = "ko") -> dict[str, Path]:
-    """report.json, junit.xml, report.html and the evidence bundle (with the masked journal) under ``out``."""
+    """report.json, junit.xml, report.html and the evidence bundle (with the masked journal and the request
+    bodies of the reproduction lines, ``requests/…``) under ``out``.
+
+    Evidence is masked when it is made; the whole report is scrubbed once more of the scenario's people (a
+    reason or a message a check wrote may quote one).
+    """
     from .reports import build_report, write_bundle, write_html, write_json, write_junit
 
     out.mkdir(parents=True, exist_ok=True)
     report = build_report(run.results, target=run.target_json(), started_at=run.started_at,
                           finished_at=run.finished_at, environment=run.environment)
+    if run.privacy is not None:
+        report = run.privacy.json(report)
     paths = {"json": out / "report.json", "junit": out / "junit.xml", "html": out / "report.html"}
     write_json(report, paths["json"])
     write_junit(report, paths["junit"], lang)
     write_html(report, paths["html"], lang)
-    paths["bundle"] = write_bundle(out / "evidence.zip", list(paths.values()), journal=run.journal)
+    requests = {f"{REQUESTS}/{path.name}": path for path in run.request_files if path.is_file()}
+    paths["bundle"] = write_bundle(out / "evidence.zip", list(paths.values()), journal=run.journal, extra=requests)
     return paths

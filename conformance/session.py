@@ -28,7 +28,9 @@ import httpx
 
 from ..schemas.identifiers import FULL_RRN
 from ..simulator.journal import Journal, JournalTransport
+from ..simulator.masking import Scrubber, mask_as, mask_json, person_values, personal_fields
 from ..simulator.provider import Scenario
+from .reproduction import STRANGER, STRANGER_ID, RequestFiles, masked_body, rebuild_options, shell_line
 
 ALL_TYPES = ("medical_receipt", "itemised_statement", "prescription", "pharmacy_receipt")
 SEARCH, FETCH = "visits:search", "documents:fetch"
@@ -226,6 +228,7 @@ class Session:
         self._cache: dict[Any, Any] = {}
         self._urls: dict[str, httpx.URL] = {}
         self.workers = WORKERS  # searches and fetches in flight at once (_connect may choose one)
+        self.requests = RequestFiles()  # the bodies reproduction lines send (the runner sets the folder)
         self._connect()
 
     def _connect(self) -> None:
@@ -343,30 +346,64 @@ class Session:
                         client=client, request_id=body["request_id"])
 
     def curl(self, exchange: Exchange) -> str:
-        """One shell line that repeats ``exchange`` with the kit's client certificate."""
+        """One shell line that repeats ``exchange`` with the kit's client certificate (see :mod:`.reproduction`).
+
+        The body is sent from a file in the report folder, masked; a body with a patient, a request id or a
+        consent is rebuilt first by ``s24kit report body`` (the patient from the scenario, a fresh request id).
+        """
+        target = self.target
         parts = ["curl", "-sS", "-i", "-X", exchange.method]
-        if self.target.ca_bundle:
-            parts += ["--cacert", str(self.target.ca_bundle)]
-        if exchange.certificate and self.target.client_cert:
-            parts += ["--cert", str(self.target.client_cert), "--key", str(self.target.client_key)]
+        if target.ca_bundle:
+            parts += ["--cacert", str(Path(target.ca_bundle).absolute())]
+        if exchange.certificate and target.client_cert:
+            parts += ["--cert", str(Path(target.client_cert).absolute()),
+                      "--key", str(Path(target.client_key or target.client_cert).absolute())]
         for name, value in exchange.request_headers.items():
-            parts += ["-H", f"{name}: {value}"]
-        has_body = bool(exchange.request_body) or exchange.body_shell is not None
-        if has_body:
-            parts += ["--data-binary", "@-"]
-        line = " ".join(shlex.quote(p) for p in [*parts, exchange.url])
+            parts += ["-H", f"{name}: {self.privacy.text(value)}"]
         if exchange.body_shell is not None:
-            return f"{exchange.body_shell} | {line}"
-        if not has_body:
-            return line
-        try:
-            text = exchange.request_body.decode("utf-8")
-        except UnicodeDecodeError:
-            text = None
-        # printf, not a here-string: the body must arrive byte for byte (a here-string adds a newline, and a
-        # provider hashing raw bodies for idempotency would then see another request).
-        quoted = shlex.quote(text) if text is not None and text.isprintable() else _ansi_c(exchange.request_body)
-        return f"printf %s {quoted} | {line}"
+            return f"{exchange.body_shell} | {shell_line([*parts, '--data-binary', '@-', exchange.url])}"
+        if not exchange.request_body:
+            return shell_line([*parts, exchange.url])
+        data, body = masked_body(exchange.request_body, self.privacy)
+        path = self.requests.write(exchange.exchange_id or f"request-{id(exchange):x}", data)
+        options = rebuild_options(body, self._patient_id_of(body), now_kst(), target.scenario)
+        if options is None:
+            return shell_line([*parts, "--data-binary", f"@{path}", exchange.url])
+        rebuild = shell_line(["s24kit", "report", "body", str(path), *options])
+        return f"{rebuild} | {shell_line([*parts, '--data-binary', '@-', exchange.url])}"
+
+    def _patient_id_of(self, body: Any) -> str | None:
+        """The scenario id of the patient a request body asks for (``s24kit-unknown`` for the made-up one)."""
+        query = body.get("patient") if isinstance(body, dict) else None
+        if not isinstance(query, dict):
+            return None
+        if query == STRANGER:
+            return STRANGER_ID
+        patient = self.scenario.patients.get(query.get("identity_token"))  # type: ignore[arg-type]
+        return patient["patient_id"] if patient is not None else None
+
+    @functools.cached_property
+    def privacy(self) -> Scrubber:
+        """The scenario's people (patients, and the persons its documents name), to scrub from evidence."""
+        scrubber = Scrubber()
+        for patient in self.scenario.patients.values():
+            scrubber.add_all(person_values(patient))
+        for documents in self.scenario.documents.values():
+            for document in documents:
+                scrubber.collect_json(document)
+        scrubber.add_all(person_values(STRANGER))
+        return scrubber
+
+    def masked_evidence(self, value: Any, pointer: str | None = None) -> Any:
+        """An evidence value masked by meaning: by the field ``pointer`` names, then every person scrubbed."""
+        parts = [p.replace("~1", "/").replace("~0", "~") for p in (pointer or "").strip("/").split("/") if p]
+        key = parts[-1] if parts else None
+        parent = parts[-2] if len(parts) > 1 else None
+        if key is not None and key.isdigit():  # an array item sits under the array's key
+            key, parent = parent, None
+        if isinstance(value, str) and key is not None and (kind := personal_fields().kind(parent, key)):
+            value = mask_as(kind, value)
+        return self.privacy.json(value, key)
 
     def close(self) -> None:
         """Close the connections (the journal stays readable for the evidence bundle)."""
@@ -522,7 +559,7 @@ class Session:
 
     def _provoke(self) -> dict[str, Exchange]:
         query, visits = self.sample()
-        stranger = {"name": "김미등록", "birth_date": "1970-01-01", "identity_token": "itk_s24kit_nobody_0000"}
+        stranger = STRANGER
         own = set(visits)
         other = next((v for v in sorted(self.scenario.visits) if v not in own), None)
         fetch_path = BASE + FETCH
@@ -579,8 +616,11 @@ class Session:
         """Evidence naming the journal exchange and a curl line that repeats it."""
         from .checks.registry import Evidence
 
-        # Reports travel further than the journal: a resident number a target leaked never goes into one.
-        message, fields = masked(message), {k: masked(v) for k, v in fields.items()}
+        # Reports travel further than the journal: no person goes into one, nor a resident number a target leaked.
+        pointer = fields.get("pointer")
+        message = self.privacy.text(message)
+        fields = {k: self.masked_evidence(v, pointer if k in ("expected", "actual") else None)
+                  for k, v in fields.items()}
         if exchange is None:
             return Evidence(message, **fields)
         return Evidence(message, exchange=exchange.exchange_id, reproduction=self.curl(exchange), **fields)
@@ -611,7 +651,8 @@ def _separating_period(visits: list[dict[str, Any]]) -> dict[str, str] | None:
 
 
 def masked(value: Any) -> Any:
-    """``value`` with every full resident number masked after its gender digit (YYMMDD-G******)."""
+    """``value`` with every full resident number masked after its gender digit (YYMMDD-G******), the form
+    documents carry: for comparing a value with the scenario's (reports use :func:`without_persons`)."""
     if isinstance(value, str):
         return FULL_RRN.sub(lambda m: f"{m.group()[:6]}-{m.group().replace('-', '')[6]}******", value)
     if isinstance(value, dict):
@@ -619,6 +660,12 @@ def masked(value: Any) -> Any:
     if isinstance(value, list):
         return [masked(v) for v in value]
     return value
+
+
+def without_persons(value: Any) -> Any:
+    """``value`` masked by meaning for a report (:func:`~s24kit.simulator.masking.mask_json`): personal fields,
+    their values wherever else they appear, resident numbers (month and day too: they are a birth date)."""
+    return mask_json(value)
 
 
 def strings(value: Any, pointer: str = "") -> Iterator[tuple[str, str]]:
@@ -674,20 +721,3 @@ class _Remembering:
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self.journal, name)
-
-
-def _ansi_c(data: bytes) -> str:
-    """``data`` as a bash ``$'…'`` string (non-printable and non-UTF-8 bytes escaped)."""
-    out = []
-    for char in data.decode("utf-8", errors="surrogateescape"):
-        code = ord(char)
-        if 0xDC80 <= code <= 0xDCFF:  # an undecodable byte
-            out.append(f"\\x{code - 0xDC00:02x}")
-        elif char in "\\'":
-            out.append("\\" + char)
-        elif code < 0x20 or code == 0x7F:
-            out.append(f"\\x{code:02x}")
-        else:
-            out.append(char)
-    return "$'" + "".join(out) + "'"
-

@@ -9,11 +9,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .private import private_file
+
 
 class Database:
     """A connection guarded by a re-entrant lock, with explicit transactions (``:memory:`` for throw-away)."""
 
     def __init__(self, path: Path | str, schema: str) -> None:
+        private_file(path)  # personal data: owner only (docs/security.md)
         self._db = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         self._db.row_factory = sqlite3.Row
         self._lock = threading.RLock()  # reads inside a transaction take it again

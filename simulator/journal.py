@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import re
 import sqlite3
 import ssl
 import threading
@@ -36,6 +35,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .admin import AdminRoute
+from .masking import Scrubber, mask_name, mask_rrn, mask_texts
 from .problems import problem
 
 SCHEMA = """
@@ -59,60 +59,20 @@ ERROR_KEY = "s24_error"
 # limit is still recognised whole, then cut to the limit.
 MASK_MARGIN = 256
 
-# -- masking ----------------------------------------------------------------------------------------------
+# -- masking (by meaning: see simulator/masking.py) ----------------------------------------------------------
 
-# YYMMDD-GNNNNNN (any G) or 13 digits whose 7th (G) is 1–8: the gender/century digit of a real number.
-# The match starts at the month (a 0 or 1, which the scan skips to quickly) and looks back for the year and
-# for no digit before it: twice as fast over digit-dense JSON as starting at the year, the same numbers masked
-# (the year stays as it is anyway).
-_RRN = re.compile(r"((?:0[1-9]|1[0-2])(?<=(?<!\d)\d\d(?:0[1-9]|1[0-2]))(?:0[1-9]|[12]\d|3[01]))(?:-(\d)|([1-8]))"
-                  r"\d{6}(?!\d)")
-# A JSON string member with a masked key; a value cut at the end of a truncated body still matches.
-_KEYED = re.compile(r'"(insured_name|patient_name|name|identity_token)"(\s*:\s*)"([^"\\]*+(?:\\.[^"\\]*+)*+)\\?("|$)')
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "set-cookie"})
 
 
-def mask_rrn(text: str) -> str:
-    """Full resident numbers → ``YYMMDD-G******``."""
-    return _RRN.sub(_masked_rrn, text)  # a function: a template costs a Python-level compile per call (3.11)
-
-
-def _masked_rrn(match: re.Match[str]) -> str:
-    return f"{match[1]}-{match[2] or match[3]}******"  # match[1] is MMDD: the year before it stays
-
-
-def mask_name(name: str) -> str:
-    """홍길동 → 홍** (first syllable kept, one ``*`` per remaining character)."""
-    return name[:1] + "*" * (len(name) - 1)
-
-
-def mask_token(token: str) -> str:
-    return token[:4] + "…"
-
-
-def _keyed_sub(match: re.Match[str]) -> str:
-    key, raw = match[1], match[3]
-    if "\\" not in raw:  # the common case: the kept characters need no JSON escaping (mask_* inlined: hot)
-        if key == "identity_token":
-            return f'"{key}"{match[2]}"{raw[:4]}…"'
-        return f'"{key}"{match[2]}"{raw[:1]}{"*" * (len(raw) - 1)}"'
-    try:
-        value = json.loads(f'"{raw}"')
-    except json.JSONDecodeError:  # an escape cut by truncation
-        value = raw
-    masked = mask_token(value) if key == "identity_token" else mask_name(value)
-    return f'"{key}"{match[2]}"{json.dumps(masked, ensure_ascii=False)[1:-1]}"'
-
-
 def mask_text(text: str) -> str:
-    """Mask a body: resident numbers anywhere; names and identity tokens as JSON members (at any depth)."""
-    if 'name"' in text or 'identity_token"' in text:
-        text = _KEYED.sub(_keyed_sub, text)
-    return mask_rrn(text)
+    """Mask one text on its own: personal members found by meaning (and their values wherever else they occur
+    in it), resident numbers anywhere."""
+    return mask_texts(text)[0] or text
 
 
-def mask_headers(headers: Mapping[str, str] | Iterable[tuple[Any, Any]] | None) -> dict[str, str]:
-    """Headers as a dict (repeated names joined by ", "), secrets replaced by ``***``."""
+def mask_headers(headers: Mapping[str, str] | Iterable[tuple[Any, Any]] | None,
+                 scrubber: Scrubber | None = None) -> dict[str, str]:
+    """Headers as a dict (repeated names joined by ", "), secrets replaced by ``***``, personal values scrubbed."""
     if headers is None:
         return {}
     pairs = headers.multi_items() if isinstance(headers, httpx.Headers) else (
@@ -123,6 +83,8 @@ def mask_headers(headers: Mapping[str, str] | Iterable[tuple[Any, Any]] | None) 
         text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
         if name in SECRET_HEADERS:
             text = "***"
+        elif scrubber:
+            text = scrubber.text(text)
         elif len(text) >= 13:  # shorter values cannot hold a resident number
             text = mask_rrn(text)
         out[name] = f"{out[name]}, {text}" if name in out else text
@@ -140,42 +102,74 @@ class Clipped(bytes):
         return obj
 
 
-def stored_body(body: bytes | str | None, limit: int) -> str | None:
-    """The masked text stored for a body: UTF-8 decoded, cut at ``limit`` bytes with a marker."""
+def _body_text(body: bytes | str | None, limit: int) -> tuple[str | None, int]:
+    """The text to mask for a body (a window a little over ``limit``, UTF-8 decoded) and the body's full size.
+
+    A body that is not UTF-8 gives its ``[binary body …]`` marker, which holds nothing to mask.
+    """
     if body is None:
-        return None
+        return None, 0
     if isinstance(body, str):
         total = len(body) if len(body) * 4 <= limit else len(body.encode("utf-8"))
-        if total > limit:
-            body = body.encode("utf-8")
+        if total <= limit:
+            return body, total
+        body = body.encode("utf-8")
     else:
         total = body.total if isinstance(body, Clipped) else len(body)
-    if isinstance(body, bytes | bytearray | memoryview):
-        window = bytes(body[:limit + MASK_MARGIN])
-        try:
-            text = window.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if exc.start < len(window) - 4:  # not just a character cut by the window
-                return f"[binary body: {total} bytes, not UTF-8]"
-            text = window.decode("utf-8", "ignore")
-    else:
-        text = body
-    text = mask_text(text)
-    if total > limit:
+    window = bytes(body[:limit + MASK_MARGIN])
+    try:
+        return window.decode("utf-8"), total
+    except UnicodeDecodeError as exc:
+        if exc.start < len(window) - 4:  # not just a character cut by the window
+            return f"[binary body: {total} bytes, not UTF-8]", total
+        return window.decode("utf-8", "ignore"), total
+
+
+def _cut(text: str, total: int, limit: int) -> str:
+    """A masked body cut to ``limit`` bytes with a marker when the body was longer."""
+    if total > limit and not text.startswith("[binary body: "):
         kept = text.encode("utf-8")[:limit].decode("utf-8", "ignore")
-        text = f"{kept}…[truncated: {total} bytes, first {limit} kept]"
+        return f"{kept}…[truncated: {total} bytes, first {limit} kept]"
     return text
 
 
-def _masked_body(body: bytes | str | None, limit: int) -> str | None:
-    """:func:`stored_body`, or a note in its place when masking fails: a body is never stored unmasked."""
-    try:
-        return stored_body(body, limit)
-    except Exception as exc:  # a body the masker cannot walk (too deep, …): elided, the exchange still recorded
-        size = len(body) if isinstance(body, bytes | bytearray) else len(str(body).encode("utf-8", "replace"))
-        if isinstance(body, Clipped):
-            size = body.total
-        return f"[body elided: {size} bytes the masker could not read ({type(exc).__name__})]"
+def stored_body(body: bytes | str | None, limit: int, scrubber: Scrubber | None = None) -> str | None:
+    """The masked text stored for a body: UTF-8 decoded, cut at ``limit`` bytes with a marker.
+
+    ``scrubber`` holds the personal values already collected from the whole exchange (this body's too).
+    """
+    text, total = _body_text(body, limit)
+    if text is None:
+        return None
+    if scrubber is None:
+        scrubber = Scrubber()
+        scrubber.collect_text(text)
+    return _cut(scrubber.text(text), total, limit)
+
+
+def _elided(body: bytes | str | None, exc: BaseException) -> str:
+    size = len(body) if isinstance(body, bytes | bytearray) else len(str(body).encode("utf-8", "replace"))
+    if isinstance(body, Clipped):
+        size = body.total
+    return f"[body elided: {size} bytes the masker could not read ({type(exc).__name__})]"
+
+
+def _masked_bodies(bodies: tuple[bytes | str | None, ...], limit: int, scrubber: Scrubber) -> list[str | None]:
+    """The stored text of each body of one exchange, masked together (a value found in one is scrubbed from
+    all); a body the masker cannot read is elided with a note in its place: never stored unmasked."""
+    unread: dict[int, BaseException] = {}
+    for i, body in enumerate(bodies):
+        try:
+            scrubber.collect_text(_body_text(body, limit)[0])
+        except Exception as exc:  # too deep, a lone surrogate, …: its personal values are unknown
+            unread[i] = exc
+    out: list[str | None] = []
+    for i, body in enumerate(bodies):
+        try:
+            out.append(_elided(body, unread[i]) if i in unread else stored_body(body, limit, scrubber))
+        except Exception as exc:
+            out.append(_elided(body, exc))
+    return out
 
 
 def _encodable(value: Any) -> Any:
@@ -279,13 +273,17 @@ class Journal:
                error: str | None = None, peer: str | None = None) -> str:
         """Mask and store one exchange; return its id (``x-000042``)."""
         ts, started = _instant(started_at)
-        url = mask_rrn(url)
         limit = self.body_limit
         route = route or urllib.parse.urlsplit(url).path
-        row = [ts, started, party, method.upper(), url, route, status, duration_ms, peer,
-               json.dumps(tls_peer, ensure_ascii=False) if tls_peer else None, mask_rrn(error) if error else None,
-               json.dumps(mask_headers(request_headers), ensure_ascii=False), _masked_body(request_body, limit),
-               json.dumps(mask_headers(response_headers), ensure_ascii=False), _masked_body(response_body, limit)]
+        # One exchange is masked as a whole: a name found in the request's patient is scrubbed from the
+        # answer's problem detail, the URL, the headers and the error message too.
+        scrubber = Scrubber()
+        request_stored, response_stored = _masked_bodies((request_body, response_body), limit, scrubber)
+        row = [ts, started, party, method.upper(), scrubber.text(url), route, status, duration_ms, peer,
+               json.dumps(tls_peer, ensure_ascii=False) if tls_peer else None,
+               scrubber.text(error) if error else None,
+               json.dumps(mask_headers(request_headers, scrubber), ensure_ascii=False), request_stored,
+               json.dumps(mask_headers(response_headers, scrubber), ensure_ascii=False), response_stored]
         try:
             size = sum(len(v) if v.isascii() else len(v.encode("utf-8")) for v in row if isinstance(v, str))
         except UnicodeEncodeError:  # a lone surrogate (from a \ud800 escape) that neither UTF-8 nor SQLite takes

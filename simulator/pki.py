@@ -28,6 +28,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .private import private_directory
+
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
 LIFETIME = dt.timedelta(days=365)
 RENEW_BEFORE = dt.timedelta(days=30)
@@ -327,7 +329,7 @@ def ensure_pki(directory: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> TestP
 
     A state directory from an older kit (no intermediate, or certificates without a role) is brought up to
     date here: what no longer fits is reissued, the root is kept when it can sign the intermediate."""
-    directory.mkdir(parents=True, exist_ok=True)
+    private_directory(directory)  # unencrypted test keys: owner only
     now = _now()
     root_path, intermediate_path = directory / "ca.pem", directory / "intermediate.pem"
     root_cert = _load(root_path)

@@ -28,6 +28,7 @@ from .insurer.app import create_insurer_app
 from .insurer.config import InsurerConfig
 from .journal import Journal
 from .pki import TestPKI, ensure_pki
+from .private import private_directory, private_file, private_state_directory
 from .provider import ProviderAgent, ProviderCore, Scenario, create_provider_app
 from .relay import Mode, ProviderRegistration, RelayConfig, create_relay_app, relay_client
 from .retry import RetryPolicy
@@ -85,7 +86,9 @@ class Stack:
     def __init__(self, options: StackOptions) -> None:
         self.options = options
         self.clock = options.clock or (lambda: dt.datetime.now(KST))
-        options.state_dir.mkdir(parents=True, exist_ok=True)
+        private_state_directory(options.state_dir)
+        if options.scenario.is_relative_to(options.state_dir):
+            private_directory(options.scenario)
         self.pki: TestPKI = ensure_pki(options.state_dir / "pki")
         all_providers = Scenario.load_all(options.scenario)
         wanted = options.providers or sorted(all_providers)
@@ -95,7 +98,9 @@ class Stack:
         self.cores = {code: ProviderCore(all_providers[code], clock=self.clock) for code in wanted}
         codes = sorted({p["insurer_code"] for p in _lines(options.scenario / "policies.jsonl")})
         self.insurer_configs = {c.code: c for c in options.insurers} or {c: InsurerConfig(c) for c in codes}
-        self.journal = Journal(options.state_dir / "journal.sqlite" if options.persistent else ":memory:")
+        journal = options.state_dir / "journal.sqlite" if options.persistent else ":memory:"
+        private_file(journal)
+        self.journal = Journal(journal)
         self.urls: dict[str, str] = {}
         self.relay_app: Any = None
         self.insurer_apps: dict[str, Any] = {}

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import os
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -408,3 +410,28 @@ async def test_an_agent_registration_needs_both_its_address_and_its_certificate_
         async with _client(stack, "relay", "provider-agent") as agent:
             answer = await agent.post("/relay/v1/agent/poll", json={"provider_code": "99000012", "agent_id": "agent-1"})
         assert answer.status_code == 404, answer.text
+
+
+async def test_the_state_on_disk_is_readable_by_its_owner_only(scenario, tmp_path, caplog):
+    state = tmp_path / "state"
+    state.mkdir(mode=0o755)
+    (state / "relay.sqlite").touch(mode=0o644)  # an earlier state, left open to other users
+    os.chmod(state, 0o755)
+    os.chmod(state / "relay.sqlite", 0o644)
+    with caplog.at_level("WARNING", logger="s24kit"):
+        stack = _stack(scenario, state)
+    assert any("0700" in r.getMessage() for r in caplog.records), "tightening an open state folder is announced"
+    async with stack.inprocess():
+        await _replay(stack, next(iter(stack.claims())), "req-private-files")
+    files = sorted(state.glob("*.sqlite*"))
+    assert {f.name for f in files} >= {"relay.sqlite", "journal.sqlite", "relay.sqlite-wal"}
+    assert any(f.name.startswith("insurer-") for f in files), [f.name for f in files]
+    modes = {f.name: stat.S_IMODE(f.stat().st_mode) for f in files}
+    modes.update({name: stat.S_IMODE((state / name).stat().st_mode) for name in ("", "pki")})
+    assert modes[""] == modes["pki"] == 0o700, modes
+    assert all(mode == 0o600 for name, mode in modes.items() if name not in ("", "pki")), modes
+    fresh = tmp_path / "fresh" / "state"
+    caplog.clear()
+    with caplog.at_level("WARNING", logger="s24kit"):
+        _stack(scenario, fresh)
+    assert stat.S_IMODE(fresh.stat().st_mode) == 0o700 and not caplog.records, "a new folder is private, silently"

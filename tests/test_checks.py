@@ -13,9 +13,7 @@ import copy
 import json
 import random
 import re
-import shutil
 import socket
-import subprocess
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -37,7 +35,6 @@ from s24kit.simulator.problems import problem_body
 from s24kit.simulator.provider import ProviderCore, Scenario, create_provider_app
 from s24kit.simulator.serving import serving
 
-from ._require import require
 from .conftest import generated_scenario, load_example
 from .test_rules import BUNDLE_CASES, CLAIM_CASES, DOCUMENT_CASES, _bundle, _claim
 
@@ -639,17 +636,6 @@ def test_unreachable_target_is_reported(scenario, pki):
         port = sock.getsockname()[1]
     with pytest.raises(TargetUnreachable, match="connect"):
         Session(Target(f"https://127.0.0.1:{port}", scenario.directory, ca_bundle=pki.ca_cert, timeout=1.0))
-
-
-def test_curl_reproduction_repeats_the_exchange(reference):
-    require(shutil.which("curl") and shutil.which("bash"), "curl and bash are needed to replay a reproduction")
-    for case, status, code in (("unknown_visit", 404, "unknown_visit"), ("invalid_json", 400, "invalid_json"),
-                               ("oversized", 413, "payload_too_large")):
-        line = reference.curl(reference.provoked()[case])
-        assert "\n" not in line
-        out = subprocess.run(["bash", "-c", line], capture_output=True, text=True, timeout=30, check=True).stdout
-        head, _, body = out.partition("\n\n")  # text mode turned CRLF into LF
-        assert head.split()[1] == str(status) and json.loads(body)["code"] == code, out[:500]
 
 
 def test_exchanges_are_journaled_with_personal_data_masked(reference):

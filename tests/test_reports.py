@@ -510,7 +510,7 @@ def test_report_render_html_and_junit(tmp_path, report):
 
 
 @pytest.mark.parametrize("content, needle", [
-    (b"{not json", "not valid JSON (line 1"),
+    (b"{not json", "JSON syntax error: Expecting property name enclosed in double quotes (line 1"),
     ("영수증".encode("cp949"), "not UTF-8"),
     (json.dumps({"profile": "kit-v1"}).encode(), "not a kit-v1 report"),
     (None, "no such file"),

@@ -11,7 +11,7 @@ import time
 from typing import TYPE_CHECKING
 
 from ...schemas.validation import schema_findings
-from ..session import Session, masked
+from ..session import Session, without_persons
 from .registry import Evidence, Outcome, check, failed, passed, skipped
 from .schema import PROBLEM
 
@@ -31,7 +31,8 @@ def _agent(session: Session) -> AgentSession | None:
 
 def _seen(message: str, exchange: str | None, **fields: object) -> Evidence:
     """Evidence about a request of the agent's own (a poll or a reply), masked like every evidence."""
-    return Evidence(masked(message), exchange=exchange, **{k: masked(v) for k, v in fields.items()})
+    return Evidence(without_persons(message), exchange=exchange,
+                    **{k: without_persons(v) for k, v in fields.items()})
 
 
 @check("S24-API-100")

@@ -24,6 +24,7 @@ from rich.table import Table
 from ..catalogue import requirements
 from ..checks import Result
 from ..language import as_json, localised
+from ..reproduction import REQUESTS
 from ..runner import DEFAULT_STATE, ConfigError, Suite, SuiteRun, TargetUnreachable, make_target, write_reports
 from .params import InputFile, InputFolder, OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError, wide_console
@@ -45,7 +46,8 @@ LABEL = {"ko": {"pass": "적합", "fail": "부적합", "warn": "경고", "skip":
 @click.option("--provider", "provider_code", metavar="CODE", help="Provider code in the scenario (default: largest).")
 @click.option("--lang", default="ko", show_default=True, type=click.Choice(["ko", "en"]), help="Language.")
 @click.option("--out", default=Path("s24kit-report"), show_default=True, type=OutputFolder(), metavar="DIR",
-              help="Directory for report.json, junit.xml, report.html and evidence.zip.")
+              help="Directory for report.json, junit.xml, report.html, evidence.zip and requests/ (the masked "
+                   "bodies the reproduction lines send; `s24kit report body` rebuilds one with the patient).")
 @click.option("--listen", metavar="HOST:PORT", help="provider_agent: where the suite serves the relay's agent "
               "endpoints [default: 127.0.0.1:18443].")
 @click.option("--agent-cert-sha256", "agent_cert_sha256", metavar="HEX",
@@ -77,7 +79,7 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
         target = make_target(url, scenario, role=role, provider_code=provider_code, ca=ca, cert=cert, key=key,
                              timeout=timeout, state=state, listen=listen, agent_cert_sha256=agent_cert_sha256,
                              agent_wait=agent_wait)
-        suite = Suite(target, select=list(select) or None, lang=lang,
+        suite = Suite(target, select=list(select) or None, lang=lang, requests_dir=out / REQUESTS,
                       announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
         suite.open()
         if suite.rejected is not None:  # a TLS finding, not unreachable: the run goes on and says why first

@@ -25,6 +25,7 @@ from ...simulator.provider import Scenario
 from ...simulator.provider.faulty import FAULTY, create_faulty_app, faulty_server_context
 from ...simulator.serving import ServeError, serving
 from ...simulator.stack import KST, SimClock, Stack, StackOptions
+from ..reproduction import REQUESTS
 from ..runner import ConfigError, SuiteRun, TargetUnreachable, make_target, run_suite, write_reports
 from .params import OutputFolder
 from .usage import OneLineCommand, OneLineError, wide_console
@@ -58,7 +59,7 @@ def _suite(url: str, scenario: Path, state: Path, out: Path, lang: str, console:
     with console.status(f"적합성 시험 / conformance suite → {label}") as status:
         def progress(result, index: int, total: int) -> None:
             status.update(f"적합성 시험 / conformance suite → {label}: {index}/{total} {result.requirement}")
-        run = run_suite(target, lang=lang, progress=progress)
+        run = run_suite(target, lang=lang, progress=progress, requests_dir=out / REQUESTS)
     return run, write_reports(run, out, lang=lang)
 
 

@@ -8,7 +8,6 @@ and JSON / TOML no deeper than :data:`MAX_NESTING` — the parsers and everythin
 
 from __future__ import annotations
 
-import json
 import os
 import stat
 from pathlib import Path
@@ -99,22 +98,23 @@ def decode_text(data: bytes) -> str:
 
 
 def parse_json(text: str) -> Any:
-    """One JSON value; refuses syntax errors, duplicate keys, over-long numbers, lone surrogates, deep nesting."""
+    """One JSON value under the kit's strict reader (:mod:`s24kit.simulator.safe_json`): syntax errors, duplicate
+    keys, over-long numbers, NaN, lone surrogates and deep nesting are refused; a file may be as large as
+    :data:`MAX_INPUT_BYTES` allows."""
+    from ...simulator.safe_json import JsonRefused, parse_body  # only the commands that read JSON pay for it
+
     try:
-        value = json.loads(text, object_pairs_hook=_unique_keys)
-    except json.JSONDecodeError as exc:
-        raise FileProblem(f"JSON이 아닙니다 ({exc.lineno}행 {exc.colno}열: {exc.msg}): JSON 문법을 고치십시오",
-                          f"not valid JSON (line {exc.lineno} column {exc.colno}: {exc.msg}): fix the syntax"
-                          ) from None
-    except _DuplicateKey as exc:
-        raise FileProblem(f"JSON 객체에 같은 키 {exc.key!r}가 두 번 있습니다: 하나만 두십시오",
-                          f"duplicate key {exc.key!r} in a JSON object: keep one") from None
-    except RecursionError:
-        raise _too_deep("JSON") from None
-    except ValueError:  # an integer beyond Python's digit limit
-        raise _too_long("JSON") from None
-    check_tree(value, "JSON")
-    return value
+        return parse_body(text.encode("utf-8"), _file_limits())
+    except JsonRefused as refused:
+        raise FileProblem(f"JSON으로 쓸 수 없습니다: {refused.ko} — 고쳐 주십시오",
+                          f"unusable JSON: {refused.en} — fix it") from None
+
+
+def _file_limits() -> Any:
+    """The body limits, but as many members and values as a file within its size may hold."""
+    from ...simulator.safe_json import JsonLimits
+
+    return JsonLimits(max_depth=MAX_NESTING, max_members=MAX_INPUT_BYTES, max_values=MAX_INPUT_BYTES)
 
 
 def parse_toml(text: str) -> dict[str, Any]:
@@ -128,37 +128,16 @@ def parse_toml(text: str) -> dict[str, Any]:
                           ) from None
     except RecursionError:
         raise _too_deep("TOML") from None
-    except ValueError:
-        raise _too_long("TOML") from None
+    except ValueError:  # an integer beyond Python's digit limit
+        raise FileProblem("TOML 숫자가 너무 깁니다 (4,300자리 초과): 값을 고치십시오",
+                          "a TOML number is too long (over 4,300 digits): fix the value") from None
     check_tree(value, "TOML")
-    return value
-
-
-class _DuplicateKey(ValueError):
-    def __init__(self, key: str) -> None:
-        super().__init__(key)
-        self.key = key
-
-
-def _unique_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    value = dict(pairs)
-    if len(value) != len(pairs):
-        seen: set[str] = set()
-        for key, _ in pairs:
-            if key in seen:
-                raise _DuplicateKey(key)
-            seen.add(key)
     return value
 
 
 def _too_deep(kind: str) -> FileProblem:
     return FileProblem(f"{kind} 중첩이 너무 깊습니다 (한도 {MAX_NESTING}단계): 구조를 확인하십시오",
                        f"{kind} nested too deeply (limit {MAX_NESTING} levels): check the structure")
-
-
-def _too_long(kind: str) -> FileProblem:
-    return FileProblem(f"{kind} 숫자가 너무 깁니다 (4,300자리 초과): 값을 고치십시오",
-                       f"a {kind} number is too long (over 4,300 digits): fix the value")
 
 
 def check_tree(value: Any, kind: str) -> None:

@@ -12,6 +12,7 @@ from rich.table import Table
 from ..reports import check_bundle, report_problems, write_html, write_junit
 from ..reports.bundle import BundleCheck
 from .params import InputFile, Loaded, OutputFile
+from .report_body import body
 from .usage import OneLineError, OneLineGroup, wide_console
 
 LANGS = click.Choice(["ko", "en"])
@@ -19,7 +20,10 @@ LANGS = click.Choice(["ko", "en"])
 
 @click.group("report", cls=OneLineGroup)
 def report() -> None:
-    """보고서 검증과 변환 / verify evidence bundles, render reports."""
+    """보고서 검증과 변환 / verify evidence bundles, render reports, rebuild a reproduction's request body."""
+
+
+report.add_command(body)
 
 
 @report.command("verify")

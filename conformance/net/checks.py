@@ -3,7 +3,9 @@ the relay reachable from the agent's side. Context: :class:`NetTarget` (probes s
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 from ..checks.registry import CHECKS, Evidence, Outcome, Result, check, failed, passed, skipped
@@ -31,13 +33,15 @@ def _reason(problem: Problem, target: NetTarget) -> str:
 
 
 def _curl(target: NetTarget, path: str = "/") -> str:
+    """A curl line that repeats the connection, pasteable anywhere (absolute certificate paths, quoted)."""
     host = f"[{target.host}]" if ":" in target.host else target.host
-    parts = [f"curl -sv --connect-timeout {target.timeout:g}"]
+    parts = ["curl", "-sv", "--connect-timeout", f"{target.timeout:g}"]
     if target.anchors:
-        parts.append(f"--cacert {target.anchors}")
+        parts += ["--cacert", str(Path(target.anchors).absolute())]
     if target.client_cert:
-        parts.append(f"--cert {target.client_cert} --key {target.client_key or target.client_cert}")
-    return " ".join([*parts, f"https://{host}:{target.port}{path}"])
+        parts += ["--cert", str(Path(target.client_cert).absolute()),
+                  "--key", str(Path(target.client_key or target.client_cert).absolute())]
+    return " ".join(shlex.quote(p) for p in [*parts, f"https://{host}:{target.port}{path}"])
 
 
 @check("S24-NET-001", kind="net", tags=("dns",))

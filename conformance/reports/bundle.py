@@ -1,6 +1,7 @@
 """The evidence bundle: report files and the masked journal in one zip, with a SHA-256 manifest.
 
-Layout: the given files by name, ``journal.jsonl``, ``MANIFEST.json`` (kit version, profile, suite version,
+Layout: the given files by name, ``journal.jsonl``, the request bodies of the reproduction lines under
+``requests/`` (masked), ``MANIFEST.json`` (kit version, profile, suite version,
 rule-pack digest, creation time, then every file's SHA-256 and size) and ``MANIFEST.sha256`` (the manifest's
 own digest, in ``sha256sum`` format, so an edited manifest shows). The digests catch accidents and naive
 edits; they are not a signature — whoever rewrites both manifest files can pass off another bundle.
@@ -127,9 +128,16 @@ def manifest_bytes(manifest: dict[str, Any]) -> bytes:
     return (json.dumps(manifest, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
+def _safe_name(name: str) -> bool:
+    """A member name that stays inside the folder it is unpacked in: relative, no ``..``, no empty part."""
+    parts = name.split("/")
+    return bool(name) and "\\" not in name and all(p not in ("", ".", "..") for p in parts) and len(parts) <= 2
+
+
 def write_bundle(out_zip: Path, files: list[Path], journal: JournalLike | None = None,
-                 journal_jsonl: Path | None = None) -> Path:
-    """Zip ``files`` (stored by name), the masked journal and the manifest into ``out_zip``.
+                 journal_jsonl: Path | None = None, extra: dict[str, Path] | None = None) -> Path:
+    """Zip ``files`` (stored by name), the masked journal, ``extra`` files (name in the bundle, such as
+    ``requests/x-000042.json`` → file) and the manifest into ``out_zip``.
 
     The journal comes either from a live ``Journal`` (``journal.export_jsonl``) or from an exported
     ``journal_jsonl`` file; either way it is stored as ``journal.jsonl``.
@@ -139,11 +147,17 @@ def write_bundle(out_zip: Path, files: list[Path], journal: JournalLike | None =
     out_zip = Path(out_zip)
     files = [Path(f) for f in files]
     names = _names(files, journal is not None or journal_jsonl is not None)
+    extra = dict(extra or {})
+    for name, path in extra.items():
+        if not _safe_name(name) or name in RESERVED or name in names or name == JOURNAL:
+            raise ValueError(f"{name}: not a name an evidence bundle can hold (a file or folder/file, not taken)")
+        if not Path(path).is_file():
+            raise FileNotFoundError(f"{path}: not a file")
     created = _now()
     stamp = created.timetuple()
     out_zip.parent.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix=".s24bundle-", dir=out_zip.parent) as work:
-        sources = list(zip(names, files, strict=True))
+        sources = list(zip(names, files, strict=True)) + [(name, Path(path)) for name, path in extra.items()]
         if journal is not None:
             exported = Path(work) / JOURNAL
             journal.export_jsonl(exported)
@@ -237,7 +251,8 @@ def _read_manifest(check: BundleCheck, zf: zipfile.ZipFile, infos: dict[str, zip
     listed = manifest["files"]
     if not isinstance(listed, list) or not all(
             isinstance(e, dict) and isinstance(e.get("name"), str) and isinstance(e.get("sha256"), str)
-            and isinstance(e.get("size"), int) and e["size"] >= 0 and "/" not in e["name"] and e["name"] not in RESERVED
+            and isinstance(e.get("size"), int) and e["size"] >= 0 and _safe_name(e["name"])
+            and e["name"] not in RESERVED
             for e in listed):
         _unusable(check, "MANIFEST.json의 files 항목 형식이 잘못되었습니다",
                   "MANIFEST.json files entries are malformed (name, sha256, size)")

@@ -37,7 +37,9 @@ WORDS: dict[str, dict[str, str]] = {
         "col_id": "ID", "col_level": "수준", "col_title": "요구사항", "col_verdict": "판정", "col_time": "소요",
         "details": "실패 및 경고 상세", "no_details": "실패나 경고가 없습니다.", "reason": "사유",
         "remedy": "조치 방법", "evidence": "증거", "exchange": "교환 기록", "pointer": "위치",
-        "expected": "기대값", "actual": "실제값", "reproduction": "재현 명령 (복사해 실행)",
+        "expected": "기대값", "actual": "실제값",
+        "reproduction": "재현 명령 (복사해 실행: 요청 본문은 requests/ 폴더에 가려진 채 있고, "
+                        "s24kit report body가 시나리오에서 환자를 채우고 새 request_id를 붙여 다시 만듭니다)",
         "no_evidence": "기록된 증거가 없습니다.", "must": "필수", "should": "권고",
         "footer": "{kit} {version} · 프로파일 {profile} · 증거 묶음 검증: s24kit report verify 묶음.zip",
         "provider_pull": "요양기관 서버 (중계기관이 호출)", "provider_agent": "요양기관 에이전트 (중계기관에 폴링)",
@@ -58,7 +60,9 @@ WORDS: dict[str, dict[str, str]] = {
         "col_time": "Time", "details": "Failures and warnings", "no_details": "No failures or warnings.",
         "reason": "Reason", "remedy": "Remedy", "evidence": "Evidence", "exchange": "Exchange",
         "pointer": "Field", "expected": "Expected", "actual": "Actual",
-        "reproduction": "Reproduce (copy and run)", "no_evidence": "No evidence recorded.", "must": "MUST",
+        "reproduction": "Reproduce (copy and run: the request body is kept masked in requests/; s24kit report body "
+                        "rebuilds it with the patient from your scenario and a fresh request_id)",
+        "no_evidence": "No evidence recorded.", "must": "MUST",
         "should": "SHOULD",
         "footer": "{kit} {version} · profile {profile} · verify an evidence bundle: s24kit report verify BUNDLE.zip",
         "provider_pull": "provider server (called by the relay)", "provider_agent": "provider agent (polls the relay)",

@@ -462,9 +462,9 @@ def certificate_profile(endpoint: TlsEndpoint, facts: TlsFacts) -> Outcome:
 
 def _client_repro(endpoint: TlsEndpoint, stem: str | None) -> str:
     if stem is None:
-        return endpoint.s_client()
+        return endpoint.s_client(cert=False)
     if stem == "relay":
-        return endpoint.s_client(cert=endpoint.client_cert, key=endpoint.client_key)
+        return endpoint.s_client()
     return endpoint.s_client(cert=f"{stem}.pem", key=f"{stem}.key") + f"  # {stem}.pem: made by the kit for this run"
 
 

@@ -51,17 +51,26 @@ class TlsEndpoint:
         """Forget shared probe results, so the next check probes the server again."""
         self._cache.clear()
 
-    def s_client(self, *extra: str, cert: Path | str | None = None, key: Path | str | None = None) -> str:
-        """A one-line ``openssl s_client`` reproduction for evidence."""
+    def s_client(self, *extra: str, cert: Path | str | bool | None = True, key: Path | str | None = None) -> str:
+        """A one-line ``openssl s_client`` reproduction for evidence, with absolute paths.
+
+        It presents the relay's client certificate (a server that requires mutual TLS refuses any line
+        without one) unless ``cert`` names another or is False (the connection without a certificate). A ``str``
+        path is written as given (the kit's throwaway certificates, named by a comment), a ``Path`` absolute.
+        """
         parts = ["openssl", "s_client", "-connect", f"{_host_port(self.host)}:{self.port}"]
         sni = sni_name(self.name)
         if sni:
             parts += ["-servername", sni]
         if self.anchors:
-            parts += ["-CAfile", str(self.anchors)]
+            parts += ["-CAfile", str(self.anchors.absolute())]
         parts += list(extra)
+        if cert is True:
+            cert, key = self.client_cert, self.client_key
         if cert:
-            parts += ["-cert", str(cert), "-key", str(key or cert)]
+            key = key or cert
+            parts += ["-cert", str(cert.absolute() if isinstance(cert, Path) else cert),
+                      "-key", str(key.absolute() if isinstance(key, Path) else key)]
         return " ".join(shlex.quote(p) for p in parts) + " </dev/null"
 
 

@@ -1,0 +1,359 @@
+"""Masking by meaning: personal data is found where the kit-v1 schemas say it lives, then scrubbed everywhere.
+
+The schemas mark each property that holds personal data with ``"x-personal": KIND`` (``name``, ``birth_date``,
+``identity_token``, ``resident_number``, ``identifier``). :func:`personal_fields` derives from them which member
+is personal under which parent (``patient.name`` is, a fee item's ``name`` is not). Masking then works in two
+steps over everything one exchange or one report carries:
+
+1. **collect** the values found in those fields (:meth:`Scrubber.collect_text` on JSON text, also inside JSON
+   carried in a string; :meth:`Scrubber.collect_json` on parsed values);
+2. **scrub** every occurrence of those values, in every form they travel in (as is, ``\\u``-escaped, URL-encoded,
+   NFD, a birth date written without hyphens), in every text of the exchange — bodies, problem details, URLs,
+   headers, error messages — and mask resident numbers by pattern (full or already masked, ``\\u``-escaped
+   digits too), since their first six digits are a birth date.
+
+Masked forms: a name keeps its first character (홍길동 → 홍**), a birth date its year (1980-**-**), a token its
+first four characters (itk_…), a resident number its year and gender digit (80****-1******).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import re
+import unicodedata
+import urllib.parse
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+from ..schemas.loader import schemas
+
+# -- what is personal, from the schemas ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PersonalFields:
+    """Which members hold personal data: ``always`` wherever they occur, ``within`` only under some parents."""
+
+    always: dict[str, str]  # key → kind, for keys personal under every parent the schemas give them
+    within: dict[str, dict[str, str]]  # key → {parent key → kind}, for keys personal under some parents only
+
+    def kind(self, parent: str | None, key: str) -> str | None:
+        """The kind of personal data ``parent.key`` holds, or None."""
+        kind = self.always.get(key)
+        if kind is None and key in self.within and parent is not None:
+            kind = self.within[key].get(parent)
+        return kind
+
+
+def _walk_schemas() -> Iterator[tuple[str | None, str, dict[str, Any]]]:
+    """``(parent key, key, property schema)`` of every property reachable in the profile's schemas.
+
+    The parent key is the member under which the object sits in a document (``patient`` for the patient of a
+    receipt), found by following ``$ref``s from each schema's root; array items keep their array's key.
+    """
+    documents = {s["$id"]: s for s in schemas().values()}
+    seen: set[tuple[int, str | None]] = set()
+
+    def resolve(ref: str, base: str) -> tuple[dict[str, Any], str] | None:
+        target, _, pointer = urllib.parse.urljoin(base, ref).partition("#")
+        node: Any = documents.get(target)
+        for part in filter(None, pointer.split("/")):
+            node = node.get(part) if isinstance(node, dict) else None
+        return (node, target) if isinstance(node, dict) else None
+
+    def walk(node: Any, parent: str | None, base: str) -> Iterator[tuple[str | None, str, dict[str, Any]]]:
+        if not isinstance(node, dict) or (id(node), parent) in seen:
+            return
+        seen.add((id(node), parent))
+        if isinstance(node.get("$ref"), str) and (found := resolve(node["$ref"], base)):
+            yield from walk(found[0], parent, found[1])
+        for key, sub in (node.get("properties") or {}).items():
+            if isinstance(sub, dict):
+                yield parent, key, sub
+                yield from walk(sub, key, base)
+        for word in ("items", "additionalProperties", "not", "if", "then", "else"):
+            yield from walk(node.get(word), parent, base)
+        for word in ("allOf", "anyOf", "oneOf", "prefixItems"):
+            for sub in node.get(word) or ():
+                yield from walk(sub, parent, base)
+        for sub in (node.get("$defs") or {}).values():
+            yield from walk(sub, None, base)
+
+    for document in documents.values():
+        yield from walk(document, None, document["$id"])
+
+
+@functools.cache
+def personal_fields() -> PersonalFields:
+    """The personal members of profile kit-v1, derived from the ``x-personal`` annotations of its schemas."""
+    personal: dict[str, dict[str | None, str]] = {}
+    ordinary: dict[str, set[str | None]] = {}
+    for parent, key, sub in _walk_schemas():
+        if "x-personal" in sub:
+            personal.setdefault(key, {})[parent] = sub["x-personal"]
+        else:
+            ordinary.setdefault(key, set()).add(parent)
+    always, within = {}, {}
+    for key, parents in personal.items():
+        # A $defs entry walked on its own has no parent: its meaning comes from where documents reference it.
+        kinds = {p: k for p, k in parents.items() if p is not None}
+        if not ordinary.get(key, set()) - {None} - set(kinds):
+            always[key] = next(iter(parents.values()))
+        else:
+            within[key] = kinds
+    return PersonalFields(always, within)
+
+
+# -- masked forms -------------------------------------------------------------------------------------------
+
+
+def mask_name(name: str) -> str:
+    """홍길동 → 홍** (first character kept, one ``*`` per remaining character)."""
+    return name[:1] + "*" * (len(name) - 1)
+
+
+def mask_token(token: str) -> str:
+    return token[:4] + "…"
+
+
+def mask_birth_date(value: str) -> str:
+    """1980-01-02 → 1980-**-** (the year stays, every later digit goes)."""
+    return value[:4] + re.sub(r"\d", "*", value[4:])
+
+
+def mask_resident_number(value: str) -> str:
+    """850412-2****** or 8504122345678 → 85****-2****** (year and gender digit; month and day are a birth date)."""
+    digits = value.replace("-", "")
+    if len(digits) >= 7 and digits[:6].isdigit():
+        return f"{digits[:2]}****-{digits[6]}******"
+    return mask_name(value)
+
+
+MASKERS = {"name": mask_name, "identifier": mask_name, "identity_token": mask_token,
+           "birth_date": mask_birth_date, "resident_number": mask_resident_number}
+
+
+def mask_as(kind: str, value: str) -> str:
+    """``value`` masked as the kind of personal data it is."""
+    return MASKERS.get(kind, mask_name)(value)
+
+
+# -- resident numbers by pattern ----------------------------------------------------------------------------
+
+# YYMMDD-G followed by six digits or six asterisks (a masked number still carries a birth date), or 13 digits
+# whose 7th (G) is 1–8. The match starts at the month (a 0 or 1, which the scan skips to quickly) and looks back
+# for the year and for no digit before it: twice as fast over digit-dense JSON as starting at the year. The
+# year before the match stays; month and day go.
+_RRN = re.compile(r"(?:0[1-9]|1[0-2])(?<=(?<!\d)\d\d(?:0[1-9]|1[0-2]))(?:0[1-9]|[12]\d|3[01])"
+                  r"(?:-(\d)(?:\d{6}|\*{6})|([1-8])\d{6})(?![\d*])")
+# Digits and hyphens written as JSON escapes (\u0038\u0035…): decoded before the scan so they are seen too.
+_ESCAPED_DIGIT = re.compile(r"\\u00(3[0-9]|2[dD])")
+
+
+def _masked_rrn(match: re.Match[str]) -> str:
+    return f"****-{match[1] or match[2]}******"  # a function: a template costs a Python-level compile (3.11)
+
+
+def mask_rrn(text: str) -> str:
+    """Resident numbers, full or masked, → ``YY****-G******`` (``\\u``-escaped digits are decoded first)."""
+    if "\\u00" in text:
+        text = _ESCAPED_DIGIT.sub(lambda m: chr(int(m[1], 16)), text)
+    return _RRN.sub(_masked_rrn, text)
+
+
+# -- collecting values by meaning from JSON text ------------------------------------------------------------
+
+_STRING = r'"((?:[^"\\]|\\.)*+)'  # a JSON string's content; a value cut at the end of a truncated body matches
+
+
+@functools.cache
+def _pattern() -> tuple[re.Pattern[str], list[tuple[int, dict[str, str]]]]:
+    """One expression finding every personal member in JSON text, and (group, key → kind) for its branches.
+
+    A key personal wherever it occurs is one branch (its key and value); a key personal only under some
+    parents (``name``) is one branch per key, matching at the parent and looking ahead into its object for the
+    key, so that the scan goes on inside that object and finds its other members too.
+    """
+    fields = personal_fields()
+    branches, groups = [], []
+    if fields.always:
+        keys = "|".join(map(re.escape, sorted(fields.always)))
+        branches.append(rf'"({keys})"\s*:\s*{_STRING}')
+        groups.append((1, dict(fields.always)))
+    # The parent's object up to the key: strings, other members, and objects one level deep.
+    body = r'(?:[^{}"]|"(?:[^"\\]|\\.)*+"|\{(?:[^{}"]|"(?:[^"\\]|\\.)*+")*\})*?'
+    for key, parents in sorted(fields.within.items()):
+        alternatives = "|".join(map(re.escape, sorted(parents)))
+        branches.append(rf'"({alternatives})"(?=\s*:\s*\{{{body}"{re.escape(key)}"\s*:\s*{_STRING})')
+        groups.append((2 * len(groups) + 1, parents))
+    return re.compile("|".join(branches)), groups
+
+
+def _decoded(raw: str) -> str:
+    if "\\" not in raw:
+        return raw
+    try:
+        return json.loads(f'"{raw}"')
+    except json.JSONDecodeError:  # an escape cut by truncation
+        return raw
+
+
+@functools.lru_cache(maxsize=4096)  # the same people travel in many exchanges
+def _forms(kind: str, value: str) -> tuple[tuple[str, str], ...]:
+    """Every form ``value`` may travel in, each with its masked form."""
+    masked = mask_as(kind, value)
+    if masked == value:
+        return ()
+    pairs = {value: masked}
+    if kind == "birth_date" and len(value) == 10 and value[4] == "-" == value[7]:
+        pairs[value.replace("-", "")] = value[:4] + "****"
+    for form, replacement in list(pairs.items()):
+        nfd = unicodedata.normalize("NFD", form)
+        if nfd != form:
+            pairs[nfd] = unicodedata.normalize("NFD", replacement)
+        if not form.isascii():
+            escaped, masked_escaped = json.dumps(form)[1:-1], json.dumps(replacement)[1:-1]
+            pairs[escaped] = masked_escaped
+            pairs[escaped.upper().replace("\\U", "\\u")] = masked_escaped
+            # JSON carried in a JSON string escapes the escapes
+            pairs[escaped.replace("\\", "\\\\")] = masked_escaped.replace("\\", "\\\\")
+        try:
+            quoted = urllib.parse.quote(form, safe="")
+        except UnicodeEncodeError:  # a lone surrogate: no URL carries it
+            continue
+        if quoted != form:
+            pairs[quoted] = pairs[quoted.lower()] = urllib.parse.quote(replacement, safe="")
+    return tuple(pairs.items())
+
+
+# -- the scrubber ---------------------------------------------------------------------------------------------
+
+
+class Scrubber:
+    """The personal values of one exchange (or one report) and every form to replace, masked.
+
+    ``collect_*`` finds values by meaning; :meth:`add` takes values known in advance (a scenario's patients);
+    :meth:`text` and :meth:`json` scrub them, and resident numbers by pattern, from anything.
+    """
+
+    MIN_LENGTH = 2  # a one-character value would blot out that character everywhere
+
+    def __init__(self) -> None:
+        self.forms: dict[str, str] = {}  # a form a personal value travels in → its masked form
+        self._sorted: dict[str, list[tuple[str, str]]] | None = None  # see _by_trigger
+
+    def __bool__(self) -> bool:
+        return bool(self.forms)
+
+    def add(self, kind: str, value: Any) -> None:
+        """Scrub ``value`` (personal data of ``kind``) wherever it appears."""
+        if not isinstance(value, str) or len(value) < self.MIN_LENGTH or value in self.forms:
+            return
+        forms = _forms(kind, value)
+        if forms:
+            self.forms.update(forms)
+            self._sorted = None
+
+    def add_all(self, values: Iterable[tuple[str, Any]]) -> None:
+        for kind, value in values:
+            self.add(kind, value)
+
+    def collect_text(self, text: str | None) -> None:
+        """Find personal members in JSON text (also where JSON is carried inside a JSON string)."""
+        if not text:
+            return
+        pattern, groups = _pattern()
+        for view in (text, text.replace('\\"', '"')) if '\\"' in text else (text,):
+            for match in pattern.finditer(view):
+                for group, kinds in groups:
+                    if match[group] is not None:
+                        self.add(kinds[match[group]], _decoded(match[group + 1]))
+                        break
+
+    def collect_json(self, value: Any, parent: str | None = None) -> None:
+        """Find personal members in a parsed JSON value (``parent``: the key it sits under, if known)."""
+        fields = personal_fields()
+        if isinstance(value, dict):
+            for key, sub in value.items():
+                kind = fields.kind(parent, key)
+                if kind is not None and isinstance(sub, str):
+                    self.add(kind, sub)
+                else:
+                    self.collect_json(sub, key)
+        elif isinstance(value, list):
+            for sub in value:
+                self.collect_json(sub, parent)
+
+    def text(self, text: str) -> str:
+        """``text`` with every collected value masked, and resident numbers masked by pattern."""
+        if self.forms:
+            groups = self._sorted if self._sorted is not None else self._by_trigger()
+            # Only the groups the text can hold: most texts are ASCII without escapes, and headers are short.
+            for trigger, pairs in groups.items():
+                if trigger == "" or (trigger in text if trigger != "é" else not text.isascii()):
+                    for form, masked in pairs:
+                        if form in text:
+                            text = text.replace(form, masked)
+        return mask_rrn(text) if len(text) >= 13 else text  # shorter text cannot hold a resident number
+
+    def _by_trigger(self) -> dict[str, list[tuple[str, str]]]:
+        """The forms by what a text must contain to hold them (``é``: any non-ASCII character), longest first
+        (a value inside another, a name in a longer name, goes last)."""
+        groups: dict[str, list[tuple[str, str]]] = {"é": [], "\\": [], "%": [], "": []}
+        for form, masked in sorted(self.forms.items(), key=lambda kv: -len(kv[0])):
+            trigger = "é" if not form.isascii() else "\\" if "\\" in form else "%" if "%" in form else ""
+            groups[trigger].append((form, masked))
+        self._sorted = {trigger: pairs for trigger, pairs in groups.items() if pairs}
+        return self._sorted
+
+    def json(self, value: Any, parent: str | None = None) -> Any:
+        """A copy of a JSON value with personal members masked by meaning and every string scrubbed."""
+        fields = personal_fields()
+        if isinstance(value, str):
+            return self.text(value)
+        if isinstance(value, dict):
+            out = {}
+            for key, sub in value.items():
+                kind = fields.kind(parent, key) if isinstance(key, str) else None
+                if kind is not None and isinstance(sub, str):
+                    out[key] = self.text(mask_as(kind, sub))
+                else:
+                    out[self.text(key) if isinstance(key, str) else key] = self.json(sub, key)
+            return out
+        if isinstance(value, list | tuple):
+            return [self.json(sub, parent) for sub in value]
+        return value
+
+
+def mask_texts(*texts: str | None, scrubber: Scrubber | None = None) -> list[str | None]:
+    """Mask the texts of one exchange together: values found by meaning in any of them are scrubbed from all."""
+    scrubber = scrubber if scrubber is not None else Scrubber()
+    for text in texts:
+        scrubber.collect_text(text)
+    return [scrubber.text(t) if t else t for t in texts]
+
+
+def mask_json(value: Any, parent: str | None = None, scrubber: Scrubber | None = None) -> Any:
+    """A parsed JSON value masked by meaning (its personal values scrubbed from all its strings too)."""
+    scrubber = scrubber if scrubber is not None else Scrubber()
+    scrubber.collect_json(value, parent)
+    return scrubber.json(value, parent)
+
+
+def person_values(patient: dict[str, Any]) -> list[tuple[str, Any]]:
+    """``(kind, value)`` of a scenario patient's personal data (an ``emr-seed/patients.jsonl`` line)."""
+    fields = personal_fields()
+    out = []
+    for key, value in patient.items():
+        kind = fields.always.get(key) or ("name" if key == "name" else None)
+        if key in ("resident_number", "resident_number_masked"):
+            kind = "resident_number"
+        if kind is not None:
+            out.append((kind, value))
+    return out
+
+
+__all__ = ["PersonalFields", "Scrubber", "mask_as", "mask_birth_date", "mask_json", "mask_name",
+           "mask_resident_number", "mask_rrn", "mask_texts", "mask_token", "person_values", "personal_fields"]
