@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives import hashes
 from ..simulator.journal import Journal
 from ..simulator.masking import Scrubber
 from ..simulator.pki import ensure_pki
+from ..simulator.provider.scenario import UnknownProvider
 from ..simulator.serving import ServeError
 from .agent_session import AgentSession
 from .catalogue import ROLES, requirements
@@ -349,6 +350,12 @@ class Suite:
         except ssl.SSLError as exc:  # the client certificate or CA files (make_target checks them first)
             raise ConfigError(f"인증서 파일을 쓸 수 없습니다 (--ca/--cert/--key): {exc}",
                               f"cannot use the certificate files (--ca/--cert/--key): {exc}") from None
+        except UnknownProvider as exc:
+            shown = ", ".join(exc.known[:5]) + (" …" if len(exc.known) > 5 else "")
+            raise ConfigError(f"--provider {exc.provider_code}: 시나리오 {self.target.scenario}에 이 요양기관의 방문이 "
+                              f"없습니다 — 시나리오에 있는 기관: {shown}",
+                              f"--provider {exc.provider_code}: the scenario {self.target.scenario} has no visit at "
+                              f"this provider — providers in it: {shown}") from None
         except (OSError, ValueError, KeyError) as exc:  # the scenario files (TargetUnreachable is neither)
             raise ConfigError(f"--scenario {self.target.scenario}: 읽을 수 없습니다 ({exc})",
                               f"--scenario {self.target.scenario}: cannot be read ({exc})") from None

@@ -68,7 +68,8 @@ JSON = (*TEXT, "deep.json", "long-number.json", "lone-surrogate.json", "duplicat
 #: what each kind of input parameter must refuse
 INPUTS = {"binary": ANY_FILE, "text": TEXT, "json": JSON, "toml": (*TEXT, "deep.toml")}
 FOLDERS_IN = ("missing-folder", "a-file", "a-file/below")
-FOLDERS_OUT = ("a-file", "a-file/below")  # a file where a folder is expected; a folder below a file
+# a file where a folder is expected; a folder below a file; a place where even root cannot make a folder
+FOLDERS_OUT = ("a-file", "a-file/below", "/proc/s24kit-cannot-write")
 FILES_OUT = ("a-folder", "a-file/below.html")
 
 
@@ -248,6 +249,14 @@ def test_check_on_a_port_nobody_listens_on_exits_3(scenario_dir: Path, tmp_path:
                                            "--out", str(tmp_path / "report")])
     assert_one_line(result, 3, (f"127.0.0.1:{port}",))
     assert not (tmp_path / "report").exists()
+
+
+def test_check_names_the_provider_the_scenario_does_not_hold(scenario_dir: Path, tmp_path: Path) -> None:
+    with tls_servers.closed_port() as port:
+        result = CliRunner().invoke(main, ["check", "--target", f"https://127.0.0.1:{port}", "--scenario",
+                                           str(scenario_dir), "--provider", "99399999", "--state",
+                                           str(tmp_path / "state"), "--out", str(tmp_path / "report")])
+    assert_one_line(result, 2, ("--provider", "99399999", "99310001"))
 
 
 def test_doctor_on_a_port_nobody_listens_on_exits_3_with_its_report() -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import stat
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -184,6 +185,15 @@ def check_writable_folder(path: Path) -> None:
         raise FileProblem(f"쓸 수 없습니다: {existing}에 쓰기 권한이 없습니다 — 권한을 주거나 다른 폴더를 고르십시오",
                           f"cannot write here: no permission to write in {existing} — grant it or choose another "
                           "folder")
+    # Permission bits do not stop root, and say nothing of read-only mounts or pseudo file systems (/proc):
+    # only making something there tells. The probe folder is removed at once.
+    try:
+        tempfile.TemporaryDirectory(dir=existing, prefix=".s24kit-probe-").cleanup()
+    except OSError as exc:
+        raise FileProblem(f"쓸 수 없습니다: {existing}에 폴더를 만들 수 없습니다 ({exc.strerror}) — "
+                          "다른 폴더를 고르십시오",
+                          f"cannot write here: cannot create a folder in {existing} ({exc.strerror}) — choose another "
+                          "folder") from None
 
 
 def check_writable_file(path: Path) -> None:

@@ -24,6 +24,14 @@ def _emr_index(directory: Path) -> list[dict[str, Any]]:
     return index
 
 
+class UnknownProvider(ValueError):
+    """The scenario holds no visit of the provider asked for; ``known`` are the codes it does hold."""
+
+    def __init__(self, directory: Path, provider_code: str, known: list[str]) -> None:
+        super().__init__(f"{directory}: provider {provider_code} has no visits in this scenario")
+        self.provider_code, self.known = provider_code, known
+
+
 @dataclass(eq=False)
 class Scenario:
     """What one provider's EMR holds: its patients' visits (EMR-sourced only) and their documents."""
@@ -45,7 +53,7 @@ class Scenario:
             provider_code = max(sorted(counts), key=counts.__getitem__)
         found = cls._build(directory, index, {provider_code})
         if provider_code not in found:
-            raise ValueError(f"{directory}: provider {provider_code} has no visits in this scenario")
+            raise UnknownProvider(directory, provider_code, sorted({v["provider_code"] for v in index}))
         return found[provider_code]
 
     @classmethod
