@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import h11
 import uvicorn
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
@@ -34,11 +35,24 @@ class ServeError(RuntimeError):
         self.message_ko, self.message_en = message_ko, message_en
 
 
+#: Seconds a client has to send a request's headers, then its whole body (docs/security.md); past them the
+#: connection is closed. Idle keep-alive connections are uvicorn's ``timeout_keep_alive``.
+HEADER_TIMEOUT, BODY_TIMEOUT = 10.0, 30.0
+#: Connections plus running requests per listener; beyond it uvicorn answers 503.
+MAX_CONCURRENCY = 500
+
+
 class _TlsAwareH11(H11Protocol):
-    """uvicorn's h11 protocol that remembers each TLS connection's peer certificate."""
+    """uvicorn's h11 protocol that remembers each TLS connection's peer certificate, and closes a connection
+    whose request headers or body do not arrive in time (uvicorn alone waits for them forever)."""
+
+    header_timeout, body_timeout = HEADER_TIMEOUT, BODY_TIMEOUT
+    _reading: str | None = None  # "headers" or "body" while a deadline runs for it
+    _deadline: asyncio.TimerHandle | None = None
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
+        self._expect("headers")
         sock = transport.get_extra_info("socket")
         if sock is not None and sock.family in (socket.AF_INET, socket.AF_INET6):
             # Without it a TLS response (headers and body written apart) waits ~40 ms for a delayed ACK.
@@ -52,6 +66,32 @@ class _TlsAwareH11(H11Protocol):
                 "cipher_suite": (ssl_object.cipher() or ("",))[0],
             }
 
+    def handle_events(self) -> None:
+        super().handle_events()
+        their = self.conn.their_state
+        if their is h11.SEND_BODY:
+            self._expect("body")
+        elif their is h11.IDLE and (self.conn.trailing_data[0] or self.cycle is None):
+            self._expect("headers")  # part of a request, or nothing yet on a new connection
+        else:
+            self._expect(None)  # a whole request, or an idle keep-alive connection (uvicorn's timeout)
+
+    def _expect(self, reading: str | None) -> None:
+        """Start the deadline for what the client must send now (kept while it stays the same)."""
+        if reading == self._reading:
+            return
+        if self._deadline is not None:
+            self._deadline.cancel()
+        self._reading, self._deadline = reading, None
+        if reading is not None and not self.transport.is_closing():
+            delay = self.header_timeout if reading == "headers" else self.body_timeout
+            self._deadline = self.loop.call_later(delay, self._too_slow)
+
+    def _too_slow(self) -> None:
+        # abort, not close: a TLS close would wait for the slow peer's close_notify
+        self.logger.warning("closing %s: request %s not received in time", self.client, self._reading)
+        self.transport.abort()
+
     def shutdown(self) -> None:
         # An idle keep-alive connection is aborted, not closed: a TLS close waits for the peer's
         # close_notify, and a client's idle pool never sends one, which held every shutdown for seconds.
@@ -61,6 +101,7 @@ class _TlsAwareH11(H11Protocol):
             super().shutdown()
 
     def connection_lost(self, exc: Exception | None) -> None:
+        self._expect(None)
         if self.server and self.client:
             _PEERS.pop((self.server[1], *self.client), None)
         super().connection_lost(exc)
@@ -123,12 +164,16 @@ class Served:
 
 
 def start(app: Any, *, host: str = "127.0.0.1", port: int = 0, tls: ssl.SSLContext | None = None,
-          name: str = "app", sock: socket.socket | None = None, startup_timeout: float = 10.0) -> Served:
+          name: str = "app", sock: socket.socket | None = None, startup_timeout: float = 10.0,
+          header_timeout: float = HEADER_TIMEOUT, body_timeout: float = BODY_TIMEOUT,
+          max_concurrency: int = MAX_CONCURRENCY) -> Served:
     """Start ``app`` on ``host:port`` (0 = any free port) in a daemon thread; return once it accepts."""
     sock = sock or bind(host, port)
     bound_port = sock.getsockname()[1]
-    config = uvicorn.Config(_TlsExtension(app), http=_TlsAwareH11, lifespan="on", log_level="warning",
+    protocol = type("_Guarded", (_TlsAwareH11,), {"header_timeout": header_timeout, "body_timeout": body_timeout})
+    config = uvicorn.Config(_TlsExtension(app), http=protocol, lifespan="on", log_level="warning",
                             access_log=False, server_header=False, date_header=True, timeout_keep_alive=30,
+                            limit_concurrency=max_concurrency,
                             ssl_context_factory=(lambda cfg, default: tls) if tls else None)
     server = uvicorn.Server(config)
     # uvicorn would install its own signal handlers; the caller owns Ctrl-C.

@@ -12,7 +12,10 @@ import asyncio
 import datetime as dt
 import os
 import re
+import socket
+import ssl
 import stat
+import time
 from pathlib import Path
 from typing import Any
 
@@ -23,6 +26,8 @@ from starlette.routing import Route
 from s24kit.simulator.inprocess import as_caller
 from s24kit.simulator.insurer.config import Behaviour, InsurerConfig
 from s24kit.simulator.pki import certificate_role, ensure_pki
+from s24kit.simulator.relay import RelayConfig, create_relay_app
+from s24kit.simulator.serving import serving
 from s24kit.simulator.stack import SimClock, Stack, StackOptions
 
 from .conftest import generated_scenario, load_example
@@ -435,3 +440,55 @@ async def test_the_state_on_disk_is_readable_by_its_owner_only(scenario, tmp_pat
     with caplog.at_level("WARNING", logger="s24kit"):
         _stack(scenario, fresh)
     assert stat.S_IMODE(fresh.stat().st_mode) == 0o700 and not caplog.records, "a new folder is private, silently"
+
+
+def _tls_socket(port: int, context: ssl.SSLContext) -> ssl.SSLSocket:
+    raw = socket.create_connection(("127.0.0.1", port), timeout=15)
+    return context.wrap_socket(raw, server_hostname="127.0.0.1")
+
+
+def _closed_by_server(sock: ssl.SSLSocket) -> bool:
+    """True when the server closes the connection (within the socket's 15 s timeout)."""
+    try:
+        while sock.recv(4096):
+            pass
+        return True
+    except (ConnectionError, ssl.SSLError):
+        return True
+    except TimeoutError:
+        return False
+
+
+def test_connections_that_never_finish_their_request_are_closed(tmp_path):
+    pki = ensure_pki(tmp_path / "pki")
+    app = create_relay_app(RelayConfig(), work=False)
+    tls = pki.server_context("relay-server", require_client_cert=False, ask_client_cert=True)
+    with serving(app, tls=tls, name="relay", header_timeout=0.5, body_timeout=1.0) as served:
+        anonymous = pki.client_context(None)
+        with _tls_socket(served.port, anonymous) as silent, _tls_socket(served.port, anonymous) as partial:
+            partial.sendall(b"GET /relay/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\n")  # never the blank line
+            assert _closed_by_server(silent), "a connection that sends nothing is closed"
+            assert _closed_by_server(partial), "unfinished headers, without a certificate, are closed"
+        with _tls_socket(served.port, pki.client_context("patient-app")) as trickle:
+            trickle.sendall(b"POST /relay/v1/claims HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json"
+                            b"\r\nTransfer-Encoding: chunked\r\n\r\n1\r\n{\r\n")
+            trickle.settimeout(0.1)
+            closed = False
+            for _ in range(200):  # at most ~20 s of one space a tenth of a second
+                try:
+                    trickle.sendall(b"1\r\n \r\n")
+                    closed = trickle.recv(4096) == b""
+                except TimeoutError:
+                    continue
+                except (ConnectionError, ssl.SSLError):
+                    closed = True
+                if closed:
+                    break
+            assert closed, "a chunked body trickled forever is cut off"
+        with _tls_socket(served.port, anonymous) as normal:
+            normal.sendall(b"GET /relay/v1/health HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+            started = time.monotonic()
+            answer = b""
+            while (chunk := normal.recv(4096)) and time.monotonic() - started < 15:
+                answer += chunk
+        assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
