@@ -31,12 +31,20 @@ import yaml
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
 
 from s24kit.simulator import pki as pki_module
 from s24kit.simulator.admin import AdminRoute, admin_routes
 from s24kit.simulator.faults import FaultSwitch
+from s24kit.simulator.insurer.adjudication import engine_adjudicator
+from s24kit.simulator.insurer.app import ACCESS as insurer_access
+from s24kit.simulator.insurer.app import create_insurer_app
+from s24kit.simulator.insurer.config import InsurerConfig
 from s24kit.simulator.pki import Credential
 from s24kit.simulator.problems import ROUTING_PROBLEMS
+from s24kit.simulator.provider.app import ACCESS as provider_access
+from s24kit.simulator.relay import RelayConfig, create_relay_app
+from s24kit.simulator.relay.app import ACCESS as relay_access
 from s24kit.simulator.stack import SimClock, Stack, StackOptions
 
 from .conftest import ROOT, generated_scenario
@@ -336,8 +344,10 @@ def test_every_answer_of_the_party_is_the_documented_one(served, tag, tmp_path):
     assert not unreached, f"never a 2xx answer: {unreached}\n{run.output[-5000:]}"
 
 
-#: Operations whose success needs a party this run does not play: an agent's reply answers a request the relay
-#: queued for an agent-mode provider (the stack here serves its provider in pull mode).
+#: Operations whose success needs what this run does not set up: agent polling and replies need an agent-mode
+#: provider (the one here is served in pull mode); additional documents need an insurer that asked for them (the
+#: insurer here pays or denies); a submission needs documents that pass the contract's rules, which generation
+#: does not make (the insurer's 202 path is taken by the real claim the fixture sends through the relay).
 UNREACHABLE_HERE = {"agentPoll", "agentReply", "addClaimDocuments", "submitClaim"}
 
 
@@ -421,3 +431,30 @@ async def test_a_path_a_party_does_not_have_is_a_problem():
         missing = await client.get("/__admin/nothing-here")
     assert missing.status_code == 404 and missing.headers["content-type"] == "application/problem+json"
     assert missing.json()["code"] == "not_found"
+
+
+# -- the description names what the code serves ------------------------------------------------------------------
+
+
+def _served_routes(app: Starlette) -> set[tuple[str, str]]:
+    return {(method, route.path) for route in app.routes if isinstance(route, Route)
+            for method in route.methods or () if method != "HEAD"}
+
+
+def test_the_descriptions_name_every_route_of_every_party_with_the_roles_its_access_table_allows():
+    apps = {"relay": create_relay_app(RelayConfig(), faults=FaultSwitch()),
+            "insurer": create_insurer_app(InsurerConfig(INSURER), adjudicator=engine_adjudicator)}
+    described = {"relay": operations(PROTOCOL) + operations(ADMIN["relay-admin"][0]),
+                 "insurer": operations(PROTOCOL) + operations(ADMIN["insurer-admin"][0]),
+                 "provider": operations(PROTOCOL)}
+    tables = {"relay": relay_access, "insurer": insurer_access, "provider": provider_access}
+    for party, ops in described.items():
+        ops = [op for op in ops if op.tags[0] in (party, f"{party}-admin")]
+        if party in apps:
+            assert _served_routes(apps[party]) == {(op.method, op.path) for op in ops}, party
+        else:
+            assert {row.path for row in tables[party].rows} == {op.path for op in ops}
+        for op in ops:
+            rule = tables[party].rule(op.path)
+            allowed = None if rule.open else tuple(sorted(rule.roles))
+            assert allowed == (None if op.roles is None else tuple(sorted(op.roles))), (party, op.operation_id)
