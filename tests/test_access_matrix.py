@@ -496,3 +496,20 @@ def test_connections_that_never_finish_their_request_are_closed(tmp_path):
             while (chunk := normal.recv(4096)) and time.monotonic() - started < 15:
                 answer += chunk
         assert answer.startswith(b"HTTP/1.1 200"), answer[:100]
+
+
+async def test_an_insurer_cannot_take_another_insurers_event_id_first(scenario, tmp_path):
+    pend = [InsurerConfig(code, behaviour=Behaviour.PEND, pend_seconds=3600) for code in ("INSA", "INSB")]
+    stack = Stack(StackOptions(scenario, tmp_path / "state", insurers=pend, clock=SimClock(), persistent=False))
+    async with stack.inprocess():
+        status, receipts = await _pending_claim(stack)
+        path = f"/relay/v1/claims/{status['claim_id']}/events"
+        theirs = _paid(status["claim_id"], "INSB", receipts["INSB"])
+        squatter = {**_paid(status["claim_id"], "INSA", receipts["INSA"]), "event_id": theirs["event_id"]}
+        async with _client(stack, "relay", "insurer-client-INSA") as insa:
+            assert (await insa.post(path, json=squatter)).status_code == 204
+        async with _client(stack, "relay", "insurer-client-INSB") as insb:
+            answer = await insb.post(path, json=theirs)
+        assert answer.status_code == 204, answer.text
+        states = {i["insurer_code"]: i["state"] for i in stack.relay.status(status["claim_id"])["insurers"]}
+        assert states == {"INSA": "paid", "INSB": "paid"}, "INSB's own event is applied, not taken as INSA's"

@@ -183,7 +183,8 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         if status is None:
             return _answer(*unknown_claim(claim_id))
         tasks = [dict(r) for r in store.query("SELECT * FROM tasks WHERE claim_id = ? ORDER BY task_id", claim_id)]
-        events = [dict(r) for r in store.query("SELECT event_id, insurer_code, sequence, applied, received_at "
+        events = [dict(r) for r in store.query("SELECT json_extract(body, '$.event_id') AS event_id, insurer_code, "
+                                               "sequence, applied, received_at "
                                                "FROM events WHERE claim_id = ? ORDER BY insurer_code, sequence",
                                                claim_id)]
         payouts = {r["insurer_code"]: json.loads(r["payout"]) if r["payout"] else None

@@ -468,7 +468,7 @@ class Relay:
                 return seen
             db.execute("INSERT INTO events (event_id, claim_id, insurer_code, sequence, body, received_at) "
                        "VALUES (?, ?, ?, ?, ?, ?)",
-                       (event["event_id"], claim_id, code, event["sequence"], json.dumps(event, ensure_ascii=False),
+                       (_event_key(event), claim_id, code, event["sequence"], json.dumps(event, ensure_ascii=False),
                         self.clock().isoformat(timespec="seconds")))
             if not row["receipt_number"]:
                 return 202, {"event_id": event["event_id"], "status": "held", "waiting_for": "acknowledgement"}
@@ -511,7 +511,7 @@ def _already_recorded(db: Any, claim_id: str, event: dict[str, Any]) -> Answer |
     same body; 409 when another body was recorded under the same event_id or sequence; None when new."""
     rows = db.execute("SELECT body FROM events WHERE event_id = ? OR (claim_id = ? AND insurer_code = ? "
                       "AND sequence = ? AND json_extract(body, '$.receipt_number') = ?)",
-                      (event["event_id"], claim_id, event["insurer_code"], event["sequence"],
+                      (_event_key(event), claim_id, event["insurer_code"], event["sequence"],
                        event["receipt_number"])).fetchall()
     if not rows:
         return None
@@ -522,6 +522,11 @@ def _already_recorded(db: Any, claim_id: str, event: dict[str, Any]) -> Answer |
                              f"event_id {event['event_id']})은 다른 내용으로 이미 받았습니다 / sequence: event "
                              f"{event['sequence']} of receipt {event['receipt_number']} (or event_id "
                              f"{event['event_id']}) was already received with another body")
+
+
+def _event_key(event: dict[str, Any]) -> str:
+    """The events table's key: event ids are the insurer's, so one insurer cannot take another's id first."""
+    return f"{event['insurer_code']}:{event['event_id']}"
 
 
 def _same_event(recorded: dict[str, Any], event: dict[str, Any]) -> bool:
