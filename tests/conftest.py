@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from s24kit.conformance.cli.generate import generate
 from s24kit.simulator.pki import TestPKI, ensure_pki
+from s24kit.simulator.provider import Scenario
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "schemas" / "kit-v1" / "examples"
@@ -40,3 +41,15 @@ def generated_scenario(tmp_path_factory: pytest.TempPathFactory, *generate_args:
 def kit_pki() -> TestPKI:
     """One test PKI per test process, for in-process callers that present a role's certificate."""
     return ensure_pki(Path(tempfile.mkdtemp(prefix="s24kit-test-pki-")))
+
+
+@pytest.fixture(scope="module")
+def pki(tmp_path_factory) -> TestPKI:
+    """The kit's test PKI, one per test module (modules that need other hosts define their own)."""
+    return ensure_pki(tmp_path_factory.mktemp("pki"))
+
+
+@pytest.fixture(scope="module")
+def scenario(scenario_dir) -> Scenario:
+    """The scenario of the module's ``scenario_dir`` fixture, loaded for its default provider."""
+    return Scenario.load(scenario_dir)

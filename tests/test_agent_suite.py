@@ -53,11 +53,6 @@ def scenario_dir(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
-def scenario(scenario_dir):
-    return Scenario.load(scenario_dir)
-
-
-@pytest.fixture(scope="module")
 def pki(tmp_path_factory):
     return ensure_pki(tmp_path_factory.mktemp("state") / "pki")
 

@@ -30,7 +30,6 @@ from s24kit.conformance.session import Session, Target, TargetUnreachable
 from s24kit.schemas.identifiers import FULL_RRN, FULL_RRN_SCAN
 from s24kit.schemas.loader import is_valid
 from s24kit.schemas.rules import RULES
-from s24kit.simulator.pki import ensure_pki
 from s24kit.simulator.problems import problem_body
 from s24kit.simulator.provider import ProviderCore, Scenario, create_provider_app
 from s24kit.simulator.serving import serving
@@ -46,11 +45,6 @@ COMPLETENESS = [rid for rid in MINE if not rid.startswith("S24-DOC-0")]
 
 
 # -- fixtures: one scenario, one PKI, providers over mutual TLS --------------------------------------------
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return ensure_pki(tmp_path_factory.mktemp("pki"))
-
 
 @pytest.fixture(scope="module")
 def scenario_dir(tmp_path_factory) -> Path:

@@ -11,8 +11,7 @@ import pytest
 from s24kit.conformance.catalogue import requirement, requirements
 from s24kit.conformance.runner import run_suite
 from s24kit.conformance.session import Target
-from s24kit.simulator.pki import ensure_pki
-from s24kit.simulator.provider import Scenario, create_provider_app
+from s24kit.simulator.provider import create_provider_app
 from s24kit.simulator.provider.faulty import FAULTY, create_faulty_app, faulty_server_context
 from s24kit.simulator.serving import serving
 
@@ -27,16 +26,6 @@ TIMEOUT = 2.0
 @pytest.fixture(scope="module")
 def scenario_dir(tmp_path_factory):
     return generated_scenario(tmp_path_factory, "--patients", "15", "--seed", "3", *CLINIC)
-
-
-@pytest.fixture(scope="module")
-def scenario(scenario_dir):
-    return Scenario.load(scenario_dir)
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return ensure_pki(tmp_path_factory.mktemp("pki"))
 
 
 def _judge(app, tls, scenario_dir, pki):

@@ -14,8 +14,7 @@ from s24kit.simulator.provider import Scenario
 
 from .conftest import load_example
 from .test_checks import BROKEN, MINE, _busiest, judged
-from .test_checks import pki as pki  # the module's fixtures, shared
-from .test_checks import scenario_dir as scenario_dir
+from .test_checks import scenario_dir as scenario_dir  # the module's scenario, shared (pki: conftest)
 
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 QUOTED = re.compile(r'"(?:[^"\\]|\\.)*"|\'[^\']*\'|\([^()]*\)|\[[^\[\]]*\]|\{[^{}]*\}')

@@ -22,8 +22,7 @@ from s24kit.simulator.provider import ProviderCore, Scenario, create_provider_ap
 
 from .conftest import load_example
 from .test_checks import MINE, ForeignProviderCode, VisitListedTwice, Wrap, _busiest, judged
-from .test_checks import pki as pki  # the module's fixtures, shared
-from .test_checks import scenario_dir as scenario_dir
+from .test_checks import scenario_dir as scenario_dir  # the module's scenario, shared (pki: conftest)
 
 CLINIC, PHARMACY = "medical_receipt", "pharmacy_receipt"
 #: The unordered collections of each document type and of the answers (schemas: x-key, x-ordered false).

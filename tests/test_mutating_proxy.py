@@ -27,7 +27,6 @@ from s24kit.conformance.runner import run_suite
 from s24kit.conformance.session import Target
 from s24kit.simulator.certfactory import CertFactory, write_bundle
 from s24kit.simulator.pki import TestPKI as KitPKI
-from s24kit.simulator.pki import ensure_pki
 from s24kit.simulator.provider import Scenario, create_provider_app
 from s24kit.simulator.serving import serving
 
@@ -53,16 +52,6 @@ TIMEOUT = 5.0
 @pytest.fixture(scope="module")
 def scenario_dir(tmp_path_factory):
     return generated_scenario(tmp_path_factory, "--patients", "10", "--seed", "23", *CLINIC)
-
-
-@pytest.fixture(scope="module")
-def scenario(scenario_dir):
-    return Scenario.load(scenario_dir)
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return ensure_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")

@@ -22,17 +22,11 @@ from s24kit.conformance.cli import main
 from s24kit.conformance.reproduction import STRANGER_ID
 from s24kit.conformance.session import Session
 from s24kit.conformance.tls.endpoint import TlsEndpoint
-from s24kit.simulator.pki import ensure_pki
 from s24kit.simulator.provider import ProviderCore, Scenario
 
 from ._require import require
 from .conftest import generated_scenario
 from .test_checks import _busiest, judged
-
-
-@pytest.fixture(scope="module")
-def pki(tmp_path_factory):
-    return ensure_pki(tmp_path_factory.mktemp("pki"))
 
 
 @pytest.fixture(scope="module")
