@@ -390,7 +390,11 @@ class Session:
             scrubber.add_all(person_values(patient))
         for documents in self.scenario.documents.values():
             for document in documents:
-                scrubber.collect_json(document)
+                # kit-v1 documents name persons only in their top-level objects (patient, provider, prescriber):
+                # the arrays of lines, most of a document, cannot hold one and are not walked.
+                for key, member in document.items():
+                    if isinstance(member, dict):
+                        scrubber.collect_json(member, key)
         scrubber.add_all(person_values(STRANGER))
         return scrubber
 

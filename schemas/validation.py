@@ -14,6 +14,7 @@ from typing import Any
 
 from .loader import DOCUMENT_SCHEMAS, is_valid, iter_schema_errors
 from .rules import RULES, Finding, Rule, today_in_korea
+from .rules.common import scanning
 
 __all__ = ["Finding", "document_label", "validate", "validate_bundle", "validate_document", "validate_documents",
            "validate_together"]
@@ -48,9 +49,10 @@ def validate_document(doc: Any, prefix: str = "", today: date | None = None) -> 
                         f"unknown document_type {_json(document_type)}; use one of {known}")]
     today = today or today_in_korea()
     name = DOCUMENT_SCHEMAS[document_type]
-    if is_valid(name, doc):
-        return _run(_document_rules(document_type, True), doc, today, prefix)
-    return schema_findings(name, doc, prefix) + _run(_document_rules(document_type, False), doc, today, prefix)
+    with scanning(doc):
+        if is_valid(name, doc):
+            return _run(_document_rules(document_type, True), doc, today, prefix)
+        return schema_findings(name, doc, prefix) + _run(_document_rules(document_type, False), doc, today, prefix)
 
 
 def _checked(documents: list[Any], today: date) -> tuple[list[Finding], list[dict]]:

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from dataclasses import dataclass
 from typing import Any
 
 from ..codes import code_list
@@ -31,34 +34,61 @@ def _escape(token: str) -> str:
     return token.replace("~", "~0").replace("/", "~1")
 
 
-def strings(value: Any, out: list[str]) -> list[str]:
-    """Collect every string (keys included) without building pointers: the fast path."""
-    if isinstance(value, str):
-        out.append(value)
-    elif isinstance(value, dict):
-        for key, item in value.items():
-            out.append(key)
-            strings(item, out)
-    elif isinstance(value, list):
-        for item in value:
-            strings(item, out)
-    return out
+@dataclass(frozen=True, slots=True)
+class Scan:
+    """What the text and number rules need of a document, gathered in one walk."""
+
+    text: str  # every string of the document, member names included, one per line
+    has_float: bool
 
 
-def _has_float(value: Any) -> bool:
-    if isinstance(value, float):
-        return True
-    if isinstance(value, dict):
-        return any(_has_float(item) for item in value.values())
-    if isinstance(value, list):
-        return any(_has_float(item) for item in value)
-    return False
+#: The document being validated and its scan, so the rules that read every string share one walk.
+_SCANNED: ContextVar[tuple[Any, Scan | None] | None] = ContextVar("s24kit_scanned", default=None)
+
+
+def _scan(value: Any) -> Scan:
+    texts: list[str] = []
+    has_float = False
+    pending = [value]  # a loop, not recursion: a hostile document may nest deeper than Python's stack
+    while pending:
+        item = pending.pop()
+        if isinstance(item, str):
+            texts.append(item)
+        elif isinstance(item, dict):
+            texts.extend(item)
+            pending.extend(item.values())
+        elif isinstance(item, list):
+            pending.extend(item)
+        elif isinstance(item, float):
+            has_float = True
+    return Scan("\n".join(texts), has_float)
+
+
+def scan(doc: Any) -> Scan:
+    """``doc``'s :class:`Scan`, computed once per :func:`scanning` block (else each time)."""
+    held = _SCANNED.get()
+    if held is None or held[0] is not doc:
+        return _scan(doc)
+    if held[1] is None:
+        held = (doc, _scan(doc))
+        _SCANNED.set(held)
+    return held[1]
+
+
+@contextmanager
+def scanning(doc: Any) -> Iterator[None]:
+    """Share one :func:`scan` of ``doc`` among the rules run inside the block."""
+    token = _SCANNED.set((doc, None))
+    try:
+        yield
+    finally:
+        _SCANNED.reset(token)
 
 
 @rule("S24-DOC-030", "한글 등 모든 문자열은 UTF-8 NFC 정규화", "All text is NFC-normalised",
       applies_to=ALL, needs_valid_shape=False)
 def nfc_text(doc: Document) -> Iterator[Violation]:
-    if unicodedata.is_normalized("NFC", "\n".join(strings(doc, []))):
+    if unicodedata.is_normalized("NFC", scan(doc).text):
         return
     for pointer, _, value in walk(doc):
         if isinstance(value, str) and not unicodedata.is_normalized("NFC", value):
@@ -71,7 +101,7 @@ def nfc_text(doc: Document) -> Iterator[Violation]:
 @rule("S24-DOC-031", "주민등록번호는 마스킹(YYMMDD-G******)", "Resident numbers are masked (YYMMDD-G******)",
       applies_to=ALL, needs_valid_shape=False)
 def masked_identity(doc: Document) -> Iterator[Violation]:
-    if not FULL_RRN_SCAN.search("\n".join(strings(doc, []))):
+    if not FULL_RRN_SCAN.search(scan(doc).text):
         return
     for pointer, _, value in walk(doc):
         if isinstance(value, str) and FULL_RRN.search(value):
@@ -84,7 +114,7 @@ def masked_identity(doc: Document) -> Iterator[Violation]:
 @rule("S24-DOC-032", "금액·횟수는 정수 (원 단위)", "Money and counts are whole numbers (integer won)",
       applies_to=ALL, needs_valid_shape=False)
 def whole_won(doc: Document) -> Iterator[Violation]:
-    if not _has_float(doc):  # the common case, without building a pointer for every scalar
+    if not scan(doc).has_float:  # the common case, without building a pointer for every scalar
         return
     for pointer, key, value in walk(doc):
         if isinstance(value, float) and key not in FRACTIONAL_FIELDS:
