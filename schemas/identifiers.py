@@ -1,4 +1,4 @@
-"""Korean identifiers used by kit-v1 documents: formats and check digits (DOMAIN.md §3)."""
+"""Korean identifiers used by kit-v1 documents: formats and check digits (docs/domain.md §3)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The installed package names match the folders of DESIGN.md's layers."""
+"""The installed package names match the folders of the layers of docs/architecture.md §2."""
 
 from __future__ import annotations
 

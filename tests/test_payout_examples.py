@@ -1,4 +1,4 @@
-"""Every worked example of DOMAIN.md §4 (W1–W22), the 1세대 example and the corrected consumer-guide cases.
+"""Every worked example of docs/domain.md §4 (W1–W22), the 1세대 example and the corrected consumer-guide cases.
 
 Documents are built with simulator/documents.py (through the payout claim factory) and validated by the
 contract validator before they are adjudicated; every payout document is validated against payout.schema.json.
@@ -44,7 +44,7 @@ def run(docs: list[dict], policy: dict, history=None, *, claim_date: str = CLAIM
 
 
 def w(f: ClaimFactory) -> dict[str, tuple[list[dict], dict, int]]:
-    """W1–W22 of DOMAIN.md §4: documents, policy, expected payout."""
+    """W1–W22 of docs/domain.md §4: documents, policy, expected payout."""
     return {
         "W1": (f.outpatient(DAY, covered=15_000), GEN4, 5_000),
         "W2": (f.outpatient(DAY, covered=12_000, non_covered=50_000), GEN4, 22_000),
@@ -104,7 +104,7 @@ def test_w22_overseas_is_explained_as_an_exclusion() -> None:
 
 
 def test_gen1_example_product_combines_clinic_and_pharmacy() -> None:
-    """DOMAIN.md §4: clinic 15,000 + pharmacy 5,000 with a 5,000 deductible → 15,000."""
+    """docs/domain.md §4: clinic 15,000 + pharmacy 5,000 with a 5,000 deductible → 15,000."""
     f = ClaimFactory()
     day = "2008-06-02"
     docs = f.outpatient(day, covered=15_000) + f.pharmacy(day, prescriber_doc=CLINIC, covered=5_000)
@@ -119,7 +119,7 @@ def test_gen1_products_are_configurable_tables() -> None:
     assert run(docs, life, claim_date="2008-06-30").total == 800_000  # life: 20%
 
 
-# -- the consumer guides, corrected (DOMAIN.md §4 "Known errors") ----------------------------------------
+# -- the consumer guides, corrected (docs/domain.md §4 "Known errors") ----------------------------------------
 
 def test_gen4_pharmacy_30000_pays_10000_not_nothing() -> None:
     """"4세대 약제비 30,000원 (급여 20,000 / 비급여 10,000)이면 보상 없음" is wrong: 20,000 − 10,000 is paid."""

@@ -114,7 +114,7 @@ def _from_rules() -> list[Requirement]:
     return [Requirement(r.id, r.title_ko, r.title_en, "MUST" if r.severity == "error" else "SHOULD", ROLES,
                         "보고서에 표시된 필드 값을 서식 규칙에 맞게 고치십시오.",
                         "Correct the field named in the finding so the rule holds.",
-                        f"schemas/rules ({r.id}); DOMAIN.md §2")
+                        f"schemas/rules ({r.id}); docs/domain.md §2")
             for r in RULES.values()]
 
 

@@ -45,7 +45,7 @@ def _default_claim_date(documents: list[dict[str, Any]]) -> str:
 
 @click.group("payout", cls=OneLineGroup)
 def payout() -> None:
-    """보험금 산정 (가상 보험사 지급 엔진) / payout engine of the fake insurers (DOMAIN.md §4)."""
+    """보험금 산정 (가상 보험사 지급 엔진) / payout engine of the fake insurers (docs/domain.md §4)."""
 
 
 @payout.command("explain")

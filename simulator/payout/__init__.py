@@ -1,4 +1,4 @@
-"""The payout engine: adjudicate a claim under a policy, explaining every won (DOMAIN.md §4).
+"""The payout engine: adjudicate a claim under a policy, explaining every won (docs/domain.md §4).
 
     from s24kit.simulator.payout import adjudicate, render
     result = adjudicate(documents, policy_json, history_json, claim_date="2026-10-20")

@@ -1,6 +1,6 @@
 """Synthetic claims for the payout engine's examples, tests and benchmark, built with simulator/documents.py.
 
-Amounts are given the way DOMAIN.md §4 states them — "covered 15,000" is what the patient paid as 급여
+Amounts are given the way docs/domain.md §4 states them — "covered 15,000" is what the patient paid as 급여
 본인부담금 — and the builder finds the 급여 총액 that the receipt's copay split turns into exactly that amount,
 so every total in the documents is computed, never typed. Everything is deterministic (counters, no clock).
 """

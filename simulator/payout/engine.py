@@ -1,6 +1,6 @@
 """Adjudicate a claim: documents + policy + history → payout, explanation lines and the history after.
 
-Steps (DOMAIN.md §4): read the documents into parts (visits.py); exclude what is not payable (before the
+Steps (docs/domain.md §4): read the documents into parts (visits.py); exclude what is not payable (before the
 contract, already claimed, lapsed, treatment abroad); group parts into visits (same day + same purpose;
 a pharmacy bill joins the visit that issued its prescription; 5세대 rider 2: the whole day; inpatient: the
 admission); route each bucket (covered, non-covered, private room, big three) to the axis of the policy's
@@ -36,7 +36,7 @@ _EXCLUSIONS = {
     "duplicate": ("이미 심사한 서류: 중복 청구", "Document already adjudicated: duplicate claim",
                   "history.documents: each receipt is paid once"),
     "overseas": ("해외 의료기관 진료: 보상하지 않음", "Treatment at a foreign provider: not covered",
-                 "DOMAIN.md §4 cross-cutting: domestic 의료기관 only (provider.country ≠ KR)"),
+                 "docs/domain.md §4 cross-cutting: domestic 의료기관 only (provider.country ≠ KR)"),
 }
 
 
@@ -88,7 +88,7 @@ def adjudicate(documents: Iterable[Mapping[str, Any]], policy: Policy | Mapping[
     """Adjudicate the claim's kit-v1 ``documents`` under ``policy`` given the insured's ``history``.
 
     ``improvement_documented``: the claim documents an objective improvement after the manual-therapy acts,
-    which the 10-act review gate of the big three requires (DOMAIN.md §4, 4세대). The inputs are not changed.
+    which the 10-act review gate of the big three requires (docs/domain.md §4, 4세대). The inputs are not changed.
     """
     pol = policy_from_json(policy)
     hist = history_from_json(history, pol.policy_number)

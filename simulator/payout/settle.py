@@ -152,18 +152,18 @@ def settle_group(ctx: Context, axis: Axis, setting: str, key: str, section: str,
     a, L = axis, ctx.lines
     if covered:
         L.append(Line(_amount_code(a, "covered"), f"{a.label_ko}: 급여 본인부담금", f"{a.label_en}: covered copay",
-                      covered, new_ids, "DOMAIN.md §4: covered = 본인부담금 + 전액본인부담", section))
+                      covered, new_ids, "docs/domain.md §4: covered = 본인부담금 + 전액본인부담", section))
     if ceiling:
         L.append(Line(f"{a.id}.ceiling_excess", "상한액 초과금 (건강보험공단 환급 대상, 보상 제외)",
                       "Copay above the NHIS ceiling (refunded by NHIS; not paid)", -ceiling, new_ids,
-                      "DOMAIN.md §4 cross-cutting: 상한액 초과금 is not paid", section))
+                      "docs/domain.md §4 cross-cutting: 상한액 초과금 is not paid", section))
     if non_covered:
         L.append(Line(_amount_code(a, "non_covered"), f"{a.label_ko}: 비급여", f"{a.label_en}: non-covered",
-                      non_covered, new_ids, "DOMAIN.md §4: non-covered = 비급여 (선택진료료 + 그 외)", section))
+                      non_covered, new_ids, "docs/domain.md §4: non-covered = 비급여 (선택진료료 + 그 외)", section))
     if big:
         L.append(Line(_amount_code(a, "big_three"), f"{a.label_ko}: 3대 비급여 (통합 보장)",
                       f"{a.label_en}: big-three non-covered (inside the combined cover)", big, new_ids,
-                      "DOMAIN.md §4: the big three are 'in combined' for this generation", section))
+                      "docs/domain.md §4: the big three are 'in combined' for this generation", section))
     if room:
         L.append(Line(_amount_code(a, "private_room"), f"{a.label_ko}: 상급병실료 차액",
                       f"{a.label_en}: private-room difference", room, new_ids,
@@ -175,13 +175,13 @@ def settle_group(ctx: Context, axis: Axis, setting: str, key: str, section: str,
     if nhi:
         L.append(Line(_amount_code(a, "nhi_not_applied"), "건강보험 미적용 진료비 (본인 실제 부담액)",
                       "Care without national health insurance (amount the patient paid)", nhi, new_ids,
-                      "DOMAIN.md §4 cross-cutting: 40% where NHI was not applied", section))
+                      "docs/domain.md §4 cross-cutting: 40% where NHI was not applied", section))
     if prev and prior:
         L.append(Line(f"{a.id}.merged_earlier", "같은 날·같은 목적으로 앞서 청구된 금액 (한 번의 통원으로 합산)"
                       if not inpatient else "같은 입원의 앞선 계산서 금액 (합산)",
                       "Amounts claimed earlier for the same visit (merged into one visit)" if not inpatient
                       else "Earlier bills of the same admission (merged)", prior, ids,
-                      "DOMAIN.md §4 cross-cutting: same day + same purpose = one visit; pharmacy joins its visit",
+                      "docs/domain.md §4 cross-cutting: same day + same purpose = one visit; pharmacy joins its visit",
                       section))
 
     if inpatient:
@@ -248,7 +248,7 @@ def _nhi_not_applied(ctx: Context, axis: Axis, amount: int, ids: tuple[str, ...]
     pay = amount * ctx.nhi_rate // BP
     ctx.lines.append(Line(f"{axis.id}.nhi_not_applied.reduction", f"건강보험 미적용: {pct(ctx.nhi_rate)}만 보상",
                           f"NHI not applied: {pct(ctx.nhi_rate)} is paid", pay - amount, ids,
-                          "DOMAIN.md §4 cross-cutting: where NHI was not applied, 40% of the amount", section))
+                          "docs/domain.md §4 cross-cutting: where NHI was not applied, 40% of the amount", section))
     return pay
 
 

@@ -240,8 +240,8 @@ class _Compiler:
         src = obj.get("source")
         if not isinstance(src, str) or not src.strip():
             raise self.fail(f"{path}/source", "숫자 옆에 출처(source)가 없습니다", "a number without its source note",
-                            "source에 DOMAIN.md §4 / 별표15 / 참조 JSON id를 적으십시오",
-                            "cite DOMAIN.md §4 / 별표15 / the reference JSON id in 'source'")
+                            "source에 docs/domain.md §4 / 별표15 / 참조 JSON id를 적으십시오",
+                            "cite docs/domain.md §4 / 별표15 / the reference JSON id in 'source'")
         return src
 
     def no_floats(self, value: Any, path: str) -> None:

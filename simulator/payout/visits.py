@@ -1,7 +1,7 @@
 """Turn a claim's kit-v1 documents into billed parts: what the patient paid, sorted into payout buckets.
 
 A *part* is one receipt (medical or pharmacy; an itemised statement alone stands in for a missing receipt).
-Buckets, per DOMAIN.md §4: covered = the patient's 급여 copay (본인부담금 − 상한액 초과금 + 전액본인부담);
+Buckets, per docs/domain.md §4: covered = the patient's 급여 copay (본인부담금 − 상한액 초과금 + 전액본인부담);
 non-covered = 비급여 (선택진료료 + 그 외); the big three = itemised lines marked ``big_three``; the
 private-room difference = 비급여 of the table's private-room rows on inpatient receipts.
 Grouping parts into visits (same day, same purpose, pharmacy → its prescription's visit) is the engine's job;
@@ -34,7 +34,7 @@ class Part:
     visit_id: str
     provider_code: str
     provider_name: str
-    tier: str  # pharmacy: the prescriber's tier (DOMAIN.md §2.4: it sets the pharmacy deductible)
+    tier: str  # pharmacy: the prescriber's tier (docs/domain.md §2.4: it sets the pharmacy deductible)
     country: str
     day: date  # visit day; pharmacy: the prescription's issue day; inpatient: admission day
     event_day: date  # the day the right to claim arises: treatment, dispensing or discharge (bill end)
