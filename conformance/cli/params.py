@@ -7,6 +7,7 @@ Every file or folder option of every command uses one of these, so the bad-input
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -83,12 +84,7 @@ class InputFolder(click.ParamType):
     name = "folder"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
-        path = Path(value)
-        try:
-            files.check_folder(path)
-        except files.FileProblem as problem:
-            raise refuse(option_name(param), path, problem) from None
-        return path
+        return _checked(files.check_folder, Path(value), option_name(param))
 
 
 class OutputFolder(click.ParamType):
@@ -106,18 +102,18 @@ class OutputFile(click.ParamType):
     name = "file"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
-        path = Path(value)
-        try:
-            files.check_writable_file(path)
-        except files.FileProblem as problem:
-            raise refuse(option_name(param), path, problem) from None
-        return path
+        return _checked(files.check_writable_file, Path(value), option_name(param))
 
 
 def writable_folder(path: Path, option: str) -> Path:
     """``path`` when a command may write into it, else the one-line error naming ``option``."""
+    return _checked(files.check_writable_folder, path, option)
+
+
+def _checked(check: Callable[[Path], None], path: Path, option: str) -> Path:
+    """``path`` once ``check`` accepts it, else the one-line error naming ``option``."""
     try:
-        files.check_writable_folder(path)
+        check(path)
     except files.FileProblem as problem:
         raise refuse(option, path, problem) from None
     return path
