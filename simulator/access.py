@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from starlette.routing import BaseRoute, Route, compile_path
@@ -58,6 +59,7 @@ def admin_only(prefix: str = "/__admin/") -> Access:
     return Access(prefix, frozenset({ADMIN}), prefix=True)
 
 
+@cache  # matched on every request: compile each template once
 def _pattern(template: str) -> re.Pattern[str]:
     return compile_path(template)[0]
 
