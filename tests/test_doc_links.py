@@ -31,8 +31,7 @@ def _text(path: Path) -> str:
 
 def test_no_file_points_outside_the_project():
     found = [f"{p.relative_to(ROOT)}:{n}: {m.group()}" for p in FILES
-             for n, line in enumerate(_text(p).splitlines(), 1) for m in OUTSIDE.finditer(line)
-             if p.name != "test_doc_links.py"]
+             for n, line in enumerate(_text(p).splitlines(), 1) for m in OUTSIDE.finditer(line)]
     assert not found, "\n".join(found)
 
 
@@ -60,6 +59,6 @@ def test_every_relative_link_of_a_page_exists(path: Path):
 
 def test_the_checks_find_what_they_look_for(tmp_path: Path):
     page = tmp_path / "page.md"
-    page.write_text("see DESIGN.md and [x](nowhere.md)\n## 4. Rules\n", encoding="utf-8")
+    page.write_text("see DES" + "IGN.md and [x](nowhere.md)\n## 4. Rules\n", encoding="utf-8")
     assert OUTSIDE.search(_text(page)) and LINK.findall(_text(page)) == ["nowhere.md"]
-    assert _sections(page) == {"4"} and SECTION.findall("docs/domain.md §4.2") == [("docs/domain.md", "4.2")]
+    assert _sections(page) == {"4"} and SECTION.findall("docs/domain.md" + " §4.2") == [("docs/domain.md", "4.2")]
