@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..fixtures import fixture_path
 from .faults import FaultPlan, FaultSwitch
 from .faults.server import FaultMiddleware
 from .generator.context import Options
@@ -41,9 +42,6 @@ DEFECTS = tuple(EXPECTED_FAILURE)
 EXPIRING_DAYS = 10
 #: (vendor, product, certified version, uncertified version): synthetic EMR products, one per vendor.
 PRODUCTS = (("가상의료정보", "온누리EMR", "3.2.1", "3.3.0-rc1"), ("SimHealth", "SimChart", "5.0.4", "5.1.0-beta"))
-REGIONS = ("서울특별시", "부산광역시", "대구광역시", "인천광역시", "광주광역시", "대전광역시", "울산광역시",
-           "세종특별자치시", "경기도", "강원특별자치도", "충청북도", "충청남도", "전북특별자치도", "전라남도",
-           "경상북도", "경상남도", "제주특별자치도")
 BASE_PATIENTS = 12  # patients of the generated scenario the template provider is taken from
 MAX_SITES = 2_000
 
@@ -55,7 +53,7 @@ class FleetSite:
     provider_code: str
     name: str
     facility_type: str
-    region: str
+    region: str  # 시도 code (fixtures/people/addresses.json)
     vendor: str
     product: str
     product_version: str
@@ -147,6 +145,7 @@ def build_fleet(options: FleetOptions) -> Fleet:
     scenario = _write_scenario(root / "scenario", template, codes)
     providers = Scenario.load_all(scenario)
     facility = _facility_type(template)
+    regions = _regions()
     default_tls = pki.server_context("provider-server")
     default_pin = pki["provider-server"].sha256()
     sites, apps = [], {}
@@ -168,8 +167,9 @@ def build_fleet(options: FleetOptions) -> Fleet:
                 {"kind": "error_status", "party": "provider:*", "route": "/s24/v1/documents:fetch", "status": 503}]})
             app = FaultMiddleware(app, FaultSwitch(plan).source, f"provider:{code}")
         apps[code] = (None, None) if defect == "closed_port" else (app, tls)
-        sites.append(FleetSite(code, f"시뮬레이션 {REGIONS[i % len(REGIONS)][:2]} 의원 {i + 1:04d}", facility,
-                               REGIONS[i % len(REGIONS)], vendor, product, version, "", pin, defect))
+        region, region_name = regions[i % len(regions)]
+        sites.append(FleetSite(code, f"시뮬레이션 {region_name[:2]} 의원 {i + 1:04d}", facility, region, vendor,
+                               product, version, "", pin, defect))
     certified = frozenset((vendor, product, good) for vendor, product, good, _ in PRODUCTS)
     return Fleet(options, pki, scenario, sites, certified, apps)
 
@@ -180,6 +180,12 @@ def _template(base: Path, seed: int) -> Scenario:
         write_scenario(base, Options(patients=BASE_PATIENTS, seed=seed).resolved(), force=True)
     providers = Scenario.load_all(base)
     return min(providers.values(), key=lambda s: (len(s.visits), s.provider_code))
+
+
+def _regions() -> list[tuple[str, str]]:
+    """(시도 code, name) of every region, in the order of the shipped list."""
+    document = json.loads(fixture_path("people", "addresses.json").read_text(encoding="utf-8"))
+    return [(entry["code"], entry["sido"]) for entry in document["data"]]
 
 
 def _facility_type(template: Scenario) -> str:

@@ -22,8 +22,8 @@ from .usage import OneLineError
 def write_fleet_files(fleet: Fleet, csv_path: Path) -> Path:
     """The fleet CSV at ``csv_path`` and, beside it, ``fleet.json``: every site's defect (the answer key the
     console never reads: tests, the benchmark and the demo compare the console's findings with it)."""
-    write_fleet_csv(csv_path, ({**site.as_json(), "mode": "pull", "pull_url": site.url,
-                                "contact": f"emr-{site.provider_code}@fleet.s24kit.invalid"} for site in fleet.sites))
+    write_fleet_csv(csv_path, ({**site.as_json(), "mode": "pull", "pull_url": site.url, "contact_name": "연계 담당",
+                                "contact_phone": f"070-0000-{i % 10_000:04d}"} for i, site in enumerate(fleet.sites)))
     key = csv_path.with_name("fleet.json")
     key.write_text(json.dumps(fleet.answer_key(), ensure_ascii=False, indent=2), encoding="utf-8")
     return key

@@ -14,7 +14,8 @@ from typing import Any
 
 #: The columns of a fleet CSV, in order. Empty cells: agent columns for a pull site and the other way round.
 FLEET_COLUMNS = ("provider_code", "name", "facility_type", "region", "vendor", "product", "product_version", "mode",
-                 "pull_url", "server_cert_sha256", "agent_source_ip", "agent_cert_sha256", "contact")
+                 "pull_url", "server_cert_sha256", "agent_source_ip", "agent_cert_sha256", "contact_name",
+                 "contact_phone")
 
 
 def write_fleet_csv(path: Path, sites: Iterable[Mapping[str, Any]]) -> Path:
