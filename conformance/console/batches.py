@@ -8,11 +8,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
 
-from .db import now
-from .jobs import enqueue
+from . import audit
+from .audit import Actor
+from .db import as_utc, now
+from .jobs import enqueue, resume_batch, stop_batch
 from .register import SiteFilter, _where
 from .run_tables import batches, jobs, runs
 from .tables import sites
+from .validation import FieldError, NotFound, check
 
 DEFAULT_CONCURRENCY = 8
 MAX_CONCURRENCY = 64
@@ -83,8 +86,8 @@ def board(connection: Connection, batch_id: int) -> dict[str, Any] | None:
         runs.c.batch_id == batch_id, runs.c.verdict.is_not(None)).group_by(runs.c.verdict)).all())
     return {"id": batch.id, "label": batch.label, "state": batch.state, "concurrency": batch.concurrency,
             "total": batch.total, "selection": batch.selection, "created_by": batch.created_by,
-            "created_at": batch.created_at.isoformat() if batch.created_at else None,
-            "finished_at": batch.finished_at.isoformat() if batch.finished_at else None,
+            "created_at": as_utc(batch.created_at).isoformat(),
+            "finished_at": as_utc(batch.finished_at).isoformat() if batch.finished_at else None,
             "jobs": {state: states.get(state, 0) for state in ("queued", "running", "done", "failed")},
             "verdicts": {v: verdicts.get(v, 0) for v in ("pass", "fail")}}
 
@@ -100,3 +103,40 @@ def batch_runs(connection: Connection, batch_id: int, *, limit: int = 500) -> li
              "total": r.progress_total, "provider_code": r.provider_code, "name": r.name,
              "failed": sorted(k for k, v in ((r.summary or {}).get("verdicts") or {}).items() if v == "fail")}
             for r in rows]
+
+
+def new_batch(connection: Connection, actor: Actor, data: Any) -> dict[str, Any]:
+    """A batch from the page's form or the API's body (``BatchNew``), audited; its board."""
+    values = check("BatchNew", data)
+    codes = tuple(dict.fromkeys(values.get("provider_codes") or ()))
+    selection = Selection(SiteFilter.of(values), codes)
+    try:
+        batch_id = create_batch(connection, selection, label=values.get("label") or "batch",
+                                concurrency=values["concurrency"], created_by=actor.username)
+    except BatchError as error:
+        raise FieldError(error.field, f"{error.field}: {error.message_ko}", f"{error.field}: {error.message_en}") \
+            from None
+    made = board(connection, batch_id)
+    audit.record(connection, actor, "create_batch", "batch", batch_id, None,
+                 {"selection": made["selection"], "concurrency": made["concurrency"], "total": made["total"]})
+    return made
+
+
+def change_batch(connection: Connection, actor: Actor, batch_id: int, action: str) -> dict[str, Any]:
+    """``stop`` or ``resume`` a batch, audited; 409 when it is not in a state that allows it."""
+    before = board(connection, batch_id)
+    if before is None:
+        raise NotFound("batch", batch_id)
+    done = stop_batch(connection, batch_id) is not None if action == "stop" else resume_batch(connection, batch_id)
+    if not done:
+        raise FieldError("state", f"state: {before['state']} 상태의 묶음은 {action} 할 수 없습니다",
+                         f"state: a {before['state']} batch cannot {action}", status=409)
+    after = board(connection, batch_id)
+    audit.record(connection, actor, f"{action}_batch", "batch", batch_id, {"state": before["state"]},
+                 {"state": after["state"]})
+    return after
+
+
+def list_batches(connection: Connection, limit: int = 100) -> list[dict[str, Any]]:
+    ids = connection.execute(select(batches.c.id).order_by(batches.c.id.desc()).limit(limit)).scalars().all()
+    return [board(connection, batch_id) for batch_id in ids]

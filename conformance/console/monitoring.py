@@ -12,11 +12,14 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, or_, select, update
 
+from . import audit
+from .audit import Actor
 from .batches import BatchError, Selection, create_batch
 from .db import Database, as_utc, now
 from .register import SiteFilter
 from .run_tables import batches, monitoring, runs
 from .tables import sites
+from .validation import check
 
 DEFAULT_INTERVAL_HOURS = 24
 DEFAULT_CONCURRENCY = 8
@@ -42,8 +45,6 @@ def schedule(connection: Connection) -> Any:
 
 
 def set_schedule(connection: Connection, *, enabled: bool, interval_hours: int, concurrency: int) -> None:
-    if not 1 <= interval_hours <= 24 * 31:
-        raise BatchError("interval_hours", "1~744 시간이어야 합니다", "must be 1 to 744 hours")
     row = schedule(connection)
     connection.execute(update(monitoring).where(monitoring.c.id == row.id).values(
         enabled=enabled, interval_hours=interval_hours, concurrency=concurrency))
@@ -109,3 +110,28 @@ def reasons_of(summary: dict[str, Any], not_after: dt.datetime | None, at: dt.da
     if summary.get("pin_matches") is False:
         reasons.append("pin_mismatch")
     return reasons
+
+
+def overview(connection: Connection) -> dict[str, Any]:
+    """The schedule and the needs-a-person list, as the page and the API show them."""
+    row = schedule(connection)
+    listed = needs_a_person(connection)
+    for entry in listed:
+        entry["checked_at"] = entry["checked_at"].isoformat() if entry["checked_at"] else None
+    return {"schedule": {"enabled": row.enabled, "interval_hours": row.interval_hours, "concurrency": row.concurrency,
+                         "next_due_at": as_utc(row.next_due_at).isoformat() if row.next_due_at else None,
+                         "last_batch_id": row.last_batch_id},
+            "needs_a_person": listed}
+
+
+def change_schedule(connection: Connection, actor: Actor, data: Any) -> dict[str, Any]:
+    """Set the schedule from ``MonitoringSettings`` (audited); the new overview."""
+    values = check("MonitoringSettings", data)
+    before = overview(connection)["schedule"]
+    set_schedule(connection, enabled=values["enabled"], interval_hours=values["interval_hours"],
+                 concurrency=values["concurrency"])
+    after = overview(connection)
+    audit.record(connection, actor, "change_monitoring", "monitoring", 1,
+                 {k: before[k] for k in ("enabled", "interval_hours", "concurrency")},
+                 {k: after["schedule"][k] for k in ("enabled", "interval_hours", "concurrency")})
+    return after
