@@ -16,7 +16,7 @@ def site(code: str = "11390001", **overrides: str) -> dict[str, str]:
     row = {"provider_code": code, "name": "서울 하늘 의원", "facility_type": "31", "region": "서울특별시",
            "vendor": "가상의료정보", "product": "온누리EMR", "product_version": "3.2.1", "mode": "pull",
            "pull_url": "https://127.0.0.1:18443", "server_cert_sha256": PIN, "agent_source_ip": "",
-           "agent_cert_sha256": "", "contact": "emr@example.invalid"}
+           "agent_cert_sha256": "", "contact_name": "EMR 담당", "contact_phone": "02-1234-5678"}
     row.update(overrides)
     return row
 
@@ -48,6 +48,7 @@ def test_a_good_file_is_read_in_each_encoding(encode, encoding):
     assert [row.line for row in parsed.rows] == [2, 3]
     first, second = (row.values for row in parsed.rows)
     assert first["name"] == "서울 하늘 의원" and first["agent_source_ip"] is None
+    assert (first["region"], second["region"]) == ("11", "26")  # the register keeps the 시도 code
     assert second["agent_cert_sha256"] == "cd" * 32  # pins are normalised: lower case, no separators
     assert second["pull_url"] is None
 
@@ -70,15 +71,18 @@ def test_every_bad_cell_is_reported_with_its_line_and_column():
         site("11390001"),                                         # line 10: duplicate of line 2
         site("11390010", name=""),                                # line 11: required cell empty
         site("11390011", name="=HYPERLINK(\"http://x\")"),        # line 12: a formula
+        site("11390012", contact_phone="call me"),                 # line 13
+        site("11390013", region="41"),                             # line 14: good, 경기도 by its code
+        site("11390014", contact_phone="'+82 2 1234 5678"),        # line 15: good, an exported cell unescaped
     )
     assert refusal(text.encode()) == [
         (3, "provider_code"), (3, "facility_type"), (4, "region"), (4, "mode"), (5, "pull_url"), (6, "pull_url"),
         (7, "agent_source_ip"), (8, "server_cert_sha256"), (9, "agent_source_ip"), (10, "provider_code"),
-        (11, "name"), (12, "name")]
+        (11, "name"), (12, "name"), (13, "contact_phone")]
 
 
 def test_a_value_spanning_lines_is_reported_from_its_first_line():
-    text = csv_text(site()) + '11390002,"여러 줄\n이름",31,서울특별시,v,p,1,pull,https://h:1,,,,\n' + \
+    text = csv_text(site()) + '11390002,"여러 줄\n이름",31,서울특별시,v,p,1,pull,https://h:1,,,,,\n' + \
         ",".join(site("bad")[c] for c in FLEET_COLUMNS) + "\n"
     # the name with a line break is refused too (a control character), on the line where its record starts
     assert refusal(text.encode()) == [(3, "name"), (5, "provider_code")]
@@ -114,4 +118,4 @@ def test_errors_beyond_the_cap_are_counted(monkeypatch):
 
 
 def test_blank_lines_are_skipped():
-    assert len(parse_sites((csv_text(site()) + ",,,,,,,,,,,,\r\n\r\n").encode()).rows) == 1
+    assert len(parse_sites((csv_text(site()) + ",,,,,,,,,,,,,\r\n\r\n").encode()).rows) == 1

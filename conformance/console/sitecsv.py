@@ -11,36 +11,50 @@ from __future__ import annotations
 import csv
 import io
 import ipaddress
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from urllib.parse import urlsplit
 
+from ...fixtures import fixture_path
 from ...schemas.codes import code_list
-from .csvformat import FLEET_COLUMNS
+from .csvformat import FLEET_COLUMNS, REQUIRED_COLUMNS
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_SITES = 200_000
 MAX_CELL = 500  # characters; a longer cell is a mistake (a whole file pasted into one cell), not a name
 MAX_ERRORS = 1_000  # reported one by one; beyond that only counted, so an answer stays readable
 
-REQUIRED_COLUMNS = ("provider_code", "name", "facility_type", "region", "vendor", "product", "product_version", "mode")
 PULL_COLUMNS = ("pull_url", "server_cert_sha256")
 AGENT_COLUMNS = ("agent_source_ip", "agent_cert_sha256")
-#: 시도: the 17 first-level regions, as written in the register.
-REGIONS = ("서울특별시", "부산광역시", "대구광역시", "인천광역시", "광주광역시", "대전광역시", "울산광역시",
-           "세종특별자치시", "경기도", "강원특별자치도", "충청북도", "충청남도", "전북특별자치도", "전라남도",
-           "경상북도", "경상남도", "제주특별자치도")
-#: A cell starting with one of these is read as a formula by spreadsheet programs (CSV injection).
+#: A cell starting with one of these is read as a formula by spreadsheet programs (CSV injection). Free-text
+#: columns refuse them; the others have a form (digits, https://, an address, hex, a phone) that already does.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+FREE_TEXT = ("name", "vendor", "product", "product_version", "contact_name")
 
 _PROVIDER_CODE = re.compile(r"[0-9]{8}")
+_PHONE = re.compile(r"[0-9+][0-9 -]{6,19}")  # the register's form (console openapi.yaml, SiteFields)
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 _UTF8_BOM = b"\xef\xbb\xbf"
 _UTF16_BOMS = (b"\xff\xfe", b"\xfe\xff")
 
 Report = Callable[[str, str, str], None]  # (column, Korean message, English message)
+
+
+def _regions() -> dict[str, str]:
+    """시도 name and short name → its two-digit code (행정표준코드), from fixtures/people/addresses.json."""
+    data = json.loads(fixture_path("people", "addresses.json").read_text(encoding="utf-8"))["data"]
+    return {**{entry["sido"]: entry["code"] for entry in data}, **{entry["code"]: entry["code"] for entry in data}}
+
+
+#: What the region column accepts — 서울특별시 or 11 — and the code the register keeps.
+REGION_CODES = _regions()
+#: The region's name by code, for exports.
+REGION_NAMES = {code: name for name, code in REGION_CODES.items() if not name.isdigit()}
+MAX_LENGTHS = {"name": 500, "vendor": 200, "product": 200, "product_version": 64, "pull_url": 500,
+               "contact_name": 100}
 
 
 @dataclass(frozen=True)
@@ -215,7 +229,8 @@ def _check_row(line: int, columns: list[str], cells: list[str], errors: _Errors)
         errors.add(line, "file", f"칸이 {len(cells)}개입니다. 머리글처럼 {len(columns)}개여야 합니다",
                    f"{len(cells)} cells; the header has {len(columns)}")
         return None
-    raw = {name: unicodedata.normalize("NFC", cell.strip()) for name, cell in zip(columns, cells, strict=True)}
+    raw = {name: _unescaped(unicodedata.normalize("NFC", cell.strip()))
+           for name, cell in zip(columns, cells, strict=True)}
     values: dict[str, str | None] = {name: raw.get(name) or None for name in FLEET_COLUMNS}
     flagged: set[str] = set()
 
@@ -229,9 +244,10 @@ def _check_row(line: int, columns: list[str], cells: list[str], errors: _Errors)
             if name in REQUIRED_COLUMNS:
                 bad(name, f"{name}이(가) 비어 있습니다", f"{name} is empty")
             continue
-        if len(value) > MAX_CELL:
-            bad(name, f"{name}이(가) {MAX_CELL}자를 넘습니다", f"{name} is longer than {MAX_CELL} characters")
-        elif value.startswith(FORMULA_STARTS):
+        longest = MAX_LENGTHS.get(name, MAX_CELL)
+        if len(value) > longest:
+            bad(name, f"{name}이(가) {longest}자를 넘습니다", f"{name} is longer than {longest} characters")
+        elif name in FREE_TEXT and value.startswith(FORMULA_STARTS):
             bad(name, f"{name}이(가) '{value[0]}'(으)로 시작합니다. 스프레드시트가 수식으로 읽으므로 받지 않습니다",
                 f"{name} starts with '{value[0]}', which spreadsheets run as a formula; it is refused")
         elif any(unicodedata.category(ch) == "Cc" for ch in value):
@@ -249,9 +265,15 @@ def _check_values(values: dict[str, str | None], bad: Report) -> None:
     if facility not in code_list("facility-types"):
         bad("facility_type", f"종별코드 '{facility}'를 모릅니다 (fixtures/codes/facility-types.json)",
             f"unknown facility type '{facility}' (fixtures/codes/facility-types.json)")
-    if values["region"] not in REGIONS:
-        bad("region", f"시도 '{values['region']}'를 모릅니다. 예: 서울특별시, 경기도",
-            f"unknown region (시도) '{values['region']}'; e.g. 서울특별시, 경기도")
+    region = REGION_CODES.get(values["region"] or "")
+    if region is None:
+        bad("region", f"시도 '{values['region']}'를 모릅니다. 이름이나 코드로 쓰십시오 (예: 서울특별시 또는 11)",
+            f"unknown region (시도) '{values['region']}'; write its name or code (e.g. 서울특별시 or 11)")
+    values["region"] = region
+    phone = values["contact_phone"]
+    if phone is not None and not _PHONE.fullmatch(phone):
+        bad("contact_phone", "contact_phone은 전화번호여야 합니다 (예: 02-1234-5678)",
+            "contact_phone must be a telephone number (e.g. 02-1234-5678)")
     mode = values["mode"]
     if mode not in ("pull", "agent"):
         bad("mode", f"mode '{mode}'는 pull 또는 agent여야 합니다", f"mode '{mode}' must be pull or agent")
@@ -275,6 +297,11 @@ def _check_values(values: dict[str, str | None], bad: Report) -> None:
             bad(pin_column, f"{pin_column}는 SHA-256 16진수 64자여야 합니다 (':' 구분 가능)",
                 f"{pin_column} must be a hex SHA-256: 64 hex digits (':' separators allowed)")
         values[pin_column] = normal
+
+
+def _unescaped(cell: str) -> str:
+    """An exported cell that began with a formula character was written with a leading apostrophe."""
+    return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
 def _check_url(url: str, bad: Report) -> None:
