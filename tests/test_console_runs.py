@@ -219,3 +219,27 @@ def test_a_stale_job_goes_back_to_the_queue(fleet, database, tmp_path):
     assert requeue_stale(database) == 0  # its heartbeat is fresh
     assert requeue_stale(database, dt.timedelta(0)) == 1
     assert claim(database, "next").attempt == 2
+
+
+def test_a_product_certification_runs_the_full_suite_and_keeps_its_evidence(fleet, database, tmp_path):
+    """The product version certified against a site running it (a reference installation): the full suite."""
+    ids = register_fleet(database, fleet)
+    good = next(s for s in fleet.sites if s.defect is None)
+    faulty = site_of_defect(fleet, "faulty_provider")
+    with database.engine.begin() as connection:
+        version_of = {code: connection.execute(select(sites.c.product_version_id).where(sites.c.id == site_id))
+                      .scalar_one() for code, site_id in ids.items()}
+        started = [enqueue(connection, kind="certification", product_version_id=version_of[s.provider_code],
+                           parameters={"target_url": s.url, "provider_code": s.provider_code}) for s in (good, faulty)]
+    Worker(database, run_settings(fleet, tmp_path), threads=2, monitor=False).run_until_idle()
+    with database.engine.connect() as connection:
+        done = {row.id: row for row in connection.execute(select(runs).where(runs.c.id.in_(started)))}
+    passed, failed = done[started[0]], done[started[1]]
+    assert passed.state == "done" and passed.verdict == "pass", passed.error
+    assert passed.summary["verdicts"]["S24-API-017"] == "pass" and len(passed.summary["verdicts"]) > len(SITE_PROFILE)
+    assert (tmp_path / "runs" / f"run-{passed.id}" / "evidence.zip").is_file() and len(passed.evidence_sha256) == 64
+    assert failed.verdict == "fail" and failed.summary["verdicts"]["S24-API-003"] == "fail"
+
+
+def site_of_defect(fleet, defect):
+    return next(s for s in fleet.sites if s.defect == defect)
