@@ -4,16 +4,27 @@ per role, and clients logged in as each of them."""
 from __future__ import annotations
 
 import re
+import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from starlette.testclient import TestClient
+with warnings.catch_warnings():  # Starlette suggests httpx2 for its test client; httpx is what the kit has
+    warnings.simplefilter("ignore")
+    from starlette.testclient import TestClient
 
 from s24kit.conformance.console import accounts
 from s24kit.conformance.console.app import Settings, create_app
 from s24kit.conformance.console.audit import SYSTEM
 from s24kit.conformance.console.db import Database, default_url, prepare
 from s24kit.conformance.console.tables import ROLES
+
+from ._databases import fresh_postgres_database, fresh_sqlite_url, postgres_unreachable_reason
+from ._require import require
+
+#: Module-scoped console fixtures run on both databases (function-scoped tests use ``console_database``).
+DATABASES = ("sqlite", "postgresql")
 
 PASSWORD = "correct horse battery staple"
 CSRF = re.compile(r'name="csrf_token" value="([^"]+)"')
@@ -49,6 +60,29 @@ def log_in(client: TestClient, username: str, password: str = PASSWORD) -> None:
     token = csrf_of(client, "/login")
     answer = client.post("/login", data={"username": username, "password": password, "csrf_token": token})
     assert answer.status_code == 303, answer.text
+
+
+@contextmanager
+def database_url(kind: str, directory: Path) -> Iterator[str]:
+    """A fresh database of ``kind`` for a whole test module: a SQLite file, or a new PostgreSQL database on
+    the test server (the PostgreSQL case skips without one, and fails under S24_REQUIRE_ALL=1)."""
+    if kind == "sqlite":
+        yield fresh_sqlite_url(directory)
+        return
+    reason = postgres_unreachable_reason()
+    require(reason is None, reason or "")
+    with fresh_postgres_database() as url:
+        yield url
+
+
+@contextmanager
+def console_on(kind: str, directory: Path) -> Iterator[Console]:
+    with database_url(kind, directory) as url:
+        made = make_console(directory / "state", url)
+        try:
+            yield made
+        finally:
+            made.database.engine.dispose()
 
 
 def make_console(state_dir: Path, url: str | None = None) -> Console:

@@ -17,14 +17,18 @@ from s24kit.conformance.console.audit import SYSTEM
 from s24kit.conformance.console.tables import ROLES, audit_log
 from s24kit.conformance.console.validation import openapi
 
-from .console_kit import PASSWORD, Console, assert_documented, csrf_of, log_in, make_console
+from .console_kit import DATABASES, PASSWORD, Console, assert_documented, console_on, csrf_of, log_in, make_console
 
 CALLERS = (None, *ROLES)  # None: no session, no token
 
 
-@pytest.fixture(scope="module")
-def console(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
-    made = make_console(tmp_path_factory.mktemp("console") / "state")
+@pytest.fixture(scope="module", params=DATABASES)
+def console(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Console]:
+    with console_on(request.param, tmp_path_factory.mktemp("console")) as made:
+        yield from _seeded(made)
+
+
+def _seeded(made: Console) -> Iterator[Console]:
     with made.database.engine.begin() as connection:
         vendor = register.create_vendor(connection, SYSTEM, {"name": "메디소프트"})
         product = register.create_product(connection, SYSTEM, {"vendor_id": vendor["id"], "name": "클리닉EMR"})
@@ -237,8 +241,8 @@ def test_a_weak_new_password_is_refused_naming_the_field(console: Console) -> No
     assert answer.status_code == 400 and "new_password" in answer.text
 
 
-def test_a_disabled_account_loses_its_session_and_tokens(tmp_path: Path) -> None:
-    made = make_console(tmp_path / "state")
+def test_a_disabled_account_loses_its_session_and_tokens(tmp_path: Path, console_database: str) -> None:
+    made = make_console(tmp_path / "state", console_database)
     viewer_id = made.api("admin").get("/api/v1/whoami").json()["id"] - 3  # accounts are made in role order
     answer = made.api("admin").patch(f"/api/v1/accounts/{viewer_id}", json={"disabled": True})
     assert answer.status_code == 200 and answer.json()["username"] == "viewer", answer.text
@@ -270,3 +274,16 @@ def test_the_session_cookie_is_httponly_and_samesite_strict(tmp_path: Path) -> N
     answer = client.get("/login")
     cookie = answer.headers["set-cookie"].lower()
     assert "httponly" in cookie and "samesite=strict" in cookie
+
+
+def test_docs_list_every_route_with_its_role_and_every_site_transition() -> None:
+    from s24kit.conformance.console.register import SITE_TRANSITIONS
+
+    from .conftest import ROOT
+
+    text = (ROOT / "docs" / "console.md").read_text(encoding="utf-8")
+    for rule in RULES:
+        shown = f"| `{rule.method} {rule.path}{'…' if rule.prefix else ''}` | {rule.minimum or 'open'}"
+        assert shown in text, shown
+    for source, targets in SITE_TRANSITIONS.items():
+        assert re.search(rf"^\| {source} [^|]+ \| {', '.join(targets)} \|$", text, re.MULTILINE), source

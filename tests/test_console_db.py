@@ -25,26 +25,25 @@ REGISTER_TABLES = {"vendors", "products", "product_versions", "sites", "accounts
                    "decisions"}
 
 
-def test_migrations_create_the_tables_of_tables_py(tmp_path: Path) -> None:
-    database = prepare(default_url(tmp_path / "state"), state_dir=tmp_path / "state")
+def test_migrations_create_the_tables_of_tables_py(console_database: str) -> None:
+    database = prepare(console_database)
     assert current_revision(database) == head_revision()
     assert set(inspect(database.engine).get_table_names()) >= REGISTER_TABLES
     with database.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
 
 
-def test_first_revision_has_its_fixed_id(tmp_path: Path) -> None:
+def test_first_revision_has_its_fixed_id(console_database: str) -> None:
     from s24kit.conformance.console import db
 
-    database = open_database(default_url(tmp_path), state_dir=tmp_path)
+    database = open_database(console_database)
     db.upgrade(database, "0001_register")
     assert current_revision(database) == "0001_register"
 
 
-def test_a_second_start_changes_nothing(tmp_path: Path) -> None:
-    url = default_url(tmp_path)
-    prepare(url, state_dir=tmp_path)
-    database = prepare(url, state_dir=tmp_path)
+def test_a_second_start_changes_nothing(console_database: str) -> None:
+    prepare(console_database)
+    database = prepare(console_database)
     assert current_revision(database) == head_revision()
 
 
@@ -55,12 +54,13 @@ def test_the_sqlite_file_and_state_folder_are_private(tmp_path: Path) -> None:
     assert stat.S_IMODE((state / "console.sqlite3").stat().st_mode) == 0o600
 
 
-def test_a_schema_newer_than_the_kit_is_refused(tmp_path: Path) -> None:
-    database = prepare(default_url(tmp_path), state_dir=tmp_path)
+def test_a_schema_newer_than_the_kit_is_refused(console_database: str) -> None:
+    database = prepare(console_database)
     with database.engine.begin() as connection:
         connection.execute(text("UPDATE alembic_version SET version_num = '9999_future'"))
+    database.engine.dispose()
     with pytest.raises(DatabaseError) as refused:
-        prepare(default_url(tmp_path), state_dir=tmp_path)
+        prepare(console_database)
     assert "9999_future" in refused.value.message_en and "9999_future" in refused.value.message_ko
 
 

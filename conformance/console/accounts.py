@@ -96,8 +96,10 @@ def create_account(connection: Connection, actor: Actor, username: str, role: st
 
 def authenticate(connection: Connection, username: str, password: str) -> Account | None:
     """The account when the password is right and the account is enabled, else None (same work either way)."""
+    # A name no account can have (NUL: PostgreSQL text cannot even hold it) is a miss, never a database error.
+    known = len(username) <= 64 and "\x00" not in username
     row = connection.execute(select(*_columns(), accounts.c.password_hash)
-                             .where(accounts.c.username == username)).first()
+                             .where(accounts.c.username == username)).first() if known else None
     try:
         HASHER.verify(row.password_hash if row else _DUMMY_HASH, password)
     except (VerificationError, InvalidHashError):

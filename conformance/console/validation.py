@@ -4,6 +4,7 @@ the pages and the API alike. A refusal names the field, in Korean and English (4
 
 from __future__ import annotations
 
+import re
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,6 +16,7 @@ from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
 OPENAPI = Path(__file__).with_name("openapi.yaml")
+UNKNOWN_FIELDS = ("additionalProperties", "unevaluatedProperties")
 
 
 class FieldError(Exception):
@@ -50,9 +52,9 @@ def _field(error: ValidationError) -> str:
     if error.validator == "required":
         missing = error.message.split("'")[1] if "'" in error.message else ""
         return ".".join([*map(str, error.absolute_path), missing]).strip(".")
-    if error.validator == "additionalProperties":
-        extra = sorted(set(error.instance) - set(error.schema.get("properties", {})))
-        return ".".join([*map(str, error.absolute_path), *(extra[:1])]) or "body"
+    if error.validator in UNKNOWN_FIELDS:
+        extra = re.findall(r"'([^']*)'", error.message)
+        return ".".join([*map(str, error.absolute_path), *extra[:1]]) or "body"
     return ".".join(map(str, error.absolute_path)) or "body"
 
 
@@ -60,7 +62,7 @@ def _messages(error: ValidationError) -> tuple[str, str]:
     schema, kind = error.schema, error.validator
     if kind == "required":
         return "필수 항목입니다", "is required"
-    if kind == "additionalProperties":
+    if kind in UNKNOWN_FIELDS:
         return "알 수 없는 항목입니다", "is not a known field"
     if kind == "enum":
         choices = ", ".join(map(str, schema["enum"]))
@@ -84,7 +86,9 @@ def _messages(error: ValidationError) -> tuple[str, str]:
 def check(component: str, value: Any) -> dict[str, Any]:
     """``value`` when it is valid for ``components/schemas/<component>``, else :class:`FieldError` for the
     first problem (the most specific one)."""
-    errors = sorted(_validator(component).iter_errors(value), key=lambda e: (len(e.absolute_path), str(e.path)))
+    # An unknown field is reported last: a field that fails its own schema also counts as "unevaluated".
+    errors = sorted(_validator(component).iter_errors(value),
+                    key=lambda e: (e.validator in UNKNOWN_FIELDS, len(e.absolute_path), str(e.path)))
     if errors:
         error = errors[0]
         field = _field(error)
