@@ -100,6 +100,16 @@ def certificate_rejection(url: str, context: Callable[[], ssl.SSLContext], timeo
 
 
 @dataclass(frozen=True)
+class CredentialOrigin:
+    """Where the suite's CA and its own certificate came from: an option, or the kit's test PKI in ``pki``."""
+
+    ca_from_pki: bool
+    cert_from_pki: bool
+    pki: Path | None = None
+    pki_created: bool = False  # the PKI's root was made by this run: no connector trusts it yet
+
+
+@dataclass(frozen=True)
 class Target:
     """The provider under test and how to reach it."""
 
@@ -115,6 +125,7 @@ class Target:
     # server certificate, ca_bundle the CA of the agents' certificates)
     agent_cert_sha256: str | None = None  # pin of the agent's client certificate (hex SHA-256 of DER)
     agent_wait: float = 60.0  # seconds to wait for the agent's first poll
+    origin: CredentialOrigin | None = None  # where ca_bundle and client_cert came from (the banner says it)
 
 
 @dataclass

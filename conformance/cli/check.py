@@ -25,7 +25,17 @@ from ..catalogue import requirements
 from ..checks import Result
 from ..language import as_json, localised
 from ..reproduction import REQUESTS
-from ..runner import DEFAULT_STATE, ConfigError, Suite, SuiteRun, TargetUnreachable, make_target, write_reports
+from ..runner import (
+    DEFAULT_STATE,
+    ConfigError,
+    Suite,
+    SuiteRun,
+    TargetUnreachable,
+    credentials_banner,
+    make_target,
+    write_reports,
+)
+from ..session import Target
 from .params import InputFile, InputFolder, OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError, wide_console
 
@@ -79,6 +89,7 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
         target = make_target(url, scenario, role=role, provider_code=provider_code, ca=ca, cert=cert, key=key,
                              timeout=timeout, state=state, listen=listen, agent_cert_sha256=agent_cert_sha256,
                              agent_wait=agent_wait)
+        _print_banner(console, target, lang)
         suite = Suite(target, select=list(select) or None, lang=lang, requests_dir=out / REQUESTS,
                       announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
         suite.open()
@@ -101,6 +112,14 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
                            f"--out {out}: cannot write the reports ({exc.strerror})") from None
     _print_summary(console, run, paths, lang)
     raise SystemExit(EXIT_FAILED if run.failed_must() else EXIT_OK)
+
+
+def _print_banner(console: Console, target: Target, lang: str) -> None:
+    """Which CA and certificate the suite uses and where they came from; a fresh PKI is a loud warning."""
+    for ko, en in credentials_banner(target):
+        line = escape(ko if lang == "ko" else en)
+        warning = ko.startswith("경고")
+        console.print(f"[bold yellow]{line}[/]" if warning else line, highlight=False, soft_wrap=True)
 
 
 def _run(suite: Suite, console: Console, lang: str, quiet: bool) -> list[Result]:
