@@ -225,8 +225,23 @@ function main() {
       process.exit(2);
     }
   }
-  const server = makeServer(values);
-  server.listen(Number(values.port), values.host, () => {
+  const port = Number(values.port);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    console.error(`--port ${values.port}: must be a port number, 0 to 65535`);
+    process.exit(2);
+  }
+  let server;
+  try {
+    server = makeServer(values);
+  } catch (error) {
+    console.error(`cannot start: ${error.message}`);  // an unreadable certificate or seed file, an unknown provider
+    process.exit(2);
+  }
+  server.on('error', (error) => {
+    console.error(`cannot listen on ${values.host}:${port}: ${error.code || error.message}`);
+    process.exit(2);
+  });
+  server.listen(port, values.host, () => {
     console.log(`kit-v1 provider ${values.provider} listening on https://${values.host}:${server.address().port}`);
   });
   const stop = () => server.close(() => process.exit(0));
