@@ -89,9 +89,9 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
         target = make_target(url, scenario, role=role, provider_code=provider_code, ca=ca, cert=cert, key=key,
                              timeout=timeout, state=state, listen=listen, agent_cert_sha256=agent_cert_sha256,
                              agent_wait=agent_wait)
-        _print_banner(console, target, lang)
         suite = Suite(target, select=list(select) or None, lang=lang, requests_dir=out / REQUESTS,
                       announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
+        _print_banner(console, target, lang)
         suite.open()
         if suite.rejected is not None:  # a TLS finding, not unreachable: the run goes on and says why first
             message = suite.rejected.message_ko if lang == "ko" else suite.rejected.message_en
