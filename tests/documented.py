@@ -48,7 +48,7 @@ def child_environment() -> dict[str, str]:
 def run_shell(script: str, cwd: Path, *, port: int, env: dict[str, str] | None = None,
               timeout: float = 600) -> subprocess.CompletedProcess[str]:
     """Run ``script`` with ``bash -e`` in ``cwd`` (port 8443 → ``port``); stop what it left running."""
-    body = script.replace(DOCUMENTED_PORT, str(port))
+    body = re.sub(rf"(?<!\d){DOCUMENTED_PORT}(?!\d)", str(port), script)
     process = subprocess.Popen(["bash", "-e", "-c", body], cwd=cwd, env=env or child_environment(), text=True,
                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, start_new_session=True)
     try:

@@ -209,3 +209,16 @@ def test_check_names_its_ca_and_certificate_and_warns_about_a_new_pki(scenario_d
     assert "신뢰하는 CA" in again.stdout and "경고" not in again.stdout
     given = CliRunner().invoke(main, [*argv, "--lang", "en", "--ca", str(kit.ca_cert)])
     assert f"{kit.ca_cert.resolve()} — option --ca" in given.stdout
+
+
+def test_check_in_agent_mode_names_the_relay_server_certificate_and_the_agents_ca(scenario_dir: Path, state: Path,
+                                                                                 tmp_path: Path) -> None:
+    listen = f"127.0.0.1:{_closed_port()}"
+    result = CliRunner().invoke(main, ["check", "--role", "provider_agent", "--listen", listen, "--agent-wait", "0.2",
+                                       "--scenario", str(scenario_dir), "--state", str(state), "--quiet",
+                                       "--lang", "en", "--out", str(tmp_path / "r")])
+    assert result.exit_code == 3  # no agent polled
+    kit = ensure_pki(state / "pki")
+    assert f"trusted CA (verifies the agent's client certificate): {kit.ca_cert.resolve()}" in result.stdout
+    assert f"relay server certificate: {kit['relay-server'].cert.resolve()}" in result.stdout
+    assert "warning: a new test PKI was just created" in result.stdout
