@@ -25,10 +25,12 @@ from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 import httpx
+from cryptography import x509
 
 from ..schemas.identifiers import FULL_RRN
 from ..simulator.journal import Journal, JournalTransport
 from ..simulator.masking import Scrubber, mask_as, mask_json, person_values, personal_fields
+from ..simulator.pki import certificate_role
 from ..simulator.provider import Scenario
 from .reproduction import STRANGER, STRANGER_ID, RequestFiles, masked_body, rebuild_options, shell_line
 
@@ -45,6 +47,8 @@ WORKERS = 4  # parallel searches/fetches while gathering the scenario: bounded, 
 IN_PROCESS_CPU_SHARE = 0.9
 MAX_EVIDENCE = 20  # evidence items per verdict; the reason gives the full count
 FETCH_CHUNK = 100  # document-fetch.schema.json: visit_ids maxItems
+#: The test PKI's client certificates that must not search or fetch (S24-SEC-006), in the order tried.
+OTHER_ROLES = ("patient-app", "provider-agent")
 
 T = TypeVar("T")
 
@@ -149,7 +153,9 @@ class Exchange:
     request_body: bytes
     request_headers: dict[str, str] = field(default_factory=dict)
     content: bytes = b""  # the raw response body
-    certificate: bool = True  # sent with the relay's client certificate
+    #: True: sent with the suite's (the relay's) client certificate; False: with none; a pair of paths: with that
+    #: certificate and key instead (another role's, S24-SEC-006).
+    certificate: bool | tuple[str, str] = True
     body_shell: str | None = None  # shell command printing request_body (curl of bodies too big for one line)
 
     @property
@@ -269,18 +275,21 @@ class Session:
 
     # -- transport ----------------------------------------------------------------------------------------
 
-    def _ssl_context(self, certificate: bool) -> ssl.SSLContext:
+    def _ssl_context(self, certificate: bool | tuple[str, str]) -> ssl.SSLContext:
         ca = self.target.ca_bundle
         context = ssl.create_default_context(cafile=str(ca) if ca else None)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
-        if certificate and self.target.client_cert:
+        if isinstance(certificate, tuple):
+            context.load_cert_chain(*certificate)
+        elif certificate and self.target.client_cert:
             context.load_cert_chain(self.target.client_cert, self.target.client_key)
         return context
 
-    def _client(self, *, certificate: bool) -> httpx.Client:
+    def _client(self, *, certificate: bool | tuple[str, str]) -> httpx.Client:
         inner = httpx.HTTPTransport(verify=self._ssl_context(certificate),
                                     limits=httpx.Limits(max_connections=32, max_keepalive_connections=32))
-        party = self.party if certificate else self.party + " (no client certificate)"
+        party = (self.party + f" (certificate {Path(certificate[0]).name})" if isinstance(certificate, tuple)
+                 else self.party if certificate else self.party + " (no client certificate)")
         transport = JournalTransport(inner, self._recorded, party)  # type: ignore[arg-type]
         client = httpx.Client(transport=transport, timeout=httpx.Timeout(self.target.timeout), follow_redirects=False)
         client._s24_certificate = certificate  # type: ignore[attr-defined]  # read by curl()
@@ -290,6 +299,35 @@ class Session:
     def client_without_certificate(self) -> httpx.Client:
         """A client that trusts the target's CA but presents no certificate (the caller closes it)."""
         return self._client(certificate=False)
+
+    def client_with_certificate(self, cert: Path, key: Path) -> httpx.Client:
+        """A client presenting ``cert`` instead of the relay's certificate (the caller closes it)."""
+        return self._client(certificate=(str(cert), str(key)))
+
+    def other_role_credential(self) -> tuple[Path, Path, str] | None:
+        """A client certificate of the relay certificate's own CA with another role, and that role.
+
+        The kit's test PKI keeps the patient app's and the provider agent's certificates beside the relay's;
+        with a certificate of another origin (``--cert``) there is none, and None is returned.
+        """
+        if not self.target.client_cert:
+            return None
+        relay = Path(self.target.client_cert)
+        try:
+            issuer = x509.load_pem_x509_certificate(relay.read_bytes()).issuer
+        except (OSError, ValueError):
+            return None
+        for name in OTHER_ROLES:
+            cert, key = relay.with_name(f"{name}.pem"), relay.with_name(f"{name}.key")
+            try:
+                pem = cert.read_text(encoding="ascii")
+                same_ca = x509.load_pem_x509_certificate(pem.encode()).issuer == issuer
+            except (OSError, ValueError):
+                continue
+            role = certificate_role(pem)
+            if same_ca and key.is_file() and role is not None and role != "relay":
+                return cert, key, role
+        return None
 
     def raw(self, method: str, path: str, *, content: bytes = b"", headers: dict[str, str] | None = None,
             client: httpx.Client | None = None, request_id: str | None = None,
@@ -370,7 +408,10 @@ class Session:
         parts = ["curl", "-sS", "-i", "-X", exchange.method]
         if target.ca_bundle:
             parts += ["--cacert", str(Path(target.ca_bundle).absolute())]
-        if exchange.certificate and target.client_cert:
+        if isinstance(exchange.certificate, tuple):
+            parts += ["--cert", str(Path(exchange.certificate[0]).absolute()),
+                      "--key", str(Path(exchange.certificate[1]).absolute())]
+        elif exchange.certificate and target.client_cert:
             parts += ["--cert", str(Path(target.client_cert).absolute()),
                       "--key", str(Path(target.client_key or target.client_cert).absolute())]
         for name, value in exchange.request_headers.items():

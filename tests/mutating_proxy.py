@@ -23,8 +23,8 @@ from typing import Any
 
 import httpx
 
-from s24kit.simulator.pki import TestPKI
-from s24kit.simulator.serving import serving
+from s24kit.simulator.pki import TestPKI, certificate_role
+from s24kit.simulator.serving import client_certificate, serving
 
 #: Headers that describe one hop, not the answer: the proxy sets its own.
 HOP_BY_HOP = frozenset({"connection", "keep-alive", "transfer-encoding", "content-length", "content-encoding",
@@ -62,6 +62,11 @@ class Response:
     @property
     def media_type(self) -> str:
         return next((v for k, v in self.headers if k == "content-type"), "").split(";")[0].strip().lower()
+
+
+#: What the proxy answers a caller whose certificate is not the relay's.
+FORBIDDEN = Response(403, [("content-type", "application/problem+json")], json.dumps(
+    {"type": "about:blank", "title": "Forbidden", "status": 403, "code": "forbidden"}).encode())
 
 
 @dataclass(frozen=True)
@@ -122,6 +127,11 @@ class MutatingProxy:
             if not message.get("more_body"):
                 break
         path = scope["raw_path"].decode() + (f"?{scope['query_string'].decode()}" if scope["query_string"] else "")
+        if not path.endswith("/health") and certificate_role(client_certificate(scope)) != "relay":
+            # The upstream sees the proxy's relay certificate, not the caller's: the proxy checks the role itself,
+            # as a TLS-terminating nginx in front of a connector must ($ssl_client_s_dn's OU).
+            await _send(FORBIDDEN, send)
+            return
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         request = Request(scope["method"], path, headers, bytes(body))
         if self.mutation.request is not None:

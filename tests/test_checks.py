@@ -599,6 +599,7 @@ BROKEN = [
     Broken("sql-error-in-a-200-answer", noted_prescriptions(SQL_IN_A_NOTE), ("S24-SEC-002",)),
     Broken("server-banner", _wrapped(on_response=_banner), ("S24-SEC-003",)),
     Broken("no-client-certificate-required", ProviderCore, ("S24-SEC-004",), mtls=False),
+    Broken("any-role-of-the-ca", _app(check_roles=False), ("S24-SEC-006",)),
     Broken("breaks-every-rule", RuleBreaker, tuple(sorted(RULES))),
     # Defects the quick scans before a walk of the fields must not miss: JSON types that compare equal, and
     # answers whose strings are all escapes (no raw text to scan).

@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+import yaml
 from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate as validate_openapi
 from openapi_spec_validator.readers import read_from_filename
@@ -126,3 +127,29 @@ def test_openapi_description_is_valid_and_resolves_every_reference(name):
 def test_document_schema_reports_errors_of_the_chosen_type_only():
     errors = list(loader.iter_schema_errors("document", {"document_type": "prescription"}))
     assert errors and all("issue" in e.message or "required" in e.message for e in errors)
+
+
+class _UniqueKeys(yaml.SafeLoader):
+    """A YAML loader that refuses a mapping naming one key twice (PyYAML keeps the last one silently)."""
+
+
+def _unique_mapping(loader: yaml.SafeLoader, node: yaml.MappingNode, deep: bool = False) -> dict:
+    keys = [loader.construct_object(key, deep=deep) for key, _ in node.value]
+    twice = sorted({str(k) for k in keys if keys.count(k) > 1})
+    if twice:
+        raise yaml.constructor.ConstructorError(None, None, f"duplicate keys {twice}", node.start_mark)
+    return loader.construct_mapping(node, deep=deep)
+
+
+_UniqueKeys.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _unique_mapping)
+
+
+@pytest.mark.parametrize("path", sorted(p for pattern in ("schemas/**/*.yaml", "docs/**/*.yml", "fixtures/**/*.yaml")
+                                        for p in ROOT.glob(pattern)), ids=lambda p: str(p.relative_to(ROOT)))
+def test_yaml_files_name_each_key_once(path):
+    yaml.load(path.read_text(encoding="utf-8"), Loader=_UniqueKeys)
+
+
+def test_the_duplicate_key_loader_refuses_a_duplicate():
+    with pytest.raises(yaml.constructor.ConstructorError, match="duplicate keys"):
+        yaml.load('a: 1\nb: {"409": x, "409": y}\n', Loader=_UniqueKeys)

@@ -189,7 +189,7 @@ def conflicting_reuse(session: Session) -> Outcome:
 @check("S24-API-014")
 def within_timeout(session: Session) -> Outcome:
     limit_ms = session.target.timeout * 1000
-    exchanges = [ex for ex in session.sent() if ex.certificate]
+    exchanges = [ex for ex in session.sent() if ex.certificate is True]
     problems = [session.evidence(ex, f"{limit_ms:.0f} ms 안에 응답하지 않았습니다 / no answer within {limit_ms:.0f} ms",
                                  expected=f"≤ {limit_ms:.0f} ms",
                                  actual=ex.error if ex.status is None else f"{ex.elapsed_ms:.0f} ms")

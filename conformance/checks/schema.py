@@ -60,7 +60,7 @@ def bundle_shape(session: Session) -> Outcome:
 @check("S24-SCH-004")
 def problem_shape(session: Session) -> Outcome:
     problems: list[Evidence] = []
-    errors = [ex for ex in session.responses() if ex.status is not None and ex.status >= 400 and ex.certificate]
+    errors = [ex for ex in session.responses() if ex.status is not None and ex.status >= 400 and ex.certificate is True]
     for ex in errors:
         if ex.media_type != "application/problem+json":
             problems.append(session.evidence(ex, "오류 응답의 Content-Type / content type of an error answer",

@@ -8,8 +8,8 @@ from typing import Any
 
 from ...schemas.identifiers import FULL_RRN, FULL_RRN_SCAN
 from ..language import excerpt
-from ..session import HEALTH, SEARCH, Exchange, Session, all_strings, strings
-from .registry import Evidence, Outcome, check, failed, passed, warned
+from ..session import FETCH, HEALTH, SEARCH, Exchange, Session, all_strings, strings
+from .registry import Evidence, Outcome, check, failed, passed, skipped, warned
 
 #: What betrays internals in an answer: stack frames, exception class names, source file paths, database errors
 #: and the SQL behind them, of any platform. Each is precise enough not to fire on a correct document, whose
@@ -177,6 +177,36 @@ def mutual_tls_required(session: Session) -> Outcome:
                       *[session.evidence(ex, ex.error or "", actual=ex.error) for ex in unclear])
     how = "; ".join(ex.answered for ex in tries)
     return passed(f"인증서 없는 연결 거절 / refused without a certificate: {how}")
+
+
+@check("S24-SEC-006")
+def relay_role_only(session: Session) -> Outcome:
+    """Mutual TLS proves the CA, not the caller: a patient app's certificate from the same CA must not fetch."""
+    other = session.other_role_credential()
+    if other is None:
+        return skipped("중계기관 인증서와 같은 CA의 다른 역할 인증서가 없습니다 (키트 PKI 사용 시 시험) "
+                       "/ no certificate of another role from the relay certificate's CA (tested with the kit's PKI)")
+    cert, key, role = other
+    query, visits = session.sample()
+    client = session.client_with_certificate(cert, key)
+    try:
+        tries = [session.ask(SEARCH, session.search_body(query), client=client)]
+        if visits:
+            tries.append(session.ask(FETCH, session.fetch_body(query, visits[:1]), client=client))
+    finally:
+        client.close()
+    served = [ex for ex in tries if _refused(ex) is False]
+    if served:
+        return failed(f"{role} 역할 인증서에 응답했습니다 / answered a certificate of role {role}",
+                      *[session.evidence(ex, f"{role} 인증서로 {ex.answered} / {ex.answered} with a {role} certificate",
+                                         expected="403 forbidden (또는 TLS 거절 / or a TLS refusal)",
+                                         actual=ex.answered) for ex in served])
+    unclear = [ex for ex in tries if _refused(ex) is None]
+    if unclear:
+        return warned("거절 여부를 확인하지 못했습니다 (시간 초과) / refusal not confirmed (timed out)",
+                      *[session.evidence(ex, ex.error or "", actual=ex.error) for ex in unclear])
+    how = "; ".join(ex.answered for ex in tries)
+    return passed(f"{role} 역할 인증서 거절 / refused a {role} certificate: {how}")
 
 
 def _owners(session: Session) -> dict[str, str]:
