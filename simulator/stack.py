@@ -30,6 +30,7 @@ from .journal import Journal
 from .pki import TestPKI, ensure_pki
 from .private import private_directory, private_file, private_state_directory
 from .provider import ProviderAgent, ProviderCore, Scenario, create_provider_app
+from .provider.vendor import VENDOR, Tenant, create_vendor_app, tenant_cores, tenants_for
 from .relay import Mode, ProviderRegistration, RelayConfig, create_relay_app, relay_client
 from .retry import RetryPolicy
 from .serving import Served, bind, start
@@ -40,7 +41,7 @@ AGENT_ADDRESS = "127.0.0.1"
 
 def _config_key(name: str) -> str:
     """Where a party's port is set in ``s24kit serve --config``."""
-    return "[relay] port" if name == "relay" else f"{name} port"
+    return "[relay] port" if name == "relay" else "reference provider port" if name == VENDOR else f"{name} port"
 
 
 class SimClock:
@@ -78,6 +79,9 @@ class StackOptions:
     clock: Callable[[], dt.datetime] | None = None
     persistent: bool = True  # SQLite files in state_dir (restartable) rather than in memory
     provider_app: Callable[[ProviderCore], Any] = create_provider_app
+    #: > 0: one vendor server answers for this many provider codes (simulator/provider/vendor.py), instead of
+    #: one server per provider; ``providers`` and ``agents`` must then be left empty
+    tenants: int = 0
 
 
 class Stack:
@@ -95,7 +99,15 @@ class Stack:
         missing = [code for code in wanted if code not in all_providers]
         if missing:
             raise ValueError(f"providers not in the scenario: {', '.join(missing)}")
-        self.cores = {code: ProviderCore(all_providers[code], clock=self.clock) for code in wanted}
+        self.tenants: list[Tenant] = []
+        if options.tenants:
+            if options.providers or options.agents:
+                raise ValueError("tenants: a vendor server serves the scenario's providers; give no providers "
+                                 "or agents with it")
+            self.tenants = tenants_for(all_providers, options.tenants)
+            self.cores = tenant_cores(all_providers, self.tenants, clock=self.clock)
+        else:
+            self.cores = {code: ProviderCore(all_providers[code], clock=self.clock) for code in wanted}
         codes = sorted({p["insurer_code"] for p in _lines(options.scenario / "policies.jsonl")})
         self.insurer_configs = {c.code: c for c in options.insurers} or {c: InsurerConfig(c) for c in codes}
         journal = options.state_dir / "journal.sqlite" if options.persistent else ":memory:"
@@ -129,10 +141,19 @@ class Stack:
                            allowed_provider_hosts=(*sorted(ours), *self.options.allowed_provider_hosts),
                            retry=self.options.retry)
 
+    def _provider_urls(self, base: Callable[[str], str]) -> dict[str, str]:
+        """``provider:CODE`` → URL of every provider served here: its own server, or its path on the vendor's."""
+        if self.tenants:
+            return {VENDOR: base(VENDOR)} | {f"provider:{c}": f"{base(VENDOR)}/{c}" for c in self.cores}
+        return {f"provider:{c}": base(f"provider:{c}") for c in self.cores if c not in self.options.agents}
+
     def _build(self, relay_client_: httpx.AsyncClient, insurer_client: Callable[[str], httpx.AsyncClient]) -> None:
-        for code, core in self.cores.items():
-            if code not in self.options.agents:
-                self.provider_apps[code] = self.options.provider_app(core)
+        if self.tenants:
+            self.provider_apps[VENDOR] = create_vendor_app(self.cores)
+        else:
+            for code, core in self.cores.items():
+                if code not in self.options.agents:
+                    self.provider_apps[code] = self.options.provider_app(core)
         for code, config in self.insurer_configs.items():
             config = dataclasses.replace(config, relay_base=self.urls["relay"])
             self.insurer_apps[code] = create_insurer_app(config, adjudicator=engine_adjudicator,
@@ -170,10 +191,14 @@ class Stack:
             if record["documents_from"] == "provider" and record["claim"]["provider_code"] in self.cores:
                 yield record
 
-    def fresh_claim(self, record: dict[str, Any], request_id: str) -> dict[str, Any] | None:
+    def fresh_claim(self, record: dict[str, Any], request_id: str, provider_code: str | None = None
+                    ) -> dict[str, Any] | None:
         """``record``'s patient claim as if made now: consent valid from a minute ago for a week, only the
-        insurers served here. None when none of its insurers is served."""
+        insurers served here (``provider_code``: addressed to that tenant, a copy of the record's provider).
+        None when none of its insurers is served."""
         claim = dict(record["claim"])
+        if provider_code is not None:
+            claim["provider_code"] = provider_code
         claim["insurers"] = [c for c in claim["insurers"] if c in self.insurer_configs]
         if not claim["insurers"]:
             return None
@@ -195,13 +220,13 @@ class Stack:
         """Run every party in this event loop; calls between them go through ASGI transports."""
         self.urls = {"relay": "https://relay.s24kit.test"}
         self.urls |= {f"insurer:{c}": f"https://insurer-{c.lower()}.s24kit.test" for c in self.insurer_configs}
-        self.urls |= {f"provider:{c}": f"https://provider-{c}.s24kit.test" for c in self.cores}
+        self.urls |= self._provider_urls(lambda name: f"https://{name.replace(':', '-')}.s24kit.test")
         router = AsgiRouter({}, certificate=self.pki["relay-client"])
         to_relay = {code: AsgiRouter({}, certificate=self.pki.insurer_client(code)) for code in self.insurer_configs}
         self._build(relay_client(transport=router, journal=self.journal, faults=self.options.faults),
                     lambda code: httpx.AsyncClient(transport=self._to_relay(to_relay[code]), timeout=5.0))
         for code, app in self.provider_apps.items():
-            router.add(self.urls[f"provider:{code}"], app)
+            router.add(self.urls[VENDOR if code == VENDOR else f"provider:{code}"], app)
         for code, app in self.insurer_apps.items():
             router.add(self.urls[f"insurer:{code}"], app)
         for each in to_relay.values():
@@ -227,7 +252,7 @@ class Stack:
         host, ports, pki = self.options.host, self.options.ports, self.pki
         shown = f"[{host}]" if ":" in host else host
         names = ["relay", *(f"insurer:{c}" for c in self.insurer_configs),
-                 *(f"provider:{c}" for c in self.cores if c not in self.options.agents)]
+                 *([VENDOR] if self.tenants else (f"provider:{c}" for c in self.cores if c not in self.options.agents))]
         sockets = {}
         try:
             for name in names:
@@ -236,7 +261,9 @@ class Stack:
             for sock in sockets.values():
                 sock.close()
             raise
-        self.urls = {name: f"https://{shown}:{sock.getsockname()[1]}" for name, sock in sockets.items()}
+        self.urls = {name: f"https://{shown}:{sock.getsockname()[1]}" for name, sock in sockets.items()
+                     if not name.startswith("provider:")}
+        self.urls |= self._provider_urls(lambda name: f"https://{shown}:{sockets[name].getsockname()[1]}")
         self._build(relay_client(client_context=pki.client_context("relay-client"), journal=self.journal,
                                  faults=self.options.faults),
                     lambda code: httpx.AsyncClient(transport=self._to_relay(httpx.AsyncHTTPTransport(
@@ -249,8 +276,9 @@ class Stack:
                 self._served[f"insurer:{code}"] = start(app, tls=pki.server_context("insurer-server"),
                                                         name=f"insurer-{code}", sock=sockets.pop(f"insurer:{code}"))
             for code, app in self.provider_apps.items():
-                self._served[f"provider:{code}"] = start(app, tls=pki.server_context("provider-server"),
-                                                         name=f"provider-{code}", sock=sockets.pop(f"provider:{code}"))
+                name = VENDOR if code == VENDOR else f"provider:{code}"
+                self._served[name] = start(app, tls=pki.server_context("provider-server"),
+                                           name=name.replace(":", "-"), sock=sockets.pop(name))
             with self._agents_in_background():
                 yield self
         finally:

@@ -22,6 +22,7 @@ from ...simulator.generator.context import OptionError, Options
 from ...simulator.generator.scenario import ScenarioError, write_scenario
 from ...simulator.pki import PkiError
 from ...simulator.provider import Scenario
+from ...simulator.provider.vendor import MAX_TENANTS, VENDOR
 from ...simulator.relay import ConfigError
 from ...simulator.serving import ServeError
 from ...simulator.stack import Stack, StackOptions
@@ -50,15 +51,24 @@ def ensure_scenario(config: ServeConfig, console: Console) -> Path:
     return target
 
 
-def build_stack(config: ServeConfig, console: Console, *, agent: bool = False) -> Stack:
+def build_stack(config: ServeConfig, console: Console, *, agent: bool = False, tenants: int = 0) -> Stack:
+    if tenants and (agent or config.reference_mode == "agent"):
+        raise OneLineError("--tenants: 벤더 서버는 pull 방식입니다 "
+                           "(--agent 나 mode = \"agent\" 와 함께 쓸 수 없습니다)",
+                           "--tenants: a vendor's server is pulled from (not with --agent or mode = \"agent\")")
+    if tenants and config.reference_code:
+        raise OneLineError("--tenants: 벤더 서버는 시나리오의 요양기관을 모두 대신합니다 "
+                           "(reference code 를 지우십시오)",
+                           "--tenants: a vendor's server answers for the scenario's providers (remove the "
+                           "reference provider's code)")
     scenario = ensure_scenario(config, console)
     try:
         code = config.reference_code or Scenario.load(scenario).provider_code
         agents = [code] if agent or config.reference_mode == "agent" else []
-        return Stack(StackOptions(scenario, config.state_dir, insurers=config.insurers, providers=[code],
-                                  agents=agents, external=config.external, faults=config.faults,
-                                  allowed_provider_hosts=config.allowed_provider_hosts,
-                                  host=config.host, ports=config.ports(code)))
+        return Stack(StackOptions(scenario, config.state_dir, insurers=config.insurers,
+                                  providers=None if tenants else [code], agents=agents, external=config.external,
+                                  faults=config.faults, allowed_provider_hosts=config.allowed_provider_hosts,
+                                  host=config.host, ports=config.ports(code), tenants=tenants))
     except ValueError as exc:
         raise OneLineError(f"시나리오를 쓸 수 없습니다: {exc}", f"cannot use the scenario: {exc}") from None
 
@@ -74,6 +84,17 @@ def write_sample_claim(stack: Stack) -> Path | None:
     return None
 
 
+def write_tenants(stack: Stack) -> Path:
+    """``tenants.jsonl`` in the state directory: each clinic the vendor's server answers for, its base URL
+    (what the relay registered) and the scenario provider it is a copy of (null: the scenario's own)."""
+    path = stack.options.state_dir / "tenants.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for tenant in stack.tenants:
+            out.write(json.dumps({"provider_code": tenant.provider_code, "copy_of": tenant.copy_of,
+                                  "base_url": stack.urls[f"provider:{tenant.provider_code}"]}) + "\n")
+    return path
+
+
 def describe(stack: Stack, sample: Path | None, console: Console) -> None:
     pki = stack.pki
     table = Table(title="s24kit serve — kit-v1 시뮬레이터 / simulator (mutual TLS)", title_justify="left")
@@ -84,7 +105,11 @@ def describe(stack: Stack, sample: Path | None, console: Console) -> None:
         if name.startswith("insurer:"):
             behaviour = stack.insurer_configs[name.split(":", 1)[1]].behaviour
             table.add_row(f"insurer 보험사 {name.split(':', 1)[1]}", url, f"behaviour {behaviour}")
-        elif name.startswith("provider:"):
+        elif name == VENDOR:
+            copies = sum(1 for t in stack.tenants if t.copy_of)
+            table.add_row("vendor 벤더 서버", url + "/{provider_code}",
+                          f"{len(stack.tenants)} provider codes ({copies} copies): {write_tenants(stack)}")
+        elif name.startswith("provider:") and not stack.tenants:
             table.add_row(f"provider 요양기관 {name.split(':', 1)[1]}", url, "reference provider (pull)")
     for code in stack.options.agents:
         table.add_row(f"agent 에이전트 {code}", "→ " + stack.urls["relay"], "reference provider (agent mode)")
@@ -138,7 +163,11 @@ def warn_if_exposed(host: str, console: Console) -> None:
               help="State directory (certificates, databases, journal); default .s24kit.")
 @click.option("--agent", is_flag=True, help="Run the reference provider in agent mode (outbound polling).")
 @click.option("--duration", type=Seconds(min=0), help="Stop after this many seconds (default: Ctrl-C).")
-def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, duration: float | None) -> None:
+@click.option("--tenants", type=click.IntRange(1, MAX_TENANTS), default=None,
+              help="Serve the reference provider as an EMR vendor's central server answering for this many "
+                   "provider codes at /{provider_code}/s24/v1/… (docs/performance.md §3).")
+def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, duration: float | None,
+          tenants: int | None) -> None:
     """시뮬레이터 실행 / run relay, insurers and the reference provider on loopback over mutual TLS."""
     console = wide_console()
     try:
@@ -153,7 +182,7 @@ def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, durat
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        stack = build_stack(config, console, agent=agent)
+        stack = build_stack(config, console, agent=agent, tenants=tenants or 0)
         warn_if_exposed(config.host, console)
         with stack.network():
             describe(stack, write_sample_claim(stack), console)

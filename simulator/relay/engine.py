@@ -47,7 +47,8 @@ class Relay:
         self._watchers: dict[str, asyncio.Event] = {}  # claim id → set when its state changes
         for registration in config.providers:
             check_provider_host(registration, config.allowed_provider_hosts, f"provider {registration.code}")
-            store.put_provider(registration.as_dict())
+        # one transaction: a vendor's server registers thousands of clinics, one fsync each took minutes
+        store.put_providers([registration.as_dict() for registration in config.providers])
         self.agents = AgentQueue(store, self.registration, config.agent_deadline, self._wake.set)
 
     # -- registry -----------------------------------------------------------------------------------------

@@ -77,9 +77,15 @@ class RelayStore(Database):
         return [json.loads(r["body"]) for r in self.query("SELECT body FROM providers ORDER BY code")]
 
     def put_provider(self, registration: dict[str, Any]) -> None:
+        self.put_providers([registration])
+
+    def put_providers(self, registrations: list[dict[str, Any]]) -> None:
+        """Register (or change) providers, all in one transaction."""
+        if not registrations:
+            return
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO providers VALUES (?, ?)",
-                       (registration["code"], json.dumps(registration, ensure_ascii=False)))
+            db.executemany("INSERT OR REPLACE INTO providers VALUES (?, ?)",
+                           [(r["code"], json.dumps(r, ensure_ascii=False)) for r in registrations])
 
     def counts(self) -> dict[str, int]:
         rows = self.query("SELECT state, COUNT(*) AS n FROM claims GROUP BY state")
