@@ -79,6 +79,7 @@ class StackOptions:
     clock: Callable[[], dt.datetime] | None = None
     persistent: bool = True  # SQLite files in state_dir (restartable) rather than in memory
     provider_app: Callable[[ProviderCore], Any] = create_provider_app
+    products: dict[str, dict[str, str]] = field(default_factory=dict)  # provider code → health's product
     #: > 0: one vendor server answers for this many provider codes (simulator/provider/vendor.py), instead of
     #: one server per provider; ``providers`` and ``agents`` must then be left empty
     tenants: int = 0
@@ -107,7 +108,8 @@ class Stack:
             self.tenants = tenants_for(all_providers, options.tenants)
             self.cores = tenant_cores(all_providers, self.tenants, clock=self.clock)
         else:
-            self.cores = {code: ProviderCore(all_providers[code], clock=self.clock) for code in wanted}
+            self.cores = {code: ProviderCore(all_providers[code], clock=self.clock,
+                                             product=options.products.get(code)) for code in wanted}
         codes = sorted({p["insurer_code"] for p in _lines(options.scenario / "policies.jsonl")})
         self.insurer_configs = {c.code: c for c in options.insurers} or {c: InsurerConfig(c) for c in codes}
         journal = options.state_dir / "journal.sqlite" if options.persistent else ":memory:"
