@@ -165,6 +165,9 @@ def warn_if_exposed(host: str, console: Console) -> None:
               help="State directory (certificates, databases, journal); default .s24kit.")
 @click.option("--agent", is_flag=True, help="Run the reference provider in agent mode (outbound polling).")
 @click.option("--duration", type=Seconds(min=0), help="Stop after this many seconds (default: Ctrl-C).")
+@click.option("--processes", is_flag=True,
+              help="Run each party (relay, each insurer, each provider or the vendor) in its own process "
+                   "(docs/performance.md §4).")
 @click.option("--tenants", type=click.IntRange(1, MAX_TENANTS), default=None,
               help="Serve the reference provider as an EMR vendor's central server answering for this many "
                    "provider codes at /{provider_code}/s24/v1/… (docs/performance.md §3).")
@@ -178,14 +181,15 @@ def warn_if_exposed(host: str, console: Console) -> None:
 @click.option("--seed", type=int, default=1, show_default=True, help="--fleet: seed of the defects and data.")
 def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, duration: float | None,
           fleet_size: int | None, fleet_csv: Path | None, defect_share: float, seed: int,
-          tenants: int | None) -> None:
+          tenants: int | None, processes: bool) -> None:
     """시뮬레이터 실행 / run relay, insurers and the reference provider on loopback over mutual TLS."""
     console = wide_console()
     if fleet_size is None and (fleet_csv is not None or defect_share != 0.2 or seed != 1):
         raise OneLineError("--fleet-csv, --defect-share, --seed: --fleet N 과 함께만 씁니다",
                            "--fleet-csv, --defect-share, --seed: only with --fleet N")
-    if fleet_size is not None and tenants is not None:
-        raise OneLineError("--tenants: --fleet 와 함께 쓸 수 없습니다", "--tenants: cannot be combined with --fleet")
+    if fleet_size is not None and (tenants is not None or processes):
+        raise OneLineError("--tenants, --processes: --fleet 와 함께 쓸 수 없습니다",
+                           "--tenants, --processes: cannot be combined with --fleet")
     if fleet_size is not None:
         if config_file is not None or agent:
             raise OneLineError("--fleet: --config, --agent 와 함께 쓸 수 없습니다",
@@ -209,7 +213,7 @@ def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, durat
     try:
         stack = build_stack(config, console, agent=agent, tenants=tenants or 0)
         warn_if_exposed(config.host, console)
-        with stack.network():
+        with stack.network(processes=processes):
             describe(stack, write_sample_claim(stack), console)
             stop.wait(duration)
     except (ServeError, PkiError) as exc:

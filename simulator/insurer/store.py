@@ -51,9 +51,14 @@ class InsurerStore(Database):
     # -- policies and histories -----------------------------------------------------------------------
 
     def put_policy(self, policy: dict[str, Any], identity: str) -> None:
+        self.put_policies([(policy, identity)])
+
+    def put_policies(self, policies: list[tuple[dict[str, Any], str]]) -> None:
+        """Store (or replace) policies with the identity each is found by, all in one transaction."""
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO policies VALUES (?, ?, ?)",
-                       (policy["policy_number"], identity, json.dumps(policy, ensure_ascii=False)))
+            db.executemany("INSERT OR REPLACE INTO policies VALUES (?, ?, ?)",
+                           [(policy["policy_number"], identity, json.dumps(policy, ensure_ascii=False))
+                            for policy, identity in policies])
 
     def policies_for(self, identity: str) -> list[dict[str, Any]]:
         rows = self.query("SELECT body FROM policies WHERE identity = ? ORDER BY policy_number", identity)
