@@ -49,15 +49,6 @@ class ServerSpec:
     sock: socket.socket
 
 
-def party_server(options: Any, urls: dict[str, str], name: str) -> tuple[Any, ssl.SSLContext]:
-    """Party ``name`` of the stack described by ``options`` (a :class:`~.stack.StackOptions`) and its TLS."""
-    from .stack import Stack
-
-    stack = Stack(options)
-    stack.urls = dict(urls)
-    return stack.party_app(name), stack.server_tls(name)
-
-
 async def _echo(request: Request) -> Response:
     return JSONResponse(await request.json())
 
@@ -167,4 +158,4 @@ def serving_in_processes(specs: list[ServerSpec]):
         servers.stop()
 
 
-__all__ = ["ServerProcesses", "ServerSpec", "echo_server", "party_server", "serving_in_processes"]
+__all__ = ["ServerProcesses", "ServerSpec", "echo_server", "serving_in_processes"]

@@ -314,7 +314,7 @@ class Stack:
         if processes:
             for code in self.insurer_configs:  # made here once: the processes would race to write them
                 self.pki.insurer_client(code)
-            specs = [ServerSpec(name, "s24kit.simulator.processes:party_server", (self.options, self.urls, name),
+            specs = [ServerSpec(name, "s24kit.simulator.stack:party_server", (self.options, self.urls, name),
                                 sockets.pop(name)) for name in names]
             with serving_in_processes(specs) as self.processes, self._agents_in_background():
                 yield self
@@ -367,3 +367,11 @@ class Stack:
         old.stop()
         self._served["relay"] = start(self.party_app("relay"), tls=self.server_tls("relay"), name="relay",
                                       host=old.host, port=old.port)
+
+
+def party_server(options: StackOptions, urls: dict[str, str], name: str) -> tuple[Any, ssl.SSLContext]:
+    """Party ``name`` of the stack ``options`` describe, and its TLS context: what a party's process serves
+    (:mod:`.processes`, ``network(processes=True)``)."""
+    stack = Stack(options)
+    stack.urls = dict(urls)
+    return stack.party_app(name), stack.server_tls(name)
