@@ -394,10 +394,16 @@ def test_emr_seed_csv_and_jsonl_agree_and_add_up(scenario: Path) -> None:
     receipts = {d["visit_id"]: d for d in jsonl(scenario / "expected/documents.jsonl")
                 if d["document_type"] in ("medical_receipt", "pharmacy_receipt")}
     sums: Counter[str] = Counter()
+    covered: Counter[str] = Counter()
     for item in jsonl(seed / "line_items.jsonl"):
         sums[item["visit_id"]] += item["total"]
+        covered[item["visit_id"]] += item["copay"] + item["insurer"]
     for visit in jsonl(seed / "visits.jsonl"):
-        assert sums[visit["visit_id"]] == receipts[visit["visit_id"]]["totals"]["total_amount"]
+        totals = receipts[visit["visit_id"]]["totals"]
+        assert (visit["copay_total"], visit["insurer_total"]) == (totals["copay"], totals["insurer"])
+        adjustment = visit["copay_total"] + visit["insurer_total"] - covered[visit["visit_id"]]
+        assert -10 < adjustment <= 0  # 요양급여비용총액 truncated below 10 won
+        assert sums[visit["visit_id"]] + adjustment == totals["total_amount"]
 
 
 def test_target_provider_holds_every_medical_visit(tmp_path: Path) -> None:

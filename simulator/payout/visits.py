@@ -172,7 +172,8 @@ def _medical(index: int, receipt: Document, statement: Document | None, room_row
 def _statement_only(doc_id: str, statement: Document, room_rows: frozenset[str]) -> Part:
     lines, provider = statement["lines"], statement["provider"]
     inpatient = statement["setting"] == "inpatient"
-    copay = sum(x["copay"] for x in lines)
+    adjustment = statement.get("bottom_rows", {}).get("adjustment", {})  # 끝처리: the receipt's truncated copay
+    copay = sum(x["copay"] for x in lines) + adjustment.get("copay", 0)
     room = sum(x["non_covered"] for x in lines if x["category"] in room_rows) if inpatient else 0
     big = _big_three(lines)
     other = sum(x["non_covered"] for x in lines) - room - sum(a for _, a, _ in big)
@@ -186,7 +187,8 @@ def _statement_only(doc_id: str, statement: Document, room_rows: frozenset[str])
         severe=False, nhi_applied=nhi_applied(statement["patient_category"]),
         patient_category=statement["patient_category"],
         covered_gross=copay + sum(x["full_copay"] for x in lines), ceiling_excess=0, non_covered=max(other, 0),
-        private_room=room, big_three=big, partial_copay=copay, partial_insurer=sum(x["insurer"] for x in lines))
+        private_room=room, big_three=big, partial_copay=copay,
+        partial_insurer=sum(x["insurer"] for x in lines) + adjustment.get("insurer", 0))
 
 
 def _pharmacy(index: int, receipt: Document, prescription: Document | None) -> Part:
