@@ -23,9 +23,10 @@ import httpx
 
 from .faults import FaultSwitch, FaultTransport
 from .inprocess import AsgiRouter
-from .insurer.adjudication import engine_adjudicator
+from .insurer.adjudication import engine_adjudicator, engine_shared_adjudicator
 from .insurer.app import create_insurer_app
 from .insurer.config import InsurerConfig
+from .insurer.register import ContractRegister
 from .journal import Journal
 from .pki import TestPKI, ensure_pki
 from .private import private_directory, private_file, private_state_directory
@@ -133,9 +134,11 @@ class Stack:
         for code, core in self.cores.items():
             if code not in self.options.agents:
                 self.provider_apps[code] = self.options.provider_app(core)
+        self.register = ContractRegister()
         for code, config in self.insurer_configs.items():
             config = dataclasses.replace(config, relay_base=self.urls["relay"])
             self.insurer_apps[code] = create_insurer_app(config, adjudicator=engine_adjudicator,
+                                                         register=self.register, shared=engine_shared_adjudicator,
                                                          database=self._db(f"insurer-{code}"),
                                                          http_client=insurer_client(code), clock=self.clock)
         self._relay_client = relay_client_
@@ -158,6 +161,8 @@ class Stack:
                   for p in _lines(self.options.scenario / "emr-seed" / "patients.jsonl")}
         loaded = 0
         for entry in _lines(self.options.scenario / "policies.jsonl"):
+            if entry["patient_id"] in tokens:  # the 중복가입 register knows every insurer's policies
+                self.register.add(tokens[entry["patient_id"]], entry["insurer_code"], entry["policy"])
             app = self.insurer_apps.get(entry["insurer_code"])
             if app is not None and entry["patient_id"] in tokens:
                 app.state.insurer.store.put_policy(entry["policy"], tokens[entry["patient_id"]])
