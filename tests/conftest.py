@@ -17,6 +17,8 @@ from s24kit.conformance.cli.generate import generate
 from s24kit.simulator.pki import TestPKI, ensure_pki
 from s24kit.simulator.provider import Scenario
 
+from ._databases import fresh_postgres_database, fresh_sqlite_url, postgres_unreachable_reason
+from ._require import require
 from .browser import headless_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -65,3 +67,18 @@ def chromium(tmp_path) -> Iterator[Any]:
     missing, fails instead under S24_REQUIRE_ALL=1."""
     with headless_chromium(tmp_path / "chromium-profile") as driver:
         yield driver
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def console_database(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty console database URL per test: ``sqlite:///…`` and ``postgresql://…`` (psycopg 3).
+
+    PostgreSQL is the test server of ``S24_TEST_POSTGRES_URL`` (started by ``.ci/run``); without it the
+    PostgreSQL case skips, or fails under ``S24_REQUIRE_ALL=1``.
+    """
+    if request.param == "sqlite":
+        yield fresh_sqlite_url(tmp_path)
+        return
+    require(postgres_unreachable_reason() is None, postgres_unreachable_reason() or "")
+    with fresh_postgres_database() as url:
+        yield url
