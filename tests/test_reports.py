@@ -505,6 +505,7 @@ def test_report_verify_exit_codes(tmp_path, bundle):
     ok = runner.invoke(main, ["report", "verify", str(bundle), "--lang", "en"])
     assert ok.exit_code == 0, ok.output
     assert "bundle intact: 4 files" in ok.output and "report.json" in ok.output
+    assert " KST (UTC+09:00)" in ok.output  # the bundle's time (stored in UTC) as Korean staff read it
 
     altered = runner.invoke(main, ["report", "verify", str(_rewrite(bundle, tmp_path / "t.zip", _flip))])
     assert altered.exit_code == 1

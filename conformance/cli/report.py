@@ -11,6 +11,7 @@ from rich.table import Table
 
 from ..reports import check_bundle, report_problems, write_html, write_junit
 from ..reports.bundle import BundleCheck
+from ..reports.html import in_kst
 from .params import InputFile, Loaded, OutputFile
 from .report_body import body
 from .usage import OneLineError, OneLineGroup, wide_console
@@ -48,7 +49,7 @@ def _print_check(check: BundleCheck, lang: str) -> None:
     m = check.manifest or {}
     console.print(f"{'증거 묶음' if ko else 'Evidence bundle'} {check.path}: silson24-kit {m.get('kit_version')}, "
                   f"{m.get('profile')} ({m.get('suite_version')}), {m.get('rule_pack_digest')}, "
-                  f"{m.get('created_at')}", highlight=False, soft_wrap=True)
+                  f"{in_kst(str(m.get('created_at')))}", highlight=False, soft_wrap=True)
     table = Table(title="묶음 파일" if ko else "Files")
     for ko_name, en_name in (("파일", "file"), ("크기", "size"), ("SHA-256", "SHA-256"), ("상태", "status")):
         table.add_column(ko_name if ko else en_name, overflow="fold")

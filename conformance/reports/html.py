@@ -126,7 +126,7 @@ def _duration(ms: float) -> str:
     return f"{ms / 1000:.1f} s"
 
 
-def _moment(text: str) -> str:
+def in_kst(text: str) -> str:
     """A report timestamp as Korean staff read it: in KST, with the zone written out."""
     try:
         moment = datetime.fromisoformat(text)
@@ -235,7 +235,7 @@ def view(report: dict[str, Any], lang: str) -> dict[str, Any]:
         "warnings_title": words["warnings"].format(n=len(warnings)),
         "skipped_title": words["skipped"].format(n=len(skipped)),
         "role_text": words.get(target["role"], ""), "certificate": certificate, "environment": environment,
-        "started": _moment(report["started_at"]), "finished": _moment(report["finished_at"]),
+        "started": in_kst(report["started_at"]), "finished": in_kst(report["finished_at"]),
         "elapsed": _elapsed(report["started_at"], report["finished_at"]),
         "rows": rows, "skipped": skipped, "details": details,
         "footer": words["footer"].format(kit="silson24-kit", version=report["kit_version"],
