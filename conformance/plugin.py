@@ -226,7 +226,9 @@ class RequirementItem(pytest.Item):
         run = self._run()
         result = run.suite.run(self.planned)
         run.results[self.planned.requirement] = result
-        self.user_properties += [("s24_verdict", result.verdict), ("s24_level", self.requirement.level)]
+        # pytest's --junitxml writes these as the test case's properties (the titles as in the kit's junit.xml).
+        self.user_properties += [("title_ko", self.requirement.title_ko), ("title_en", self.requirement.title_en),
+                                 ("s24_verdict", result.verdict), ("s24_level", self.requirement.level)]
         if result.verdict == "fail":
             raise RequirementFailed(self._describe(result, run.lang))
         if result.verdict == "skip":

@@ -10,6 +10,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from click.testing import CliRunner
 
+from s24kit.conformance.catalogue import requirements
 from s24kit.conformance.checks import CHECKS, Check, failed
 from s24kit.conformance.cli.check import check
 from s24kit.conformance.runner import ConfigError, SelectionError, load_checks, make_target, plan, run_suite
@@ -307,6 +308,8 @@ def test_plugin_warn_is_a_tolerated_failure_and_role_skip(pytester, monkeypatch,
     assert {name: case.get("classname") for name, case in cases.items()} == {"S24-API-100": "s24kit.API",
                                                                             "S24-SEC-003": "s24kit.SEC"}
     assert cases["S24-SEC-003"].find("skipped").get("type") == "pytest.xfail"
+    props = {p.get("name"): p.get("value") for p in cases["S24-SEC-003"].iterfind("properties/property")}
+    assert props["title_en"] == requirements()["S24-SEC-003"].title_en and props["s24_verdict"] == "warn"
     assert cases["S24-API-100"].find("skipped").get("type") == "pytest.skip"
 
 
