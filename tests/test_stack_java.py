@@ -1,9 +1,9 @@
 """docs/stacks/java.md holds: a JSSE server configured as its §3 says passes every MUST of the S24-TLS family, and
 the mistakes the page warns about (Java's default suites, want instead of need) fail their requirements.
 
-The server is tests/java/JsseProvider.java, run by the JDK's source launcher (`java File.java`); its keystore
-holds the server key with the chain server certificate → intermediate (no root) and its truststore the kit's
-root alone, in PKCS#12 — the files `s24kit pki export` writes.
+The server is tests/java/JsseProvider.java, run by the JDK's source launcher (`java File.java`), with the
+keystore and truststore `s24kit pki export` writes (PKCS#12: the server key with the chain server certificate →
+intermediate, no root; the kit's root alone).
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.serialization import pkcs12
+from click.testing import CliRunner
 
+from s24kit.conformance.cli import main
 from s24kit.conformance.runner import make_target, run_suite
 from s24kit.simulator.pki import ensure_pki
 
@@ -47,21 +46,12 @@ def scenario_dir(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def stores(kit, tmp_path_factory) -> tuple[Path, Path]:
-    """server.p12 (alias server: key, leaf, intermediate) and truststore.p12 (the root), as java.md §1 says."""
-    out = tmp_path_factory.mktemp("certs")
-    server = kit["provider-server"]
-    key = serialization.load_pem_private_key(server.key.read_bytes(), password=None)
-    leaf, *chain = x509.load_pem_x509_certificates(server.cert.read_bytes())
-    encryption = (serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(50_000)
-                  .key_cert_algorithm(pkcs12.PBES.PBESv2SHA256AndAES256CBC).hmac_hash(hashes.SHA256())
-                  .build(PASSWORD.encode()))
-    keystore = out / "server.p12"
-    keystore.write_bytes(pkcs12.serialize_key_and_certificates(b"server", key, leaf, chain, encryption))  # type: ignore[arg-type]
-    root = x509.load_pem_x509_certificate(kit.ca_cert.read_bytes())
-    truststore = out / "truststore.p12"
-    truststore.write_bytes(pkcs12.serialize_java_truststore(
-        [pkcs12.PKCS12Certificate(root, b"relay-ca")], serialization.BestAvailableEncryption(PASSWORD.encode())))
-    return keystore, truststore
+    """server.p12 and truststore.p12 as a vendor gets them: ``s24kit pki export`` (java.md §1)."""
+    out = tmp_path_factory.mktemp("export") / "certs"
+    result = CliRunner().invoke(main, ["pki", "export", "--out", str(out), "--password", PASSWORD,
+                                       "--state", str(kit.directory.parent)])
+    assert result.exit_code == 0, result.output
+    return out / "server.p12", out / "truststore.p12"
 
 
 def _serve(java: str, stores: tuple[Path, Path], mode: str) -> Iterator[str]:
