@@ -383,3 +383,26 @@ def test_an_unknown_object_is_404(console: Console) -> None:
     assert console.pages["viewer"].get("/vendors/999999").status_code == 404
 
 
+
+
+# -- product version certification states ---------------------------------------------------------------------
+
+def test_a_product_version_is_certified_by_a_run_and_an_approver(console: Console, version_id: int) -> None:
+    from s24kit.conformance.console.validation import FieldError
+
+    engine = console.database.engine
+    with engine.begin() as connection, pytest.raises(FieldError) as refused:
+        register.change_version_state(connection, SYSTEM, "operator", version_id, "certified", run_id=7)
+    assert refused.value.status == 403
+    with engine.begin() as connection, pytest.raises(FieldError) as refused:
+        register.change_version_state(connection, SYSTEM, "approver", version_id, "certified")
+    assert refused.value.field == "run_id"
+    with engine.begin() as connection:
+        certified = register.change_version_state(connection, SYSTEM, "approver", version_id, "certified", run_id=7)
+    assert certified["state"] == "certified" and certified["certified_run_id"] == 7 and certified["certified_at"]
+    with engine.begin() as connection, pytest.raises(FieldError) as refused:
+        register.change_version_state(connection, SYSTEM, "admin", version_id, "rejected")
+    assert refused.value.status == 409 and "certified to rejected" in refused.value.message_en
+    answer = console.api("viewer").get(f"/api/v1/product-versions/{version_id}")
+    assert_documented("GET", "/api/v1/product-versions/{version_id:id}", answer)
+    assert answer.json()["state"] == "certified"
