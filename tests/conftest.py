@@ -6,6 +6,7 @@ import copy
 import functools
 import json
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,6 +15,9 @@ from click.testing import CliRunner
 from s24kit.conformance.cli.generate import generate
 from s24kit.simulator.pki import TestPKI, ensure_pki
 from s24kit.simulator.provider import Scenario
+
+from ._databases import fresh_postgres_database, fresh_sqlite_url, postgres_unreachable_reason
+from ._require import require
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "schemas" / "kit-v1" / "examples"
@@ -53,3 +57,18 @@ def pki(tmp_path_factory) -> TestPKI:
 def scenario(scenario_dir) -> Scenario:
     """The scenario of the module's ``scenario_dir`` fixture, loaded for its default provider."""
     return Scenario.load(scenario_dir)
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def console_database(request, tmp_path) -> Iterator[str]:
+    """A fresh, empty console database URL per test: ``sqlite:///…`` and ``postgresql://…`` (psycopg 3).
+
+    PostgreSQL is the test server of ``S24_TEST_POSTGRES_URL`` (started by ``.ci/run``); without it the
+    PostgreSQL case skips, or fails under ``S24_REQUIRE_ALL=1``.
+    """
+    if request.param == "sqlite":
+        yield fresh_sqlite_url(tmp_path)
+        return
+    require(postgres_unreachable_reason() is None, postgres_unreachable_reason() or "")
+    with fresh_postgres_database() as url:
+        yield url
