@@ -3,7 +3,6 @@ of the scenario apart from the others', and the summary with failures grouped by
 
 from __future__ import annotations
 
-import csv
 import json
 import socket
 import subprocess
@@ -109,9 +108,8 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-def _requests(stats: Path, name: str) -> int:
-    with stats.open(encoding="utf-8", newline="") as f:
-        return sum(int(r["Request Count"]) for r in csv.DictReader(f) if r["Name"] == name)
+def _requests(results: Path, name: str) -> int:
+    return sum(r["requests"] for r in json.loads(results.read_text())["rows"] if r["name"] == name)
 
 
 def test_a_master_and_two_workers_add_up_and_never_repeat_a_request_id(relay, scenario_dir: Path,
@@ -142,7 +140,8 @@ def test_a_master_and_two_workers_add_up_and_never_repeat_a_request_id(relay, sc
     assert sorted(c["worker"] for c in counts) == [0, 1]
     sent = [line.split("\t") for p in sorted(tmp_path.glob("worker*/ids/*.ids"))
             for line in p.read_text().splitlines()]
-    stats = tmp_path / "master" / "locust_stats.csv"
+    stats = tmp_path / "master" / "locust-final.json"
+    assert (tmp_path / "master" / "locust_stats.csv").is_file() and (tmp_path / "master" / "report.html").is_file()
     for name, kind in (("POST /relay/v1/claims", "POST"), ("submitted → final", "CLAIM")):
         assert _requests(stats, name) == sum(c["requests"].get(f"{kind} {name}", 0) for c in counts) > 0
     assert _requests(stats, "POST /relay/v1/claims") == len(sent) <= 12
@@ -162,9 +161,39 @@ def test_a_refused_certificate_ends_in_the_summary_as_its_problem_code(relay, sc
                              "--key", str(pki["relay-client"].key), "-u", "1", "-t", "5", "--claims", "3",
                              "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
     assert result.returncode == 1, result.stdout + result.stderr
-    summary = summarise(tmp_path / "locust", ["patients"])
+    summary = summarise(tmp_path / "locust-final.json", ["patients"])
     assert summary["failures_by_problem"] == {"forbidden": 3}
     headline = summary["headlines"][0]
     assert headline["completed"] == 0 and not headline["targets"]["national_average"]["met"]
     assert "실패 (문제 코드별)" in result.stdout and "`forbidden`: 3" in result.stdout
     assert result.stdout.index("목표 대비 결과") < result.stdout.index("Against the targets")
+
+
+def test_the_relay_pulls_each_claim_s_documents_from_the_provider(relay, scenario_dir: Path, tmp_path: Path) -> None:
+    stack, state = relay
+    provider = next(url for name, url in stack.urls.items() if name.startswith("provider:"))
+    result = subprocess.run([*LOAD, "--traffic", "relay", "--target", provider, "--scenario", str(scenario_dir),
+                             "--state", str(state), "-u", "2", "-t", "6", "--claims", "5", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["headlines"][0]["completed"] == 5 and summary["failures_by_problem"] == {}
+    assert _requests(tmp_path / "locust-final.json", "POST visits:search") == 5
+
+
+def test_agents_poll_the_relay_with_their_registered_certificate(scenario_dir: Path, tmp_path: Path) -> None:
+    code = busiest_provider(scenario_dir)
+    stack = Stack(StackOptions(scenario_dir, tmp_path / "state", providers=[code], agents=[code]))
+    with stack.network() as running:
+        args = [*LOAD, "--traffic", "agents", "--target", running.urls["relay"], "--scenario", str(scenario_dir),
+                "--poll-wait", "1", "-u", "2", "-t", "5"]
+        result = subprocess.run([*args, "--state", str(tmp_path / "state"), "--out", str(tmp_path / "ok")],
+                                capture_output=True, text=True, timeout=120)
+        refused = subprocess.run([*args, "--ca", str(running.pki.ca_cert), "--cert",
+                                  str(running.pki["patient-app"].cert), "--key", str(running.pki["patient-app"].key),
+                                  "--out", str(tmp_path / "refused")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    polls = json.loads((tmp_path / "ok" / "summary.json").read_text(encoding="utf-8"))["headlines"][0]
+    assert polls["completed"] > 0 and polls["unit"] == "polls/s"
+    assert refused.returncode == 1
+    assert set(json.loads((tmp_path / "refused" / "summary.json").read_text())["failures_by_problem"]) == {"forbidden"}

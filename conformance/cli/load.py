@@ -25,6 +25,7 @@ from .usage import OneLineCommand, OneLineError
 
 EXIT_OK, EXIT_FAILURES = 0, 1
 CSV_PREFIX = "locust"
+RESULTS = "locust-final.json"
 DEFAULT_STATE = Path(".s24kit")
 
 
@@ -142,10 +143,13 @@ def load(traffic: tuple[str, ...], target: str | None, scenario: Path, state: Pa
         agent_provider = wanted[0] if wanted else busiest_provider(scenario)
     out = out.absolute()
     out.mkdir(parents=True, exist_ok=True)
+    results = out / RESULTS
+    results.unlink(missing_ok=True)  # a summary must never come from an earlier run
     settings = Settings(scenario=str(scenario.absolute()), ca=ca_file, certificates=certificates, providers=wanted,
                         insurers=sorted(set(insurers)) or None,
                         workers=workers, run=time.strftime("%H%M%S"), claims=claims,
-                        record_ids=str(out / "ids") if record_ids else None, poll_wait=poll_wait,
+                        results=str(results), record_ids=str(out / "ids") if record_ids else None,
+                        poll_wait=poll_wait,
                         agent_provider=agent_provider)
     command = _locust_command(chosen, out, target, users, spawn_rate, run_time, workers, role or "local",
                               master_host, master_port, web, locust_args)
@@ -155,13 +159,12 @@ def load(traffic: tuple[str, ...], target: str | None, scenario: Path, state: Pa
         raise OneLineError("중단되었습니다", "interrupted", 130) from None
     if role == "worker":
         sys.exit(finished.returncode)
-    stats = out / f"{CSV_PREFIX}_stats.csv"
-    if not stats.is_file():
+    if not results.is_file():
         raise OneLineError(f"Locust 가 결과를 남기지 않았습니다 (종료 코드 {finished.returncode}): "
                            "위의 Locust 출력을 보십시오",
                            f"Locust left no results (exit {finished.returncode}); see Locust's output above",
                            EXIT_FAILURES)
-    summary = summarise(out / CSV_PREFIX, chosen)
+    summary = summarise(results, chosen)
     (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     text = markdown(summary)
     (out / "summary.md").write_text(text, encoding="utf-8")

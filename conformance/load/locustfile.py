@@ -28,6 +28,8 @@ from urllib.parse import urlsplit
 import gevent.ssl
 from locust import FastHttpUser, constant, events, task
 from locust.exception import StopUser
+from locust.runners import WorkerRunner
+from locust.stats import RequestStats, StatsError
 
 from s24kit.conformance.load.settings import Settings
 from s24kit.conformance.load.workload import (
@@ -110,9 +112,25 @@ def _count(request_type: str, name: str, exception: BaseException | None, **_: A
 
 
 @events.quitting.add_listener
-def _close(**_: Any) -> None:
+def _close(environment: Any, **_: Any) -> None:
     if _worker is not None:
         _worker.close()
+    if SETTINGS.results and not isinstance(environment.runner, WorkerRunner):
+        # Locust's CSV is rewritten once a second and not at exit: its last second may be missing there
+        Path(SETTINGS.results).write_text(json.dumps(final_results(environment.stats), ensure_ascii=False),
+                                          encoding="utf-8")
+
+
+def final_results(stats: RequestStats) -> dict[str, Any]:
+    """Locust's own statistics once the run has ended (and, on a master, every worker's last report)."""
+    def percentile(entry: Any, share: float) -> float | None:
+        return entry.get_response_time_percentile(share) if entry.num_requests else None
+
+    return {"rows": [{"type": e.method, "name": e.name, "requests": e.num_requests, "failures": e.num_failures,
+                      "per_second": e.total_rps, "p50_ms": percentile(e, 0.5), "p99_ms": percentile(e, 0.99)}
+                     for e in stats.entries.values()],
+            "failures": [{"type": x.method, "name": x.name, "error": StatsError.parse_error(x.error),
+                          "occurrences": x.occurrences} for x in stats.errors.values()]}
 
 
 def problem_label(response: Any) -> str:

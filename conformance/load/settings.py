@@ -26,6 +26,7 @@ class Settings:
     run: str = "run"  # part of every request id, so a new run never replays an earlier one's ids
     repeat: bool = True  # after a worker's last claim, start again from its first with new request ids
     claims: int | None = None  # claims in all, split between the workers (None: until --run-time)
+    results: str | None = None  # file where the master (or a lone process) writes Locust's final statistics
     record_ids: str | None = None  # folder where each worker writes the request ids it sent and its counts
     poll_wait: float = 20.0  # seconds of each long poll (claim status, agent poll)
     claim_timeout: float = 120.0  # a claim not final by then counts as a failure (claim_timeout)

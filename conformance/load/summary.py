@@ -8,10 +8,9 @@ for patients a claim submitted and followed to its final state, for the relay pu
 
 from __future__ import annotations
 
-import csv
+import json
 import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,34 +26,6 @@ _PROBLEM = re.compile(r"problem=([A-Za-z0-9_]+)")
 _EXCEPTION = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)\(")
 
 
-@dataclass(frozen=True)
-class Row:
-    kind: str
-    name: str
-    requests: int
-    failures: int
-    per_second: float
-    p50_ms: float | None
-    p99_ms: float | None
-
-    @property
-    def succeeded_per_second(self) -> float:
-        return self.per_second * (self.requests - self.failures) / self.requests if self.requests else 0.0
-
-
-def _number(value: str) -> float | None:
-    try:
-        return float(value)
-    except ValueError:  # Locust writes "N/A" for a row without samples
-        return None
-
-
-def read_stats(path: Path) -> list[Row]:
-    with path.open(encoding="utf-8", newline="") as f:
-        return [Row(r["Type"], r["Name"], int(r["Request Count"]), int(r["Failure Count"]),
-                    float(r["Requests/s"]), _number(r["50%"]), _number(r["99%"])) for r in csv.DictReader(f)]
-
-
 def problem_code(error: str) -> str:
     """``problem=forbidden …`` → ``forbidden``; a transport error → ``transport:<exception class>``."""
     if found := _PROBLEM.search(error):
@@ -64,34 +35,26 @@ def problem_code(error: str) -> str:
     return f"other:{error.strip()[:60]}"
 
 
-def read_failures(path: Path) -> Counter[str]:
-    counts: Counter[str] = Counter()
-    if path.is_file():
-        with path.open(encoding="utf-8", newline="") as f:
-            for row in csv.DictReader(f):
-                counts[problem_code(row["Error"])] += int(row["Occurrences"])
-    return counts
-
-
-def summarise(prefix: Path, traffic: list[str]) -> dict[str, Any]:
-    """The run's summary from Locust's ``<prefix>_stats.csv`` and ``<prefix>_failures.csv``."""
-    rows = read_stats(prefix.with_name(prefix.name + "_stats.csv"))
-    by_name = {(r.kind, r.name): r for r in rows}
+def summarise(results: Path, traffic: list[str]) -> dict[str, Any]:
+    """The run's summary from Locust's final statistics (written by the kit's locustfile at exit)."""
+    final = json.loads(results.read_text(encoding="utf-8"))
+    rows = {(r["type"], r["name"]): r for r in final["rows"]}
     headlines = []
     for each in traffic:
         kind, name, unit = HEADLINE[each]
-        row = by_name.get((kind, name))
-        rate = row.succeeded_per_second if row else 0.0
+        row = rows.get((kind, name)) or {"requests": 0, "failures": 0, "per_second": 0.0, "p50_ms": None,
+                                          "p99_ms": None}
+        completed = row["requests"] - row["failures"]
+        rate = row["per_second"] * completed / row["requests"] if row["requests"] else 0.0
         targets = {key: {"target": value, "met": rate >= value} for key, _, _, value in TARGETS} \
             if unit.startswith("claims/s") else {}
         headlines.append({"traffic": each, "row": name, "unit": unit, "per_second": round(rate, 2),
-                          "completed": (row.requests - row.failures) if row else 0,
-                          "failed": row.failures if row else 0, "p50_ms": row.p50_ms if row else None,
-                          "p99_ms": row.p99_ms if row else None, "targets": targets})
-    return {"headlines": headlines,
-            "requests": [{"type": r.kind, "name": r.name, "requests": r.requests, "failures": r.failures,
-                          "per_second": r.per_second, "p50_ms": r.p50_ms, "p99_ms": r.p99_ms} for r in rows],
-            "failures_by_problem": dict(read_failures(prefix.with_name(prefix.name + "_failures.csv")).most_common())}
+                          "completed": completed, "failed": row["failures"], "p50_ms": row["p50_ms"],
+                          "p99_ms": row["p99_ms"], "targets": targets})
+    failures: Counter[str] = Counter()
+    for failure in final["failures"]:
+        failures[problem_code(failure["error"])] += failure["occurrences"]
+    return {"headlines": headlines, "requests": final["rows"], "failures_by_problem": dict(failures.most_common())}
 
 
 def markdown(summary: dict[str, Any]) -> str:
