@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -32,6 +31,7 @@ from .private import private_directory, private_file, private_state_directory
 from .provider import ProviderAgent, ProviderCore, Scenario, create_provider_app
 from .relay import Mode, ProviderRegistration, RelayConfig, create_relay_app, relay_client
 from .retry import RetryPolicy
+from .scenario_files import read_lines as _lines  # plain or gzip-compressed (s24kit generate --compress)
 from .serving import Served, bind, start
 
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -51,13 +51,6 @@ class SimClock:
 
     def __call__(self) -> dt.datetime:
         return self.now
-
-
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
 
 
 @dataclass

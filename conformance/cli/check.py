@@ -14,20 +14,19 @@ for it to answer.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from ..catalogue import requirements
-from ..checks import Result
 from ..language import as_json, localised
-from ..reproduction import REQUESTS
-from ..runner import DEFAULT_STATE, ConfigError, Suite, SuiteRun, TargetUnreachable, make_target, write_reports
-from .params import InputFile, InputFolder, OutputFolder, Seconds
+from .params import DEFAULT_STATE, InputFile, InputFolder, OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError, wide_console
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..checks import Result
+    from ..runner import Suite, SuiteRun
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
@@ -74,6 +73,12 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
     Exit 0: every MUST requirement passed; 1: failures; 2: usage or configuration error; 3: target unreachable
     (an agent that never polled).
     """
+    # here, not at the top: `s24kit check --help` loads neither the suite nor rich (tests/test_cli_startup.py)
+    from rich.markup import escape
+
+    from ..reproduction import REQUESTS
+    from ..runner import ConfigError, Suite, TargetUnreachable, make_target, write_reports
+
     console = wide_console()
     try:
         target = make_target(url, scenario, role=role, provider_code=provider_code, ca=ca, cert=cert, key=key,
@@ -105,6 +110,9 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
 
 def _run(suite: Suite, console: Console, lang: str, quiet: bool) -> list[Result]:
     """Every planned check in order, with a progress bar; failures are shown as they come."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     results: list[Result] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
@@ -157,6 +165,11 @@ def _more(listed: int, unlisted: int, ko: bool) -> str:
 
 
 def _print_summary(console: Console, run: SuiteRun, paths: dict[str, Path], lang: str) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..catalogue import requirements
+
     ko = lang == "ko"
     reqs = requirements()
     table = Table(title=f"{'적합성 시험 결과' if ko else 'Conformance results'} — {run.target.url}")

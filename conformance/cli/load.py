@@ -20,13 +20,12 @@ import click
 from ..load.settings import TRAFFIC, Settings, locustfile
 from ..load.summary import markdown, summarise
 from ..load.workload import WorkloadError, busiest_provider
-from .params import InputFile, InputFolder, OutputFolder, Seconds
+from .params import DEFAULT_STATE, InputFile, InputFolder, OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError
 
 EXIT_OK, EXIT_FAILURES = 0, 1
 CSV_PREFIX = "locust"
 RESULTS = "locust-final.json"
-DEFAULT_STATE = Path(".s24kit")
 
 
 def _certificates(traffic: list[str], state: Path | None, ca: Path | None, cert: Path | None,

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.table import Table
 
-from ..reports import check_bundle, report_problems, write_html, write_junit
-from ..reports.bundle import BundleCheck
 from .params import InputFile, Loaded, OutputFile
 from .report_body import body
 from .usage import OneLineError, OneLineGroup, wide_console
+
+if TYPE_CHECKING:
+    from ..reports.bundle import BundleCheck
 
 LANGS = click.Choice(["ko", "en"])
 
@@ -34,6 +34,8 @@ def verify(bundle: Path, lang: str) -> None:
 
     Exit 0: intact; 1: a file altered, added or missing, or the manifest edited; 2: not a bundle.
     """
+    from ..reports import check_bundle  # here, not at the top: `--help` loads no report machinery
+
     check = check_bundle(bundle)
     if check.exit_code == 2:
         first = next(p for p in check.problems if p.kind == "unusable")
@@ -43,6 +45,8 @@ def verify(bundle: Path, lang: str) -> None:
 
 
 def _print_check(check: BundleCheck, lang: str) -> None:
+    from rich.table import Table
+
     console = wide_console()
     ko = lang == "ko"
     m = check.manifest or {}
@@ -76,6 +80,8 @@ def _print_check(check: BundleCheck, lang: str) -> None:
 @click.option("--out", type=OutputFile(), required=True, help="File to write.")
 def render(source: Loaded, fmt: str, lang: str, out: Path) -> None:
     """JSON 보고서를 HTML 또는 JUnit XML로 변환 / render a JSON report as HTML or JUnit XML."""
+    from ..reports import write_html, write_junit
+
     data = _kit_report(source)
     try:
         written = (write_html if fmt == "html" else write_junit)(data, out, lang=lang)
@@ -86,6 +92,8 @@ def render(source: Loaded, fmt: str, lang: str, out: Path) -> None:
 
 def _kit_report(source: Loaded) -> dict[str, Any]:
     """The report, or one line saying which file and field is wrong."""
+    from ..reports import report_problems
+
     problems = report_problems(source.value, "en")
     if problems:
         more = f" (+{len(problems) - 1})" if len(problems) > 1 else ""

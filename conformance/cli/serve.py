@@ -13,27 +13,29 @@ import shlex
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from ...simulator.generator.context import OptionError, Options
-from ...simulator.generator.scenario import ScenarioError, write_scenario
-from ...simulator.pki import PkiError
-from ...simulator.provider import Scenario
-from ...simulator.relay import ConfigError
-from ...simulator.serving import ServeError
-from ...simulator.stack import Stack, StackOptions
-from ...simulator.stack_config import ServeConfig, serve_config_from
 from .params import InputFile, Loaded, OutputFolder, Seconds, writable_folder
 from .usage import OneLineCommand, OneLineError, wide_console
+
+# The simulator is imported inside the functions: `s24kit serve --help` loads none of it.
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ...simulator.stack import Stack
+    from ...simulator.stack_config import ServeConfig
 
 
 def ensure_scenario(config: ServeConfig, console: Console) -> Path:
     """The configured scenario, or the default one generated once into the state directory."""
+    from ...simulator import scenario_files
+    from ...simulator.generator.context import OptionError, Options
+    from ...simulator.generator.scenario import ScenarioError, write_scenario
+
     if config.scenario is not None:
-        if not (config.scenario / "expected" / "index.jsonl").is_file():
+        if not scenario_files.exists(config.scenario / "expected" / "index.jsonl"):
             raise OneLineError(f"scenario: {config.scenario}은(는) s24kit generate 가 만든 시나리오가 아닙니다",
                                f"scenario: {config.scenario} is not a directory written by s24kit generate")
         return config.scenario
@@ -51,6 +53,9 @@ def ensure_scenario(config: ServeConfig, console: Console) -> Path:
 
 
 def build_stack(config: ServeConfig, console: Console, *, agent: bool = False) -> Stack:
+    from ...simulator.provider import Scenario
+    from ...simulator.stack import Stack, StackOptions
+
     scenario = ensure_scenario(config, console)
     try:
         code = config.reference_code or Scenario.load(scenario).provider_code
@@ -75,6 +80,8 @@ def write_sample_claim(stack: Stack) -> Path | None:
 
 
 def describe(stack: Stack, sample: Path | None, console: Console) -> None:
+    from rich.table import Table
+
     pki = stack.pki
     table = Table(title="s24kit serve — kit-v1 시뮬레이터 / simulator (mutual TLS)", title_justify="left")
     for column in ("역할 / party", "URL", "비고 / notes"):
@@ -140,6 +147,11 @@ def warn_if_exposed(host: str, console: Console) -> None:
 @click.option("--duration", type=Seconds(min=0), help="Stop after this many seconds (default: Ctrl-C).")
 def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, duration: float | None) -> None:
     """시뮬레이터 실행 / run relay, insurers and the reference provider on loopback over mutual TLS."""
+    from ...simulator.pki import PkiError
+    from ...simulator.relay import ConfigError
+    from ...simulator.serving import ServeError
+    from ...simulator.stack_config import ServeConfig, serve_config_from
+
     console = wide_console()
     try:
         config = serve_config_from(config_file.value, config_file.path.parent) if config_file else ServeConfig()
