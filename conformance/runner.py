@@ -121,14 +121,18 @@ class SuiteRun:
 def make_target(url: str | None, scenario: Path | str, *, role: str = "provider_pull",
                 provider_code: str | None = None, ca: Path | str | None = None, cert: Path | str | None = None,
                 key: Path | str | None = None, timeout: float = 5.0, state: Path | str = DEFAULT_STATE,
-                listen: str | None = None, agent_cert_sha256: str | None = None, agent_wait: float = 60.0) -> Target:
+                listen: str | None = None, agent_cert_sha256: str | None = None, agent_wait: float = 60.0,
+                product: str | tuple[str, str, str] | None = None,
+                certified: Iterable[str | tuple[str, str, str]] | None = None) -> Target:
     """A :class:`Target` from command-line values, or :class:`ConfigError` naming the bad one and the fix.
 
     Certificates not given come from the kit's test PKI in ``state``/pki (created on first use): the CA that
     signs ``s24kit serve``'s servers and the relay's client certificate. For role provider_agent there is no
     URL to call: the suite listens on ``listen`` (``host:port``, default :data:`DEFAULT_LISTEN`) as the relay,
     with the kit's relay-server certificate unless ``cert``/``key`` say otherwise, and requires agents to
-    present a certificate from ``ca`` (and, given ``agent_cert_sha256``, exactly that one).
+    present a certificate from ``ca`` (and, given ``agent_cert_sha256``, exactly that one). ``product`` is the
+    product version the site is registered with and ``certified`` the certified ones (S24-API-017), each
+    ``VENDOR/NAME/VERSION`` or a (vendor, name, version) tuple.
     """
     if role not in ROLES:
         raise ConfigError(f"--role {role!r}: {' 또는 '.join(ROLES)} 중 하나여야 합니다",
@@ -163,7 +167,17 @@ def make_target(url: str | None, scenario: Path | str, *, role: str = "provider_
             cert, key = own.cert, own.key
     _check_credentials(Path(ca), Path(cert), Path(key))  # type: ignore[arg-type]
     return Target(url.rstrip("/"), directory, role, provider_code, Path(ca), Path(cert), Path(key), timeout,
-                  agent_cert_sha256, agent_wait)
+                  agent_cert_sha256, agent_wait, None if product is None else product_triple(product, "--product"),
+                  None if certified is None else frozenset(product_triple(p, "--certified") for p in certified))
+
+
+def product_triple(value: str | tuple[str, str, str], option: str) -> tuple[str, str, str]:
+    """(vendor, name, version) from ``VENDOR/NAME/VERSION`` (or such a tuple), or :class:`ConfigError`."""
+    parts = tuple(value.split("/")) if isinstance(value, str) else tuple(value)
+    if len(parts) != 3 or not all(isinstance(p, str) and p.strip() for p in parts):
+        raise ConfigError(f"{option} {value!r}: 제조사/제품/버전 형식이어야 합니다 (예: ExampleEMR/EMR 병원/2.3.1)",
+                          f"{option} {value!r}: expected VENDOR/NAME/VERSION (e.g. ExampleEMR/EMR clinic/2.3.1)")
+    return parts  # type: ignore[return-value]
 
 
 def _pull_url(url: str | None, listen: str | None, agent_cert_sha256: str | None) -> str:

@@ -115,6 +115,10 @@ class Target:
     # server certificate, ca_bundle the CA of the agents' certificates)
     agent_cert_sha256: str | None = None  # pin of the agent's client certificate (hex SHA-256 of DER)
     agent_wait: float = 60.0  # seconds to wait for the agent's first poll
+    # S24-API-017: the product version (vendor, name, version) the site is registered with, and the versions
+    # certified so far (None: not judged) — the console's site check sets them, ``s24kit check --product`` too
+    product: tuple[str, str, str] | None = None
+    certified: frozenset[tuple[str, str, str]] | None = None
 
 
 @dataclass

@@ -35,6 +35,7 @@ LIFETIME = dt.timedelta(days=365)
 RENEW_BEFORE = dt.timedelta(days=30)
 ORG = "silson24-kit TEST ONLY"
 DOMAIN = "s24kit.test"
+_SITE_NAME = re.compile(r"[A-Za-z0-9-]{1,60}")
 
 #: Each credential in the state directory: its role (the subject OU) and what it may be used for.
 ROLES: dict[str, tuple[str, bool, bool]] = {  # file name: (role, serverAuth, clientAuth)
@@ -136,6 +137,22 @@ class TestPKI:
             self.credentials[name] = _ensure_leaf(self.directory, name, INSURER_ROLE, signer, server=False,
                                                   client=True, hosts=(), now=_now())
         return self.credentials[name]
+
+    def site_server(self, name: str, *, hosts: tuple[str, ...] = DEFAULT_HOSTS,
+                    lifetime: dt.timedelta = LIFETIME) -> Credential:
+        """A provider-server certificate of its own for one simulated site (``s24kit serve --fleet``), issued
+        anew on each call: e.g. one that expires soon, or one for another name. :meth:`server_context` serves it."""
+        if not _SITE_NAME.fullmatch(name):
+            raise ValueError(f"site certificate name {name!r}: letters, digits and - only")
+        signer = _load_signer(self.directory / "intermediate.pem", self.directory / "intermediate.key")
+        cert, key = issue(*signer, f"{name}.{DOMAIN}", hosts=hosts, server=True, client=False, now=_now(),
+                          role="provider-server", lifetime=lifetime)
+        credential = Credential(self.directory / f"site-{name}.pem", self.directory / f"site-{name}.key")
+        credential.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM)
+                                    + signer[0].public_bytes(serialization.Encoding.PEM))
+        _write_key(key, credential.key)
+        self.credentials[f"site-{name}"] = credential
+        return credential
 
     def server_context(self, role: str, *, require_client_cert: bool = True,
                        ask_client_cert: bool = False) -> ssl.SSLContext:

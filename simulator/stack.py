@@ -71,6 +71,7 @@ class StackOptions:
     clock: Callable[[], dt.datetime] | None = None
     persistent: bool = True  # SQLite files in state_dir (restartable) rather than in memory
     provider_app: Callable[[ProviderCore], Any] = create_provider_app
+    products: dict[str, dict[str, str]] = field(default_factory=dict)  # provider code → health's product
 
 
 class Stack:
@@ -88,7 +89,8 @@ class Stack:
         missing = [code for code in wanted if code not in all_providers]
         if missing:
             raise ValueError(f"providers not in the scenario: {', '.join(missing)}")
-        self.cores = {code: ProviderCore(all_providers[code], clock=self.clock) for code in wanted}
+        self.cores = {code: ProviderCore(all_providers[code], clock=self.clock, product=options.products.get(code))
+                      for code in wanted}
         codes = sorted({p["insurer_code"] for p in _lines(options.scenario / "policies.jsonl")})
         self.insurer_configs = {c.code: c for c in options.insurers} or {c: InsurerConfig(c) for c in codes}
         journal = options.state_dir / "journal.sqlite" if options.persistent else ":memory:"

@@ -18,6 +18,7 @@ behaviour = "pay"                # pay, deny, pend, more_documents, slow, unavai
 reference = true
 mode = "pull"                    # or "agent"
 port = 18446
+product = {vendor = "ExampleEMR", name = "ExampleEMR 병원", version = "2.3.1"}  # what its health names
 [[provider]]                     # a connector under test, registered with the relay
 code = "99350012"
 mode = "pull"
@@ -38,6 +39,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..schemas.loader import is_valid
 from .faults import FaultPlan, FaultPlanError, FaultSwitch
 from .insurer.config import InsurerConfig
 from .relay import ConfigError, ProviderRegistration
@@ -63,6 +65,7 @@ class ServeConfig:
     reference_mode: str = "pull"
     reference_code: str | None = None
     reference_port: int = DEFAULT_PORTS["provider"]
+    reference_product: dict[str, str] | None = None  # health's product (None: the kit's own)
     external: list[ProviderRegistration] = field(default_factory=list)
     allowed_provider_hosts: tuple[str, ...] = ()
     faults: FaultSwitch = field(default_factory=FaultSwitch)
@@ -112,12 +115,14 @@ def serve_config_from(data: dict[str, Any], base: Path) -> ServeConfig:
     for i, entry in enumerate(_list(data, "provider") if "provider" in data else []):
         where = f"provider[{i}]"
         if entry.get("reference"):
-            _known(entry, {"reference", "mode", "port", "code"}, f"{where}.")
+            _known(entry, {"reference", "mode", "port", "code", "product"}, f"{where}.")
             config.reference_mode = entry.get("mode", "pull")
             if config.reference_mode not in ("pull", "agent"):
                 raise ConfigError(f"{where}.mode", "pull 또는 agent 여야 합니다", "must be pull or agent")
             config.reference_port = _port_like(entry, f"{where}.port", config.reference_port)
             config.reference_code = entry.get("code")
+            if "product" in entry:
+                config.reference_product = _product(entry["product"], f"{where}.product")
         else:
             registration = ProviderRegistration.from_dict(entry, where)
             check_provider_host(registration, config.allowed_provider_hosts, where)
@@ -128,6 +133,16 @@ def serve_config_from(data: dict[str, Any], base: Path) -> ServeConfig:
         except FaultPlanError as exc:
             raise ConfigError(f"faults.{exc.where}", exc.message_ko, exc.message_en) from None
     return config
+
+
+def _product(value: Any, where: str) -> dict[str, str]:
+    """The ``product`` of a reference provider, checked against health.schema.json's ``product``."""
+    if not is_valid("health", {"status": "ok", "profile": "kit-v1", "provider_code": "99310001", "product": value}):
+        raise ConfigError(where, "vendor, name, version 세 문자열로 된 표여야 합니다 (예: {vendor = \"ExampleEMR\", "
+                                 "name = \"ExampleEMR 병원\", version = \"2.3.1\"})",
+                          "must be a table of three strings vendor, name, version (e.g. {vendor = \"ExampleEMR\", "
+                          "name = \"ExampleEMR 병원\", version = \"2.3.1\"})")
+    return dict(value)
 
 
 def _known(data: dict[str, Any], known: set[str], prefix: str) -> None:

@@ -32,6 +32,7 @@ from s24kit.schemas.loader import is_valid
 from s24kit.schemas.rules import RULES
 from s24kit.simulator.problems import problem_body
 from s24kit.simulator.provider import ProviderCore, Scenario, create_provider_app
+from s24kit.simulator.provider.core import reference_product
 from s24kit.simulator.serving import serving
 
 from .conftest import generated_scenario, load_example
@@ -74,8 +75,10 @@ def judged(app: Any, scenario: Scenario, pki, *, timeout: float = 5.0, mtls: boo
         app = create_provider_app(app)
     with serving(app, tls=pki.server_context("provider-server", require_client_cert=mtls)) as served:
         relay = pki["relay-client"]
+        # S24-API-017 judged against the reference's own product, registered and certified
         target = Target(served.url, scenario.directory, provider_code=scenario.provider_code, ca_bundle=pki.ca_cert,
-                        client_cert=relay.cert, client_key=relay.key, timeout=timeout)
+                        client_cert=relay.cert, client_key=relay.key, timeout=timeout, product=REFERENCE_PRODUCT,
+                        certified=frozenset({REFERENCE_PRODUCT}))
         with Session(target) as session:
             yield session
 
@@ -138,6 +141,14 @@ def test_checks_are_pure_over_the_session(reference):
 
 def _problem(status: int, code: str, detail: str = "") -> tuple[int, dict[str, Any]]:
     return status, problem_body(status, code, code.replace("_", " "), detail or None)
+
+
+REFERENCE_PRODUCT = tuple(reference_product().values())
+
+
+class UncertifiedProduct(ProviderCore):
+    def health(self):
+        return {**super().health(), "product": {**self.product, "version": "0.0.0-uncertified"}}
 
 
 class HealthExtraField(ProviderCore):
@@ -549,6 +560,7 @@ def _wrapped(**hooks):
 
 BROKEN = [
     Broken("health-extra-field", HealthExtraField, ("S24-SCH-001",)),
+    Broken("uncertified-product", UncertifiedProduct, ("S24-API-017",)),
     Broken("search-extra-field", SearchExtraField, ("S24-SCH-002",)),
     Broken("bundle-without-provider-code", BundleWithoutProviderCode, ("S24-SCH-003",)),
     Broken("errors-as-plain-json", _wrapped(on_response=_media(True, "application/json")), ("S24-SCH-004",)),

@@ -14,7 +14,7 @@ from typing import Any
 from ..comparison import canonical, compare, shape_of
 from ..language import excerpt
 from ..session import ALL_TYPES, FETCH, SEARCH, Exchange, Session, strings
-from .registry import Evidence, Outcome, check, failed, passed
+from .registry import Evidence, Outcome, check, failed, passed, skipped
 
 CONCURRENT = 20
 
@@ -49,6 +49,43 @@ def health_ok(session: Session) -> Outcome:
         problems.insert(0, session.evidence(health, "200이어야 합니다 / expected 200", expected=200,
                                             actual=health.answered))
     return session.verdict(problems, 1, "health answers")
+
+
+def product_of(body: Any) -> tuple[str, str, str] | None:
+    """(vendor, name, version) of a health answer's ``product`` (None when it names none)."""
+    product = body.get("product") if isinstance(body, dict) else None
+    if not isinstance(product, dict) or not all(isinstance(product.get(k), str) for k in ("vendor", "name", "version")):
+        return None
+    return product["vendor"], product["name"], product["version"]
+
+
+def shown(product: tuple[str, str, str] | None) -> str | None:
+    return "/".join(product) if product else None
+
+
+@check("S24-API-017")
+def product_version(session: Session) -> Outcome:
+    """The product version health names, against the registration and the certified versions (when given)."""
+    target = session.target
+    if target.product is None and target.certified is None:
+        return skipped("기대하는 제품 버전이 주어지지 않음 (--product 제조사/제품/버전) "
+                       "/ no product version expected (--product VENDOR/NAME/VERSION)")
+    health = session.health()
+    named = product_of(health.body)
+    if named is None:
+        return failed("상태 확인이 제품 버전(product)을 알리지 않습니다 / health names no product version",
+                      session.evidence(health, "product가 없음 / no product", pointer="/product",
+                                       expected=shown(target.product) or "vendor/name/version", actual=None))
+    if target.product is not None and named != target.product:
+        return failed(f"등록과 다른 제품 버전 {shown(named)} / another product version than registered: {shown(named)}",
+                      session.evidence(health, "등록된 제품 버전과 다름 / not the registered product version",
+                                       pointer="/product", expected=shown(target.product), actual=shown(named)))
+    if target.certified is not None and named not in target.certified:
+        return failed(f"인증되지 않은 제품 버전 {shown(named)} / product version not certified: {shown(named)}",
+                      session.evidence(health, "인증된 버전이 아님 / not a certified version", pointer="/product",
+                                       expected=sorted(map(shown, target.certified)), actual=shown(named)),
+                      cause="uncertified")
+    return passed(f"제품 버전 {shown(named)} / product version {shown(named)}")
 
 
 @check("S24-API-002")

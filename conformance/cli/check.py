@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
     from ..checks import Result
     from ..runner import Suite, SuiteRun
+    from ..session import Target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
@@ -64,14 +65,22 @@ LABEL = {"ko": {"pass": "적합", "fail": "부적합", "warn": "경고", "skip":
               help="Answer timeout the target must meet.")
 @click.option("--state", default=DEFAULT_STATE, show_default=True, type=OutputFolder(), metavar="DIR",
               help="Kit state directory (its pki/ supplies default certificates).")
+@click.option("--profile", default="full", show_default=True, type=click.Choice(["full", "site"]),
+              help="full: the whole suite (product certification); site: the short site check of a site running a "
+                   "certified product version (TLS, mutual TLS, reachability, health, one fetch; docs/console.md §2).")
+@click.option("--product", metavar="VENDOR/NAME/VERSION",
+              help="The product version the site is registered with; its health must name it (S24-API-017).")
+@click.option("--certified", multiple=True, metavar="VENDOR/NAME/VERSION",
+              help="A certified product version (repeatable); the site's must be one of them (S24-API-017).")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, provider_code: str | None, lang: str,
           out: Path, listen: str | None, agent_cert_sha256: str | None, agent_wait: float, ca: Path | None,
-          cert: Path | None, key: Path | None, timeout: float, state: Path, quiet: bool) -> None:
+          cert: Path | None, key: Path | None, timeout: float, state: Path, profile: str, product: str | None,
+          certified: tuple[str, ...], quiet: bool) -> None:
     """적합성 시험: 공급자 연계 모듈을 중계기관 입장에서 검사 / run the conformance suite against a provider.
 
     Exit 0: every MUST requirement passed; 1: failures; 2: usage or configuration error; 3: target unreachable
-    (an agent that never polled).
+    (an agent that never polled). With --profile site an unreachable site is a finding (exit 1), not 3.
     """
     # here, not at the top: `s24kit check --help` loads neither the suite nor rich (tests/test_cli_startup.py)
     from rich.markup import escape
@@ -80,10 +89,15 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
     from ..runner import ConfigError, Suite, TargetUnreachable, make_target, write_reports
 
     console = wide_console()
+    if profile == "site" and (select or role != "provider_pull"):
+        raise OneLineError("--profile site: --select, --role provider_agent 와 함께 쓸 수 없습니다 (정해진 요구사항)",
+                           "--profile site: not with --select or --role provider_agent (its requirements are fixed)")
     try:
         target = make_target(url, scenario, role=role, provider_code=provider_code, ca=ca, cert=cert, key=key,
                              timeout=timeout, state=state, listen=listen, agent_cert_sha256=agent_cert_sha256,
-                             agent_wait=agent_wait)
+                             agent_wait=agent_wait, product=product, certified=list(certified) or None)
+        if profile == "site":
+            _site(console, target, out, lang, quiet)
         suite = Suite(target, select=list(select) or None, lang=lang, requests_dir=out / REQUESTS,
                       announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
         suite.open()
@@ -106,6 +120,37 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
                            f"--out {out}: cannot write the reports ({exc.strerror})") from None
     _print_summary(console, run, paths, lang)
     raise SystemExit(EXIT_FAILED if run.failed_must() else EXIT_OK)
+
+
+def _site(console: Console, target: Target, out: Path, lang: str, quiet: bool) -> None:
+    """The site profile: run it, print the table and where the reports are, exit 0 or 1."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..catalogue import requirements
+    from ..sitecheck import run_site_check
+
+    def shown(result: Result, index: int, total: int) -> None:
+        if result.verdict == "fail" and not quiet:
+            console.print(f"[bold red]✗[/] {result.requirement} {escape(localised(result.outcome.reason, lang))}",
+                          highlight=False, soft_wrap=True)
+
+    try:
+        result = run_site_check(target, out, lang=lang, progress=shown)
+    except OSError as exc:
+        raise OneLineError(f"--out {out}: 보고서를 쓸 수 없습니다 ({exc.strerror})",
+                           f"--out {out}: cannot write the reports ({exc.strerror})") from None
+    reqs = requirements()
+    table = Table(title=f"{'사이트 점검' if lang == 'ko' else 'Site check'} — {target.url}")
+    for header in ("requirement", "verdict", "title"):
+        table.add_column(header)
+    for finding in result.findings:
+        table.add_row(finding.requirement, f"[{STYLE[finding.verdict]}]{LABEL[lang][finding.verdict]}[/]",
+                      reqs[finding.requirement].title(lang))
+    console.print(table)
+    console.print(f"{'판정' if lang == 'ko' else 'verdict'}: {LABEL[lang][result.verdict]} — {result.report_dir} "
+                  f"(evidence.zip sha256 {result.evidence_sha256})", highlight=False, soft_wrap=True)
+    raise SystemExit(EXIT_FAILED if result.verdict == "fail" else EXIT_OK)
 
 
 def _run(suite: Suite, console: Console, lang: str, quiet: bool) -> list[Result]:

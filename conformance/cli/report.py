@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from . import files
 from .params import InputFile, Loaded, OutputFile
 from .report_body import body
 from .usage import OneLineError, OneLineGroup, wide_console
@@ -27,20 +28,84 @@ report.add_command(body)
 
 
 @report.command("verify")
-@click.argument("bundle", type=InputFile("binary"))
+@click.argument("bundle", metavar="BUNDLE.zip|RECORD.json", type=InputFile("binary"))
+@click.option("--key", "key_file", type=InputFile("text"),
+              help="Record: the console's public key (PEM, or its key file); the record must be signed with it.")
+@click.option("--evidence", type=InputFile("binary"),
+              help="Record: the evidence.zip the decision must rest on (its SHA-256 is compared).")
 @click.option("--lang", type=LANGS, default="ko", show_default=True, help="Language of the table.")
-def verify(bundle: Path, lang: str) -> None:
-    """증거 묶음의 파일과 목록(SHA-256)을 검증합니다 / check an evidence bundle against its manifest.
+def verify(bundle: Path, key_file: Path | None, evidence: Path | None, lang: str) -> None:
+    """증거 묶음 또는 서명된 결정 기록을 검증합니다 / check an evidence bundle or a signed decision record.
 
-    Exit 0: intact; 1: a file altered, added or missing, or the manifest edited; 2: not a bundle.
+    An evidence bundle is checked against its manifest (SHA-256 of every file). A decision record of the
+    acceptance console is checked against its Ed25519 signature offline; --key pins whose key, --evidence the
+    bundle it names.
+
+    Exit 0: intact (record: signature good, and the key and evidence asked for); 1: a file altered, added or
+    missing, the manifest edited, a record changed after signing, signed with another key or naming other
+    evidence; 2: not a bundle nor a record.
     """
     from ..reports import check_bundle  # here, not at the top: `--help` loads no report machinery
 
+    with bundle.open("rb") as stream:
+        is_zip = stream.read(4) == b"PK\x03\x04" or bundle.suffix.lower() == ".zip"
+    if not is_zip:
+        _verify_record(bundle, key_file, evidence, lang)
+        return
+    if key_file is not None or evidence is not None:
+        raise OneLineError("--key 와 --evidence 는 결정 기록(RECORD.json)에만 씁니다",
+                           "--key and --evidence apply to a decision record (RECORD.json) only")
     check = check_bundle(bundle)
     if check.exit_code == 2:
         first = next(p for p in check.problems if p.kind == "unusable")
         raise OneLineError(first.message_ko, first.message_en)
     _print_check(check, lang)
+    sys.exit(check.exit_code)
+
+
+def _verify_record(path: Path, key_file: Path | None, evidence: Path | None, lang: str) -> None:
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    from ..reports.record import check_record, file_sha256, public_key_from_file
+
+    try:
+        value = files.parse_json(files.read_text(path))
+    except files.FileProblem as problem:
+        raise OneLineError(f"{path}: 증거 묶음(zip)도 결정 기록도 아닙니다 — {problem.message_ko}",
+                           f"{path}: neither an evidence bundle (zip) nor a decision record — {problem.message_en}"
+                           ) from None
+    trusted = None
+    if key_file is not None:
+        try:
+            trusted = public_key_from_file(key_file.read_bytes())
+        except (ValueError, TypeError, UnsupportedAlgorithm):
+            raise OneLineError(f"--key {key_file}: Ed25519 공개 키(PEM)나 콘솔 키 파일이 아닙니다",
+                               f"--key {key_file}: not an Ed25519 public key (PEM) nor the console's key file"
+                               ) from None
+    check = check_record(value, trusted_key=trusted,
+                         evidence_sha256=None if evidence is None else file_sha256(evidence))
+    if check.exit_code == 2:
+        first = next(p for p in check.problems if p.kind == "unusable")
+        raise OneLineError(f"{path}: {first.message_ko}", f"{path}: {first.message_en}")
+    ko = lang == "ko"
+    record = check.record or {}
+    subject = record.get("subject") or {}
+    product = subject.get("product") or {}
+    what = subject.get("provider_code") or "/".join(str(product.get(k, "")) for k in ("vendor", "name", "version"))
+    run = record.get("run") or {}
+    click.echo(f"{'결정 기록' if ko else 'Decision record'} {path}: {subject.get('kind')} {what} — "
+               f"{record.get('decision')} by {record.get('decided_by')} at {record.get('decided_at')}"
+               + (f", run {run.get('id')} ({run.get('verdict')}), evidence {str(run.get('evidence_sha256'))[:16]}…"
+                  if run else ""))
+    for problem in check.problems:
+        click.echo(f"{'문제' if ko else 'problem'}: {problem.message(lang)}")
+    if check.problems:
+        click.echo(f"기록 검증 실패 / record NOT verified: {len(check.problems)} problem(s)")
+    else:
+        key = (record.get("signature") or {}).get("key_id", "")
+        pinned = "" if trusted is None else (" (주어진 키 / the given key)")
+        click.echo(f"기록 검증 통과: 서명이 맞습니다, 키 {key[:16]}…{pinned} / record verified: the signature holds, "
+                   f"key {key[:16]}…{pinned}")
     sys.exit(check.exit_code)
 
 

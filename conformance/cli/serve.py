@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .params import InputFile, Loaded, OutputFolder, Seconds, writable_folder
+from .params import InputFile, Loaded, OutputFile, OutputFolder, Seconds, writable_folder
 from .usage import OneLineCommand, OneLineError, wide_console
 
 # The simulator is imported inside the functions: `s24kit serve --help` loads none of it.
@@ -63,7 +63,8 @@ def build_stack(config: ServeConfig, console: Console, *, agent: bool = False) -
         return Stack(StackOptions(scenario, config.state_dir, insurers=config.insurers, providers=[code],
                                   agents=agents, external=config.external, faults=config.faults,
                                   allowed_provider_hosts=config.allowed_provider_hosts,
-                                  host=config.host, ports=config.ports(code)))
+                                  host=config.host, ports=config.ports(code),
+                                  products={code: config.reference_product} if config.reference_product else {}))
     except ValueError as exc:
         raise OneLineError(f"시나리오를 쓸 수 없습니다: {exc}", f"cannot use the scenario: {exc}") from None
 
@@ -145,7 +146,16 @@ def warn_if_exposed(host: str, console: Console) -> None:
               help="State directory (certificates, databases, journal); default .s24kit.")
 @click.option("--agent", is_flag=True, help="Run the reference provider in agent mode (outbound polling).")
 @click.option("--duration", type=Seconds(min=0), help="Stop after this many seconds (default: Ctrl-C).")
-def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, duration: float | None) -> None:
+@click.option("--fleet", "fleet_size", type=click.IntRange(1, 2000), metavar="N",
+              help="Serve N simulated sites instead (one provider code each, a seeded share with one defect each) "
+                   "and write the fleet CSV the console imports (docs/console.md §5).")
+@click.option("--fleet-csv", type=OutputFile(), metavar="FILE",
+              help="--fleet: where to write the CSV [default: STATE/fleet/sites.csv].")
+@click.option("--defect-share", type=click.FloatRange(0, 1), default=0.2, show_default=True,
+              help="--fleet: share of sites given one defect each.")
+@click.option("--seed", type=int, default=1, show_default=True, help="--fleet: seed of the defects and data.")
+def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, duration: float | None,
+          fleet_size: int | None, fleet_csv: Path | None, defect_share: float, seed: int) -> None:
     """시뮬레이터 실행 / run relay, insurers and the reference provider on loopback over mutual TLS."""
     from ...simulator.pki import PkiError
     from ...simulator.relay import ConfigError
@@ -153,6 +163,20 @@ def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, durat
     from ...simulator.stack_config import ServeConfig, serve_config_from
 
     console = wide_console()
+    if fleet_size is None and (fleet_csv is not None or defect_share != 0.2 or seed != 1):
+        raise OneLineError("--fleet-csv, --defect-share, --seed: --fleet N 과 함께만 씁니다",
+                           "--fleet-csv, --defect-share, --seed: only with --fleet N")
+    if fleet_size is not None:
+        if config_file is not None or agent:
+            raise OneLineError("--fleet: --config, --agent 와 함께 쓸 수 없습니다",
+                               "--fleet: cannot be combined with --config or --agent")
+        from .fleet import serve_fleet
+
+        state = state_dir if state_dir is not None else Path(".s24kit")
+        writable_folder(state, "--state")
+        serve_fleet(console, state, fleet_size, csv_path=fleet_csv, defect_share=defect_share, seed=seed,
+                    duration=duration)
+        return
     try:
         config = serve_config_from(config_file.value, config_file.path.parent) if config_file else ServeConfig()
     except ConfigError as exc:

@@ -11,6 +11,7 @@ import datetime as dt
 import hashlib
 import json
 from collections.abc import Callable
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 
 from ...schemas.loader import is_valid
@@ -28,18 +29,30 @@ def _now() -> dt.datetime:
     return dt.datetime.now(KST)
 
 
+def reference_product() -> dict[str, str]:
+    """The product the reference provider names in its health answer (health.schema.json ``product``)."""
+    try:
+        kit = version("silson24-kit")
+    except PackageNotFoundError:
+        kit = "0+unknown"
+    return {"vendor": "silson24-kit", "name": "reference provider", "version": kit}
+
+
 class ProviderCore:
     """The answers of one provider over one scenario."""
 
     software = "s24kit reference provider"
 
-    def __init__(self, scenario: Scenario, *, clock: Callable[[], dt.datetime] = _now) -> None:
+    def __init__(self, scenario: Scenario, *, clock: Callable[[], dt.datetime] = _now,
+                 product: dict[str, str] | None = None) -> None:
+        """``product`` is what health names as the product version this site runs (default: the kit's own)."""
         self.scenario, self.clock = scenario, clock
+        self.product = dict(product) if product is not None else reference_product()
         self._answers: dict[str, tuple[str, int, dict[str, Any]]] = {}  # request_id → (hash, status, body)
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "profile": "kit-v1", "provider_code": self.scenario.provider_code,
-                "software": self.software}
+                "software": self.software, "product": dict(self.product)}
 
     def answer(self, operation: str, body: Any) -> Answer:
         """The status and JSON body for ``operation`` (``visits:search`` or ``documents:fetch``)."""
