@@ -25,16 +25,18 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+import gevent
 import gevent.ssl
 from locust import FastHttpUser, constant, events, task
 from locust.exception import StopUser
-from locust.runners import WorkerRunner
+from locust.runners import LocalRunner, MasterRunner, WorkerRunner
 from locust.stats import RequestStats, StatsError
 
 from s24kit.conformance.load.settings import Settings
 from s24kit.conformance.load.workload import (
     KST,
     Feed,
+    Item,
     Partition,
     RequestIds,
     document_fetch,
@@ -47,6 +49,7 @@ from s24kit.simulator.provider import ProviderCore, Scenario
 
 FINAL = frozenset({"paid", "denied", "more_documents_required", "failed"})
 SETTINGS = Settings.from_environment()
+DONE = "s24kit-done"  # a worker's message to the master: all my claims are sent, my users have stopped
 
 
 class Worker:
@@ -59,6 +62,7 @@ class Worker:
         self._providers = providers
         self._insurers = frozenset(SETTINGS.insurers) if SETTINGS.insurers is not None else None
         self._feed: Feed | None = None
+        self.finishing = False
         self.ids = RequestIds(f"{SETTINGS.run}{secrets.token_hex(2)}", partition)
         self.counts: Counter[str] = Counter()
         self.failures: Counter[str] = Counter()
@@ -75,6 +79,17 @@ class Worker:
             self._feed = Feed(share(Path(SETTINGS.scenario), self.partition, self._providers, self._insurers),
                               repeat=SETTINGS.repeat, budget=worker_budget(SETTINGS.claims, self.partition))
         return self._feed
+
+    def next_item(self, environment: Any) -> Item:
+        """The next claim of this worker; when there is none left, the user stops, and once every user of
+        the worker has, the run is told (a run bounded by --claims ends then, not at --run-time)."""
+        item = self.feed.next()
+        if item is None:
+            if not self.finishing:
+                self.finishing = True
+                gevent.spawn(_finish_when_idle, environment)
+            raise StopUser()
+        return item
 
     def request_id(self, patient_id: str) -> str:
         """A new request id, recorded with the patient it is for when the run records them."""
@@ -133,6 +148,30 @@ def final_results(stats: RequestStats) -> dict[str, Any]:
                           "occurrences": x.occurrences} for x in stats.errors.values()]}
 
 
+def _finish_when_idle(environment: Any) -> None:
+    runner = environment.runner
+    while runner.user_count > 0:
+        gevent.sleep(0.2)
+    if isinstance(runner, WorkerRunner):
+        runner.send_message(DONE, runner.worker_index)
+    elif isinstance(runner, LocalRunner):
+        runner.quit()
+
+
+@events.init.add_listener
+def _master_ends_when_every_worker_is_done(environment: Any, **_: Any) -> None:
+    if not isinstance(environment.runner, MasterRunner):
+        return
+    done: set[int] = set()
+
+    def on_done(msg: Any, **_: Any) -> None:
+        done.add(msg.data)
+        if len(done) >= SETTINGS.workers:
+            gevent.spawn(environment.runner.quit)  # the workers send their last statistics as they quit
+
+    environment.runner.register_message(DONE, on_done)
+
+
 def problem_label(response: Any) -> str:
     """``problem=<code> HTTP <status>``: the answer's problem code, or ``http_<status>`` when it has none."""
     code = f"http_{response.status_code}"
@@ -188,9 +227,7 @@ class PatientUser(_KitUser):
 
     @task
     def claim(self) -> None:
-        item = self.work.feed.next()
-        if item is None:
-            raise StopUser()
+        item = self.work.next_item(self.environment)
         started = time.perf_counter()
         body = patient_claim(item, self.work.request_id(item.patient_id), _now())
         status = self.post("/relay/v1/claims", body, "POST /relay/v1/claims", ok=(200, 202))
@@ -233,9 +270,7 @@ class RelayPullUser(_KitUser):
 
     @task
     def pull(self) -> None:
-        item = self.work.feed.next()
-        if item is None:
-            raise StopUser()
+        item = self.work.next_item(self.environment)
         code, now = item.claim["provider_code"], _now()
         search = visit_search(item, self.work.request_id(item.patient_id), now)
         found = self.post(self._path(code, "visits:search"), search, "POST visits:search")
