@@ -14,7 +14,7 @@ from s24kit.conformance.cli import main
 
 #: Libraries a help never needs; each costs tens of milliseconds to import.
 HEAVY = ("faker", "jsonschema", "jsonschema_rs", "referencing", "httpx", "starlette", "uvicorn", "cryptography",
-         "jinja2", "rich", "locust", "gevent", "yaml", "sqlite3", "ssl", "asyncio", "psycopg")
+         "jinja2", "rich", "locust", "gevent", "yaml", "sqlite3", "asyncio", "psycopg")
 #: Modules a help may load beyond the interpreter's own start-up: click, the kit's command line, and the
 #: standard modules they use (about 50 for ``s24kit --help``, under 100 for each command today).
 MAX_MODULES = 120

@@ -36,14 +36,16 @@ class _LazyGroup(OneLineGroup):
     command does not pay for the start-up of all the others (doctor is meant to answer within seconds)."""
 
     lazy: ClassVar[dict[str, str]] = {
-        "catalogue": "catalogue:catalogue", "check": "check:check", "demo": "demo:demo", "doctor": "doctor:doctor",
-        "generate": "generate:generate", "load": "load:load", "payout": "payout:payout", "report": "report:report",
+        "catalogue": "catalogue:catalogue", "check": "check:check", "console": "console:console",
+        "demo": "demo:demo", "doctor": "doctor:doctor", "generate": "generate:generate", "load": "load:load",
+        "payout": "payout:payout", "report": "report:report",
         "rules": "rules:rules_command", "serve": "serve:serve", "validate": "validate:validate_command"}
     #: The first line of each command's help, as ``s24kit --help`` lists it (a test keeps them equal).
     summaries: ClassVar[dict[str, str]] = {
         "catalogue": "요구사항 목록 / the requirement catalogue (suite kit-v1).",
         "check": "적합성 시험: 공급자 연계 모듈을 중계기관 입장에서 검사 / "
                  "run the conformance suite against a provider.",
+        "console": "검수 콘솔 / the acceptance console: register, site checks, decisions (web pages and a JSON API).",
         "demo": "데모: 시뮬레이터 + 적합성 시험 전체 / the whole kit end to end on loopback (no configuration).",
         "doctor": "연결 진단 / layered connection diagnosis: DNS → TCP → TLS → certificate → mTLS → HTTP → health.",
         "generate": "합성 시나리오 생성: EMR 적재 자료, 기대 서류, 청구, 계약 / write a synthetic scenario.",
