@@ -153,6 +153,9 @@ def _finish_when_idle(environment: Any) -> None:
     while runner.user_count > 0:
         gevent.sleep(0.2)
     if isinstance(runner, WorkerRunner):
+        # this worker's last statistics first, on the same ordered channel: the master, quitting on the last
+        # DONE, waits only half a second for reports, which a loaded machine may not meet
+        runner._send_stats()
         runner.send_message(DONE, runner.worker_index)
     elif isinstance(runner, LocalRunner):
         runner.quit()
