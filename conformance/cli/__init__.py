@@ -38,7 +38,7 @@ class _LazyGroup(OneLineGroup):
     lazy: ClassVar[dict[str, str]] = {
         "catalogue": "catalogue:catalogue", "check": "check:check", "console": "console:console",
         "demo": "demo:demo", "doctor": "doctor:doctor", "generate": "generate:generate", "load": "load:load",
-        "payout": "payout:payout", "report": "report:report",
+        "payout": "payout:payout", "pki": "pki:pki", "report": "report:report",
         "rules": "rules:rules_command", "serve": "serve:serve", "validate": "validate:validate_command"}
     #: The first line of each command's help, as ``s24kit --help`` lists it (a test keeps them equal).
     summaries: ClassVar[dict[str, str]] = {
