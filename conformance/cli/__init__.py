@@ -51,6 +51,7 @@ class _LazyGroup(OneLineGroup):
         "generate": "합성 시나리오 생성: EMR 적재 자료, 기대 서류, 청구, 계약 / write a synthetic scenario.",
         "load": "부하 시험 (Locust) / load a relay, provider or vendor server with Locust.",
         "payout": "보험금 산정 (가상 보험사 지급 엔진) / payout engine of the fake insurers (docs/domain.md §4).",
+        "pki": "시험용 인증서: 보기, 서버 인증서 발급, 내보내기 / the kit's test certificates: show, issue, export.",
         "report": "보고서 검증과 변환 / "
                   "verify evidence bundles, render reports, rebuild a reproduction's request body.",
         "rules": "List the document rules (S24-DOC-nnn) of profile kit-v1.",
