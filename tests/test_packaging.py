@@ -36,3 +36,25 @@ def test_pytest_plugin_and_console_script_are_registered():
 
     assert any(ep.value == "s24kit.conformance.plugin" for ep in entry_points(group="pytest11"))
     assert any(ep.value == "s24kit.conformance.cli:main" for ep in entry_points(group="console_scripts"))
+
+
+def test_the_console_ships_its_migrations_templates_and_static_files():
+    """Alembic reads the revisions as files at run time and the pages need their templates: each file under
+    conformance/console/ is either a module of a declared package or matched by a package-data pattern."""
+    from fnmatch import fnmatch
+
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["setuptools"]
+    declared = set(config["packages"])
+    data = config["package-data"]
+    console = ROOT / "conformance" / "console"
+    assert (console / "migrations" / "versions" / "0001_register.py").is_file()
+    for path in console.rglob("*"):
+        if path.is_dir() or "__pycache__" in path.parts:
+            continue
+        relative = path.relative_to(console)
+        if path.suffix == ".py":
+            package = ".".join(["s24kit.conformance.console", *relative.parent.parts])
+            assert package.rstrip(".") in declared, relative
+            continue
+        patterns = [*data["*"], *data.get("s24kit.conformance.console", [])]
+        assert any(fnmatch(str(relative), pattern) for pattern in patterns), relative

@@ -25,7 +25,8 @@ class _LazyGroup(OneLineGroup):
     does not pay for the start-up of all the others (doctor is meant to answer within seconds)."""
 
     lazy: ClassVar[dict[str, str]] = {
-        "catalogue": "catalogue:catalogue", "check": "check:check", "demo": "demo:demo", "doctor": "doctor:doctor",
+        "catalogue": "catalogue:catalogue", "check": "check:check", "console": "console:console",
+        "demo": "demo:demo", "doctor": "doctor:doctor",
         "generate": "generate:generate", "payout": "payout:payout", "report": "report:report",
         "rules": "rules:rules_command", "serve": "serve:serve", "validate": "validate:validate_command"}
 

@@ -1,1 +1,3 @@
-"""The acceptance console for relay staff (issue 13): register, runs, batches, decisions (docs/console.md)."""
+"""The acceptance console for relay staff (``s24kit console``): a register of vendors, products, versions and
+sites, runs and decisions, over one database (SQLite by default, PostgreSQL for a shared deployment).
+docs/console.md describes it."""

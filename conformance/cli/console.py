@@ -1,0 +1,141 @@
+"""``s24kit console``: the acceptance console for relay staff (docs/console.md).
+
+``s24kit console --init`` creates the first admin account and prints its one-time password (shown once; the
+console asks for a new password at the first login). ``s24kit console`` then serves the console on
+loopback (``--listen``), over HTTPS with ``--cert``/``--key``; ``--database postgresql://…`` shares one
+register between consoles and workers, SQLite in the state directory is the default. Subcommands (such as
+``worker``) share the group's options. SQLAlchemy and the web stack are imported only when the command runs.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .params import InputFile, OutputFolder
+from .usage import OneLineError, OneLineGroup
+
+DEFAULT_LISTEN = "127.0.0.1:8470"
+
+
+@dataclass(frozen=True)
+class ConsoleOptions:
+    """The group's options, for the subcommands (``ctx.obj``)."""
+
+    state_dir: Path
+    database_url: str | None
+
+    def database(self) -> Any:
+        """The migrated database, or a one-line error naming ``--database``."""
+        from ..console.db import DatabaseError, default_url, prepare
+
+        try:
+            return prepare(self.database_url or default_url(self.state_dir), state_dir=self.state_dir)
+        except DatabaseError as exc:
+            raise OneLineError(exc.message_ko, exc.message_en) from None
+
+
+class Listen(click.ParamType):
+    """``HOST:PORT`` (IPv6 in brackets, ``[::1]:8470``); the host is an IP address or ``localhost``."""
+
+    name = "host:port"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> tuple[str, int]:
+        if isinstance(value, tuple):
+            return value
+        host, sep, port = str(value).rpartition(":")
+        host = host[1:-1] if host.startswith("[") and host.endswith("]") else host
+        try:
+            if not sep or not port.isdigit() or not 0 < int(port) < 65536:
+                raise ValueError
+            if host != "localhost":
+                ipaddress.ip_address(host)
+        except ValueError:
+            self.fail(f"{value!r} is not HOST:PORT (e.g. 127.0.0.1:8470, [::1]:8470)", param, ctx)
+        return host, int(port)
+
+
+def _tls(cert: Path | None, key: Path | None) -> None:
+    if (cert is None) != (key is None):
+        raise OneLineError("--cert 와 --key 는 함께 주어야 합니다", "--cert and --key go together")
+    if cert is None or key is None:
+        return
+    try:
+        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError) as exc:
+        raise OneLineError(f"--cert {cert} --key {key}: 인증서와 키를 쓸 수 없습니다 ({exc})",
+                           f"--cert {cert} --key {key}: cannot use this certificate and key ({exc})") from None
+
+
+def _init(options: ConsoleOptions, username: str) -> None:
+    from ..console import accounts
+    from ..console.audit import SYSTEM
+    from ..console.validation import FieldError, check
+
+    try:
+        check("AccountNew", {"username": username, "role": "admin"})
+        database = options.database()  # only once the name is right: a refused --init leaves nothing behind
+        password = accounts.one_time_password()
+        with database.engine.begin() as connection:
+            accounts.create_account(connection, SYSTEM, username, "admin", password)
+    except FieldError as exc:
+        raise OneLineError(f"--username {username}: {exc.message_ko}", f"--username {username}: {exc.message_en}") \
+            from None
+    click.echo(f"관리자 계정 {username} 를 만들었습니다 / admin account {username} created ({database.url})")
+    click.echo(f"일회용 비밀번호 / one-time password: {password}")
+    click.echo("첫 로그인 때 새 비밀번호를 정해야 합니다. 이 비밀번호는 다시 보이지 않습니다. / "
+               "It must be changed at the first login and is not shown again.")
+
+
+def _serve(options: ConsoleOptions, listen: tuple[str, int], cert: Path | None, key: Path | None) -> None:
+    import uvicorn
+
+    from ..console.app import Settings, create_app
+
+    database = options.database()
+    app = create_app(Settings(options.state_dir, options.database_url, https=cert is not None), database)
+    host, port = listen
+    scheme = "https" if cert else "http"
+    shown = f"[{host}]" if ":" in host else host
+    if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
+        click.echo(f"경고: 콘솔이 {host} 에서 열립니다 — 이 PC 밖에서도 접속할 수 있습니다"
+                   f"{'' if cert else ', 그리고 HTTPS 가 아닙니다 (--cert/--key)'} / WARNING: the console listens on "
+                   f"{host}, reachable from other machines{'' if cert else ', and not over HTTPS (--cert/--key)'}",
+                   err=True)
+    click.echo(f"s24kit console: {scheme}://{shown}:{port}/  ({database.url}); Ctrl-C 로 종료 / Ctrl-C to stop")
+    config = uvicorn.Config(app, host=host, port=port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key,
+                            server_header=False, proxy_headers=False)
+    try:
+        uvicorn.Server(config).run()
+    except OSError as exc:
+        raise OneLineError(f"--listen {shown}:{port}: 열 수 없습니다 ({exc.strerror})",
+                           f"--listen {shown}:{port}: cannot listen ({exc.strerror})") from None
+
+
+@click.group("console", cls=OneLineGroup, invoke_without_command=True)
+@click.option("--state", "--state-dir", "state_dir", type=OutputFolder(), default=".s24kit", show_default=True,
+              help="State directory: the SQLite database, the session key.")
+@click.option("--database", "database_url", metavar="URL",
+              help="sqlite:///FILE or postgresql://user@host/name (default: SQLite in the state directory).")
+@click.option("--listen", type=Listen(), default=DEFAULT_LISTEN, show_default=True, help="HOST:PORT to serve on.")
+@click.option("--cert", type=InputFile("text"), help="PEM certificate (chain) to serve HTTPS with; needs --key.")
+@click.option("--key", type=InputFile("text"), help="PEM private key of --cert.")
+@click.option("--init", is_flag=True, help="Create the first admin account, print its one-time password, and exit.")
+@click.option("--username", default="admin", show_default=True, help="With --init: the admin's username.")
+@click.pass_context
+def console(ctx: click.Context, state_dir: Path, database_url: str | None, listen: tuple[str, int],
+            cert: Path | None, key: Path | None, init: bool, username: str) -> None:
+    """검수 콘솔 / the acceptance console: register, site checks, decisions (web pages and a JSON API)."""
+    options = ctx.obj = ConsoleOptions(state_dir, database_url)
+    if ctx.invoked_subcommand is not None:
+        return
+    if init:
+        _init(options, username)
+        return
+    _tls(cert, key)
+    _serve(options, listen, cert, key)
