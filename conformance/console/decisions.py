@@ -17,8 +17,8 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
 
-from ...reports.json_report import PROFILE, kit_version
-from ...reports.record import dumps, sign_record
+from ..reports.json_report import PROFILE, kit_version
+from ..reports.record import dumps, sign_record
 from . import audit
 from .audit import Actor
 from .db import as_utc, now
@@ -151,3 +151,20 @@ def _decision(row: Any) -> dict[str, Any]:
     record = values.pop("signed_record")
     values["record"] = json.loads(record) if record else None
     return values
+
+
+def run_facts(connection: Connection, run_id: int) -> RunFacts | None:
+    """The run ``run_id`` as a decision sees it, or None when there is no such run."""
+    from . import tables
+
+    runs = getattr(tables, "runs", None)
+    if runs is None:  # the runs table comes with revision 0002_runs
+        return None
+    row = connection.execute(select(runs).where(runs.c.id == run_id)).first()
+    if row is None:
+        return None
+    values = row._mapping
+    site_id, version_id = values.get("site_id"), values.get("product_version_id")
+    subject_kind, subject_id = ("site", site_id) if site_id is not None else ("product_version", version_id)
+    return RunFacts(values["id"], values["kind"], subject_kind, subject_id, values.get("verdict"),
+                    values.get("evidence_sha256") or values.get("evidence_digest"), values.get("finished_at"))
