@@ -27,7 +27,7 @@ from ...simulator.serving import ServeError, serving
 from ...simulator.stack import KST, SimClock, Stack, StackOptions
 from ..reproduction import REQUESTS
 from ..runner import ConfigError, SuiteRun, TargetUnreachable, make_target, run_suite, write_reports
-from .params import OutputFolder
+from .params import OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError, wide_console
 
 DEMO_PROVIDER = "99310001"  # a clinic (의원): every document type and rule has something to judge
@@ -54,6 +54,18 @@ def _claims(simulator: Simulator, clock: SimClock, count: int) -> list[tuple[dic
 Judged = tuple[SuiteRun, dict[str, Path]]
 
 
+def _console_demo(console: Console, state: Path, sites: int, port: int, duration: float | None, lang: str) -> int:
+    from .demo_console import console_demo
+
+    try:
+        return console_demo(console, state, sites, port, duration, lang)
+    except (ServeError, PkiError) as exc:
+        raise OneLineError(exc.message_ko, exc.message_en) from None
+    except (OptionError, ScenarioError) as exc:
+        raise OneLineError(f"--state {state}: 시나리오를 만들 수 없습니다 — {exc.message_ko}",
+                           f"--state {state}: cannot generate the scenario — {exc.message_en}") from None
+
+
 def _suite(url: str, scenario: Path, state: Path, out: Path, lang: str, console: Console, label: str) -> Judged:
     target = make_target(url, scenario, provider_code=DEMO_PROVIDER, state=state)
     with console.status(f"적합성 시험 / conformance suite → {label}") as status:
@@ -72,9 +84,23 @@ def _suite(url: str, scenario: Path, state: Path, out: Path, lang: str, console:
               help="The faulty provider to catch.")
 @click.option("--patients", default=30, show_default=True, type=click.IntRange(5, 2000))
 @click.option("--lang", default="ko", show_default=True, type=click.Choice(["ko", "en"]))
-def demo(state: Path, out: Path, fault: str, patients: int, lang: str) -> None:
-    """데모: 시뮬레이터 + 적합성 시험 전체 / the whole kit end to end on loopback (no configuration)."""
+@click.option("--console", "with_console", is_flag=True,
+              help="Instead: serve a fleet of sites and open the acceptance console on it, one product certified.")
+@click.option("--sites", default=20, show_default=True, type=click.IntRange(2, 2000),
+              help="With --console: how many simulated sites.")
+@click.option("--port", default=8470, show_default=True, type=click.IntRange(0, 65535),
+              help="With --console: the console's port on 127.0.0.1 (0: any free port).")
+@click.option("--duration", type=Seconds(min=0), help="With --console: stop after this many seconds (default: Ctrl-C).")
+def demo(state: Path, out: Path, fault: str, patients: int, lang: str, with_console: bool, sites: int, port: int,
+         duration: float | None) -> None:
+    """데모: 시뮬레이터 + 적합성 시험 전체 / the whole kit end to end on loopback (no configuration).
+
+    With --console: the acceptance console on a served fleet, the fleet imported and one product certified;
+    it prints the address and the admin's login (docs/console.md §15).
+    """
     console = wide_console()
+    if with_console:
+        raise SystemExit(_console_demo(console, state, sites, port, duration, lang))
     try:
         scenario = _scenario(state, patients, console)
         clock = SimClock()
