@@ -17,7 +17,7 @@ from typing import Any
 
 import click
 
-from .params import InputFile, OutputFolder
+from .params import InputFile, InputFolder, OutputFolder
 from .usage import OneLineError, OneLineGroup
 
 DEFAULT_LISTEN = "127.0.0.1:8470"
@@ -92,13 +92,18 @@ def _init(options: ConsoleOptions, username: str) -> None:
                "It must be changed at the first login and is not shown again.")
 
 
-def _serve(options: ConsoleOptions, listen: tuple[str, int], cert: Path | None, key: Path | None) -> None:
+def _serve(options: ConsoleOptions, listen: tuple[str, int], cert: Path | None, key: Path | None, workers: int = 4,
+           scenario: Path | None = None) -> None:
     import uvicorn
 
     from ..console.app import Settings, create_app
+    from ..console.executor import RunSettings
+    from ..console.worker import in_console
 
     database = options.database()
-    app = create_app(Settings(options.state_dir, options.database_url, https=cert is not None), database)
+    hooks = [in_console(RunSettings(options.state_dir, scenario), workers)] if workers else []
+    app = create_app(Settings(options.state_dir, options.database_url, https=cert is not None, on_startup=hooks),
+                     database)
     host, port = listen
     scheme = "https" if cert else "http"
     shown = f"[{host}]" if ":" in host else host
@@ -127,9 +132,14 @@ def _serve(options: ConsoleOptions, listen: tuple[str, int], cert: Path | None, 
 @click.option("--key", type=InputFile("text"), help="PEM private key of --cert.")
 @click.option("--init", is_flag=True, help="Create the first admin account, print its one-time password, and exit.")
 @click.option("--username", default="admin", show_default=True, help="With --init: the admin's username.")
+@click.option("--workers", type=click.IntRange(0, 64), default=4, show_default=True,
+              help="Jobs (site checks, certifications) the console itself runs at once; 0: only `console worker`s.")
+@click.option("--scenario", type=InputFolder(), metavar="DIR",
+              help="Scenario the site checks ask for [default: STATE/fleet/scenario].")
 @click.pass_context
 def console(ctx: click.Context, state_dir: Path, database_url: str | None, listen: tuple[str, int],
-            cert: Path | None, key: Path | None, init: bool, username: str) -> None:
+            cert: Path | None, key: Path | None, init: bool, username: str, workers: int,
+            scenario: Path | None) -> None:
     """검수 콘솔 / the acceptance console: register, site checks, decisions (web pages and a JSON API)."""
     options = ctx.obj = ConsoleOptions(state_dir, database_url)
     if ctx.invoked_subcommand is not None:
@@ -138,4 +148,9 @@ def console(ctx: click.Context, state_dir: Path, database_url: str | None, liste
         _init(options, username)
         return
     _tls(cert, key)
-    _serve(options, listen, cert, key)
+    _serve(options, listen, cert, key, workers, scenario)
+
+
+from .console_worker import worker  # noqa: E402  (a subcommand of its own module)
+
+console.add_command(worker)

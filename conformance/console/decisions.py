@@ -23,6 +23,7 @@ from . import audit
 from .audit import Actor
 from .db import as_utc, now
 from .register import change_site_state, get_site, get_version
+from .run_tables import runs
 from .signing import console_signing_key
 from .tables import decisions, product_versions
 from .validation import FieldError, NotFound
@@ -155,16 +156,11 @@ def _decision(row: Any) -> dict[str, Any]:
 
 def run_facts(connection: Connection, run_id: int) -> RunFacts | None:
     """The run ``run_id`` as a decision sees it, or None when there is no such run."""
-    from . import tables
-
-    runs = getattr(tables, "runs", None)
-    if runs is None:  # the runs table comes with revision 0002_runs
-        return None
     row = connection.execute(select(runs).where(runs.c.id == run_id)).first()
     if row is None:
         return None
-    values = row._mapping
-    site_id, version_id = values.get("site_id"), values.get("product_version_id")
-    subject_kind, subject_id = ("site", site_id) if site_id is not None else ("product_version", version_id)
-    return RunFacts(values["id"], values["kind"], subject_kind, subject_id, values.get("verdict"),
-                    values.get("evidence_sha256") or values.get("evidence_digest"), values.get("finished_at"))
+    subject_kind, subject_id = ("site", row.site_id) if row.site_id is not None else ("product_version",
+                                                                                       row.product_version_id)
+    # a run that did not finish has no verdict to rest on, whatever it recorded so far
+    verdict = row.verdict if row.state == "done" else None
+    return RunFacts(row.id, row.kind, subject_kind, subject_id, verdict, row.evidence_sha256, row.finished_at)

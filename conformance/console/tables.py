@@ -146,3 +146,6 @@ decisions = Table(
     CheckConstraint(_one_of("subject_kind", SUBJECT_KINDS), name="subject_kind"),
     CheckConstraint(_one_of("decision", DECISIONS), name="decision"),
     Index("ix_decisions_subject", "subject_kind", "subject_id"))
+
+# Revision 0002_runs's tables (runs, progress, batches, jobs, monitoring) register on the same metadata.
+from . import run_tables  # noqa: E402, F401
