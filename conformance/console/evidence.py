@@ -38,7 +38,8 @@ def attach_bundle(connection: Connection, actor: Actor, state_dir: Path, version
     """Verify ``data`` (an evidence.zip) and record it as a certification run of ``version_id``."""
     version = get_version(connection, version_id)
     if not data:
-        raise FieldError("file", "file: 증거 묶음(evidence.zip)을 고르십시오", "file: choose an evidence bundle (evidence.zip)")
+        raise FieldError("file", "file: 증거 묶음(evidence.zip)을 고르십시오",
+                         "file: choose an evidence bundle (evidence.zip)")
     if len(data) > MAX_BUNDLE:
         raise FieldError("file", f"file: {MAX_BUNDLE // 1024 // 1024} MB를 넘습니다",
                          f"file: larger than {MAX_BUNDLE // 1024 // 1024} MB", status=413)

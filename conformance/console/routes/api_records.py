@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from ....simulator.problems import problem_body
-from .. import decisions, records
+from .. import decisions, evidence, records
 from ..auth import current_account
 from ..importing import import_sites
 from ..sitecsv import MAX_BYTES, SitesRefused
@@ -83,9 +83,21 @@ async def get_record(request: Request) -> Response:
     return json(found["record"])
 
 
+@api
+async def upload_evidence(request: Request) -> Response:
+    data = await _body(request, evidence.MAX_BUNDLE)
+    if isinstance(data, Response):
+        return data
+    name = request.headers.get("x-filename", "evidence.zip")
+    return json(await in_transaction(request, evidence.attach_bundle, actor_role(request)[0],
+                                     request.app.state.settings.state_dir, request.path_params["version_id"], data,
+                                     name), 201)
+
+
 routes = [
     Route("/api/v1/sites/import", import_csv, methods=["POST"]),
     Route("/api/v1/sites/export", export, methods=["GET"]),
+    Route("/api/v1/product-versions/{version_id:id}/evidence", upload_evidence, methods=["POST"]),
     Route("/api/v1/decisions", create_decision, methods=["POST"]),
     Route("/api/v1/decisions", list_decisions, methods=["GET"]),
     Route("/api/v1/decisions/{decision_id:id}", get_decision, methods=["GET"]),

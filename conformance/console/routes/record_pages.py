@@ -5,15 +5,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from .. import decisions, records, register
+from .. import decisions, evidence, records, register
 from ..auth import current_account
 from ..importing import import_sites
 from ..labels import STATE_LABELS
+from ..run_tables import runs
+from ..runs import run_json
 from ..sitecsv import SitesRefused
 from ..validation import FieldError, NotFound, form_values
 from .common import flash, in_transaction, page_error, query, render
@@ -55,8 +57,15 @@ def _site_decisions(connection: Connection, site_id: int) -> dict[str, Any]:
             "choices": decisions.SITE_DECISIONS, "subject_kind": "site", "subject_id": site_id}
 
 
+def _version_runs(connection: Connection, version_id: int) -> list[dict[str, Any]]:
+    rows = connection.execute(select(runs).where(runs.c.product_version_id == version_id)
+                              .order_by(runs.c.id.desc()).limit(50)).all()
+    return [run_json(row) | {"source": (row.parameters or {}).get("source", "run")} for row in rows]
+
+
 def _version_decisions(connection: Connection, version_id: int) -> dict[str, Any]:
     return {"version": register.get_version(connection, version_id), "state_labels": STATE_LABELS,
+            "runs": _version_runs(connection, version_id),
             "decisions": decisions.list_decisions(connection, "product_version", version_id),
             "choices": decisions.VERSION_DECISIONS, "subject_kind": "product_version", "subject_id": version_id}
 
@@ -101,6 +110,22 @@ async def decide_version(request: Request) -> Response:
     return await _decide(request, "product_version", version_id, f"/product-versions/{version_id}")
 
 
+async def upload_evidence(request: Request) -> Response:
+    version_id = request.path_params["version_id"]
+    form = await request.form(max_files=1, max_fields=10)
+    upload = form.get("file")
+    data, name = (b"", "") if upload is None or isinstance(upload, str) else (await upload.read(), upload.filename)
+    await form.close()
+    try:
+        run = await in_transaction(request, evidence.attach_bundle, current_account(request).actor,
+                                   request.app.state.settings.state_dir, version_id, data, name or "evidence.zip")
+    except (FieldError, NotFound) as error:
+        return page_error(request, error)
+    flash(request, f"증거 묶음을 확인하고 실행 {run['id']}로 붙였습니다 ({run['verdict']})",
+          f"the evidence bundle is intact and attached as run {run['id']} ({run['verdict']})")
+    return RedirectResponse(f"/product-versions/{version_id}", status_code=303)
+
+
 async def decision_record(request: Request) -> Response:
     try:
         found = await in_transaction(request, decisions.get_decision, request.path_params["decision_id"])
@@ -122,5 +147,6 @@ routes = [
     Route("/sites/{site_id:id}/decisions", decide_site, methods=["POST"]),
     Route("/product-versions/{version_id:id}", version_page, methods=["GET"]),
     Route("/product-versions/{version_id:id}/decisions", decide_version, methods=["POST"]),
+    Route("/product-versions/{version_id:id}/evidence", upload_evidence, methods=["POST"]),
     Route("/decisions/{decision_id:id}/record", decision_record, methods=["GET"]),
 ]
