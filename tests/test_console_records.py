@@ -167,3 +167,66 @@ def decisions_actor(connection):
 
     account = accounts.authenticate(connection, "approver", "correct horse battery staple")
     return account.actor
+
+
+def _bundle(folder, passing: bool = True) -> bytes:
+    """An evidence bundle around the shipped example report (made to pass, or as it is: failing)."""
+    from s24kit.conformance.catalogue import digest
+    from s24kit.conformance.reports import report_problems
+    from s24kit.conformance.reports.bundle import write_bundle
+
+    from .conftest import load_example
+
+    report = {**load_example("report"), "rule_pack_digest": digest()}
+    if passing:
+        report["results"] = [r for r in report["results"] if r["verdict"] != "fail"]
+        report["summary"] = {v: sum(r["verdict"] == v for r in report["results"]) for v in report["summary"]}
+        report["verdict"] = "pass"
+    assert report_problems(report) == []
+    folder.mkdir(exist_ok=True)
+    (folder / "report.json").write_text(json.dumps(report), encoding="utf-8")
+    return write_bundle(folder / "evidence.zip", [folder / "report.json"]).read_bytes()
+
+
+def test_a_vendor_bundle_is_verified_attached_and_certifies(console: Console, tmp_path):
+    import zipfile
+
+    _import_api(console, csv_text(site("41390060", product_version="7.0.0")).encode())
+    version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390060')}").json()[
+        "product_version_id"]
+    data = _bundle(tmp_path / "passing")
+    path = f"/api/v1/product-versions/{version_id}/evidence"
+    assert console.api("viewer").post(path, content=data).status_code == 403
+    answer = console.api("operator").post(path, content=data, headers={"content-type": "application/zip"})
+    assert answer.status_code == 201, answer.text
+    assert_documented("POST", "/api/v1/product-versions/{version_id:id}/evidence", answer)
+    run = answer.json()
+    assert (run["kind"], run["state"], run["verdict"]) == ("certification", "done", "pass")
+    assert run["evidence_sha256"] == hashlib.sha256(data).hexdigest()
+    # a bundle altered after it was made is refused, and nothing is recorded
+    altered = tmp_path / "altered.zip"
+    with zipfile.ZipFile(tmp_path / "passing" / "evidence.zip") as source, zipfile.ZipFile(altered, "w") as out:
+        for item in source.infolist():
+            body = source.read(item)
+            out.writestr(item, body.replace(b'"pass"', b'"fail"', 1) if item.filename == "report.json" else body)
+    refused = console.api("operator").post(path, content=altered.read_bytes())
+    assert refused.status_code == 400 and "not intact" in refused.text
+    assert console.api("operator").post(path, content=b"not a zip").status_code == 400
+    # a failing vendor run is attached too, but nobody certifies on it
+    failing = console.api("operator").post(path, content=_bundle(tmp_path / "failing", passing=False)).json()
+    assert failing["verdict"] == "fail"
+    refused = console.api("approver").post("/api/v1/decisions", json={
+        "subject_kind": "product_version", "subject_id": version_id, "decision": "certified",
+        "reason": "업체 증거 확인", "run_id": failing["id"]})
+    assert refused.status_code == 409 and refused.json()["errors"][0]["field"] == "run_id"
+    # the approver certifies on the uploaded run; the signed record names the bundle's digest
+    decided = console.api("approver").post("/api/v1/decisions", json={
+        "subject_kind": "product_version", "subject_id": version_id, "decision": "certified",
+        "reason": "업체 증거 확인", "run_id": run["id"]})
+    assert decided.status_code == 201, decided.text
+    assert decided.json()["record"]["run"]["evidence_sha256"] == hashlib.sha256(data).hexdigest()
+    page = console.pages["operator"]
+    shown = page.post(f"/product-versions/{version_id}/evidence", data={"csrf_token": csrf_of(page)},
+                      files={"file": ("evidence.zip", data, "application/zip")})
+    assert shown.status_code == 303
+    assert "version-runs" in page.get(f"/product-versions/{version_id}").text
