@@ -12,8 +12,8 @@ from sqlalchemy import select
 from s24kit.conformance.cli import main
 from s24kit.conformance.console import accounts
 from s24kit.conformance.console.db import default_url, prepare
-from s24kit.conformance.console.tables import decisions, product_versions, sites
 from s24kit.conformance.console.signing import PUBLIC_KEY_FILE
+from s24kit.conformance.console.tables import decisions, product_versions, sites
 from s24kit.conformance.reports.record import check_record, public_key_from_file
 
 
