@@ -14,7 +14,7 @@ from openpyxl import load_workbook
 
 from s24kit.conformance.cli import main
 from s24kit.conformance.console import decisions
-from s24kit.conformance.console.csvformat import REGISTER_COLUMNS
+from s24kit.conformance.console.csvformat import REGISTER_COLUMNS, RESULT_COLUMNS
 from s24kit.conformance.console.decisions import RunFacts
 from s24kit.conformance.console.signing import PUBLIC_KEY_FILE
 from s24kit.conformance.console.validation import FieldError
@@ -230,3 +230,21 @@ def test_a_vendor_bundle_is_verified_attached_and_certifies(console: Console, tm
                       files={"file": ("evidence.zip", data, "application/zip")})
     assert shown.status_code == 303
     assert "version-runs" in page.get(f"/product-versions/{version_id}").text
+
+
+def test_results_export_lists_every_finished_run(console: Console, tmp_path):
+    _import_api(console, csv_text(site("41390070", product_version="8.0.0")).encode())
+    version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390070')}").json()[
+        "product_version_id"]
+    run = console.api("operator").post(f"/api/v1/product-versions/{version_id}/evidence",
+                                       content=_bundle(tmp_path / "b", passing=False)).json()
+    answer = console.api("viewer").get("/api/v1/results/export", params={"format": "csv"})
+    assert answer.status_code == 200
+    assert_documented("GET", "/api/v1/results/export", answer)
+    lines = answer.content.decode("utf-8-sig").splitlines()
+    assert lines[0] == ",".join(RESULT_COLUMNS)
+    mine = next(line for line in lines[1:] if line.startswith(f"{run['id']},"))
+    assert ",certification,,,가상의료정보,온누리EMR,8.0.0,done,fail," in mine
+    xlsx = console.pages["viewer"].get("/results/export", params={"format": "xlsx"})
+    rows = list(load_workbook(io.BytesIO(xlsx.content)).active.values)
+    assert rows[0] == RESULT_COLUMNS and run["id"] in [r[0] for r in rows[1:]]

@@ -15,11 +15,14 @@ from typing import Any
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font
-from sqlalchemy import Connection
+from sqlalchemy import Connection, select
 
 from .csvformat import REGISTER_COLUMNS
+from .db import as_utc
 from .register import SiteFilter, list_sites
+from .run_tables import runs
 from .sitecsv import FORMULA_STARTS, REGION_NAMES
+from .tables import product_versions, products, sites, vendors
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
@@ -40,6 +43,38 @@ def register_rows(connection: Connection, selection: SiteFilter) -> Iterator[dic
         if page >= found.pages:
             return
         page += 1
+
+
+def result_rows(connection: Connection, limit: int = 100_000) -> Iterator[dict[str, Any]]:
+    """Every finished run, newest first, as :data:`RESULT_COLUMNS` values (the failed requirements listed)."""
+    site_version = product_versions.alias("site_version")
+    version_id = runs.c.product_version_id
+    query = (select(runs, sites.c.provider_code, sites.c.name, vendors.c.name.label("vendor"),
+                    products.c.name.label("product"), product_versions.c.version.label("product_version"))
+             .outerjoin(sites, sites.c.id == runs.c.site_id)
+             .outerjoin(site_version, site_version.c.id == sites.c.product_version_id)
+             .outerjoin(product_versions, product_versions.c.id == _coalesce(version_id, site_version.c.id))
+             .outerjoin(products, products.c.id == product_versions.c.product_id)
+             .outerjoin(vendors, vendors.c.id == products.c.vendor_id)
+             .where(runs.c.state.in_(("done", "failed"))).order_by(runs.c.id.desc()).limit(limit))
+    for row in connection.execute(query):
+        verdicts = (row.summary or {}).get("verdicts") or {}
+        yield {"run_id": row.id, "kind": row.kind, "provider_code": row.provider_code, "name": row.name,
+               "vendor": row.vendor, "product": row.product, "product_version": row.product_version,
+               "state": row.state, "verdict": row.verdict,
+               "started_at": _time(row.started_at), "finished_at": _time(row.finished_at),
+               "failed_requirements": " ".join(sorted(r for r, v in verdicts.items() if v == "fail")),
+               "evidence_sha256": row.evidence_sha256}
+
+
+def _coalesce(*columns: Any) -> Any:
+    from sqlalchemy import func
+
+    return func.coalesce(*columns)
+
+
+def _time(value: Any) -> str | None:
+    return None if value is None else as_utc(value).isoformat()
 
 
 def _text(value: Any) -> str:

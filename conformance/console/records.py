@@ -11,7 +11,7 @@ from sqlalchemy import Connection
 
 from . import decisions, exporting, register
 from .audit import Actor
-from .csvformat import REGISTER_COLUMNS
+from .csvformat import REGISTER_COLUMNS, RESULT_COLUMNS
 from .validation import FieldError, check
 
 EXPORT_FORMATS = ("csv", "xlsx")
@@ -31,6 +31,14 @@ def export_register(connection: Connection, values: dict[str, Any]) -> Export:
     if fmt == "xlsx":
         return Export("sites.xlsx", exporting.XLSX_TYPE, exporting.to_xlsx(rows, REGISTER_COLUMNS, "sites"))
     return Export("sites.csv", exporting.CSV_TYPE, exporting.to_csv(rows, REGISTER_COLUMNS))
+
+
+def export_results(connection: Connection, values: dict[str, Any]) -> Export:
+    """Every finished run (site checks and certifications) in ``values["format"]``."""
+    rows = exporting.result_rows(connection)
+    if values.get("format") == "xlsx":
+        return Export("results.xlsx", exporting.XLSX_TYPE, exporting.to_xlsx(rows, RESULT_COLUMNS, "results"))
+    return Export("results.csv", exporting.CSV_TYPE, exporting.to_csv(rows, RESULT_COLUMNS))
 
 
 def decide(connection: Connection, actor: Actor, role: str, state_dir: Path, data: Any) -> dict[str, Any]:

@@ -56,6 +56,13 @@ async def export(request: Request) -> Response:
 
 
 @api
+async def export_results(request: Request) -> Response:
+    made = await in_transaction(request, records.export_results, query(request, "ResultExportQuery"))
+    return Response(made.body, media_type=made.media_type,
+                    headers={"content-disposition": f'attachment; filename="{made.filename}"'})
+
+
+@api
 async def create_decision(request: Request) -> Response:
     body = await json_body(request)
     account = current_account(request)
@@ -97,6 +104,7 @@ async def upload_evidence(request: Request) -> Response:
 routes = [
     Route("/api/v1/sites/import", import_csv, methods=["POST"]),
     Route("/api/v1/sites/export", export, methods=["GET"]),
+    Route("/api/v1/results/export", export_results, methods=["GET"]),
     Route("/api/v1/product-versions/{version_id:id}/evidence", upload_evidence, methods=["POST"]),
     Route("/api/v1/decisions", create_decision, methods=["POST"]),
     Route("/api/v1/decisions", list_decisions, methods=["GET"]),

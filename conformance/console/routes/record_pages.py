@@ -51,6 +51,16 @@ async def export(request: Request) -> Response:
                     headers={"content-disposition": f'attachment; filename="{made.filename}"'})
 
 
+async def export_results(request: Request) -> Response:
+    try:
+        values = query(request, "ResultExportQuery")
+    except FieldError as error:
+        return page_error(request, error)
+    made = await in_transaction(request, records.export_results, values)
+    return Response(made.body, media_type=made.media_type,
+                    headers={"content-disposition": f'attachment; filename="{made.filename}"'})
+
+
 def _site_decisions(connection: Connection, site_id: int) -> dict[str, Any]:
     return {"site": register.get_site(connection, site_id), "state_labels": STATE_LABELS,
             "decisions": decisions.list_decisions(connection, "site", site_id),
@@ -143,6 +153,7 @@ routes = [
     Route("/sites/import", import_form, methods=["GET"]),
     Route("/sites/import", import_upload, methods=["POST"]),
     Route("/sites/export", export, methods=["GET"]),
+    Route("/results/export", export_results, methods=["GET"]),
     Route("/sites/{site_id:id}/decisions", site_decisions, methods=["GET"]),
     Route("/sites/{site_id:id}/decisions", decide_site, methods=["POST"]),
     Route("/product-versions/{version_id:id}", version_page, methods=["GET"]),
