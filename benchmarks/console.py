@@ -90,7 +90,7 @@ def console_batch(state: Path, url: str, fleet: dict[str, Any], workers: int, th
     """Seconds for the console's batch over every site, and how many runs found what the fleet seeded."""
     from s24kit.conformance.console.batches import Selection, create_batch
     from s24kit.conformance.console.register import SiteFilter
-    from s24kit.conformance.console.run_tables import runs
+    from s24kit.conformance.console.tables import runs
 
     database = prepare(url, state_dir=state)
     register_fleet(database, fleet)

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import select
 
 from s24kit.conformance.console.audit import list_entries
-from s24kit.conformance.console.run_tables import runs
+from s24kit.conformance.console.tables import runs
 from s24kit.conformance.console.worker import Worker
 from s24kit.conformance.sitecheck import SITE_PROFILE
 from s24kit.simulator.fleet import DEFECTS, FleetOptions, build_fleet

@@ -22,8 +22,7 @@ from s24kit.conformance.console.db import prepare
 from s24kit.conformance.console.jobs import claim, enqueue, requeue_stale, resume_batch, stop_batch
 from s24kit.conformance.console.monitoring import due_batch, needs_a_person
 from s24kit.conformance.console.register import SiteFilter
-from s24kit.conformance.console.run_tables import batches, jobs, run_progress, runs
-from s24kit.conformance.console.tables import product_versions, sites
+from s24kit.conformance.console.tables import batches, jobs, product_versions, run_progress, runs, sites
 from s24kit.conformance.console.worker import Worker
 from s24kit.conformance.sitecheck import SITE_PROFILE
 from s24kit.simulator.fleet import DEFECTS, EXPECTED_FAILURE, FleetOptions, build_fleet

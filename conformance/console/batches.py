@@ -13,8 +13,7 @@ from .audit import Actor
 from .db import as_utc, now
 from .jobs import enqueue, resume_batch, stop_batch
 from .register import SiteFilter, _where
-from .run_tables import batches, jobs, runs
-from .tables import sites
+from .tables import batches, jobs, runs, sites
 from .validation import FieldError, NotFound, check
 
 DEFAULT_CONCURRENCY = 8

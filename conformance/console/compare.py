@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy import Connection, select
 
-from .run_tables import runs
+from .tables import runs
 
 
 def previous_run(connection: Connection, run: Any) -> Any:

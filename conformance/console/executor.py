@@ -21,8 +21,7 @@ from ..session import TargetUnreachable
 from ..sitecheck import SiteCheck, run_site_check
 from .db import Database
 from .jobs import Claimed, finish, record_progress
-from .run_tables import runs
-from .tables import product_versions, products, sites, vendors
+from .tables import product_versions, products, runs, sites, vendors
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
 from .db import Database, now
-from .run_tables import batches, jobs, run_progress, runs
+from .tables import batches, jobs, run_progress, runs
 
 #: A running job whose heartbeat is older than this is taken to be abandoned and queued again.
 STALE_AFTER = dt.timedelta(seconds=120)

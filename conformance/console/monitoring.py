@@ -17,8 +17,7 @@ from .audit import Actor
 from .batches import BatchError, Selection, create_batch
 from .db import Database, as_utc, now
 from .register import SiteFilter
-from .run_tables import batches, monitoring, runs
-from .tables import sites
+from .tables import batches, monitoring, runs, sites
 from .validation import check
 
 DEFAULT_INTERVAL_HOURS = 24

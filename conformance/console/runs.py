@@ -9,8 +9,7 @@ from sqlalchemy import Connection, select
 from . import audit
 from .audit import Actor
 from .jobs import enqueue
-from .run_tables import jobs, run_progress, runs
-from .tables import product_versions, sites
+from .tables import jobs, product_versions, run_progress, runs, sites
 from .validation import FieldError, NotFound, check
 
 FINISHED = ("done", "failed", "cancelled")
