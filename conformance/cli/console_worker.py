@@ -14,10 +14,10 @@ from pathlib import Path
 import click
 
 from .params import InputFile, InputFolder, Seconds
-from .usage import OneLineError
+from .usage import OneLineCommand, OneLineError
 
 
-@click.command("worker")
+@click.command("worker", cls=OneLineCommand)
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="Jobs run at once.")
 @click.option("--scenario", type=InputFolder(), metavar="DIR",
               help="Scenario the site checks ask for [default: STATE/fleet/scenario].")

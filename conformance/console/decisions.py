@@ -23,9 +23,8 @@ from . import audit
 from .audit import Actor
 from .db import as_utc, now
 from .register import change_site_state, get_site, get_version
-from .run_tables import runs
 from .signing import console_signing_key
-from .tables import decisions, product_versions
+from .tables import decisions, product_versions, runs
 from .validation import FieldError, NotFound
 
 SITE_DECISIONS = ("accepted", "rejected", "suspended")

@@ -25,8 +25,8 @@ from . import audit
 from .audit import Actor
 from .db import now
 from .register import get_version
-from .run_tables import runs
 from .runs import get_run
+from .tables import runs
 from .validation import FieldError
 
 MAX_BUNDLE = 100 * 1024 * 1024

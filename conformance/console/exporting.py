@@ -20,9 +20,8 @@ from sqlalchemy import Connection, select
 from .csvformat import REGISTER_COLUMNS
 from .db import as_utc
 from .register import SiteFilter, list_sites
-from .run_tables import runs
 from .sitecsv import FORMULA_STARTS, REGION_NAMES
-from .tables import product_versions, products, sites, vendors
+from .tables import product_versions, products, runs, sites, vendors
 
 CSV_TYPE = "text/csv; charset=utf-8"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

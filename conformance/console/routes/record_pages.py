@@ -14,9 +14,9 @@ from .. import decisions, evidence, records, register
 from ..auth import current_account
 from ..importing import import_sites
 from ..labels import STATE_LABELS
-from ..run_tables import runs
 from ..runs import run_json
 from ..sitecsv import SitesRefused
+from ..tables import runs
 from ..validation import FieldError, NotFound, form_values
 from .common import flash, in_transaction, page_error, query, render
 
