@@ -13,7 +13,7 @@ from pathlib import Path
 
 import click
 
-from .params import InputFile, InputFolder, Seconds
+from .params import InputFile, InputFolder, OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError
 
 
@@ -21,7 +21,7 @@ from .usage import OneLineCommand, OneLineError
 @click.option("--threads", type=click.IntRange(1, 64), default=4, show_default=True, help="Jobs run at once.")
 @click.option("--scenario", type=InputFolder(), metavar="DIR",
               help="Scenario the site checks ask for [default: STATE/fleet/scenario].")
-@click.option("--reports", type=click.Path(file_okay=False, path_type=Path), metavar="DIR",
+@click.option("--reports", type=OutputFolder(), metavar="DIR",
               help="Where run reports go [default: STATE/console/runs].")
 @click.option("--ca", type=InputFile(), metavar="FILE", help="CA of the sites' server certificates [default: test CA].")
 @click.option("--cert", type=InputFile(), metavar="FILE", help="Relay client certificate [default: test PKI].")
