@@ -123,11 +123,14 @@ class ConformanceRun:
         self.results: dict[str, Any] = {}  # requirement id → Result, in run order
         self.written: dict[str, Path] = {}  # report kind → file, once written
 
-    def pytest_report_header(self) -> str:
+    def pytest_report_header(self) -> list[str]:
+        from .runner import credentials_banner
+
         where = f"listening for the agent at {self.target.url}" if self.target.role == "provider_agent" else \
             f"target {self.target.url}"
-        return (f"s24kit: {where} ({self.target.role}), scenario {self.target.scenario}, "
+        head = (f"s24kit: {where} ({self.target.role}), scenario {self.target.scenario}, "
                 f"timeout {self.target.timeout:g} s")
+        return [head, *(f"s24kit: {ko if self.lang == 'ko' else en}" for ko, en in credentials_banner(self.target))]
 
     @pytest.hookimpl(tryfirst=True)  # before -k/-m deselection, so those select among the checks too
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:

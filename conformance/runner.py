@@ -30,17 +30,17 @@ from cryptography.hazmat.primitives import hashes
 
 from ..simulator.journal import Journal
 from ..simulator.masking import Scrubber
-from ..simulator.pki import ensure_pki
+from ..simulator.pki import PkiError, certificate_sha256, ensure_pki
 from ..simulator.provider.scenario import UnknownProvider
 from ..simulator.serving import ServeError
 from .agent_session import AgentSession
 from .catalogue import ROLES, requirements
 from .checks import CHECKS, Check, Evidence, Outcome, Result, failed, skipped
 from .reproduction import REQUESTS
-from .session import CertificateRejected, Session, Target, TargetUnreachable
+from .session import CertificateRejected, CredentialOrigin, Session, Target, TargetUnreachable
 
 __all__ = ["CertificateRejected", "ConfigError", "Planned", "SelectionError", "Suite", "SuiteRun", "TargetUnreachable",
-           "make_target", "plan", "run_suite", "write_reports"]
+           "credentials_banner", "make_target", "plan", "run_suite", "write_reports"]
 
 DEFAULT_STATE = Path(".s24kit")
 #: What ``s24kit generate`` writes and the suite reads.
@@ -158,8 +158,13 @@ def make_target(url: str | None, scenario: Path | str, *, role: str = "provider_
         if path is not None and not Path(path).is_file():
             raise ConfigError(f"{option} {path}: 파일이 없습니다 (경로를 확인하십시오)",
                               f"{option} {path}: no such file (check the path)")
+    origin = CredentialOrigin(ca_from_pki=ca is None, cert_from_pki=cert is None)
     if ca is None or cert is None:
-        pki = ensure_pki(Path(state) / "pki")
+        try:
+            pki = ensure_pki(Path(state) / "pki")
+        except PkiError as exc:
+            raise ConfigError(exc.message_ko, exc.message_en) from None
+        origin = dataclasses.replace(origin, pki=pki.directory, pki_created=pki.new_root)
         ca = ca if ca is not None else pki.ca_cert
         if cert is None:
             own = pki["relay-server" if role == "provider_agent" else "relay-client"]
@@ -167,7 +172,8 @@ def make_target(url: str | None, scenario: Path | str, *, role: str = "provider_
     _check_credentials(Path(ca), Path(cert), Path(key))  # type: ignore[arg-type]
     return Target(url.rstrip("/"), directory, role, provider_code, Path(ca), Path(cert), Path(key), timeout,
                   agent_cert_sha256, agent_wait, None if product is None else product_triple(product, "--product"),
-                  None if certified is None else frozenset(product_triple(p, "--certified") for p in certified))
+                  None if certified is None else frozenset(product_triple(p, "--certified") for p in certified),
+                  origin=origin)
 
 
 def product_triple(value: str | tuple[str, str, str], option: str) -> tuple[str, str, str]:
@@ -177,6 +183,46 @@ def product_triple(value: str | tuple[str, str, str], option: str) -> tuple[str,
         raise ConfigError(f"{option} {value!r}: 제조사/제품/버전 형식이어야 합니다 (예: ExampleEMR/EMR 병원/2.3.1)",
                           f"{option} {value!r}: expected VENDOR/NAME/VERSION (e.g. ExampleEMR/EMR clinic/2.3.1)")
     return parts  # type: ignore[return-value]
+
+
+def credentials_banner(target: Target) -> list[tuple[str, str]]:
+    """Lines (Korean, English) saying which CA the suite trusts and which certificate it presents, where both
+    came from, and — when this run just created the kit's PKI — that the connector cannot know that CA yet."""
+    origin = target.origin or CredentialOrigin(ca_from_pki=False, cert_from_pki=False)
+    pki = f"{origin.pki.resolve()}" if origin.pki else ""
+    agent = target.role == "provider_agent"
+
+    def source(from_pki: bool, option: str) -> tuple[str, str]:
+        if from_pki:
+            return f"키트 시험 PKI {pki}", f"the kit's test PKI {pki}"
+        return f"{option} 옵션", f"option {option}"
+
+    ca_ko, ca_en = source(origin.ca_from_pki, "--ca")
+    cert_ko, cert_en = source(origin.cert_from_pki, "--cert")
+    ca = Path(target.ca_bundle).resolve() if target.ca_bundle else None
+    cert = Path(target.client_cert).resolve() if target.client_cert else None
+    sha = _leaf_sha256(cert) if cert else "?"
+    whose_ko, whose_en = ("에이전트 클라이언트 인증서", "the agent's client certificate") if agent else \
+        ("연계 모듈 서버 인증서", "your connector's server certificate")
+    mine_ko, mine_en = ("중계기관 서버 인증서", "relay server certificate") if agent else \
+        ("중계기관 클라이언트 인증서", "relay client certificate")
+    lines = [(f"신뢰하는 CA ({whose_ko} 검증): {ca} — {ca_ko}", f"trusted CA (verifies {whose_en}): {ca} — {ca_en}"),
+             (f"{mine_ko}: {cert} (SHA-256 {sha}) — {cert_ko}", f"{mine_en}: {cert} (SHA-256 {sha}) — {cert_en}")]
+    if origin.pki_created:
+        lines.append((f"경고: 시험 PKI를 방금 새로 만들었습니다 ({pki}). 연계 모듈은 이 CA를 아직 모르므로 "
+                      f"연결이 거부될 것입니다: s24kit pki export --out DIR 로 내보내 연계 모듈에 설정하거나, "
+                      f"연계 모듈이 쓰는 CA와 인증서를 --state/--ca/--cert/--key 로 지정하십시오",
+                      f"warning: a new test PKI was just created ({pki}). Your connector cannot know this CA yet and "
+                      f"will refuse the suite: export it with s24kit pki export --out DIR and configure your connector "
+                      f"with it, or point the suite at the PKI your connector uses with --state/--ca/--cert/--key"))
+    return lines
+
+
+def _leaf_sha256(path: Path) -> str:
+    try:
+        return certificate_sha256(path.read_bytes())
+    except (OSError, ValueError):
+        return "?"
 
 
 def _pull_url(url: str | None, listen: str | None, agent_cert_sha256: str | None) -> str:

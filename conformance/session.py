@@ -100,6 +100,16 @@ def certificate_rejection(url: str, context: Callable[[], ssl.SSLContext], timeo
 
 
 @dataclass(frozen=True)
+class CredentialOrigin:
+    """Where the suite's CA and its own certificate came from: an option, or the kit's test PKI in ``pki``."""
+
+    ca_from_pki: bool
+    cert_from_pki: bool
+    pki: Path | None = None
+    pki_created: bool = False  # the PKI's root was made by this run: no connector trusts it yet
+
+
+@dataclass(frozen=True)
 class Target:
     """The provider under test and how to reach it."""
 
@@ -119,6 +129,7 @@ class Target:
     # certified so far (None: not judged) — the console's site check sets them, ``s24kit check --product`` too
     product: tuple[str, str, str] | None = None
     certified: frozenset[tuple[str, str, str]] | None = None
+    origin: CredentialOrigin | None = None  # where ca_bundle and client_cert came from (the banner says it)
 
 
 @dataclass

@@ -7,7 +7,8 @@ Every certificate says what it is for: the subject's organisational unit (OU) is
 (:func:`certificate_insurer`). The simulated parties decide who may call each route from that role
 (:mod:`s24kit.simulator.access`), not from the CA alone.
 
-Certificates are EC P-256 / ECDSA-SHA256, carry SAN, key usage, extended key usage, subject and authority
+Certificates are EC P-256 / ECDSA-SHA256 (a vendor's own server certificate, :func:`issue_server`, may have an
+RSA key instead, signed by the same EC intermediate), carry SAN, key usage, extended key usage, subject and authority
 key identifiers, and pass OpenSSL's strict X.509 checks (``VERIFY_X509_STRICT``). They are reused while
 valid for at least ``RENEW_BEFORE`` and reissued otherwise, or when they predate roles or the intermediate.
 Nothing here is fit for production use.
@@ -24,8 +25,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from .private import private_directory
@@ -51,6 +53,11 @@ ROLES: dict[str, tuple[str, bool, bool]] = {  # file name: (role, serverAuth, cl
 INSURER_ROLE = "insurer"
 INSURER_PREFIX = "insurer-client-"
 _INSURER_CODE = re.compile(r"[A-Z0-9]{2,10}")
+#: Server certificates issued for a vendor's own test host (``s24kit pki issue``) live in this subfolder.
+ISSUED = "issued"
+KEY_TYPES = ("ec", "rsa")
+RSA_BITS = 2048
+_ISSUED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _INSURER_CN = re.compile(rf"{INSURER_PREFIX}([A-Z0-9]{{2,10}})\.{re.escape(DOMAIN)}")
 
 
@@ -121,6 +128,13 @@ class TestPKI:
     ca_cert: Path
     credentials: dict[str, Credential]
     intermediate: Path | None = None
+    #: True when this call made a new root CA (first use, or the old root expired): no connector trusts it yet.
+    new_root: bool = False
+
+    def issued(self) -> dict[str, Credential]:
+        """The server certificates issued for vendors' own hosts (:func:`issue_server`), by name."""
+        folder = self.directory / ISSUED
+        return {pem.stem: Credential(pem, pem.with_suffix(".key")) for pem in sorted(folder.glob("*.pem"))}
 
     def __getitem__(self, name: str) -> Credential:
         if name not in self.credentials and name.startswith(INSURER_PREFIX):
@@ -201,7 +215,10 @@ def general_names(hosts: tuple[str, ...]) -> list[x509.GeneralName]:
     return names
 
 
-def _write_key(key: ec.EllipticCurvePrivateKey, path: Path) -> None:
+PrivateKey = ec.EllipticCurvePrivateKey | rsa.RSAPrivateKey
+
+
+def _write_key(key: PrivateKey, path: Path) -> None:
     path.write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
                                        serialization.NoEncryption()))
     path.chmod(0o600)
@@ -238,18 +255,25 @@ def _make_ca(directory: Path, stem: str, common_name: str, now: dt.datetime, *, 
 
 def issue(ca_cert: x509.Certificate, ca_key: ec.EllipticCurvePrivateKey, common_name: str, *,
           hosts: tuple[str, ...], server: bool, client: bool, now: dt.datetime, role: str | None = None,
-          lifetime: dt.timedelta = LIFETIME) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
-    """A leaf certificate signed by the CA; ``role`` becomes the subject's OU."""
-    key = ec.generate_private_key(ec.SECP256R1())
+          lifetime: dt.timedelta = LIFETIME, key_type: str = "ec") -> tuple[x509.Certificate, PrivateKey]:
+    """A leaf certificate signed by the CA; ``role`` becomes the subject's OU; ``key_type`` ``ec`` (P-256) or
+    ``rsa`` (2048 bits, which TLS 1.2 signs with: key usage digitalSignature, plus keyEncipherment as RSA
+    servers customarily carry)."""
+    key: PrivateKey
+    if key_type == "rsa":
+        key = rsa.generate_private_key(public_exponent=65537, key_size=RSA_BITS)
+    else:
+        key = ec.generate_private_key(ec.SECP256R1())
     wanted = ((ExtendedKeyUsageOID.SERVER_AUTH, server), (ExtendedKeyUsageOID.CLIENT_AUTH, client))
     usages = [oid for oid, use in wanted if use]
     builder = (x509.CertificateBuilder().subject_name(_name(common_name, role)).issuer_name(ca_cert.subject)
                .public_key(key.public_key()).serial_number(x509.random_serial_number())
                .not_valid_before(now - dt.timedelta(minutes=5)).not_valid_after(now + lifetime)
                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-               .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
-                                            data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                                            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+               .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False,
+                                            key_encipherment=key_type == "rsa", data_encipherment=False,
+                                            key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                            encipher_only=False, decipher_only=False), critical=True)
                .add_extension(x509.ExtendedKeyUsage(usages), critical=False)
                .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
                .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False))
@@ -269,13 +293,13 @@ def _usable(cert: x509.Certificate | None, now: dt.datetime) -> bool:
     return cert is not None and cert.not_valid_after_utc - now > RENEW_BEFORE
 
 
-def _issued_by(cert: x509.Certificate, signer: x509.Certificate) -> bool:
+def issued_by(cert: x509.Certificate, signer: x509.Certificate) -> bool:
     """True when ``signer`` (by name and key) issued ``cert``."""
     if cert.issuer != signer.subject:
         return False
     try:
         cert.verify_directly_issued_by(signer)
-    except (ValueError, TypeError, x509.InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature):
         return False
     return True
 
@@ -315,12 +339,12 @@ def _ca_current(cert: x509.Certificate | None, key_path: Path, now: dt.datetime,
         constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
     except x509.ExtensionNotFound:
         return False
-    return constraints.path_length == path_length and (issuer is None or _issued_by(cert, issuer))
+    return constraints.path_length == path_length and (issuer is None or issued_by(cert, issuer))
 
 
 def _leaf_current(cert: x509.Certificate | None, role: str, signer: x509.Certificate, now: dt.datetime) -> bool:
     """A leaf to keep: valid long enough, issued by the current intermediate, and carrying its role."""
-    if not _usable(cert, now) or not _issued_by(cert, signer):
+    if not _usable(cert, now) or not issued_by(cert, signer):
         return False
     return certificate_role(cert.public_bytes(serialization.Encoding.PEM).decode()) == role
 
@@ -352,8 +376,10 @@ def ensure_pki(directory: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> TestP
     root_cert = _load(root_path)
     if _ca_current(root_cert, directory / "ca.key", now, 1, None):
         root = _load_signer(root_path, directory / "ca.key")
+        new_root = False
     else:
         root = _make_ca(directory, "ca", "silson24-kit test root CA", now, issuer=None)
+        new_root = True
     if _ca_current(_load(intermediate_path), directory / "intermediate.key", now, 0, root[0]):
         intermediate = _load_signer(intermediate_path, directory / "intermediate.key")
     else:
@@ -361,9 +387,42 @@ def ensure_pki(directory: Path, hosts: tuple[str, ...] = DEFAULT_HOSTS) -> TestP
     credentials = {name: _ensure_leaf(directory, name, role, intermediate, server=server, client=client,
                                       hosts=hosts, now=now)
                    for name, (role, server, client) in ROLES.items()}
-    pki = TestPKI(directory, root_path, credentials, intermediate_path)
+    pki = TestPKI(directory, root_path, credentials, intermediate_path, new_root=new_root)
     for existing in sorted(directory.glob(f"{INSURER_PREFIX}*.pem")):  # renew those issued before
         code = existing.stem.removeprefix(INSURER_PREFIX)
         if _INSURER_CODE.fullmatch(code):
             pki.insurer_client(code)
     return pki
+
+
+def issued_name(hosts: tuple[str, ...], name: str | None = None) -> str:
+    """The file name of a vendor's server certificate: ``name``, or the first host (``:`` of IPv6 as ``-``).
+
+    ValueError when it is not 1 to 63 letters, digits, dots, hyphens or underscores."""
+    chosen = name if name is not None else (hosts[0].replace(":", "-").strip("-") if hosts else "")
+    if not _ISSUED_NAME.fullmatch(chosen) or chosen in ROLES:
+        raise ValueError(chosen)
+    return chosen
+
+
+def issue_server(pki: TestPKI, hosts: tuple[str, ...], *, name: str | None = None, key_type: str = "ec",
+                 now: dt.datetime | None = None) -> tuple[str, Credential]:
+    """A server certificate (role ``provider-server``) for a vendor's own test host, valid for ``hosts`` (DNS
+    names and IP addresses), signed by the kit's intermediate; written to ``issued/NAME.pem`` (leaf, then the
+    intermediate) and ``issued/NAME.key`` (PKCS#8, owner only), replacing an earlier one of that name."""
+    if not hosts:
+        raise ValueError("no host")
+    if key_type not in KEY_TYPES:
+        raise ValueError(key_type)
+    general_names(hosts)  # an IP address or a name, each
+    chosen = issued_name(hosts, name)
+    signer = _load_signer(pki.directory / "intermediate.pem", pki.directory / "intermediate.key")
+    folder = pki.directory / ISSUED
+    private_directory(folder)
+    cert, key = issue(*signer, hosts[0], hosts=hosts, server=True, client=False, now=now or _now(),
+                      role=ROLES["provider-server"][0], key_type=key_type)
+    cred = Credential(folder / f"{chosen}.pem", folder / f"{chosen}.key")
+    cred.cert.write_bytes(cert.public_bytes(serialization.Encoding.PEM)
+                          + signer[0].public_bytes(serialization.Encoding.PEM))
+    _write_key(key, cred.key)
+    return chosen, cred

@@ -108,13 +108,6 @@ def test_rules_listing_and_rules_md_in_sync(run):
         "regenerate with: s24kit rules --format markdown > schemas/RULES.md"
 
 
-def test_readme_test_command_is_what_ci_runs():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    ci = (ROOT / ".ci" / "run").read_text(encoding="utf-8")
-    command = next(line for line in readme.splitlines() if "pytest" in line and line.startswith("python3 -m pip"))
-    assert command in ci.splitlines()
-
-
 def test_other_messages_with_schema_option(run, tmp_path):
     assert run("validate", "--schema", "visit-search", str(EXAMPLES / "visit-search.request.json")).exit_code == 0
     (tmp_path / "p.json").write_text('{"status": 200}', encoding="utf-8")

@@ -1,4 +1,5 @@
-"""``s24kit demo`` — README's first command — runs the whole kit end to end with no configuration."""
+"""``s24kit demo`` — the end of README's first command (tests/test_readme.py) — runs the whole kit end to end with
+no configuration."""
 
 from __future__ import annotations
 
@@ -9,14 +10,6 @@ from click.testing import CliRunner
 from s24kit.conformance.cli import main
 from s24kit.conformance.reports import verify_bundle
 from s24kit.schemas.loader import is_valid
-
-from .conftest import ROOT
-
-
-def test_readme_first_command_is_the_demo():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    commands = [line for line in readme.splitlines() if line.startswith("python3 -m pip install")]
-    assert commands[0] == "python3 -m pip install -e . && s24kit demo"
 
 
 def test_demo_runs_the_kit_end_to_end(tmp_path):

@@ -27,7 +27,7 @@ class _LazyGroup(OneLineGroup):
     lazy: ClassVar[dict[str, str]] = {
         "catalogue": "catalogue:catalogue", "check": "check:check", "console": "console:console",
         "demo": "demo:demo", "doctor": "doctor:doctor",
-        "generate": "generate:generate", "payout": "payout:payout", "report": "report:report",
+        "generate": "generate:generate", "payout": "payout:payout", "pki": "pki:pki", "report": "report:report",
         "rules": "rules:rules_command", "serve": "serve:serve", "validate": "validate:validate_command"}
 
     def list_commands(self, ctx: click.Context) -> list[str]:

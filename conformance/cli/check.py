@@ -25,7 +25,16 @@ from ..catalogue import requirements
 from ..checks import Result
 from ..language import as_json, localised
 from ..reproduction import REQUESTS
-from ..runner import DEFAULT_STATE, ConfigError, Suite, SuiteRun, TargetUnreachable, make_target, write_reports
+from ..runner import (
+    DEFAULT_STATE,
+    ConfigError,
+    Suite,
+    SuiteRun,
+    TargetUnreachable,
+    credentials_banner,
+    make_target,
+    write_reports,
+)
 from ..session import Target
 from ..sitecheck import run_site_check
 from .params import InputFile, InputFolder, OutputFolder, Seconds
@@ -93,9 +102,11 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
                              timeout=timeout, state=state, listen=listen, agent_cert_sha256=agent_cert_sha256,
                              agent_wait=agent_wait, product=product, certified=list(certified) or None)
         if profile == "site":
+            _print_banner(console, target, lang)
             _site(console, target, out, lang, quiet)
         suite = Suite(target, select=list(select) or None, lang=lang, requests_dir=out / REQUESTS,
                       announce=lambda text: console.print(text, highlight=False, soft_wrap=True))
+        _print_banner(console, target, lang)
         suite.open()
         if suite.rejected is not None:  # a TLS finding, not unreachable: the run goes on and says why first
             message = suite.rejected.message_ko if lang == "ko" else suite.rejected.message_en
@@ -116,6 +127,14 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
                            f"--out {out}: cannot write the reports ({exc.strerror})") from None
     _print_summary(console, run, paths, lang)
     raise SystemExit(EXIT_FAILED if run.failed_must() else EXIT_OK)
+
+
+def _print_banner(console: Console, target: Target, lang: str) -> None:
+    """Which CA and certificate the suite uses and where they came from; a fresh PKI is a loud warning."""
+    for ko, en in credentials_banner(target):
+        line = escape(ko if lang == "ko" else en)
+        warning = ko.startswith("경고")
+        console.print(f"[bold yellow]{line}[/]" if warning else line, highlight=False, soft_wrap=True)
 
 
 def _site(console: Console, target: Target, out: Path, lang: str, quiet: bool) -> None:
