@@ -12,6 +12,7 @@ import contextlib
 import dataclasses
 import datetime as dt
 import json
+import ssl
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass, field
@@ -29,7 +30,9 @@ from .insurer.config import InsurerConfig
 from .journal import Journal
 from .pki import TestPKI, ensure_pki
 from .private import private_directory, private_file, private_state_directory
+from .processes import ServerProcesses, ServerSpec, serving_in_processes
 from .provider import ProviderAgent, ProviderCore, Scenario, create_provider_app
+from .provider.vendor import VENDOR, Tenant, create_vendor_app, tenant_cores, tenants_for
 from .relay import Mode, ProviderRegistration, RelayConfig, create_relay_app, relay_client
 from .retry import RetryPolicy
 from .serving import Served, bind, start
@@ -40,7 +43,7 @@ AGENT_ADDRESS = "127.0.0.1"
 
 def _config_key(name: str) -> str:
     """Where a party's port is set in ``s24kit serve --config``."""
-    return "[relay] port" if name == "relay" else f"{name} port"
+    return "[relay] port" if name == "relay" else "reference provider port" if name == VENDOR else f"{name} port"
 
 
 class SimClock:
@@ -79,6 +82,9 @@ class StackOptions:
     persistent: bool = True  # SQLite files in state_dir (restartable) rather than in memory
     provider_app: Callable[[ProviderCore], Any] = create_provider_app
     products: dict[str, dict[str, str]] = field(default_factory=dict)  # provider code → health's product
+    #: > 0: one vendor server answers for this many provider codes (simulator/provider/vendor.py), instead of
+    #: one server per provider; ``providers`` and ``agents`` must then be left empty
+    tenants: int = 0
 
 
 class Stack:
@@ -96,8 +102,16 @@ class Stack:
         missing = [code for code in wanted if code not in all_providers]
         if missing:
             raise ValueError(f"providers not in the scenario: {', '.join(missing)}")
-        self.cores = {code: ProviderCore(all_providers[code], clock=self.clock, product=options.products.get(code))
-                      for code in wanted}
+        self.tenants: list[Tenant] = []
+        if options.tenants:
+            if options.providers or options.agents:
+                raise ValueError("tenants: a vendor server serves the scenario's providers; give no providers "
+                                 "or agents with it")
+            self.tenants = tenants_for(all_providers, options.tenants)
+            self.cores = tenant_cores(all_providers, self.tenants, clock=self.clock)
+        else:
+            self.cores = {code: ProviderCore(all_providers[code], clock=self.clock,
+                                             product=options.products.get(code)) for code in wanted}
         codes = sorted({p["insurer_code"] for p in _lines(options.scenario / "policies.jsonl")})
         self.insurer_configs = {c.code: c for c in options.insurers} or {c: InsurerConfig(c) for c in codes}
         journal = options.state_dir / "journal.sqlite" if options.persistent else ":memory:"
@@ -109,6 +123,7 @@ class Stack:
         self.provider_apps: dict[str, Any] = {}
         self.agents: dict[str, ProviderAgent] = {}
         self._served: dict[str, Served] = {}
+        self.processes: ServerProcesses | None = None  # network(processes=True): the parties' processes
         self._relay_client: httpx.AsyncClient | None = None
 
     # -- shared construction ------------------------------------------------------------------------------
@@ -131,18 +146,66 @@ class Stack:
                            allowed_provider_hosts=(*sorted(ours), *self.options.allowed_provider_hosts),
                            retry=self.options.retry)
 
+    def _provider_urls(self, base: Callable[[str], str]) -> dict[str, str]:
+        """``provider:CODE`` → URL of every provider served here: its own server, or its path on the vendor's."""
+        if self.tenants:
+            return {VENDOR: base(VENDOR)} | {f"provider:{c}": f"{base(VENDOR)}/{c}" for c in self.cores}
+        return {f"provider:{c}": base(f"provider:{c}") for c in self.cores if c not in self.options.agents}
+
+    def _servers(self) -> list[str]:
+        """The names of the servers this stack runs over the network: relay, insurers, providers (or vendor)."""
+        providers = [VENDOR] if self.tenants else [f"provider:{c}" for c in self.cores if c not in self.options.agents]
+        return ["relay", *(f"insurer:{c}" for c in self.insurer_configs), *providers]
+
     def _build(self, relay_client_: httpx.AsyncClient, insurer_client: Callable[[str], httpx.AsyncClient]) -> None:
-        for code, core in self.cores.items():
-            if code not in self.options.agents:
-                self.provider_apps[code] = self.options.provider_app(core)
-        for code, config in self.insurer_configs.items():
-            config = dataclasses.replace(config, relay_base=self.urls["relay"])
-            self.insurer_apps[code] = create_insurer_app(config, adjudicator=engine_adjudicator,
-                                                         database=self._db(f"insurer-{code}"),
-                                                         http_client=insurer_client(code), clock=self.clock)
+        for name in self._servers():
+            if name.startswith(("provider:", VENDOR)):
+                self._provider_app(name)
+        for code in self.insurer_configs:
+            self._insurer_app(code, insurer_client(code))
         self._relay_client = relay_client_
         self.relay_app = self._new_relay()
         self.load_policies()
+
+    def _provider_app(self, name: str) -> Any:
+        if name == VENDOR:
+            app = self.provider_apps[VENDOR] = create_vendor_app(self.cores)
+        else:
+            code = name.split(":", 1)[1]
+            app = self.provider_apps[code] = self.options.provider_app(self.cores[code])
+        return app
+
+    def _insurer_app(self, code: str, client: httpx.AsyncClient) -> Any:
+        config = dataclasses.replace(self.insurer_configs[code], relay_base=self.urls["relay"])
+        app = self.insurer_apps[code] = create_insurer_app(config, adjudicator=engine_adjudicator,
+                                                           database=self._db(f"insurer-{code}"), http_client=client,
+                                                           clock=self.clock)
+        return app
+
+    def party_app(self, name: str) -> Any:
+        """Build the one server ``name`` (``relay``, ``insurer:CODE``, ``provider:CODE`` or ``vendor``) for the
+        network, with its clients; :attr:`urls` must be set (a party's process builds only its own)."""
+        pki = self.pki
+        if name == "relay":
+            self._relay_client = relay_client(client_context=pki.client_context("relay-client"),
+                                              journal=self.journal, faults=self.options.faults)
+            self.relay_app = self._new_relay()
+            return self.relay_app
+        kind, _, code = name.partition(":")
+        if kind == "insurer":
+            client = httpx.AsyncClient(transport=self._to_relay(httpx.AsyncHTTPTransport(
+                verify=pki.client_context(f"insurer-client-{code}"))), timeout=5.0)
+            app = self._insurer_app(code, client)
+            self.load_policies(only=code)
+            return app
+        return self._provider_app(name)
+
+    def server_tls(self, name: str) -> ssl.SSLContext:
+        """The TLS context server ``name`` listens with: mutual TLS, the relay also taking callers without a
+        certificate (its health and whoami are open; every other route refuses them, docs/security.md)."""
+        if name == "relay":
+            return self.pki.server_context("relay-server", require_client_cert=False, ask_client_cert=True)
+        return self.pki.server_context("insurer-server" if name.startswith("insurer:") else "provider-server")
 
     def _new_relay(self) -> Any:
         return create_relay_app(self.relay_config(), database=self._db("relay"), client=self._relay_client,
@@ -154,17 +217,19 @@ class Stack:
         switch = self.options.faults
         return transport if switch is None else FaultTransport(transport, switch.source, "relay")
 
-    def load_policies(self) -> int:
-        """Give each insurer the scenario's policies (matched by the patients' identity tokens)."""
+    def load_policies(self, only: str | None = None) -> int:
+        """Give each insurer built here (or only insurer ``only``) the scenario's policies, matched by the
+        patients' identity tokens: one transaction per insurer."""
         tokens = {p["patient_id"]: p["identity_token"]
                   for p in _lines(self.options.scenario / "emr-seed" / "patients.jsonl")}
-        loaded = 0
+        wanted: dict[str, list[tuple[dict[str, Any], str]]] = {}
         for entry in _lines(self.options.scenario / "policies.jsonl"):
-            app = self.insurer_apps.get(entry["insurer_code"])
-            if app is not None and entry["patient_id"] in tokens:
-                app.state.insurer.store.put_policy(entry["policy"], tokens[entry["patient_id"]])
-                loaded += 1
-        return loaded
+            code = entry["insurer_code"]
+            if code in self.insurer_apps and only in (None, code) and entry["patient_id"] in tokens:
+                wanted.setdefault(code, []).append((entry["policy"], tokens[entry["patient_id"]]))
+        for code, policies in wanted.items():
+            self.insurer_apps[code].state.insurer.store.put_policies(policies)
+        return sum(map(len, wanted.values()))
 
     def claims(self) -> Iterator[dict[str, Any]]:
         """The scenario's claims that travel through a provider served here, in adjudication order."""
@@ -172,10 +237,14 @@ class Stack:
             if record["documents_from"] == "provider" and record["claim"]["provider_code"] in self.cores:
                 yield record
 
-    def fresh_claim(self, record: dict[str, Any], request_id: str) -> dict[str, Any] | None:
+    def fresh_claim(self, record: dict[str, Any], request_id: str, provider_code: str | None = None
+                    ) -> dict[str, Any] | None:
         """``record``'s patient claim as if made now: consent valid from a minute ago for a week, only the
-        insurers served here. None when none of its insurers is served."""
+        insurers served here (``provider_code``: addressed to that tenant, a copy of the record's provider).
+        None when none of its insurers is served."""
         claim = dict(record["claim"])
+        if provider_code is not None:
+            claim["provider_code"] = provider_code
         claim["insurers"] = [c for c in claim["insurers"] if c in self.insurer_configs]
         if not claim["insurers"]:
             return None
@@ -197,13 +266,13 @@ class Stack:
         """Run every party in this event loop; calls between them go through ASGI transports."""
         self.urls = {"relay": "https://relay.s24kit.test"}
         self.urls |= {f"insurer:{c}": f"https://insurer-{c.lower()}.s24kit.test" for c in self.insurer_configs}
-        self.urls |= {f"provider:{c}": f"https://provider-{c}.s24kit.test" for c in self.cores}
+        self.urls |= self._provider_urls(lambda name: f"https://{name.replace(':', '-')}.s24kit.test")
         router = AsgiRouter({}, certificate=self.pki["relay-client"])
         to_relay = {code: AsgiRouter({}, certificate=self.pki.insurer_client(code)) for code in self.insurer_configs}
         self._build(relay_client(transport=router, journal=self.journal, faults=self.options.faults),
                     lambda code: httpx.AsyncClient(transport=self._to_relay(to_relay[code]), timeout=5.0))
         for code, app in self.provider_apps.items():
-            router.add(self.urls[f"provider:{code}"], app)
+            router.add(self.urls[VENDOR if code == VENDOR else f"provider:{code}"], app)
         for code, app in self.insurer_apps.items():
             router.add(self.urls[f"insurer:{code}"], app)
         for each in to_relay.values():
@@ -224,12 +293,13 @@ class Stack:
     # -- network ---------------------------------------------------------------------------------------------
 
     @contextlib.contextmanager
-    def network(self) -> Iterator[Stack]:
-        """Serve every party on loopback over (mutual) TLS, each in its own thread; stop them all at the end."""
-        host, ports, pki = self.options.host, self.options.ports, self.pki
+    def network(self, *, processes: bool = False) -> Iterator[Stack]:
+        """Serve every party on loopback over (mutual) TLS, each in its own thread — or, with ``processes``,
+        each in its own process (simulator/processes.py; then the apps and the relay engine live in those
+        processes, not here: use the URLs, the journal and the state files); stop them all at the end."""
+        host, ports = self.options.host, self.options.ports
         shown = f"[{host}]" if ":" in host else host
-        names = ["relay", *(f"insurer:{c}" for c in self.insurer_configs),
-                 *(f"provider:{c}" for c in self.cores if c not in self.options.agents)]
+        names = self._servers()
         sockets = {}
         try:
             for name in names:
@@ -238,21 +308,24 @@ class Stack:
             for sock in sockets.values():
                 sock.close()
             raise
-        self.urls = {name: f"https://{shown}:{sock.getsockname()[1]}" for name, sock in sockets.items()}
-        self._build(relay_client(client_context=pki.client_context("relay-client"), journal=self.journal,
-                                 faults=self.options.faults),
-                    lambda code: httpx.AsyncClient(transport=self._to_relay(httpx.AsyncHTTPTransport(
-                        verify=pki.client_context(f"insurer-client-{code}"))), timeout=5.0))
-        contexts = {"relay": pki.server_context("relay-server", require_client_cert=False, ask_client_cert=True)}
+        self.urls = {name: f"https://{shown}:{sock.getsockname()[1]}" for name, sock in sockets.items()
+                     if not name.startswith("provider:")}
+        self.urls |= self._provider_urls(lambda name: f"https://{shown}:{sockets[name].getsockname()[1]}")
+        if processes:
+            for code in self.insurer_configs:  # made here once: the processes would race to write them
+                self.pki.insurer_client(code)
+            specs = [ServerSpec(name, "s24kit.simulator.stack:party_server", (self.options, self.urls, name),
+                                sockets.pop(name)) for name in names]
+            with serving_in_processes(specs) as self.processes, self._agents_in_background():
+                yield self
+            return
+        # insurers first: the relay registers them, and providers before the relay that calls them
+        order = sorted(names, key=lambda name: name == "relay")
+        apps = {name: self.party_app(name) for name in order}
         try:
-            self._served["relay"] = start(self.relay_app, tls=contexts["relay"], name="relay",
-                                          sock=sockets.pop("relay"))
-            for code, app in self.insurer_apps.items():
-                self._served[f"insurer:{code}"] = start(app, tls=pki.server_context("insurer-server"),
-                                                        name=f"insurer-{code}", sock=sockets.pop(f"insurer:{code}"))
-            for code, app in self.provider_apps.items():
-                self._served[f"provider:{code}"] = start(app, tls=pki.server_context("provider-server"),
-                                                         name=f"provider-{code}", sock=sockets.pop(f"provider:{code}"))
+            for name in order:
+                self._served[name] = start(apps[name], tls=self.server_tls(name), name=name.replace(":", "-"),
+                                           sock=sockets.pop(name))
             with self._agents_in_background():
                 yield self
         finally:
@@ -287,11 +360,18 @@ class Stack:
     def restart_relay(self) -> None:
         """Stop the relay server abruptly and start a new relay process-equivalent on the same port and
         database — what a crash and restart looks like to the other parties (network mode)."""
+        if self.processes is not None:
+            raise RuntimeError("restart_relay: the relay runs in its own process here (network(processes=True))")
         old = self._served.pop("relay")
         old.server.force_exit = True
         old.stop()
-        relay_tls = self.pki.server_context("relay-server", require_client_cert=False, ask_client_cert=True)
-        self._relay_client = relay_client(client_context=self.pki.client_context("relay-client"),
-                                          journal=self.journal, faults=self.options.faults)
-        self.relay_app = self._new_relay()
-        self._served["relay"] = start(self.relay_app, tls=relay_tls, name="relay", host=old.host, port=old.port)
+        self._served["relay"] = start(self.party_app("relay"), tls=self.server_tls("relay"), name="relay",
+                                      host=old.host, port=old.port)
+
+
+def party_server(options: StackOptions, urls: dict[str, str], name: str) -> tuple[Any, ssl.SSLContext]:
+    """Party ``name`` of the stack ``options`` describe, and its TLS context: what a party's process serves
+    (:mod:`.processes`, ``network(processes=True)``)."""
+    stack = Stack(options)
+    stack.urls = dict(urls)
+    return stack.party_app(name), stack.server_tls(name)

@@ -42,6 +42,7 @@ from typing import Any
 from ..schemas.loader import is_valid
 from .faults import FaultPlan, FaultPlanError, FaultSwitch
 from .insurer.config import InsurerConfig
+from .provider.vendor import VENDOR
 from .relay import ConfigError, ProviderRegistration
 from .relay.config import check_provider_host
 
@@ -71,7 +72,9 @@ class ServeConfig:
     faults: FaultSwitch = field(default_factory=FaultSwitch)
 
     def ports(self, provider_code: str) -> dict[str, int]:
-        ports = {"relay": self.relay_port, f"provider:{provider_code}": self.reference_port}
+        # the reference provider's port, whether it serves one provider or, as a vendor, many (--tenants)
+        ports = {"relay": self.relay_port, f"provider:{provider_code}": self.reference_port,
+                 VENDOR: self.reference_port}
         for i, insurer in enumerate(self.insurers):
             ports[f"insurer:{insurer.code}"] = self.insurer_ports.get(insurer.code, DEFAULT_PORTS["insurer"] + i)
         return ports

@@ -22,6 +22,7 @@ from ...simulator.generator.context import OptionError, Options
 from ...simulator.generator.scenario import ScenarioError, write_scenario
 from ...simulator.pki import PkiError
 from ...simulator.provider import Scenario
+from ...simulator.provider.vendor import MAX_TENANTS, VENDOR
 from ...simulator.relay import ConfigError
 from ...simulator.serving import ServeError
 from ...simulator.stack import Stack, StackOptions
@@ -51,15 +52,24 @@ def ensure_scenario(config: ServeConfig, console: Console) -> Path:
     return target
 
 
-def build_stack(config: ServeConfig, console: Console, *, agent: bool = False) -> Stack:
+def build_stack(config: ServeConfig, console: Console, *, agent: bool = False, tenants: int = 0) -> Stack:
+    if tenants and (agent or config.reference_mode == "agent"):
+        raise OneLineError("--tenants: 벤더 서버는 pull 방식입니다 "
+                           "(--agent 나 mode = \"agent\" 와 함께 쓸 수 없습니다)",
+                           "--tenants: a vendor's server is pulled from (not with --agent or mode = \"agent\")")
+    if tenants and config.reference_code:
+        raise OneLineError("--tenants: 벤더 서버는 시나리오의 요양기관을 모두 대신합니다 "
+                           "(reference code 를 지우십시오)",
+                           "--tenants: a vendor's server answers for the scenario's providers (remove the "
+                           "reference provider's code)")
     scenario = ensure_scenario(config, console)
     try:
         code = config.reference_code or Scenario.load(scenario).provider_code
         agents = [code] if agent or config.reference_mode == "agent" else []
-        return Stack(StackOptions(scenario, config.state_dir, insurers=config.insurers, providers=[code],
-                                  agents=agents, external=config.external, faults=config.faults,
-                                  allowed_provider_hosts=config.allowed_provider_hosts,
-                                  host=config.host, ports=config.ports(code),
+        return Stack(StackOptions(scenario, config.state_dir, insurers=config.insurers,
+                                  providers=None if tenants else [code], agents=agents, external=config.external,
+                                  faults=config.faults, allowed_provider_hosts=config.allowed_provider_hosts,
+                                  host=config.host, ports=config.ports(code), tenants=tenants,
                                   products={code: config.reference_product} if config.reference_product else {}))
     except ValueError as exc:
         raise OneLineError(f"시나리오를 쓸 수 없습니다: {exc}", f"cannot use the scenario: {exc}") from None
@@ -76,6 +86,17 @@ def write_sample_claim(stack: Stack) -> Path | None:
     return None
 
 
+def write_tenants(stack: Stack) -> Path:
+    """``tenants.jsonl`` in the state directory: each clinic the vendor's server answers for, its base URL
+    (what the relay registered) and the scenario provider it is a copy of (null: the scenario's own)."""
+    path = stack.options.state_dir / "tenants.jsonl"
+    with path.open("w", encoding="utf-8") as out:
+        for tenant in stack.tenants:
+            out.write(json.dumps({"provider_code": tenant.provider_code, "copy_of": tenant.copy_of,
+                                  "base_url": stack.urls[f"provider:{tenant.provider_code}"]}) + "\n")
+    return path
+
+
 def describe(stack: Stack, sample: Path | None, console: Console) -> None:
     pki = stack.pki
     table = Table(title="s24kit serve — kit-v1 시뮬레이터 / simulator (mutual TLS)", title_justify="left")
@@ -86,7 +107,11 @@ def describe(stack: Stack, sample: Path | None, console: Console) -> None:
         if name.startswith("insurer:"):
             behaviour = stack.insurer_configs[name.split(":", 1)[1]].behaviour
             table.add_row(f"insurer 보험사 {name.split(':', 1)[1]}", url, f"behaviour {behaviour}")
-        elif name.startswith("provider:"):
+        elif name == VENDOR:
+            copies = sum(1 for t in stack.tenants if t.copy_of)
+            table.add_row("vendor 벤더 서버", url + "/{provider_code}",
+                          f"{len(stack.tenants)} provider codes ({copies} copies): {write_tenants(stack)}")
+        elif name.startswith("provider:") and not stack.tenants:
             table.add_row(f"provider 요양기관 {name.split(':', 1)[1]}", url, "reference provider (pull)")
     for code in stack.options.agents:
         table.add_row(f"agent 에이전트 {code}", "→ " + stack.urls["relay"], "reference provider (agent mode)")
@@ -140,6 +165,12 @@ def warn_if_exposed(host: str, console: Console) -> None:
               help="State directory (certificates, databases, journal); default .s24kit.")
 @click.option("--agent", is_flag=True, help="Run the reference provider in agent mode (outbound polling).")
 @click.option("--duration", type=Seconds(min=0), help="Stop after this many seconds (default: Ctrl-C).")
+@click.option("--processes", is_flag=True,
+              help="Run each party (relay, each insurer, each provider or the vendor) in its own process "
+                   "(docs/performance.md §4).")
+@click.option("--tenants", type=click.IntRange(1, MAX_TENANTS), default=None,
+              help="Serve the reference provider as an EMR vendor's central server answering for this many "
+                   "provider codes at /{provider_code}/s24/v1/… (docs/performance.md §3).")
 @click.option("--fleet", "fleet_size", type=click.IntRange(1, 2000), metavar="N",
               help="Serve N simulated sites instead (one provider code each, a seeded share with one defect each) "
                    "and write the fleet CSV the console imports (docs/console.md §5).")
@@ -149,12 +180,16 @@ def warn_if_exposed(host: str, console: Console) -> None:
               help="--fleet: share of sites given one defect each.")
 @click.option("--seed", type=int, default=1, show_default=True, help="--fleet: seed of the defects and data.")
 def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, duration: float | None,
-          fleet_size: int | None, fleet_csv: Path | None, defect_share: float, seed: int) -> None:
+          fleet_size: int | None, fleet_csv: Path | None, defect_share: float, seed: int,
+          tenants: int | None, processes: bool) -> None:
     """시뮬레이터 실행 / run relay, insurers and the reference provider on loopback over mutual TLS."""
     console = wide_console()
     if fleet_size is None and (fleet_csv is not None or defect_share != 0.2 or seed != 1):
         raise OneLineError("--fleet-csv, --defect-share, --seed: --fleet N 과 함께만 씁니다",
                            "--fleet-csv, --defect-share, --seed: only with --fleet N")
+    if fleet_size is not None and (tenants is not None or processes):
+        raise OneLineError("--tenants, --processes: --fleet 와 함께 쓸 수 없습니다",
+                           "--tenants, --processes: cannot be combined with --fleet")
     if fleet_size is not None:
         if config_file is not None or agent:
             raise OneLineError("--fleet: --config, --agent 와 함께 쓸 수 없습니다",
@@ -176,9 +211,9 @@ def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, durat
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        stack = build_stack(config, console, agent=agent)
+        stack = build_stack(config, console, agent=agent, tenants=tenants or 0)
         warn_if_exposed(config.host, console)
-        with stack.network():
+        with stack.network(processes=processes):
             describe(stack, write_sample_claim(stack), console)
             stop.wait(duration)
     except (ServeError, PkiError) as exc:

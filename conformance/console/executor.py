@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from ..runner import ConfigError, make_target, run_suite, write_reports
 from ..session import TargetUnreachable
 from ..sitecheck import SiteCheck, run_site_check
 from .db import Database
-from .jobs import Claimed, finish, record_progress
+from .jobs import Claimed, beat, finish, record_progress
 from .tables import product_versions, products, runs, sites, vendors
 
 
@@ -47,6 +48,9 @@ class RunSettings:
         return self.scenario if self.scenario is not None else self.state_dir / "fleet" / "scenario"
 
 
+BEAT_SECONDS = 30.0  # well inside jobs.STALE_AFTER
+
+
 class JobLost(Exception):
     """The job was taken back from this worker (its heartbeat went stale): stop without recording anything."""
 
@@ -65,6 +69,17 @@ def execute(database: Database, claimed: Claimed, worker: str, settings: RunSett
                                result.outcome.reason):
             raise JobLost
 
+    beating = threading.Event()
+    threading.Thread(target=_beat, args=(database, claimed, worker, beating), daemon=True,
+                     name=f"s24kit-beat-{claimed.job_id}").start()
+    try:
+        _run(database, claimed, worker, settings, run, out, progress)
+    finally:
+        beating.set()
+
+
+def _run(database: Database, claimed: Claimed, worker: str, settings: RunSettings, run: Any, out: Path,
+         progress: Any) -> None:
     try:
         if run.kind == "site_check":
             target = site_target(database, run.site_id, settings)
@@ -84,6 +99,13 @@ def execute(database: Database, claimed: Claimed, worker: str, settings: RunSett
         finish(database, claimed, worker, state="failed", values={"error": f"kit error: {type(exc).__name__}: {exc}"})
         return
     finish(database, claimed, worker, state="done", values=values)
+
+
+def _beat(database: Database, claimed: Claimed, worker: str, done: threading.Event) -> None:
+    """Keep the job's heartbeat fresh while a long step runs without progress (e.g. waiting for an agent)."""
+    while not done.wait(BEAT_SECONDS):
+        if not beat(database, claimed, worker):
+            return
 
 
 def site_target(database: Database, site_id: int, settings: RunSettings) -> Any:

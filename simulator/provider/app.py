@@ -25,6 +25,16 @@ ACCESS = AccessTable("provider", [
 ])
 
 
+async def answer_request(core: ProviderCore, operation: str, request: Request, max_body_bytes: int) -> Response:
+    """``core``'s answer to ``operation`` for the JSON body of ``request`` (hostile bodies refused)."""
+    try:
+        body = await read_json(request, max_body_bytes)
+    except BadRequest as exc:
+        return exc.response
+    status, answer = core.answer(operation, body)
+    return (JSONResponse if status < 400 else ProblemResponse)(answer, status_code=status)
+
+
 def create_provider_app(scenario: Scenario | ProviderCore, *, clock: Callable[[], dt.datetime] = _now,
                         max_body_bytes: int = 1024 * 1024, check_roles: bool = True,
                         journal: Journal | None = None) -> Starlette:
@@ -37,12 +47,7 @@ def create_provider_app(scenario: Scenario | ProviderCore, *, clock: Callable[[]
 
     def endpoint(operation: str) -> Callable[[Request], Awaitable[Response]]:
         async def run(request: Request) -> Response:
-            try:
-                body = await read_json(request, max_body_bytes)
-            except BadRequest as exc:
-                return exc.response
-            status, answer = core.answer(operation, body)
-            return (JSONResponse if status < 400 else ProblemResponse)(answer, status_code=status)
+            return await answer_request(core, operation, request, max_body_bytes)
         return run
 
     async def health(request: Request) -> Response:

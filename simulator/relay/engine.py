@@ -47,7 +47,8 @@ class Relay:
         self._watchers: dict[str, asyncio.Event] = {}  # claim id → set when its state changes
         for registration in config.providers:
             check_provider_host(registration, config.allowed_provider_hosts, f"provider {registration.code}")
-            store.put_provider(registration.as_dict())
+        # one transaction: a vendor's server registers thousands of clinics, one fsync each took minutes
+        store.put_providers([registration.as_dict() for registration in config.providers])
         self.agents = AgentQueue(store, self.registration, config.agent_deadline, self._wake.set)
 
     # -- registry -----------------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ class Relay:
 
     def status(self, claim_id: str) -> dict[str, Any] | None:
         """The claim-status message (schemas/kit-v1/claim-status.schema.json)."""
-        row = self.store.claim(claim_id)
+        row = self.store.claim_summary(claim_id)
         if row is None:
             return None
         insurers = []
@@ -218,13 +219,16 @@ class Relay:
             if isinstance(outcome, Waiting):
                 with self.store.transaction() as db:
                     db.execute("UPDATE tasks SET next_at = ? WHERE task_id = ?", (outcome.until, row["task_id"]))
-            else:
-                with self.store.transaction() as db:
-                    db.execute("UPDATE tasks SET state = 'done', last_error = NULL WHERE task_id = ?",
-                               (row["task_id"],))
+            # else the work marked its task done in the transaction that recorded its result (_done)
         finally:
             self._busy.discard(row["task_id"])
             self._wake.set()  # the loop looks again: this task may have queued others, or be due again
+
+    @staticmethod
+    def _done(db: Any, task: Any) -> None:
+        """Mark ``task`` done inside the transaction that records what it achieved: one commit, not two, and
+        never a result recorded with its task still pending (which ran it again after a crash)."""
+        db.execute("UPDATE tasks SET state = 'done', last_error = NULL WHERE task_id = ?", (task["task_id"],))
 
     def _finish(self, row: Any, state: str, error: str, *, retry: bool) -> None:
         attempts = row["attempts"] + 1
@@ -302,6 +306,7 @@ class Relay:
             for code in claim["insurers"]:
                 self.store.add_task(db, claim_id, "forward", code)
             self._restate(db, claim_id)
+            self._done(db, task)
         self._wake.set()
         return None
 
@@ -355,9 +360,10 @@ class Relay:
     async def _forward(self, task: Any) -> None:
         claim_row = self.store.claim(task["claim_id"])
         code = task["target"]
-        await self._submit(claim_row, code, f"{claim_row['claim_id']}.{code}", json.loads(claim_row["documents"]))
+        await self._submit(task, claim_row, code, f"{claim_row['claim_id']}.{code}", json.loads(claim_row["documents"]))
 
-    async def _submit(self, claim_row: Any, code: str, request_id: str, documents: list[dict[str, Any]]) -> None:
+    async def _submit(self, task: Any, claim_row: Any, code: str, request_id: str,
+                      documents: list[dict[str, Any]]) -> None:
         claim = json.loads(claim_row["body"])
         submission = {"request_id": request_id, "claim_id": claim_row["claim_id"], "insurer_code": code,
                       "insured": claim["insured"], "accident_type": claim["accident_type"], "documents": documents,
@@ -381,6 +387,7 @@ class Relay:
                        "AND insurer_code = ?", (state, ack["receipt_number"], claim_row["claim_id"], code))
             # the events that overtook this acknowledgement are applied now, if they carry its receipt
             self._apply_recorded(db, claim_row["claim_id"], code)
+            self._done(db, task)
 
     # -- additional documents ------------------------------------------------------------------------------
 
@@ -435,13 +442,14 @@ class Relay:
                        (json.dumps(documents, ensure_ascii=False), task["target"]))
             for code in json.loads(supplement["insurers"]):
                 self.store.add_task(db, claim_row["claim_id"], "forward-more", f"{code}|{task['target']}")
+            self._done(db, task)
         self._wake.set()
         return None
 
     async def _forward_more(self, task: Any) -> None:
         code, supplement_id = task["target"].split("|", 1)
         supplement = self.store.query("SELECT documents FROM supplements WHERE request_id = ?", supplement_id)[0]
-        await self._submit(self.store.claim(task["claim_id"]), code, f"{supplement_id}.{code}",
+        await self._submit(task, self.store.claim(task["claim_id"]), code, f"{supplement_id}.{code}",
                            json.loads(supplement["documents"]))
 
     # -- insurer events ------------------------------------------------------------------------------------
@@ -450,7 +458,7 @@ class Relay:
         """Record an insurer's event and apply it in sequence order, only against the receipt the insurer's
         acknowledgement gave: before that acknowledgement it is held (events may overtake it), later ones
         wait for the gap to fill. A repeat is a duplicate; another body under the same sequence is a 409."""
-        if self.store.claim(claim_id) is None or event["claim_id"] != claim_id:
+        if event["claim_id"] != claim_id or self.store.claim_summary(claim_id) is None:
             return unknown_claim(claim_id)
         code = event["insurer_code"]
         with self.store.transaction() as db:

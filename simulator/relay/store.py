@@ -44,6 +44,8 @@ CREATE TABLE IF NOT EXISTS providers (code TEXT PRIMARY KEY, body TEXT NOT NULL)
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
+SUMMARY = "claim_id, request_id, state, provider_code, created_at, updated_at"
+
 
 class RelayStore(Database):
     """The relay's database file (``:memory:`` for throw-away state)."""
@@ -52,11 +54,19 @@ class RelayStore(Database):
         super().__init__(path, SCHEMA)
 
     def claim(self, claim_id: str) -> sqlite3.Row | None:
+        """The whole claim row, with the patient's claim and the documents (for the work that needs them)."""
         rows = self.query("SELECT * FROM claims WHERE claim_id = ?", claim_id)
         return rows[0] if rows else None
 
+    def claim_summary(self, claim_id: str) -> sqlite3.Row | None:
+        """What a status answer shows of a claim: not its body nor its documents (tens of kilobytes each,
+        read on every status call and long-poll wake-up when selected with ``*``)."""
+        rows = self.query(f"SELECT {SUMMARY} FROM claims WHERE claim_id = ?", claim_id)
+        return rows[0] if rows else None
+
     def claim_by_request(self, request_id: str) -> sqlite3.Row | None:
-        rows = self.query("SELECT * FROM claims WHERE request_id = ?", request_id)
+        """The claim id and request hash of the claim a patient's ``request_id`` created (idempotency)."""
+        rows = self.query("SELECT claim_id, request_hash FROM claims WHERE request_id = ?", request_id)
         return rows[0] if rows else None
 
     def insurers_of(self, claim_id: str) -> list[sqlite3.Row]:
@@ -77,9 +87,15 @@ class RelayStore(Database):
         return [json.loads(r["body"]) for r in self.query("SELECT body FROM providers ORDER BY code")]
 
     def put_provider(self, registration: dict[str, Any]) -> None:
+        self.put_providers([registration])
+
+    def put_providers(self, registrations: list[dict[str, Any]]) -> None:
+        """Register (or change) providers, all in one transaction."""
+        if not registrations:
+            return
         with self.transaction() as db:
-            db.execute("INSERT OR REPLACE INTO providers VALUES (?, ?)",
-                       (registration["code"], json.dumps(registration, ensure_ascii=False)))
+            db.executemany("INSERT OR REPLACE INTO providers VALUES (?, ?)",
+                           [(r["code"], json.dumps(r, ensure_ascii=False)) for r in registrations])
 
     def counts(self) -> dict[str, int]:
         rows = self.query("SELECT state, COUNT(*) AS n FROM claims GROUP BY state")
