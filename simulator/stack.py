@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import ssl
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -35,6 +34,7 @@ from .provider import ProviderAgent, ProviderCore, Scenario, create_provider_app
 from .provider.vendor import VENDOR, Tenant, create_vendor_app, tenant_cores, tenants_for
 from .relay import Mode, ProviderRegistration, RelayConfig, create_relay_app, relay_client
 from .retry import RetryPolicy
+from .scenario_files import read_lines as _lines  # plain or gzip-compressed (s24kit generate --compress)
 from .serving import Served, bind, start
 
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -54,13 +54,6 @@ class SimClock:
 
     def __call__(self) -> dt.datetime:
         return self.now
-
-
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
 
 
 @dataclass
