@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from .params import OutputFolder
+from .params import OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError, wide_console
 
 # The simulator and the suite are imported inside the functions: `s24kit demo --help` loads neither.
@@ -75,8 +75,22 @@ def _suite(url: str, scenario: Path, state: Path, out: Path, lang: str, console:
               help="The faulty provider to catch (a name of simulator/provider/faulty.py; a wrong one lists them).")
 @click.option("--patients", default=30, show_default=True, type=click.IntRange(5, 2000))
 @click.option("--lang", default="ko", show_default=True, type=click.Choice(["ko", "en"]))
-def demo(state: Path, out: Path, fault: str, patients: int, lang: str) -> None:
-    """데모: 시뮬레이터 + 적합성 시험 전체 / the whole kit end to end on loopback (no configuration)."""
+@click.option("--console", "with_console", is_flag=True,
+              help="Instead: serve a fleet of sites and open the acceptance console on it, one product certified.")
+@click.option("--sites", default=20, show_default=True, type=click.IntRange(2, 2000),
+              help="With --console: how many simulated sites.")
+@click.option("--port", default=8470, show_default=True, type=click.IntRange(0, 65535),
+              help="With --console: the console's port on 127.0.0.1 (0: any free port).")
+@click.option("--duration", type=Seconds(min=0), help="With --console: stop after this many seconds (default: Ctrl-C).")
+def demo(state: Path, out: Path, fault: str, patients: int, lang: str, with_console: bool, sites: int, port: int,
+         duration: float | None) -> None:
+    """데모: 시뮬레이터 + 적합성 시험 전체 / the whole kit end to end on loopback (no configuration).
+
+    With --console: the acceptance console on a served fleet, the fleet imported and one product certified;
+    it prints the address and the admin's login (docs/console.md §15).
+    """
+    if with_console:
+        raise SystemExit(_console_demo(state, sites, port, duration, lang))
     from ...simulator.faults import FaultSwitch
     from ...simulator.generator.context import OptionError
     from ...simulator.generator.scenario import ScenarioError
@@ -164,3 +178,19 @@ def _print(console: Console, lang: str, outcomes: list[tuple[dict, dict]], refer
                      if expected - caught else ""), highlight=False)
     console.print(f"{'증거 묶음' if ko else 'evidence bundles'}: {reference[1]['bundle']}, {faulty[1]['bundle']} "
                   "(s24kit report verify …)", highlight=False)
+
+
+def _console_demo(state: Path, sites: int, port: int, duration: float | None, lang: str) -> int:
+    from ...simulator.generator.context import OptionError
+    from ...simulator.generator.scenario import ScenarioError
+    from ...simulator.pki import PkiError
+    from ...simulator.serving import ServeError
+    from .demo_console import console_demo
+
+    try:
+        return console_demo(wide_console(), state, sites, port, duration, lang)
+    except (ServeError, PkiError) as exc:
+        raise OneLineError(exc.message_ko, exc.message_en) from None
+    except (OptionError, ScenarioError) as exc:
+        raise OneLineError(f"--state {state}: 시나리오를 만들 수 없습니다 — {exc.message_ko}",
+                           f"--state {state}: cannot generate the scenario — {exc.message_en}") from None
