@@ -22,6 +22,30 @@ def rate(func: Callable[[Any], Any], items: Iterable[Any], *, min_seconds: float
     return done / (time.perf_counter() - started)
 
 
+def interleaved_rates(sides: dict[str, tuple[Callable[[Any], Any], Iterable[Any]]], *, min_seconds: float = 1.0,
+                      max_rounds: int = 200) -> dict[str, float]:
+    """Items per second of each side, measured in alternating passes (the order flipped every round), so a
+    change of load on the machine falls on every side alike and a side cannot look faster for running
+    while the machine was quieter. Each side runs at least ``min_seconds`` in all, unless a much slower side
+    has already run five times that over at least five rounds (a fast side then still ran in every round)."""
+    lists = {name: (func, list(items)) for name, (func, items) in sides.items()}
+    spent = dict.fromkeys(lists, 0.0)
+    done = dict.fromkeys(lists, 0)
+    order = list(lists)
+    for rounds in range(1, max_rounds + 1):
+        for name in order:
+            func, items = lists[name]
+            started = time.perf_counter()
+            for item in items:
+                func(item)
+            spent[name] += time.perf_counter() - started
+            done[name] += len(items)
+        order.reverse()
+        if min(spent.values()) >= min_seconds or (rounds >= 5 and max(spent.values()) >= 5 * min_seconds):
+            break
+    return {name: done[name] / spent[name] for name in lists}
+
+
 def rss_mb() -> float:
     """Peak resident set size of this process so far, in MB (Linux reports KiB)."""
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

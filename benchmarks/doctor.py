@@ -1,8 +1,9 @@
 """``s24kit doctor`` with the full TLS check set vs sslyze's default scan, same targets, same run.
 
 Targets: (1) a healthy loopback server — the reference provider over TLS with mutual TLS required;
-(2) a filtered port — an nftables DROP rule in a network namespace made here (without namespaces: a
-documentation address that nothing answers, 192.0.2.1, from this machine).
+(2) a filtered port — an nftables DROP rule in a network namespace made here. Without network namespaces
+there is no port known to be filtered: the filtered case is reported "not measured" (a documentation
+address or a closed port would be refused or unreachable, not filtered, and prove nothing).
 
 sslyze (AGPL) is never imported: it runs as a separate program, found in $S24_SSLYZE,
 ~/.cache/s24kit/sslyze-venv/bin/sslyze or on PATH. Without it the baseline is one plain TLS handshake
@@ -151,22 +152,26 @@ def healthy(pki: TestPKI, port: int, runs: int, timeout: float) -> dict[str, Any
             "connections": count[0], "checks": checks, "verdict": cli_runs[0][1]["verdict"]}
 
 
+NOT_MEASURED = "not measured"
+
+
 def filtered(timeout: float) -> tuple[list[str], str, dict[str, Any], netns.Lab | None]:
-    """A DROP port in a namespace lab (prefix to run inside it), or a silent documentation address."""
-    if netns.unavailable_reason() is None:
-        lab = netns.Lab()
-        client, server = lab.namespace("cli"), lab.namespace("srv")
-        lab.link(client, f"{netns.CLIENT}/24", server, f"{netns.SERVER}/24")
-        server.nft(netns.FIREWALL)
-        where = f"{netns.SERVER}:{netns.PORTS['drop']}"
-        prefix = client.argv()
-        how = "netns nftables DROP"
-    else:
-        lab, prefix, where, how = None, [], "192.0.2.1:443", "documentation address 192.0.2.1 (no netns)"
+    """A DROP port in a namespace lab (the prefix runs a command inside it); None for the lab when this
+    machine cannot make one, and then nothing is measured."""
+    why = netns.unavailable_reason()
+    if why is not None:
+        return [], "", {"how": f"no network namespace ({why})", "measured": False}, None
+    lab = netns.Lab()
+    client, server = lab.namespace("cli"), lab.namespace("srv")
+    lab.link(client, f"{netns.CLIENT}/24", server, f"{netns.SERVER}/24")
+    server.nft(netns.FIREWALL)
+    where = f"{netns.SERVER}:{netns.PORTS['drop']}"
+    prefix = client.argv()
     elapsed, report = doctor_cli(prefix, where, "--timeout", str(timeout))
     tcp = next(layer for layer in report["layers"] if layer["layer"] == "tcp")
-    return prefix, where, {"how": how, "cli_ms": elapsed, "doctor_ms": report["elapsed_ms"],
-                           "diagnosis": (tcp["diagnosis"] or {}).get("code"), "exit_code": report["exit_code"]}, lab
+    return prefix, where, {"how": "netns nftables DROP", "measured": True, "cli_ms": elapsed,
+                           "doctor_ms": report["elapsed_ms"], "diagnosis": (tcp["diagnosis"] or {}).get("code"),
+                           "exit_code": report["exit_code"]}, lab
 
 
 def main() -> None:
@@ -187,7 +192,7 @@ def main() -> None:
             sslyze_good = sslyze_scan(program, [], f"localhost:{served.port}", pki) if program else None
         prefix, where, drop, lab = filtered(args.timeout)
         try:
-            sslyze_drop = sslyze_scan(program, prefix, where, pki) if program else None
+            sslyze_drop = sslyze_scan(program, prefix, where, pki) if program and drop["measured"] else None
         finally:
             if lab is not None:
                 lab.close()
@@ -206,16 +211,24 @@ def main() -> None:
         print(f"sslyze not used (not found, or --no-sslyze; see S24_SSLYZE); baseline {label}: "
               f"{handshake:.1f} ms x {good['connections']} = {baseline:.0f} ms; "
               f"speed-up {baseline / good['in_process_ms']:.1f}x")
-    within = drop["doctor_ms"] <= args.timeout * 1000 + 500
-    print(f"filtered port ({drop['how']}), --timeout {args.timeout:g}: diagnosed '{drop['diagnosis']}' in "
-          f"{drop['doctor_ms']:.0f} ms ({drop['cli_ms']:.0f} ms as a command); within the timeout: {within}")
+    # "within the timeout" holds only for a port known to drop packets that doctor also called filtered
+    within: bool | str = NOT_MEASURED
+    if not drop["measured"]:
+        print(f"filtered port: {NOT_MEASURED} — {drop['how']}")
+    elif drop["diagnosis"] != "filtered":
+        print(f"filtered port ({drop['how']}): doctor said '{drop['diagnosis']}', not 'filtered': {NOT_MEASURED}")
+    else:
+        within = drop["doctor_ms"] <= args.timeout * 1000 + 500
+        print(f"filtered port ({drop['how']}), --timeout {args.timeout:g}: diagnosed 'filtered' in "
+              f"{drop['doctor_ms']:.0f} ms ({drop['cli_ms']:.0f} ms as a command); within the timeout: {within}")
     if sslyze_drop is not None:
         print(f"sslyze on the filtered port: command {sslyze_drop['cli_ms']:.0f} ms ({sslyze_drop['status']})")
     result("doctor", good["in_process_ms"], "ms", baseline, baseline_kind=label,
            speedup=round(baseline / good["in_process_ms"], 2), checks=good["checks"], connections=good["connections"],
            command_ms=round(good["cli_ms"], 1),
            sslyze_command_ms=round(sslyze_good["cli_ms"], 1) if sslyze_good else None,
-           filtered_ms=round(drop["doctor_ms"], 1), filtered_within_timeout=within, timeout_s=args.timeout,
+           filtered_ms=round(drop["doctor_ms"], 1) if within != NOT_MEASURED else None,
+           filtered_within_timeout=within, filtered_how=drop["how"], timeout_s=args.timeout,
            sslyze_filtered_command_ms=round(sslyze_drop["cli_ms"], 1) if sslyze_drop else None)
 
 if __name__ == "__main__":

@@ -8,8 +8,12 @@ Vendors run the suite inside their own CI::
 chooses its rootdir.) For an outbound-only agent, ``--s24-role=provider_agent`` instead of ``--s24-target``:
 the suite listens on ``--s24-listen`` (default 127.0.0.1:18443) as the relay and the agent polls it.
 
-Each check becomes one item whose node id is its requirement id (``S24-API-003``): fail → test failure with
-reason, evidence and remedy; warn → pass with a warning; skip → skip. Without ``--s24-target`` the plugin
+Each check becomes one item named by its requirement id, in a class per family (node id
+``s24kit.API::S24-API-003``: pytest's ``--junitxml`` then writes ``classname="s24kit.API" name="S24-API-003"``,
+the same names as the kit's own junit.xml, whatever ``--s24-lang``). fail → test failure with reason,
+evidence and remedy; warn → xfail (a tolerated failure: shown as ``x``/XFAIL, written to JUnit as
+``<skipped type="pytest.xfail">``, so CI viewers show it apart from passes without failing the job) plus an
+``S24Warning`` in the warnings summary; skip → skip. Without ``--s24-target`` the plugin
 adds nothing but its options and the ``s24_validate`` fixture (nor without ``--s24-role=provider_agent``), so other
 test runs are untouched.
 """
@@ -24,6 +28,7 @@ from typing import Any
 import pytest
 
 from ..schemas.validation import validate
+from .language import localised
 
 
 @pytest.fixture
@@ -143,7 +148,7 @@ class ConformanceRun:
                                requests_dir=requests)
         except ConfigError as exc:
             raise pytest.UsageError(_line(exc)) from None
-        new = [RequirementItem.from_parent(session, name=p.requirement, nodeid=p.requirement, planned=p)
+        new = [RequirementItem.from_parent(session, name=p.requirement, nodeid=node_id(p.requirement), planned=p)
                for p in self.suite.planned]
         items.extend(new)
         # Tell the reporters, as a collector would: otherwise the header says "collected 0 items".
@@ -196,6 +201,11 @@ class ConformanceRun:
                 terminalreporter.write_line(f"{kind}: {path}")
 
 
+def node_id(requirement: str) -> str:
+    """``s24kit.API::S24-API-003``: pytest's JUnit XML takes what is before ``::`` as the classname."""
+    return f"s24kit.{requirement.split('-')[1]}::{requirement}"
+
+
 class RequirementFailed(Exception):
     """A check's fail verdict (rendered by :meth:`RequirementItem.repr_failure`)."""
 
@@ -219,7 +229,9 @@ class RequirementItem(pytest.Item):
         run = self._run()
         result = run.suite.run(self.planned)
         run.results[self.planned.requirement] = result
-        self.user_properties += [("s24_verdict", result.verdict), ("s24_level", self.requirement.level)]
+        # pytest's --junitxml writes these as the test case's properties (the titles as in the kit's junit.xml).
+        self.user_properties += [("title_ko", self.requirement.title_ko), ("title_en", self.requirement.title_en),
+                                 ("s24_verdict", result.verdict), ("s24_level", self.requirement.level)]
         if result.verdict == "fail":
             raise RequirementFailed(self._describe(result, run.lang))
         if result.verdict == "skip":
@@ -228,6 +240,7 @@ class RequirementItem(pytest.Item):
             text = self._describe(result, run.lang)
             self.user_properties.append(("s24_warning", text))
             warnings.warn(S24Warning(text), stacklevel=1)
+            pytest.xfail(f"{'경고' if run.lang == 'ko' else 'warning'}: {localised(result.outcome.reason, run.lang)}")
 
     def _describe(self, result: Any, lang: str) -> str:
         req = self.requirement

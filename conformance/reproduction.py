@@ -24,9 +24,10 @@ import shlex
 import tempfile
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from ..simulator.masking import Scrubber, personal_fields
+if TYPE_CHECKING:
+    from ..simulator.masking import Scrubber
 
 #: The patient the suite makes up to ask for someone the EMR does not know (no person: kept out of scenarios).
 STRANGER = {"name": "김미등록", "birth_date": "1970-01-01", "identity_token": "itk_s24kit_nobody_0000"}
@@ -92,6 +93,8 @@ def rebuild_options(body: Any, patient_id: str | None, sent_at: dt.datetime, sce
 
 
 def _personal_keys(parent: str) -> list[str]:
+    from ..simulator.masking import personal_fields  # here: `s24kit report body --help` loads no schema
+
     fields = personal_fields()
     return [k for k in (*fields.always, *fields.within) if fields.kind(parent, k)]
 

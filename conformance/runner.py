@@ -28,6 +28,7 @@ from urllib.parse import urlsplit
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
+from ..simulator import scenario_files
 from ..simulator.journal import Journal
 from ..simulator.masking import Scrubber
 from ..simulator.pki import PkiError, certificate_sha256, ensure_pki
@@ -149,7 +150,7 @@ def make_target(url: str | None, scenario: Path | str, *, role: str = "provider_
         raise ConfigError(f"--scenario {directory}: 폴더가 없습니다 (s24kit generate --out 으로 만드십시오)",
                           f"--scenario {directory}: no such directory (create one with s24kit generate --out)")
     for name in SCENARIO_FILES:
-        if not (directory / name).is_file():
+        if not scenario_files.exists(directory / name):
             raise ConfigError(f"--scenario {directory}: {name} 파일이 없습니다 (s24kit generate가 쓴 폴더가 아닙니다)",
                               f"--scenario {directory}: {name} is missing (not a folder written by s24kit generate)")
     if (cert is None) != (key is None):

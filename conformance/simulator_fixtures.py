@@ -45,7 +45,9 @@ def s24_scenario(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPa
     """The scenario every simulator fixture serves."""
     given = request.config.getoption("--s24-sim-scenario")
     if given is not None:
-        if not (given / "expected" / "index.jsonl").is_file():
+        from ..simulator.scenario_files import exists
+
+        if not exists(given / "expected" / "index.jsonl"):
             raise pytest.UsageError(f"--s24-sim-scenario {given}: not a scenario written by s24kit generate")
         return given
     from ..simulator.generator.context import Options

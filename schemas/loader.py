@@ -18,7 +18,8 @@ from jsonschema import Draft202012Validator, FormatChecker
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT202012
 
-PROFILE = "kit-v1"
+from .profile import PROFILE
+
 BASE_URI = "https://s24kit.invalid/kit-v1/"
 
 #: document_type → schema name

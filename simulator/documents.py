@@ -9,10 +9,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from fractions import Fraction
 from typing import Any
 
 from ..schemas.rules.receipt import COLUMNS, floor10
-from ..schemas.rules.statement import expected_line_total
+from ..schemas.rules.rounding import COPAY_UNIT, TOTAL_UNIT, truncate
+from ..schemas.rules.statement import LINE_COLUMNS, expected_line_total
 
 Document = dict[str, Any]
 
@@ -36,9 +38,45 @@ class Billed:
 
 
 def split(total: int, copay_rate: float) -> tuple[int, int]:
-    """Patient and NHIS shares of a covered amount: the patient's share is rounded down to whole won."""
-    copay = int(total * copay_rate)
+    """Patient and NHIS shares of one line or item: the patient's share is rounded down to whole won."""
+    copay = int(total * exact(copay_rate))
     return copay, total - copay
+
+
+def exact(rate: float) -> Fraction:
+    """A copay rate as the decimal fraction it is written as (0.3 is 3/10, not the nearest binary float)."""
+    return Fraction(repr(rate))
+
+
+def visit_shares(parts: Sequence[tuple[int, float]], unit: int, fixed_copay: int | None = None) -> tuple[int, int]:
+    """(본인일부부담금, 공단부담금) of a visit's covered partial-copay amounts, as HIRA rounds them (§2.5).
+
+    ``parts`` are (amount, copay rate) pairs. 요양급여비용총액 is truncated below 10 원; each rate applies to its
+    parts' share of that truncated total, and the patient's sum is truncated below ``unit`` won. A flat
+    amount (``fixed_copay``) is not rounded. The won cut off are the insurer's: insurer = total − copay.
+    """
+    gross = sum(amount for amount, _ in parts)
+    total = truncate(gross, TOTAL_UNIT)
+    if not total:
+        return 0, 0
+    if fixed_copay is not None:
+        copay = min(max(fixed_copay, 0), total)
+    else:
+        by_rate = sum((amount * exact(rate) for amount, rate in parts), Fraction(0)) * total / gross
+        copay = min(truncate(int(by_rate), unit), total)
+    return copay, total - copay
+
+
+def spread(amount: int, weights: Sequence[int]) -> list[int]:
+    """``amount`` split in proportion to ``weights``; the won left by rounding down go to the largest
+    remainders, earliest first (deterministic). All weights zero: everything to the first."""
+    whole = sum(weights)
+    if not whole:
+        return [amount if i == 0 else 0 for i in range(len(weights))]
+    shares = [divmod(amount * w, whole) for w in weights]
+    left = amount - sum(q for q, _ in shares)
+    bonus = set(sorted(range(len(weights)), key=lambda i: (-shares[i][1], i))[:left])
+    return [q + (i in bonus) for i, (q, _) in enumerate(shares)]
 
 
 def allocate_fixed_copay(parts: Sequence[Document], amount: int, total_key: str) -> None:
@@ -51,21 +89,24 @@ def allocate_fixed_copay(parts: Sequence[Document], amount: int, total_key: str)
     amount = min(max(amount, 0), total)
     if not parts or not amount:
         return
-    shares = [divmod(amount * p[total_key], total) for p in parts]
-    left = amount - sum(q for q, _ in shares)
-    bonus = set(sorted(range(len(parts)), key=lambda i: (-shares[i][1], i))[:left])
-    for i, part in enumerate(parts):
-        part["copay"] = shares[i][0] + (i in bonus)
-        part["insurer"] = part[total_key] - part["copay"]
+    for part, share in zip(parts, spread(amount, [p[total_key] for p in parts]), strict=True):
+        part["copay"] = share
+        part["insurer"] = part[total_key] - share
 
 
 def statement_lines(items: Iterable[Billed], copay_rate: float, fixed_copay: int | None = None) -> list[Document]:
-    """Itemised lines with their money columns.
+    """Itemised lines with their money columns, each line split at its own rate (rounded down to the won).
 
     ``fixed_copay`` replaces the rate for the partial-copay lines with a fixed patient share for the whole
     visit (의료급여 and 65세 이상 정액 본인부담), spread over those lines.
     """
-    lines = []
+    return _lines(list(items), copay_rate, fixed_copay)[0]
+
+
+def _lines(items: Sequence[Billed], copay_rate: float, fixed_copay: int | None
+           ) -> tuple[list[Document], list[tuple[int, float]]]:
+    """The lines, and the (amount, rate) of each partial-copay line (what the visit's shares are made of)."""
+    lines, parts = [], []
     for item in items:
         total = expected_line_total(item.unit_price, item.quantity, item.days)
         copay = insurer = full = non_covered = 0
@@ -74,14 +115,41 @@ def statement_lines(items: Iterable[Billed], copay_rate: float, fixed_copay: int
         elif item.full_copay:
             full = total
         else:
-            copay, insurer = split(total, copay_rate if item.copay_rate is None else item.copay_rate)
+            rate = copay_rate if item.copay_rate is None else item.copay_rate
+            copay, insurer = split(total, rate)
+            parts.append((total, rate))
         lines.append({"category": item.category, "date": item.date, "code": item.code, "code_kind": item.code_kind,
                       "name": item.name, "unit_price": item.unit_price, "quantity": item.quantity, "days": item.days,
                       "total": total, "copay": copay, "insurer": insurer, "full_copay": full,
                       "non_covered": non_covered, "big_three": item.big_three})
     if fixed_copay is not None:
         allocate_fixed_copay([line for line in lines if line["copay"] or line["insurer"]], fixed_copay, "total")
-    return lines
+    return lines, parts
+
+
+def bottom_rows(lines: Sequence[Document], copay: int, insurer: int) -> Document:
+    """The statement's bottom rows 계 / 끝처리 조정금액 / 합계: the adjustment carries the lines to the visit's
+    truncated shares (``copay``, ``insurer``)."""
+    subtotal = {column: sum(line[column] for line in lines) for column in LINE_COLUMNS}
+    adjustment = dict.fromkeys(LINE_COLUMNS, 0)
+    adjustment["copay"], adjustment["insurer"] = copay - subtotal["copay"], insurer - subtotal["insurer"]
+    total = {column: subtotal[column] + adjustment[column] for column in LINE_COLUMNS}
+    for row in (subtotal, adjustment, total):
+        row["total"] = sum(row[column] for column in LINE_COLUMNS)
+    return {"subtotal": subtotal, "adjustment": adjustment, "total": total}
+
+
+def rows_at(rows: list[Document], copay: int, insurer: int) -> list[Document]:
+    """Receipt rows whose covered columns carry the visit's truncated shares, spread by the lines' weights."""
+    for column, amount in (("copay", copay), ("insurer", insurer)):
+        weights = [row["amounts"][column] for row in rows]
+        if sum(weights) == amount:
+            continue
+        if not any(weights):  # e.g. a fixed copay larger than the rate would give: weigh by the covered rows
+            weights = [row["amounts"]["copay"] + row["amounts"]["insurer"] for row in rows]
+        for row, share in zip(rows, spread(amount, weights), strict=True):
+            row["amounts"][column] = share
+    return rows
 
 
 def receipt_rows(lines: Sequence[Document]) -> list[Document]:
@@ -122,9 +190,14 @@ def medical_documents(*, visit_id: str, receipt_number: str, statement_number: s
                       night_or_holiday: bool = False, ceiling_excess: int = 0, room: str | None = None,
                       inpatient_status: str = "discharge", fixed_copay: int | None = None,
                       ) -> tuple[Document, Document]:
-    """A 진료비 계산서·영수증 and its 세부산정내역서 for one visit (``fixed_copay``: see statement_lines)."""
-    lines = statement_lines(items, copay_rate, fixed_copay)
-    rows = receipt_rows(lines)
+    """A 진료비 계산서·영수증 and its 세부산정내역서 for one visit (``fixed_copay``: see statement_lines).
+
+    The receipt carries the visit's covered shares as HIRA rounds them (:func:`visit_shares`); the statement's
+    lines keep their own split and its bottom rows reconcile them with the receipt.
+    """
+    lines, parts = _lines(list(items), copay_rate, fixed_copay)
+    copay, insurer = visit_shares(parts, COPAY_UNIT[setting], fixed_copay)
+    rows = rows_at(receipt_rows(lines), copay, insurer)
     totals, paid = receipt_totals(rows, ceiling_excess=ceiling_excess)
     issued = issue_date or period[1]
     receipt: Document = {
@@ -141,7 +214,8 @@ def medical_documents(*, visit_id: str, receipt_number: str, statement_number: s
         "document_type": "itemised_statement", "statement_number": statement_number,
         "receipt_number": receipt_number, "visit_id": visit_id, "setting": setting, "patient": patient,
         "patient_category": patient_category, "treatment_period": {"start": period[0], "end": period[1]},
-        "lines": lines, "provider": provider, "issue_date": issued,
+        "lines": lines, "bottom_rows": bottom_rows(lines, copay, insurer), "provider": provider,
+        "issue_date": issued,
     }
     return receipt, statement
 
@@ -195,9 +269,14 @@ def pharmacy_receipt(*, visit_id: str, receipt_number: str, prescription_doc: Do
                       "times_per_day": med["times_per_day"], "days": med["days"],
                       **item(amount, med["drug_code"] not in non_covered_drugs)})
     every = fee_items + drugs
+    covered = [i for i in every if not i["non_covered"]]
     if fixed_copay is not None:
-        allocate_fixed_copay([i for i in every if not i["non_covered"]], fixed_copay, "amount")
+        allocate_fixed_copay(covered, fixed_copay, "amount")
     totals = {column: sum(i[column] for i in every) for column in ("copay", "insurer", "non_covered")}
+    copay, insurer = visit_shares([(i["amount"], copay_rate) for i in covered], COPAY_UNIT["pharmacy"], fixed_copay)
+    adjustment = {"copay": copay - totals["copay"], "insurer": insurer - totals["insurer"]}
+    totals["copay"], totals["insurer"] = copay, insurer
+    totals["rounding_adjustment"] = adjustment
     totals["total_amount"] = totals["copay"] + totals["insurer"] + totals["non_covered"]
     totals["ceiling_excess"] = min(ceiling_excess, totals["copay"])
     totals["amount_received"] = totals["copay"] + totals["non_covered"]

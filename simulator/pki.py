@@ -30,6 +30,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from .pki_names import ISSUED, KEY_TYPES
 from .private import private_directory
 
 DEFAULT_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -53,9 +54,6 @@ ROLES: dict[str, tuple[str, bool, bool]] = {  # file name: (role, serverAuth, cl
 INSURER_ROLE = "insurer"
 INSURER_PREFIX = "insurer-client-"
 _INSURER_CODE = re.compile(r"[A-Z0-9]{2,10}")
-#: Server certificates issued for a vendor's own test host (``s24kit pki issue``) live in this subfolder.
-ISSUED = "issued"
-KEY_TYPES = ("ec", "rsa")
 RSA_BITS = 2048
 _ISSUED_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,62}")
 _INSURER_CN = re.compile(rf"{INSURER_PREFIX}([A-Z0-9]{{2,10}})\.{re.escape(DOMAIN)}")

@@ -25,8 +25,6 @@ from .private import FILE_MODE, private_directory
 #: (what, file name in the state's pki/ folder) of the kit's own certificates a vendor meets, in table order.
 KIT_CERTIFICATES = (("ca", "ca.pem"), ("intermediate", "intermediate.pem"), ("relay-client", "relay-client.pem"),
                     ("provider-agent", "provider-agent.pem"), ("provider-server", "provider-server.pem"))
-#: The default password of exported PKCS#12 files: Java's customary one, for test keys only.
-DEFAULT_PASSWORD = "changeit"
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,6 @@ import asyncio
 import contextlib
 import dataclasses
 import datetime as dt
-import json
 import ssl
 import threading
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -24,9 +23,10 @@ import httpx
 
 from .faults import FaultSwitch, FaultTransport
 from .inprocess import AsgiRouter
-from .insurer.adjudication import engine_adjudicator
+from .insurer.adjudication import engine_adjudicator, engine_shared_adjudicator
 from .insurer.app import create_insurer_app
 from .insurer.config import InsurerConfig
+from .insurer.register import ContractRegister
 from .journal import Journal
 from .pki import TestPKI, ensure_pki
 from .private import private_directory, private_file, private_state_directory
@@ -35,6 +35,7 @@ from .provider import ProviderAgent, ProviderCore, Scenario, create_provider_app
 from .provider.vendor import VENDOR, Tenant, create_vendor_app, tenant_cores, tenants_for
 from .relay import Mode, ProviderRegistration, RelayConfig, create_relay_app, relay_client
 from .retry import RetryPolicy
+from .scenario_files import read_lines as _lines  # plain or gzip-compressed (s24kit generate --compress)
 from .serving import Served, bind, start
 
 KST = dt.timezone(dt.timedelta(hours=9))
@@ -54,13 +55,6 @@ class SimClock:
 
     def __call__(self) -> dt.datetime:
         return self.now
-
-
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
 
 
 @dataclass
@@ -179,8 +173,21 @@ class Stack:
         config = dataclasses.replace(self.insurer_configs[code], relay_base=self.urls["relay"])
         app = self.insurer_apps[code] = create_insurer_app(config, adjudicator=engine_adjudicator,
                                                            database=self._db(f"insurer-{code}"), http_client=client,
-                                                           clock=self.clock)
+                                                           clock=self.clock, register=self._register(),
+                                                           shared=engine_shared_adjudicator)
         return app
+
+    def _register(self) -> ContractRegister:
+        """The simulated 중복가입 register: every insurer's policies of the scenario, by identity token."""
+        if getattr(self, "_contract_register", None) is None:
+            register = ContractRegister()
+            tokens = {p["patient_id"]: p["identity_token"]
+                      for p in _lines(self.options.scenario / "emr-seed" / "patients.jsonl")}
+            for entry in _lines(self.options.scenario / "policies.jsonl"):
+                if entry["patient_id"] in tokens:
+                    register.add(tokens[entry["patient_id"]], entry["insurer_code"], entry["policy"])
+            self._contract_register = register
+        return self._contract_register
 
     def party_app(self, name: str) -> Any:
         """Build the one server ``name`` (``relay``, ``insurer:CODE``, ``provider:CODE`` or ``vendor``) for the

@@ -8,6 +8,7 @@ import json
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner
@@ -18,6 +19,7 @@ from s24kit.simulator.provider import Scenario
 
 from ._databases import fresh_postgres_database, fresh_sqlite_url, postgres_unreachable_reason
 from ._require import require
+from .browser import headless_chromium
 
 ROOT = Path(__file__).resolve().parents[1]
 EXAMPLES = ROOT / "schemas" / "kit-v1" / "examples"
@@ -57,6 +59,14 @@ def pki(tmp_path_factory) -> TestPKI:
 def scenario(scenario_dir) -> Scenario:
     """The scenario of the module's ``scenario_dir`` fixture, loaded for its default provider."""
     return Scenario.load(scenario_dir)
+
+
+@pytest.fixture
+def chromium(tmp_path) -> Iterator[Any]:
+    """A Selenium driver of a real headless Chromium with a fresh profile (tests/browser.py); skips when it is
+    missing, fails instead under S24_REQUIRE_ALL=1."""
+    with headless_chromium(tmp_path / "chromium-profile") as driver:
+        yield driver
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

@@ -73,7 +73,7 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
-    return generated_scenario(tmp_path_factory, "--patients", "6", "--seed", "4")
+    return generated_scenario(tmp_path_factory, "--patients", "6", "--seed", "9")  # a patient insured twice
 
 
 def _stack(scenario: Path, state: Path, **options: Any) -> Stack:

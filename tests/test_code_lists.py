@@ -33,7 +33,7 @@ ENTRY_FIELDS = {
     "facility-types": {"ko", "en", "tier", "code_digit"},
     "departments": {"ko", "en"},
     "patient-categories": {"ko", "en", "nhi_applied"},
-    "kcd": {"ko", "en", "chapter", "severe", "msk"},
+    "kcd": {"ko", "en", "chapter", "severe", "msk", "mild_graded"},
     "receipt-rows": {"ko", "en", "inpatient_only", "order", "group"},
     "pharmacy-fees": {"ko", "en", "kind", "days_from", "days_to", "fee"},
     "drugs": {"ko", "en", "ingredient", "route", "unit", "unit_price", "covered", "atc"},

@@ -248,6 +248,7 @@ def test_a_disabled_account_loses_its_session_and_tokens(tmp_path: Path, console
     assert answer.status_code == 200 and answer.json()["username"] == "viewer", answer.text
     assert made.pages["viewer"].get("/sites").status_code == 303
     assert made.api("viewer").get("/api/v1/sites").status_code == 401
+    made.database.engine.dispose()  # the fixture drops the database after the test; no connection may stay open
 
 
 def test_an_admin_cannot_lock_themselves_out(console: Console) -> None:

@@ -31,6 +31,7 @@ def test_migrations_create_the_tables_of_tables_py(console_database: str) -> Non
     assert set(inspect(database.engine).get_table_names()) >= REGISTER_TABLES
     with database.engine.connect() as connection:
         assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+    database.engine.dispose()  # the fixture drops the database after the test; no connection may stay open
 
 
 def test_first_revision_has_its_fixed_id(console_database: str) -> None:
@@ -39,12 +40,14 @@ def test_first_revision_has_its_fixed_id(console_database: str) -> None:
     database = open_database(console_database)
     db.upgrade(database, "0001_register")
     assert current_revision(database) == "0001_register"
+    database.engine.dispose()
 
 
 def test_a_second_start_changes_nothing(console_database: str) -> None:
-    prepare(console_database)
+    prepare(console_database).engine.dispose()
     database = prepare(console_database)
     assert current_revision(database) == head_revision()
+    database.engine.dispose()
 
 
 def test_the_sqlite_file_and_state_folder_are_private(tmp_path: Path) -> None:

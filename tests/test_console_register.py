@@ -4,6 +4,7 @@ field (pages and API), never a 500."""
 
 from __future__ import annotations
 
+import itertools
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +19,8 @@ from s24kit.conformance.console.tables import audit_log, sites
 
 from .console_kit import DATABASES, Console, assert_documented, console_on, csrf_of
 
+#: Provider codes no other test of this module uses (the fixed ones are 3131…).
+FRESH_CODES = itertools.count(31320001)
 SITE = {"provider_code": "31310001", "name": "행복의원", "facility_type": "31", "region": "11", "mode": "pull",
         "pull_url": "https://127.0.0.1:8443", "contact_name": "김담당", "contact_phone": "02-1234-5678"}
 
@@ -75,9 +78,8 @@ def test_a_site_goes_from_applied_to_accepted_and_every_step_is_audited(console:
 @pytest.mark.parametrize(("path", "target"), [((), "accepted"), ((), "passed"), (("testing",), "accepted"),
                                               (("rejected",), "testing"), (("testing", "passed", "accepted"),
                                                                            "applied")])
-def test_an_illegal_transition_is_refused_with_a_clear_message(console: Console, path: tuple, target: str,
-                                                               request: pytest.FixtureRequest) -> None:
-    site = new_site(console, f"3131{abs(hash(request.node.name)) % 10000:04d}")
+def test_an_illegal_transition_is_refused_with_a_clear_message(console: Console, path: tuple, target: str) -> None:
+    site = new_site(console, f"{next(FRESH_CODES):08d}")
     for state in path:
         assert move(console, "admin", site["id"], state).status_code == 200
     answer = move(console, "admin", site["id"], target)
@@ -383,3 +385,52 @@ def test_an_unknown_object_is_404(console: Console) -> None:
     assert console.pages["viewer"].get("/vendors/999999").status_code == 404
 
 
+
+
+# -- product version certification states ---------------------------------------------------------------------
+
+def test_a_product_version_is_certified_by_a_run_and_an_approver(console: Console, version_id: int) -> None:
+    from s24kit.conformance.console.validation import FieldError
+
+    engine = console.database.engine
+    with engine.begin() as connection, pytest.raises(FieldError) as refused:
+        register.change_version_state(connection, SYSTEM, "operator", version_id, "certified", run_id=7)
+    assert refused.value.status == 403
+    with engine.begin() as connection, pytest.raises(FieldError) as refused:
+        register.change_version_state(connection, SYSTEM, "approver", version_id, "certified")
+    assert refused.value.field == "run_id"
+    with engine.begin() as connection:
+        certified = register.change_version_state(connection, SYSTEM, "approver", version_id, "certified", run_id=7)
+    assert certified["state"] == "certified" and certified["certified_run_id"] == 7 and certified["certified_at"]
+    with engine.begin() as connection, pytest.raises(FieldError) as refused:
+        register.change_version_state(connection, SYSTEM, "admin", version_id, "rejected")
+    assert refused.value.status == 409 and "certified to rejected" in refused.value.message_en
+    answer = console.api("viewer").get(f"/api/v1/product-versions/{version_id}")
+    assert_documented("GET", "/api/v1/product-versions/{version_id:id}", answer)
+    assert answer.json()["state"] == "certified"
+
+
+def test_pages_escape_what_users_typed(console: Console) -> None:
+    site = new_site(console, "31317701", name="<script>alert(1)</script>의원")
+    page = console.pages["viewer"].get(f"/sites/{site['id']}").text
+    assert "<script>alert(1)</script>" not in page and "&lt;script&gt;alert(1)&lt;/script&gt;의원" in page
+
+
+def test_every_answer_carries_the_security_headers(console: Console) -> None:
+    for answer in (console.pages["viewer"].get("/sites"), console.anonymous().get("/login"),
+                   console.api("viewer").get("/api/v1/sites"), console.anonymous().get("/static/console.css")):
+        assert "script-src 'self'" in answer.headers["content-security-policy"]
+        assert answer.headers["x-frame-options"] == "DENY" and answer.headers["x-content-type-options"] == "nosniff"
+    assert console.pages["viewer"].get("/sites").headers["cache-control"] == "no-store"
+    assert "no-store" not in console.anonymous().get("/static/console.css").headers.get("cache-control", "")
+
+
+def test_no_template_has_inline_script_or_style() -> None:
+    """The Content-Security-Policy allows scripts and styles from files only."""
+    import re as regex
+
+    from .conftest import ROOT
+
+    for template in (ROOT / "conformance" / "console" / "templates").glob("*.html"):
+        text = template.read_text(encoding="utf-8")
+        assert not regex.search(r"<script(?![^>]*\bsrc=)|<style|\bstyle=|\bon[a-z]+=", text), template.name

@@ -201,6 +201,7 @@ def test_claims_and_policies_follow_their_formats(scenario: Path) -> None:
 def test_expected_payouts_come_from_the_written_documents(scenario: Path) -> None:
     """Where the payout engine exists, the claims carry its answer on exactly the documents in expected/."""
     from s24kit.simulator.generator.claims import payout_engine
+    from s24kit.simulator.payout.shared import share
 
     adjudicate = payout_engine()
     claims = jsonl(scenario / "claims.jsonl")
@@ -215,11 +216,13 @@ def test_expected_payouts_come_from_the_written_documents(scenario: Path) -> Non
     history: dict[tuple[str, str], Any] = {}
     for record in claims:  # a patient's claims are in adjudication order
         docs = [d for v in record["claim"]["visit_ids"] for d in documents[v]]
+        alone = {}
         for insurer, policy in record["policies"].items():
             key = (record["patient_id"], insurer)
-            result = adjudicate(docs, policy, history.get(key), claim_date=record["claim_date"],
-                                accident_type=record["claim"]["accident_type"])
-            history[key] = result.history
+            alone[insurer] = adjudicate(docs, policy, history.get(key), claim_date=record["claim_date"],
+                                        accident_type=record["claim"]["accident_type"])
+            history[key] = alone[insurer].history
+        for insurer, result in share(alone).items():  # a person insured twice: the policies share the loss
             assert result.as_payout() == record["expected"][insurer]
             assert is_valid("payout", record["expected"][insurer])
     abroad = [c for c in claims if "abroad" in c["tags"]]
@@ -323,9 +326,11 @@ def test_sex_ratio_and_age_bands(population: tuple[list[Any], list[dict[str, Any
 def test_generation_mix_matches_the_fixture(population: tuple[list[Any], list[dict[str, Any]]]) -> None:
     _, policies = population
     shares = json.loads(fixture_path("population", "generation-mix.json").read_text(encoding="utf-8"))
-    counts = Counter(p["generation"] for p in policies)
+    # the in-force mix is that of individual policies; a group policy (단체실손) is of the generation on sale now
+    individual = [p for p in policies if p["kind"] == "individual"]
+    counts = Counter(p["generation"] for p in individual)
     for generation, entry in shares["generations"].items():
-        observed = counts[int(generation)] / len(policies)
+        observed = counts[int(generation)] / len(individual)
         assert abs(observed - entry["share"]) <= 0.015, (generation, observed, entry["share"])
     variants = Counter(p["variant"] for p in policies if p["period"] in ("gen2.late", "gen3"))
     assert variants["standard"] and variants["selective"]
@@ -394,10 +399,16 @@ def test_emr_seed_csv_and_jsonl_agree_and_add_up(scenario: Path) -> None:
     receipts = {d["visit_id"]: d for d in jsonl(scenario / "expected/documents.jsonl")
                 if d["document_type"] in ("medical_receipt", "pharmacy_receipt")}
     sums: Counter[str] = Counter()
+    covered: Counter[str] = Counter()
     for item in jsonl(seed / "line_items.jsonl"):
         sums[item["visit_id"]] += item["total"]
+        covered[item["visit_id"]] += item["copay"] + item["insurer"]
     for visit in jsonl(seed / "visits.jsonl"):
-        assert sums[visit["visit_id"]] == receipts[visit["visit_id"]]["totals"]["total_amount"]
+        totals = receipts[visit["visit_id"]]["totals"]
+        assert (visit["copay_total"], visit["insurer_total"]) == (totals["copay"], totals["insurer"])
+        adjustment = visit["copay_total"] + visit["insurer_total"] - covered[visit["visit_id"]]
+        assert -10 < adjustment <= 0  # 요양급여비용총액 truncated below 10 won
+        assert sums[visit["visit_id"]] + adjustment == totals["total_amount"]
 
 
 def test_target_provider_holds_every_medical_visit(tmp_path: Path) -> None:

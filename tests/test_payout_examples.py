@@ -422,3 +422,21 @@ def test_every_shipped_table_loads_and_cites_its_sources() -> None:
     for table_id in ids:
         table = load_table(table_id)
         assert table.id == table_id and table.sources["limitation"] and table.limitation_years == 3
+
+
+def test_gen5_severity_from_any_diagnosis_of_the_visit() -> None:
+    f = ClaimFactory()
+    # 산정특례 C50.9 second on the receipt: still rider 1: 200,000 − max(30% = 60,000, 3만) = 140,000
+    docs = f.outpatient(DAY5, provider_doc=TERTIARY, non_covered=200_000, diagnosis=("M54.5", "C50.9"))
+    assert run(docs, GEN5).total == 140_000
+    # without it, rider 2: 200,000 − max(50% = 100,000, 5만) = 100,000
+    docs = f.outpatient(DAY5, provider_doc=TERTIARY, non_covered=200_000, diagnosis=("M54.5",))
+    assert run(docs, GEN5).total == 100_000
+
+
+def test_gen3_selective_outpatient_deductible_is_the_larger_of_the_tier_and_the_rates() -> None:
+    f = ClaimFactory()
+    # 의원, covered 150,000 + non-covered 50,000: max(1만, 10% × 150,000 + 20% × 50,000 = 25,000) → 175,000
+    assert run(f.outpatient(DAY, covered=150_000, non_covered=50_000), GEN3_SELECTIVE).total == 175_000
+    # covered 30,000: max(1만, 10% = 3,000) = 1만 → 20,000
+    assert run(f.outpatient(DAY, covered=30_000), GEN3_SELECTIVE).total == 20_000

@@ -220,7 +220,7 @@ def test_generated_documents_are_valid() -> None:
     f = ClaimFactory()
     for kind in ("outpatient", "pharmacy", "inpatient"):
         for facility in FACILITIES:
-            v = {"kind": kind, "facility": facility, "covered": 12_345, "non_covered": 6_789,
+            v = {"kind": kind, "facility": facility, "covered": 12_300, "non_covered": 6_789,
                  "big_three": [("mri", 500_000)], "diagnosis": "C50.9", "category": "nhi", "offset": 3,
                  "ceiling": 1_000, "room": 300_000}
             assert validate(build(f, "2026-05-10", v)) == []

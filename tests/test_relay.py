@@ -33,7 +33,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
-    return generated_scenario(tmp_path_factory, "--patients", "12", "--seed", "5")
+    # seed 12: a patient insured at INSA and INSB, two first claims on one day, two patients at one provider
+    return generated_scenario(tmp_path_factory, "--patients", "12", "--seed", "12")
 
 
 def _stack(scenario: Path, tmp_path: Path, **options: Any) -> Stack:
@@ -129,6 +130,11 @@ def _poll(client: httpx.Client, claim_id: str, timeout: float = 20.0) -> dict[st
 # -- intake ----------------------------------------------------------------------------------------------------
 
 
+def _other_accident(record: dict[str, Any]) -> str:
+    """An accident type the claim does not have: the same request with it is a changed claim."""
+    return "disease" if record["claim"]["accident_type"] != "disease" else "injury"
+
+
 async def test_request_id_is_idempotent_and_a_changed_claim_conflicts(scenario, tmp_path):
     stack = _stack(scenario, tmp_path, persistent=False)
     async with stack.inprocess():
@@ -137,7 +143,8 @@ async def test_request_id_is_idempotent_and_a_changed_claim_conflicts(scenario, 
         async with _caller(stack) as c:
             first = await c.post("/relay/v1/claims", json=record["claim"])
             again = await c.post("/relay/v1/claims", json=record["claim"])
-            changed = await c.post("/relay/v1/claims", json={**record["claim"], "accident_type": "injury"})
+            changed = await c.post("/relay/v1/claims",
+                                   json={**record["claim"], "accident_type": _other_accident(record)})
             unknown = await c.post("/relay/v1/claims", json={**record["claim"], "request_id": "req-other-0001",
                                                              "provider_code": "99999999"})
             broken = await c.post("/relay/v1/claims", content=b"{", headers={"content-type": "application/json"})
@@ -373,7 +380,7 @@ async def test_an_additional_claim_answers_a_request_for_more_documents(scenario
         async with _caller(stack) as c:
             accepted = await c.post(path, json=more)
             again = await c.post(path, json=more)
-            changed = await c.post(path, json={**more, "accident_type": "injury"})
+            changed = await c.post(path, json={**more, "accident_type": _other_accident(record)})
             unknown = await c.post("/relay/v1/claims/CLM-19990101-000001/documents", json=more)
         assert accepted.status_code == 202 and again.status_code == 200, accepted.text
         assert changed.status_code == 409 and unknown.status_code == 404

@@ -189,7 +189,14 @@ def _assert_junit_shape(root: ET.Element) -> None:
         for case in cases:
             assert {"name", "classname", "time"} <= set(case.attrib) <= {"name", "classname", "time", "assertions",
                                                                          "status", "group", "file", "line"}
-            assert {child.tag for child in case} <= {"skipped", "error", "failure", "system-out", "system-err"}
+            # Test-case properties (as pytest's record_property writes them): read by GitLab, Jenkins and the
+            # GitHub test-report actions, first in the case.
+            children = [child.tag for child in case]
+            assert "properties" not in children[1:]
+            assert set(children) <= {"properties", "skipped", "error", "failure", "system-out", "system-err"}
+            assert sum(tag in ("skipped", "error", "failure") for tag in children) <= 1
+            for prop in case.iterfind("properties/property"):
+                assert set(prop.attrib) == {"name", "value"}
             float(case.get("time"))
         for key in totals:
             totals[key] += counted[key]
@@ -204,34 +211,57 @@ def test_junit_parses_and_counts_like_the_report(tmp_path, report):
     _assert_junit_shape(root)
     (suite,) = root
     assert suite.get("name") == "s24kit.DOC"
-    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("7", "2", "1")
+    # Skipped counts the skip and the two warnings: the one non-pass state CI viewers show without failing.
+    assert (suite.get("tests"), suite.get("failures"), suite.get("skipped")) == ("7", "2", "3")
     props = {p.get("name"): p.get("value") for p in suite.iterfind("properties/property")}
     assert props["profile"] == "kit-v1" and props["rule_pack_digest"] == digest()
     assert props["target_url"] == TARGET["url"] and props["target_role"] == "provider_pull"
-    cases = {c.get("name").split()[0]: c for c in suite.iter("testcase")}
+    cases = {c.get("name"): c for c in suite.iter("testcase")}
     assert list(cases) == [r["requirement"] for r in report["results"]]
     assert all(c.get("classname") == "s24kit.DOC" for c in cases.values())
-    assert cases["S24-DOC-002"].get("name") == "S24-DOC-002 진료비 총액 = ①+②+③+④+⑤"
+    case_props = {p.get("name"): p.get("value") for p in cases["S24-DOC-002"].iterfind("properties/property")}
+    assert case_props == {"title_ko": "진료비 총액 = ①+②+③+④+⑤", "title_en": "Total amount = ①+②+③+④+⑤",
+                          "level": "MUST", "verdict": "fail"}
     failure = cases["S24-DOC-002"].find("failure")
     assert failure.get("message") == report["results"][1]["reason"] and failure.get("type") == "MUST"
     assert CURL in failure.text and "x-000042" in failure.text and "조치 방법:" in failure.text
-    assert cases["S24-DOC-056"].find("failure") is None and "999999999" in cases["S24-DOC-056"].find("system-out").text
-    assert cases["S24-DOC-040"].find("skipped").get("message") == "사업자등록번호가 있는 서류가 없습니다"
+    # Warnings are not passes: <skipped type="s24kit.warning">, the evidence in system-out.
+    for warned_id in ("S24-DOC-055", "S24-DOC-056"):
+        case = cases[warned_id]
+        assert case.find("failure") is None
+        assert case.find("skipped").get("type") == "s24kit.warning"
+        assert case.find("skipped").get("message").startswith("경고: ")
+    assert "999999999" in cases["S24-DOC-056"].find("system-out").text
     assert "Z99.9" in cases["S24-DOC-055"].find("system-out").text
-    assert cases["S24-DOC-001"].find("*") is None
+    skip = cases["S24-DOC-040"].find("skipped")
+    assert (skip.get("message"), skip.get("type")) == ("사업자등록번호가 있는 서류가 없습니다", "s24kit.skip")
+    assert [child.tag for child in cases["S24-DOC-001"]] == ["properties"]
     # An escape character cannot travel in XML 1.0: it is spelled out instead of breaking the parser.
     assert "홍길동\\x1b" in cases["S24-DOC-030"].find("failure").text
 
 
-def test_junit_has_one_suite_per_family_and_english_titles(tmp_path, report):
+def test_junit_names_do_not_change_with_the_language(tmp_path, report):
+    """CI tools track a test's history by classname + name: --lang must not make every test a new one."""
+    def shape(lang: str) -> list[tuple]:
+        root = ET.parse(write_junit(report, tmp_path / f"{lang}.xml", lang=lang)).getroot()
+        return [(case.get("classname"), case.get("name"), tuple((p.get("name"), p.get("value"))
+                                                                for p in case.iterfind("properties/property")),
+                 tuple(child.tag for child in case), [s.get("type") for s in case.iterfind("skipped")])
+                for case in root.iter("testcase")]
+
+    assert shape("ko") == shape("en")
+    assert ET.parse(tmp_path / "en.xml").getroot().find(".//skipped[@type='s24kit.warning']").get(
+        "message").startswith("warning: ")
+
+
+def test_junit_has_one_suite_per_family(tmp_path, report):
     mixed = copy.deepcopy(report)
     mixed["results"].append({**mixed["results"][1], "requirement": "S24-TLS-001"})
     root = ET.parse(write_junit(mixed, tmp_path / "mixed.xml", lang="en")).getroot()
     _assert_junit_shape(root)
     assert [s.get("name") for s in root] == ["s24kit.DOC", "s24kit.TLS"]
     assert root.get("tests") == "8" and root.get("failures") == "3"
-    case = root.find("testsuite/testcase")
-    assert case.get("name") == "S24-DOC-001 Each money column of the rows adds up to its total"
+    assert root.find("testsuite/testcase").get("name") == "S24-DOC-001"
     assert root.find("testsuite[@name='s24kit.TLS']/testcase").get("classname") == "s24kit.TLS"
 
 
@@ -475,6 +505,7 @@ def test_report_verify_exit_codes(tmp_path, bundle):
     ok = runner.invoke(main, ["report", "verify", str(bundle), "--lang", "en"])
     assert ok.exit_code == 0, ok.output
     assert "bundle intact: 4 files" in ok.output and "report.json" in ok.output
+    assert " KST (UTC+09:00)" in ok.output  # the bundle's time (stored in UTC) as Korean staff read it
 
     altered = runner.invoke(main, ["report", "verify", str(_rewrite(bundle, tmp_path / "t.zip", _flip))])
     assert altered.exit_code == 1

@@ -52,6 +52,22 @@ def _all(*mutations: Callable[[dict], None]) -> Callable[[dict], None]:
     return mutate
 
 
+def _restate(doc: dict) -> None:
+    """Keep a statement's bottom rows (계, 합계) in step with its lines after a mutation, adjustment kept."""
+    bottom = doc["bottom_rows"]
+    for column in ("copay", "insurer", "full_copay", "non_covered", "total"):
+        bottom["subtotal"][column] = sum(line[column] for line in doc["lines"])
+        bottom["total"][column] = bottom["subtotal"][column] + bottom["adjustment"][column]
+
+
+def _shift_copay(doc: dict, amount: int) -> None:
+    """Move ``amount`` won from the insurer's share to the patient's on a receipt, keeping every total in step."""
+    for mutate in (_add("rows.0.amounts.copay", amount), _add("rows.0.amounts.insurer", -amount),
+                   _add("totals.copay", amount), _add("totals.insurer", -amount), _add("totals.patient_total", amount),
+                   _add("totals.amount_due", amount), _add("payment.card", amount), _add("payment.total", amount)):
+        mutate(doc)
+
+
 def _unprescribed_drug() -> str:
     prescribed = {m["drug_code"] for m in load_example(RX)["medications"]}
     return next(code for code in code_list("drugs") if code not in prescribed)
@@ -84,9 +100,15 @@ DOCUMENT_CASES = [
     ("S24-DOC-008", OUT, _all(_set("treatment_period.end", "2026-10-06"), _set("issue_date", "2026-10-06"))),
     ("S24-DOC-009", OUT, lambda d: d["rows"].append({"code": "FOEP", "amounts": dict(ZERO_ROW)})),
     ("S24-DOC-010", OUT, lambda d: d["rows"].append({"code": "ENAMT", "amounts": dict(ZERO_ROW)})),
-    ("S24-DOC-011", STMT, _add("lines.0.copay", 10)),
+    ("S24-DOC-011", STMT, _all(_add("lines.0.copay", 10), _restate)),
     ("S24-DOC-012", STMT, _add("lines.0.unit_price", 100)),
     ("S24-DOC-013", STMT, _set("lines.0.date", "2026-10-06")),
+    ("S24-DOC-019", STMT, _add("bottom_rows.total.copay", 10)),
+    ("S24-DOC-019", STMT, _add("bottom_rows.subtotal.insurer", -10)),
+    # an adjustment larger than truncation can move, though the rows add up
+    ("S24-DOC-019", STMT, _all(_set("bottom_rows.adjustment.copay", -5000),
+                               _set("bottom_rows.adjustment.insurer", 5000), _restate)),
+    ("S24-DOC-028", OUT, lambda d: _shift_copay(d, 50)),
     ("S24-DOC-016", STMT, _set("lines.0.big_three", "injection")),
     ("S24-DOC-020", RX, _set("issue_number", "20261004-00012")),
     ("S24-DOC-021", RX, _set("dispensing.dispensed_date", "2026-10-09")),
@@ -160,7 +182,10 @@ def _claim(**edits: Callable[[dict], None]) -> list[dict]:
 
 BUNDLE_CASES = [
     ("S24-DOC-014", dict(itemised_statement=_all(_set("lines.2.unit_price", 110000), _set("lines.2.total", 110000),
-                                                 _set("lines.2.non_covered", 110000)))),
+                                                 _set("lines.2.non_covered", 110000), _restate))),
+    # the adjustment says more than separates the lines from the receipt
+    ("S24-DOC-014", dict(itemised_statement=_all(_add("bottom_rows.adjustment.copay", -20),
+                                                 _add("bottom_rows.adjustment.insurer", 20), _restate))),
     ("S24-DOC-015", dict(itemised_statement=_set("visit_id", "V-OTHER-1"))),
     ("S24-DOC-015", dict(itemised_statement=_set("receipt_number", "R-20261005-0099"))),  # no such receipt
     ("S24-DOC-017", dict(prescription=lambda d: d["patient"].update(name="김하나"))),

@@ -126,6 +126,8 @@ class Result:
         out["duration_ms"] = round(self.duration_ms, 3)
         if self.outcome.evidence:
             out["evidence"] = [e.as_json() for e in self.outcome.evidence]
+        if self.outcome.unlisted:
+            out["found"] = self.outcome.found
         return out
 
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-from rich.console import Console
-from rich.table import Table
 
 from ..catalogue import FAMILIES, SUITE_VERSION, lock_path, lock_text, locked, requirements
 from .usage import OneLineCommand, OneLineError
@@ -28,6 +26,9 @@ def catalogue(lang: str, fmt: str, family: str | None, write_lock: bool) -> None
         click.echo(json.dumps({"suite_version": SUITE_VERSION, "requirements": [r.as_dict() for r in reqs]},
                               ensure_ascii=False, indent=2))
         return
+    from rich.console import Console  # here: `s24kit catalogue --help` does without rich
+    from rich.table import Table
+
     table = Table(title=f"{'요구사항' if lang == 'ko' else 'Requirements'} ({SUITE_VERSION}, {len(reqs)})")
     for column in ("ID", "수준" if lang == "ko" else "Level", "제목" if lang == "ko" else "Title"):
         table.add_column(column, overflow="fold")

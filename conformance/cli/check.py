@@ -14,31 +14,20 @@ for it to answer.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
 
-from ..catalogue import requirements
-from ..checks import Result
 from ..language import as_json, localised
-from ..reproduction import REQUESTS
-from ..runner import (
-    DEFAULT_STATE,
-    ConfigError,
-    Suite,
-    SuiteRun,
-    TargetUnreachable,
-    credentials_banner,
-    make_target,
-    write_reports,
-)
-from ..session import Target
-from ..sitecheck import run_site_check
-from .params import InputFile, InputFolder, OutputFolder, Seconds
+from .params import DEFAULT_STATE, InputFile, InputFolder, OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError, wide_console
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..checks import Result
+    from ..runner import Suite, SuiteRun
+    from ..session import Target
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE = 0, 1, 2, 3
 STYLE = {"pass": "green", "fail": "bold red", "warn": "yellow", "skip": "dim"}
@@ -93,6 +82,12 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
     Exit 0: every MUST requirement passed; 1: failures; 2: usage or configuration error; 3: target unreachable
     (an agent that never polled). With --profile site an unreachable site is a finding (exit 1), not 3.
     """
+    # here, not at the top: `s24kit check --help` loads neither the suite nor rich (tests/test_cli_startup.py)
+    from rich.markup import escape
+
+    from ..reproduction import REQUESTS
+    from ..runner import ConfigError, Suite, TargetUnreachable, make_target, write_reports
+
     console = wide_console()
     if profile == "site" and (select or role != "provider_pull"):
         raise OneLineError("--profile site: --select, --role provider_agent 와 함께 쓸 수 없습니다 (정해진 요구사항)",
@@ -131,6 +126,10 @@ def check(url: str | None, scenario: Path, select: tuple[str, ...], role: str, p
 
 def _print_banner(console: Console, target: Target, lang: str) -> None:
     """Which CA and certificate the suite uses and where they came from; a fresh PKI is a loud warning."""
+    from rich.markup import escape
+
+    from ..runner import credentials_banner
+
     for ko, en in credentials_banner(target):
         line = escape(ko if lang == "ko" else en)
         warning = ko.startswith("경고")
@@ -139,6 +138,12 @@ def _print_banner(console: Console, target: Target, lang: str) -> None:
 
 def _site(console: Console, target: Target, out: Path, lang: str, quiet: bool) -> None:
     """The site profile: run it, print the table and where the reports are, exit 0 or 1."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..catalogue import requirements
+    from ..sitecheck import run_site_check
+
     def shown(result: Result, index: int, total: int) -> None:
         if result.verdict == "fail" and not quiet:
             console.print(f"[bold red]✗[/] {result.requirement} {escape(localised(result.outcome.reason, lang))}",
@@ -164,6 +169,9 @@ def _site(console: Console, target: Target, out: Path, lang: str, quiet: bool) -
 
 def _run(suite: Suite, console: Console, lang: str, quiet: bool) -> list[Result]:
     """Every planned check in order, with a progress bar; failures are shown as they come."""
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
     results: list[Result] = []
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
     with Progress(*columns, console=console, transient=True, disable=quiet or not console.is_terminal) as bar:
@@ -216,6 +224,11 @@ def _more(listed: int, unlisted: int, ko: bool) -> str:
 
 
 def _print_summary(console: Console, run: SuiteRun, paths: dict[str, Path], lang: str) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
+    from ..catalogue import requirements
+
     ko = lang == "ko"
     reqs = requirements()
     table = Table(title=f"{'적합성 시험 결과' if ko else 'Conformance results'} — {run.target.url}")

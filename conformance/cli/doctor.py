@@ -4,17 +4,18 @@ from __future__ import annotations
 
 import ipaddress
 import json
-import ssl
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from ..net.doctor import NOT_REACHED, DoctorOptions, DoctorReport, Layer, run_doctor
-from ..net.target import NetTarget
 from .params import InputFile, Seconds
 from .usage import OneLineCommand, OneLineError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from ..net.doctor import DoctorOptions, DoctorReport, Layer
 
 SYMBOLS = {"ok": "[green]✓[/]", "fail": "[red]✗[/]", "warn": "[yellow]![/]", "skip": "[dim]–[/]"}
 RELAY_ENV = "S24KIT_RELAY"
@@ -49,6 +50,8 @@ def doctor(ctx: click.Context, target: str | None, outbound: bool, relay: str | 
     the relay's endpoint (--relay or TARGET) is diagnosed from this machine, ending with the source address
     the relay sees. Exit 0: all good; 1: a layer is broken; 2: usage error; 3: unreachable (DNS or TCP).
     """
+    from ..net.doctor import run_doctor  # here, not at the top: `s24kit doctor --help` loads no TLS machinery
+
     options = _options(target, outbound, relay, timeout, ca, cert, key, server_name, expect_source, tls_checks,
                        health_path)
     report = run_doctor(options)
@@ -62,6 +65,8 @@ def doctor(ctx: click.Context, target: str | None, outbound: bool, relay: str | 
 def _options(target: str | None, outbound: bool, relay: str | None, timeout: float, ca: Path | None,
              cert: Path | None, key: Path | None, server_name: str | None, expect_source: str | None,
              tls_checks: bool | None, health_path: str) -> DoctorOptions:
+    from ..net.doctor import DoctorOptions
+
     url = (relay or target) if outbound else target
     if not url:
         if outbound:
@@ -91,6 +96,8 @@ def _options(target: str | None, outbound: bool, relay: str | None, timeout: flo
 
 
 def _check_url(url: str) -> None:
+    from ..net.target import NetTarget
+
     example = "https://clinic.example:8443"
     if "://" in url and not url.lower().startswith("https://"):
         raise OneLineError(f"주소 {url!r}: kit-v1은 HTTPS만 씁니다 (예: {example})",
@@ -106,6 +113,8 @@ def _check_url(url: str) -> None:
 
 def _check_credentials(anchors: Path | None, cert: Path | None, key: Path | None) -> None:
     """Load the files once here, so a wrong file is a usage error (exit 2), not a diagnosis."""
+    import ssl
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if anchors is not None:
         try:
@@ -123,6 +132,11 @@ def _check_credentials(anchors: Path | None, cert: Path | None, key: Path | None
 
 
 def _print(report: DoctorReport, lang: str) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    from ..net.doctor import NOT_REACHED
+
     ko = lang == "ko"
     console = Console()
     if not console.is_terminal:  # piped: wide enough that rows stay whole

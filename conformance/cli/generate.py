@@ -6,19 +6,20 @@ line in Korean and English and exit code 2, never a traceback; an interrupted ru
 
 from __future__ import annotations
 
+import shutil
 import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
 
-from ...simulator.generator.context import DEFAULT_HARD_CASE_RATE, OptionError, Options, check_count
-from ...simulator.generator.scenario import ScenarioError, write_scenario
+from ...simulator.generator.options import DEFAULT_HARD_CASE_RATE, OptionError, Options, check_count
 from .params import OutputFolder
 from .usage import OneLineCommand, OneLineError
+
+if TYPE_CHECKING:
+    from ...simulator.generator.scenario import Estimate
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 MAX_WORKERS = 256
@@ -66,15 +67,31 @@ def _named(exc: OptionError) -> OneLineError:
               help="Processes; the output does not depend on it.")
 @click.option("--hard-cases", default=str(DEFAULT_HARD_CASE_RATE), show_default=True, metavar="RATE",
               help="Share of patients given a deliberate hard case (0-1).")
+@click.option("--compress", is_flag=True,
+              help="Write the JSON Lines and CSV files gzip'ed (.jsonl.gz, .csv.gz): every command reads them.")
 @click.option("--force", is_flag=True, help="Replace a non-empty --out.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar, no summary.")
 def generate(patients: str, seed: str, out: Path, provider: str | None, provider_type: str | None, start: str | None,
-             end: str | None, workers: str, hard_cases: str, force: bool, quiet: bool) -> None:
+             end: str | None, workers: str, hard_cases: str, compress: bool, force: bool, quiet: bool) -> None:
     """합성 시나리오 생성: EMR 적재 자료, 기대 서류, 청구, 계약 / write a synthetic scenario.
 
     Patients, policies, visits and the four kit-v1 documents, consistent by construction, with the hard
-    cases tagged. Exit 0: written; 1: failed while writing; 2: bad options; 130: interrupted.
+    cases tagged. The size is estimated from the first patients and said before writing starts (refused
+    when the disk cannot hold it). Exit 0: written; 1: failed while writing; 2: bad options; 130: interrupted.
     """
+    # here, not at the top: `s24kit generate --help` loads neither Faker nor rich (tests/test_cli_startup.py)
+    from rich.console import Console
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    from ...simulator.generator.scenario import Generator, ScenarioError, estimate, write_scenario
+
     try:
         n_workers = _number("--workers", workers, int)
         check_count("--workers", n_workers, MAX_WORKERS)
@@ -87,6 +104,11 @@ def generate(patients: str, seed: str, out: Path, provider: str | None, provider
     console = Console(stderr=True)
     show = not quiet and console.is_terminal
     try:
+        generator = Generator(options)
+        expected = estimate(generator)
+        if not quiet:
+            click.echo(_size_line(expected, compress), err=True)
+        _check_room(out, expected.compressed_bytes if compress else expected.plain_bytes)
         if show:
             # No refresh thread (auto_refresh=False): worker processes may be forked while the bar is shown.
             with Progress(TextColumn("[bold]시나리오 생성 / generating"), BarColumn(), MofNCompleteColumn(),
@@ -98,9 +120,11 @@ def generate(patients: str, seed: str, out: Path, provider: str | None, provider
                     bar.advance(task, done)
                     bar.refresh()
 
-                manifest = write_scenario(out, options, workers=n_workers, force=force, progress=advance)
+                manifest = write_scenario(out, options, workers=n_workers, force=force, progress=advance,
+                                          compress=compress, generator=generator)
         else:
-            manifest = write_scenario(out, options, workers=n_workers, force=force)
+            manifest = write_scenario(out, options, workers=n_workers, force=force, compress=compress,
+                                      generator=generator)
     except OptionError as exc:
         raise _named(exc) from None
     except ScenarioError as exc:
@@ -118,3 +142,30 @@ def generate(patients: str, seed: str, out: Path, provider: str | None, provider
                    f"청구 {c['claims']:,}건 / {c['patients']:,} patients, {c['visits']:,} visits, "
                    f"{docs:,} documents, {c['claims']:,} claims",
                    file=sys.stdout)
+
+
+def _size(count: int) -> str:
+    for unit, scale in (("GB", 10**9), ("MB", 10**6), ("kB", 10**3)):
+        if count >= scale:
+            return f"{count / scale:,.1f} {unit}"
+    return f"{count} B"
+
+
+def _size_line(expected: Estimate, compress: bool) -> str:
+    """The estimate, and the other choice's size (so a user about to write 9 GB learns of --compress)."""
+    if compress:
+        return (f"예상 크기 / estimated size: {_size(expected.compressed_bytes)} (gzip; 압축 없이 / plain "
+                f"{_size(expected.plain_bytes)}), 내원 / visits ≈ {expected.visits:,}")
+    return (f"예상 크기 / estimated size: {_size(expected.plain_bytes)}, 내원 / visits ≈ {expected.visits:,} "
+            f"(--compress: {_size(expected.compressed_bytes)})")
+
+
+def _check_room(out: Path, needed: int) -> None:
+    """Refuse before writing when the disk of ``out`` cannot hold the scenario."""
+    existing = next(p for p in (out, *out.absolute().parents) if p.exists())
+    free = shutil.disk_usage(existing).free
+    if needed > free:
+        raise OneLineError(f"--out {out}: 디스크 여유 공간 {_size(free)}에 예상 크기 {_size(needed)}이(가) 들어가지 "
+                           "않습니다: --compress 를 쓰거나 환자 수를 줄이거나 다른 폴더를 쓰십시오",
+                           f"--out {out}: the scenario (about {_size(needed)}) does not fit in the {_size(free)} "
+                           "free on that disk; use --compress, fewer --patients or another folder")

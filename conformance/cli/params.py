@@ -17,6 +17,9 @@ import click
 from . import files
 from .usage import OneLineError
 
+#: The state folder of ``s24kit serve`` (test CA, certificates, databases), default of every --state.
+DEFAULT_STATE = Path(".s24kit")
+
 
 @dataclass(frozen=True, slots=True)
 class Loaded:

@@ -13,8 +13,6 @@ from typing import Any, NoReturn
 
 import click
 
-from ...schemas.validation import validate
-from ...simulator.payout import PayoutInputError, adjudicate, render
 from .params import InputFile, Loaded
 from .usage import OneLineError, OneLineGroup
 
@@ -67,6 +65,10 @@ def explain_command(claim: Loaded, policy_file: Loaded | None, history_file: Loa
 
     CLAIM: insurer claim submission, bundle, or {"claim_date", "accident_type", "documents"} JSON.
     """
+    # here, not at the top: `s24kit payout explain --help` loads neither validators nor the engine
+    from ...schemas.validation import validate
+    from ...simulator.payout import PayoutInputError, adjudicate, render
+
     raw = claim.value
     documents, envelope = _claim_parts(raw)
     if not documents:

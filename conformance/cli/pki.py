@@ -10,15 +10,18 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.markup import escape
-from rich.table import Table
 
-from ...simulator.pki import ISSUED, KEY_TYPES, PkiError, TestPKI, ensure_pki, general_names, issue_server, issued_name
-from ...simulator.pki_files import DEFAULT_PASSWORD, CertificateFacts, export, inventory
+from ...simulator.pki_names import DEFAULT_PASSWORD, ISSUED, KEY_TYPES
 from .params import OutputFolder
 from .usage import OneLineError, OneLineGroup, wide_console
+
+# The certificates themselves are read inside the commands: `s24kit pki --help` loads no cryptography.
+if TYPE_CHECKING:
+    from ...simulator.pki import TestPKI
+    from ...simulator.pki_files import CertificateFacts
 
 LANGS = click.Choice(["ko", "en"])
 STATE_HELP = "Kit state directory; the PKI is its pki/ folder (created on first use)."
@@ -37,6 +40,8 @@ PURPOSE = {
 
 
 def _open(state: Path) -> TestPKI:
+    from ...simulator.pki import PkiError, ensure_pki
+
     try:
         pki = ensure_pki(state / "pki")
     except PkiError as exc:
@@ -61,6 +66,8 @@ def pki() -> None:
 def show(state: Path, lang: str, fmt: str) -> None:
     """CA, 중계기관 클라이언트 인증서, 발급한 인증서의 경로·지문·만료 / the CA, the relay's client certificate and every
     issued certificate with paths, SHA-256 fingerprints and expiry."""
+    from ...simulator.pki_files import inventory
+
     facts = inventory(_open(state))
     if fmt == "json":
         json.dump([fact.as_json() for fact in facts], sys.stdout, ensure_ascii=False, indent=2)
@@ -70,6 +77,9 @@ def show(state: Path, lang: str, fmt: str) -> None:
 
 
 def _table(facts: list[CertificateFacts], lang: str) -> None:
+    from rich.markup import escape
+    from rich.table import Table
+
     ko = lang == "ko"
     console = wide_console()
     table = Table(title="시험 PKI" if ko else "Test PKI", show_lines=True)
@@ -101,6 +111,8 @@ def _table(facts: list[CertificateFacts], lang: str) -> None:
 def issue(hosts: tuple[str, ...], name: str | None, key_type: str, state: Path) -> None:
     """연계 모듈 시험 서버용 서버 인증서 발급 (DNS 이름과 IP 주소) / issue a server certificate for your connector's
     test host, for the DNS names and IP addresses given (e.g. clinic-test.lan 192.168.0.10)."""
+    from ...simulator.pki import general_names, issue_server, issued_name
+
     for host in hosts:
         if not host or any(c.isspace() or c in "/\\@" for c in host):
             raise OneLineError(f"HOST {host!r}: DNS 이름 또는 IP 주소여야 합니다 (예: clinic-test.lan, 192.168.0.10)",
@@ -135,6 +147,8 @@ def issue(hosts: tuple[str, ...], name: str | None, key_type: str, state: Path) 
 def export_command(out: Path, server_name: str, agent: bool, password: str, state: Path) -> None:
     """연계 모듈 서버에 필요한 파일 내보내기 (PEM, PKCS#12) / export what your connector's server needs: the CA
     that verifies the relay's client certificate, the server certificate chain and key (PEM and PKCS#12)."""
+    from ...simulator.pki_files import export
+
     if not password:
         raise OneLineError("--password: 비어 있으면 안 됩니다 (Java와 .NET은 암호 있는 PKCS#12를 씁니다)",
                            "--password: must not be empty (Java and .NET expect a password-protected PKCS#12)")

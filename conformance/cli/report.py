@@ -4,19 +4,17 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
-from cryptography.exceptions import UnsupportedAlgorithm
-from rich.table import Table
 
-from ..reports import check_bundle, report_problems, write_html, write_junit
-from ..reports.bundle import BundleCheck
-from ..reports.record import check_record, file_sha256, public_key_from_file
 from . import files
 from .params import InputFile, Loaded, OutputFile
 from .report_body import body
 from .usage import OneLineError, OneLineGroup, wide_console
+
+if TYPE_CHECKING:
+    from ..reports.bundle import BundleCheck
 
 LANGS = click.Choice(["ko", "en"])
 
@@ -47,6 +45,8 @@ def verify(bundle: Path, key_file: Path | None, evidence: Path | None, lang: str
     missing, the manifest edited, a record changed after signing, signed with another key or naming other
     evidence; 2: not a bundle nor a record.
     """
+    from ..reports import check_bundle  # here, not at the top: `--help` loads no report machinery
+
     with bundle.open("rb") as stream:
         is_zip = stream.read(4) == b"PK\x03\x04" or bundle.suffix.lower() == ".zip"
     if not is_zip:
@@ -64,6 +64,10 @@ def verify(bundle: Path, key_file: Path | None, evidence: Path | None, lang: str
 
 
 def _verify_record(path: Path, key_file: Path | None, evidence: Path | None, lang: str) -> None:
+    from cryptography.exceptions import UnsupportedAlgorithm
+
+    from ..reports.record import check_record, file_sha256, public_key_from_file
+
     try:
         value = files.parse_json(files.read_text(path))
     except files.FileProblem as problem:
@@ -106,12 +110,16 @@ def _verify_record(path: Path, key_file: Path | None, evidence: Path | None, lan
 
 
 def _print_check(check: BundleCheck, lang: str) -> None:
+    from rich.table import Table
+
+    from ..reports.html import in_kst
+
     console = wide_console()
     ko = lang == "ko"
     m = check.manifest or {}
     console.print(f"{'증거 묶음' if ko else 'Evidence bundle'} {check.path}: silson24-kit {m.get('kit_version')}, "
                   f"{m.get('profile')} ({m.get('suite_version')}), {m.get('rule_pack_digest')}, "
-                  f"{m.get('created_at')}", highlight=False, soft_wrap=True)
+                  f"{in_kst(str(m.get('created_at')))}", highlight=False, soft_wrap=True)
     table = Table(title="묶음 파일" if ko else "Files")
     for ko_name, en_name in (("파일", "file"), ("크기", "size"), ("SHA-256", "SHA-256"), ("상태", "status")):
         table.add_column(ko_name if ko else en_name, overflow="fold")
@@ -139,6 +147,8 @@ def _print_check(check: BundleCheck, lang: str) -> None:
 @click.option("--out", type=OutputFile(), required=True, help="File to write.")
 def render(source: Loaded, fmt: str, lang: str, out: Path) -> None:
     """JSON 보고서를 HTML 또는 JUnit XML로 변환 / render a JSON report as HTML or JUnit XML."""
+    from ..reports import write_html, write_junit
+
     data = _kit_report(source)
     try:
         written = (write_html if fmt == "html" else write_junit)(data, out, lang=lang)
@@ -149,6 +159,8 @@ def render(source: Loaded, fmt: str, lang: str, out: Path) -> None:
 
 def _kit_report(source: Loaded) -> dict[str, Any]:
     """The report, or one line saying which file and field is wrong."""
+    from ..reports import report_problems
+
     problems = report_problems(source.value, "en")
     if problems:
         more = f" (+{len(problems) - 1})" if len(problems) > 1 else ""

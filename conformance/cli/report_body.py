@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ...simulator import scenario_files
 from ..reproduction import STRANGER, STRANGER_ID, fresh_request_id, rebuild
 from .params import InputFile, InputFolder, Loaded
 from .usage import OneLineCommand, OneLineError
@@ -24,14 +25,14 @@ def _patient(scenario: Path | None, patient_id: str) -> dict[str, Any]:
                            "--patient needs --scenario DIR (the folder s24kit generate wrote)")
     seed = scenario / "emr-seed" / "patients.jsonl"
     try:
-        with seed.open(encoding="utf-8") as lines:
+        with scenario_files.open_text(seed) as lines:  # plain or gzip'ed (s24kit generate --compress)
             for line in lines:
                 if line.strip() and (patient := json.loads(line)).get("patient_id") == patient_id:
                     return patient
     except OSError as exc:
         raise OneLineError(f"--scenario {scenario}: {seed.name}을(를) 읽을 수 없습니다 ({exc.strerror})",
                            f"--scenario {scenario}: cannot read emr-seed/{seed.name} ({exc.strerror})") from None
-    except (UnicodeDecodeError, ValueError, AttributeError):
+    except (UnicodeDecodeError, ValueError, AttributeError, EOFError):
         raise OneLineError(f"--scenario {scenario}: emr-seed/patients.jsonl이 JSON Lines가 아닙니다",
                            f"--scenario {scenario}: emr-seed/patients.jsonl is not JSON Lines") from None
     raise OneLineError(f"--patient {patient_id}: {scenario}의 환자가 아닙니다 (emr-seed/patients.jsonl의 patient_id)",

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 
 import click
-from rich.table import Table
 
 from ...schemas.rules import RULES, describe_rule
 from .usage import OneLineCommand, wide_console
@@ -22,6 +21,8 @@ def rules_command(lang: str, fmt: str) -> None:
     elif fmt == "markdown":
         click.echo(rules_markdown(), nl=False)
     else:
+        from rich.table import Table  # here: `s24kit rules --help` does without rich
+
         ko = lang == "ko"
         table = Table(title=f"kit-v1 {'서류 규칙' if ko else 'document rules'} ({len(rules)})")
         for header in (("규칙", "rule"), ("수준", "level"), ("적용 서류", "applies to"), ("내용", "title")):

@@ -18,6 +18,7 @@ import click
 from rich.console import Console
 from rich.table import Table
 
+from ...simulator import scenario_files
 from ...simulator.generator.context import OptionError, Options
 from ...simulator.generator.scenario import ScenarioError, write_scenario
 from ...simulator.pki import PkiError
@@ -35,7 +36,7 @@ from .usage import OneLineCommand, OneLineError, wide_console
 def ensure_scenario(config: ServeConfig, console: Console) -> Path:
     """The configured scenario, or the default one generated once into the state directory."""
     if config.scenario is not None:
-        if not (config.scenario / "expected" / "index.jsonl").is_file():
+        if not scenario_files.exists(config.scenario / "expected" / "index.jsonl"):
             raise OneLineError(f"scenario: {config.scenario}은(는) s24kit generate 가 만든 시나리오가 아닙니다",
                                f"scenario: {config.scenario} is not a directory written by s24kit generate")
         return config.scenario

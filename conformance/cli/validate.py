@@ -6,16 +6,17 @@ import json
 import sys
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.table import Table
 
-from ...schemas.loader import DOCUMENT_SCHEMAS, PROFILE, is_valid, schemas
-from ...schemas.rules import today_in_korea
-from ...schemas.validation import Finding, document_label, schema_findings, validate, validate_together
+from ...schemas.profile import PROFILE
 from .inputs import DEFAULT_MAX_BYTES, Item, Unusable, read_argument
 from .params import InputPaths
 from .usage import OneLineCommand, OneLineError, wide_console
+
+if TYPE_CHECKING:
+    from ...schemas.validation import Finding
 
 LANGS = click.Choice(["ko", "en"])
 FORMATS = click.Choice(["table", "json"])
@@ -45,6 +46,11 @@ def validate_command(paths: tuple[Path, ...], lang: str, fmt: str, max_bytes: in
     documents apply to them. A scenario's expected/ folder is split by patient with its index.jsonl.
     Exit 0: all valid; 1: findings; 2: unusable input.
     """
+    # here, not at the top: `s24kit validate --help` must not load the validators (tests/test_cli_startup.py)
+    from ...schemas.loader import is_valid, schemas
+    from ...schemas.rules import today_in_korea
+    from ...schemas.validation import schema_findings, validate, validate_together
+
     if schema_name is not None and schema_name not in schemas():
         known = ", ".join(schemas())
         raise OneLineError(f"--schema {schema_name!r}: 알 수 없는 스키마입니다 — {known} 중 하나를 쓰십시오",
@@ -83,11 +89,15 @@ def validate_command(paths: tuple[Path, ...], lang: str, fmt: str, max_bytes: in
 
 
 def _is_single_document(value: object) -> bool:
+    from ...schemas.loader import DOCUMENT_SCHEMAS
+
     return isinstance(value, dict) and value.get("document_type") in DOCUMENT_SCHEMAS
 
 
 def _not_a_document(item: Item) -> Unusable | None:
     """Inputs that are neither a document, a bundle nor an array of documents are unusable, not findings."""
+    from ...schemas.loader import DOCUMENT_SCHEMAS
+
     value = item.value
     if isinstance(value, list) or (isinstance(value, dict) and isinstance(value.get("documents"), list)):
         return None
@@ -103,6 +113,8 @@ def _not_a_document(item: Item) -> Unusable | None:
 
 
 def _print_json(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable], indexed: int) -> None:
+    from ...schemas.validation import document_label
+
     out = {
         "profile": PROFILE,
         "index_entries": indexed,
@@ -117,6 +129,10 @@ def _print_json(results: list[tuple[Item, list[Finding]]], unusable: list[Unusab
 
 def _print_table(results: list[tuple[Item, list[Finding]]], unusable: list[Unusable], lang: str,
                  indexed: int) -> None:
+    from rich.table import Table
+
+    from ...schemas.validation import document_label
+
     console = wide_console()
     ko = lang == "ko"
     if results and len(results) <= 50:

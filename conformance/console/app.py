@@ -20,6 +20,7 @@ from starlette.templating import Jinja2Templates
 from ...simulator.private import FILE_MODE, private_file, private_state_directory
 from .auth import AccessGate
 from .db import Database, prepare
+from .headers import SecurityHeaders
 from .routes import ROUTE_MODULES
 from .routes.common import refusal_page
 
@@ -76,6 +77,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
         database.engine.dispose()
 
     middleware = [
+        Middleware(SecurityHeaders),
         Middleware(SessionMiddleware, secret_key=session_key(settings.state_dir), session_cookie=SESSION_COOKIE,
                    max_age=SESSION_HOURS * 3600, same_site="strict", https_only=settings.https),
         Middleware(AccessGate, database=database, refuse_page=refusal_page),

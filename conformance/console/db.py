@@ -148,5 +148,9 @@ def upgrade(database: Database, revision: str = "head") -> None:
 def prepare(url: str, *, state_dir: Path | None = None) -> Database:
     """:func:`open_database` then :func:`upgrade`: what the console and its workers do at start-up."""
     database = open_database(url, state_dir=state_dir)
-    upgrade(database)
+    try:
+        upgrade(database)
+    except DatabaseError:
+        database.engine.dispose()  # no connection of a refused database stays open
+        raise
     return database

@@ -3,7 +3,8 @@
 Every change goes through here, checks its input against the console's request schemas
 (:mod:`.validation`), writes its audit entry in the same transaction, and refuses what the register does
 not allow with a :class:`~.validation.FieldError` naming the field. Site states move only along
-:data:`SITE_TRANSITIONS`; accepting, rejecting and suspending need an approver.
+:data:`SITE_TRANSITIONS` (accepting, rejecting and suspending need an approver), product versions only along
+:data:`VERSION_TRANSITIONS` (every move a decision).
 """
 
 from __future__ import annotations
@@ -157,6 +158,48 @@ def create_version(connection: Connection, actor: Actor, data: Any) -> dict[str,
     audit.record(connection, actor, "product_version.create", "product_version", new_id,
                  after={"id": new_id, **values})
     return get_version(connection, new_id)
+
+
+#: Certification states of a product version; every move is a decision (approver or admin).
+VERSION_TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "uncertified": ("certified", "rejected"),
+    "rejected": ("certified",),
+    "certified": ("suspended",),
+    "suspended": ("certified", "rejected"),
+}
+
+
+def change_version_state(connection: Connection, actor: Actor, role: str | None, version_id: int, state: str,
+                         run_id: int | None = None) -> dict[str, Any]:
+    """Certify, reject or suspend a product version along :data:`VERSION_TRANSITIONS`. Certifying names the
+    run that certified it (``run_id``). ``role`` is the caller's (``None``: the console itself)."""
+    if role is not None and role not in ("approver", "admin"):
+        raise FieldError("state", f"state: 제품 버전의 {state} 는 결정이라 approver 이상만 할 수 있습니다",
+                         f"state: making a product version {state} is a decision: approver or admin only", status=403)
+    row = connection.execute(select(product_versions).where(product_versions.c.id == version_id)).first()
+    if row is None:
+        raise NotFound("product_version", version_id)
+    allowed = VERSION_TRANSITIONS.get(row.state, ())
+    if state not in allowed:
+        raise _conflict("state", f"state: 제품 버전을 {row.state} 에서 {state} 로 바꿀 수 없습니다 "
+                                 f"(가능: {', '.join(allowed) or '없음'})",
+                        f"state: a product version cannot go from {row.state} to {state} "
+                        f"(allowed: {', '.join(allowed) or 'none'})")
+    if state == "certified" and run_id is None:
+        raise FieldError("run_id", "run_id: 인증에는 인증한 실행이 있어야 합니다",
+                         "run_id: certifying needs the run that certified it")
+    values: dict[str, Any] = {"state": state}
+    if state == "certified":
+        values.update(certified_run_id=run_id, certified_at=now())
+    moved = connection.execute(update(product_versions).where(product_versions.c.id == version_id,
+                                                              product_versions.c.state == row.state)
+                               .values(**values)).rowcount
+    if moved != 1:
+        raise _conflict("state", "state: 다른 사용자가 방금 상태를 바꿨습니다 — 다시 보십시오",
+                        "state: someone else changed the state just now — look again")
+    audit.record(connection, actor, "product_version.state", "product_version", version_id,
+                 {"state": row.state}, values)
+    return get_version(connection, version_id)
 
 
 def _insert(connection: Connection, table: Any, values: dict[str, Any], unique_field: str) -> int:
@@ -338,8 +381,11 @@ def _where(query: Select, selection: SiteFilter) -> Select:
         query = query.where(sites.c.product_version_id.in_(of_vendor))
     if selection.q:
         text = selection.q.strip()
-        if text.isdigit():  # a provider code, or its beginning: the unique index serves the prefix
-            query = query.where(sites.c.provider_code.startswith(text, autoescape=True))
+        if text.isascii() and text.isdigit():
+            # A provider code or its beginning, as a range of the unique index ('3009' ≤ code < '300:'):
+            # LIKE 'x%' cannot use an index where LIKE ignores case (SQLite).
+            after = text[:-1] + chr(ord(text[-1]) + 1)
+            query = query.where(sites.c.provider_code >= text, sites.c.provider_code < after)
         else:
             query = query.where(sites.c.name.contains(text, autoescape=True))
     return query
@@ -352,9 +398,11 @@ def list_sites(connection: Connection, selection: SiteFilter, page: int = 1,
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     total = connection.execute(_where(select(func.count()).select_from(sites), selection)).scalar_one()
     page = max(1, min(page, max(1, math.ceil(total / per_page))))
-    query = _where(_site_query(), selection).order_by(sites.c.provider_code)
-    rows = connection.execute(query.limit(per_page).offset((page - 1) * per_page))
-    return Page([_site(row) for row in rows], total, page, per_page)
+    # The page's ids first, from the index alone; only those rows are joined to their product version.
+    chosen = (_where(select(sites.c.id), selection).order_by(sites.c.provider_code)
+              .limit(per_page).offset((page - 1) * per_page).subquery())
+    query = _site_query().join(chosen, chosen.c.id == sites.c.id).order_by(sites.c.provider_code)
+    return Page([_site(row) for row in connection.execute(query)], total, page, per_page)
 
 
 def site_ids(connection: Connection, selection: SiteFilter) -> list[int]:

@@ -101,7 +101,7 @@ class SitesRefused(Exception):
         return {"errors": [e.as_json() for e in self.errors], "more_errors": self.more}
 
 
-class _Errors:
+class Errors:
     """Collects errors up to MAX_ERRORS and counts the rest."""
 
     def __init__(self) -> None:
@@ -118,7 +118,8 @@ class _Errors:
         return bool(self.kept)
 
     def refuse(self) -> SitesRefused:
-        return SitesRefused(self.kept, self.more)
+        """Every error kept, in line order."""
+        return SitesRefused(sorted(self.kept, key=lambda e: e.line), self.more)
 
 
 def decode(data: bytes) -> tuple[str, str]:
@@ -156,8 +157,17 @@ def _undecodable(data: bytes, exc: UnicodeDecodeError, tried: str, offset: int =
 
 def parse_sites(data: bytes) -> ParsedSites:
     """Every line checked; the rows when all are good, else SitesRefused with every bad cell."""
+    parsed, errors = read_sites(data)
+    if errors:
+        raise errors.refuse()
+    return parsed
+
+
+def read_sites(data: bytes) -> tuple[ParsedSites, Errors]:
+    """The good rows and the errors of the bad ones (the importer adds what only the register knows).
+    A file that cannot be read at all (encoding, size, empty) raises SitesRefused at once."""
     text, encoding = decode(data)
-    errors = _Errors()
+    errors = Errors()
     parsed = ParsedSites(encoding)
     records = _records(text, errors)
     header = next(records, None)
@@ -185,12 +195,10 @@ def parse_sites(data: bytes) -> ParsedSites:
         else:
             seen[code] = line
         parsed.rows.append(row)
-    if errors:
-        raise errors.refuse()
-    return parsed
+    return parsed, errors
 
 
-def _records(text: str, errors: _Errors) -> Iterator[tuple[int, list[str]]]:
+def _records(text: str, errors: Errors) -> Iterator[tuple[int, list[str]]]:
     """(first line of the record, its cells); a CSV syntax error is reported and ends the reading."""
     reader = csv.reader(io.StringIO(text, newline=""), strict=True)
     start = 1
@@ -206,7 +214,7 @@ def _records(text: str, errors: _Errors) -> Iterator[tuple[int, list[str]]]:
         start = reader.line_num + 1
 
 
-def _check_header(cells: list[str], errors: _Errors) -> list[str] | None:
+def _check_header(cells: list[str], errors: Errors) -> list[str] | None:
     names = [unicodedata.normalize("NFC", cell.strip()) for cell in cells]
     bad = False
     for name in dict.fromkeys(names):
@@ -224,7 +232,7 @@ def _check_header(cells: list[str], errors: _Errors) -> list[str] | None:
     return None if bad else names
 
 
-def _check_row(line: int, columns: list[str], cells: list[str], errors: _Errors) -> SiteRow | None:
+def _check_row(line: int, columns: list[str], cells: list[str], errors: Errors) -> SiteRow | None:
     if len(cells) != len(columns):
         errors.add(line, "file", f"칸이 {len(cells)}개입니다. 머리글처럼 {len(columns)}개여야 합니다",
                    f"{len(cells)} cells; the header has {len(columns)}")

@@ -1,8 +1,16 @@
-"""JUnit XML from a report, in the shape CI tools read (Jenkins / GitLab / GitHub test reporters).
+"""JUnit XML from a report, in the shape CI tools read (GitLab, GitHub test-report actions, Jenkins).
 
-One ``<testsuite>`` per family (DOC, API, TLS …), one ``<testcase>`` per requirement. A failed requirement is
-a ``<failure>`` whatever its level (``type`` says MUST or SHOULD, as the report's summary counts it); a
-warning passes with its text in ``<system-out>``, since JUnit has no warning state; a skip is ``<skipped>``.
+One ``<testsuite>`` per family (DOC, API, TLS …), one ``<testcase>`` per requirement, named by its id alone
+(``name="S24-DOC-002"``, ``classname="s24kit.DOC"``) so that names never change with ``--lang`` nor with a
+retitled requirement; the titles, the level and the verdict are ``<property>`` items of the test case.
+
+Verdicts: a failed requirement is a ``<failure>`` whatever its level (``type`` says MUST or SHOULD, as the
+report's summary counts it); a skip is ``<skipped type="s24kit.skip">``; a warning is
+``<skipped type="s24kit.warning" message="경고: …">`` with its evidence in ``<system-out>``. JUnit has no
+warning state, and the viewers CI users read (GitLab's test report, the GitHub test-report actions, Jenkins)
+know only passed, failed, errored and skipped: a warning shown as a pass would be unseen, shown as a
+failure it would fail the job. Skipped is the one state they all show apart without failing the job — the
+same choice pytest makes for a tolerated failure (``xfail`` → ``<skipped type="pytest.xfail">``).
 """
 
 from __future__ import annotations
@@ -25,6 +33,8 @@ _LABELS = {
     "en": {"remedy": "Remedy", "exchange": "exchange", "pointer": "pointer", "expected": "expected",
            "actual": "actual", "reproduction": "reproduce", "warning": "warning"},
 }
+#: ``type`` of the ``<skipped>`` element of a warning and of a skip (stable, whatever the language).
+WARNING_TYPE, SKIP_TYPE = "s24kit.warning", "s24kit.skip"
 
 
 def xml_text(value: str) -> str:
@@ -61,7 +71,7 @@ def _seconds(ms: float) -> str:
 
 
 def junit_tree(report: dict[str, Any], lang: str = "ko") -> ET.ElementTree:
-    """The XML tree of ``report`` (titles and remedies in ``lang``)."""
+    """The XML tree of ``report`` (messages and remedies in ``lang``; names and properties the same in both)."""
     families: dict[str, list[dict[str, Any]]] = {}
     for item in report["results"]:
         families.setdefault(_family(item), []).append(item)
@@ -74,7 +84,7 @@ def junit_tree(report: dict[str, Any], lang: str = "ko") -> ET.ElementTree:
                   "verdict": report["verdict"]}
     for family, items in families.items():
         counts = {"tests": len(items), "failures": sum(i["verdict"] == "fail" for i in items), "errors": 0,
-                  "skipped": sum(i["verdict"] == "skip" for i in items)}
+                  "skipped": sum(i["verdict"] in ("skip", "warn") for i in items)}
         ms = sum(i.get("duration_ms", 0) for i in items)
         suite = ET.SubElement(root, "testsuite", name=f"s24kit.{family}",
                               **{k: str(v) for k, v in counts.items()},
@@ -83,19 +93,23 @@ def junit_tree(report: dict[str, Any], lang: str = "ko") -> ET.ElementTree:
         for name, value in properties.items():
             ET.SubElement(props, "property", name=name, value=xml_text(str(value)))
         for item in items:
-            title = item["title_ko"] if lang == "ko" else item["title_en"]
-            case = ET.SubElement(suite, "testcase", name=xml_text(f"{item['requirement']} {title}"),
-                                 classname=f"s24kit.{family}", time=_seconds(item.get("duration_ms", 0)))
+            case = ET.SubElement(suite, "testcase", name=item["requirement"], classname=f"s24kit.{family}",
+                                 time=_seconds(item.get("duration_ms", 0)))
+            case_props = ET.SubElement(case, "properties")
+            for name, value in (("title_ko", item["title_ko"]), ("title_en", item["title_en"]),
+                                ("level", item["severity"]), ("verdict", item["verdict"])):
+                ET.SubElement(case_props, "property", name=name, value=xml_text(value))
             reason = xml_text(localised(item.get("reason", ""), lang))
             if item["verdict"] == "fail":
                 failure = ET.SubElement(case, "failure", message=reason, type=item["severity"])
                 failure.text = xml_text(details(item, lang))
             elif item["verdict"] == "skip":
-                ET.SubElement(case, "skipped", message=reason)
+                ET.SubElement(case, "skipped", message=reason, type=SKIP_TYPE)
             elif item["verdict"] == "warn":
+                label = _LABELS[lang]["warning"]
+                ET.SubElement(case, "skipped", message=f"{label}: {reason}", type=WARNING_TYPE)
                 out = ET.SubElement(case, "system-out")
-                out.text = xml_text(f"{_LABELS[lang]['warning']}: {localised(item.get('reason', ''), lang)}\n"
-                                    f"{details(item, lang)}")
+                out.text = xml_text(f"{label}: {localised(item.get('reason', ''), lang)}\n{details(item, lang)}")
         for key in totals:
             totals[key] += counts[key]
         total_ms += ms

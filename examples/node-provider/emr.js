@@ -11,6 +11,18 @@ function readTable(seedDir, table) {
   return fs.readFileSync(file, 'utf8').split('\n').filter((line) => line.trim() !== '').map((line) => JSON.parse(line));
 }
 
+/** `amount` split in proportion to `weights`; the won left go to the largest remainders, earliest first. */
+function spread(amount, weights) {
+  const whole = weights.reduce((t, w) => t + w, 0);
+  if (!whole) return weights.map((_, i) => (i === 0 ? amount : 0));
+  const shares = weights.map((w) => [Math.floor((amount * w) / whole), (amount * w) % whole]);
+  let left = amount - shares.reduce((t, [q]) => t + q, 0);
+  const order = shares.map((_, i) => i).sort((a, b) => shares[b][1] - shares[a][1] || a - b);
+  const out = shares.map(([q]) => q);
+  for (const i of order) { if (left <= 0) break; out[i] += 1; left -= 1; }
+  return out;
+}
+
 function groupBy(rows, key) {
   const out = new Map();
   for (const row of rows) {
@@ -108,6 +120,11 @@ class Emr {
       rows.set(line.category, amounts);
     }
     const rowList = [...rows].map(([code, amounts]) => ({ code, amounts }));
+    // the seed's copay_total / insurer_total are the visit's shares as HIRA truncates them: spread over the rows
+    for (const [name, target] of [['copay', visit.copay_total], ['insurer', visit.insurer_total]]) {
+      const shares = spread(target, rowList.map((row) => row.amounts[name]));
+      rowList.forEach((row, i) => { row.amounts[name] = shares[i]; });
+    }
     const column = (name) => rowList.reduce((total, row) => total + row.amounts[name], 0);
     const totals = { copay: column('copay'), insurer: column('insurer'), full_copay: column('full_copay'),
       selective: column('selective'), non_covered: column('non_covered') };
@@ -140,9 +157,16 @@ class Emr {
       if (line.big_three) out.big_three = line.big_three;
       return out;
     });
+    const columns = ['copay', 'insurer', 'full_copay', 'non_covered'];
+    const subtotal = Object.fromEntries(columns.map((c) => [c, sum(lines, c)]));
+    const adjustment = { copay: visit.copay_total - subtotal.copay, insurer: visit.insurer_total - subtotal.insurer,
+      full_copay: 0, non_covered: 0 };
+    const total = Object.fromEntries(columns.map((c) => [c, subtotal[c] + adjustment[c]]));
+    for (const row of [subtotal, adjustment, total]) row.total = columns.reduce((t, c) => t + row[c], 0);
     return {
       document_type: 'itemised_statement', statement_number: visit.statement_number,
       receipt_number: visit.receipt_number, ...this.header(visit), lines,
+      bottom_rows: { subtotal, adjustment, total },
       provider: providerBlock(this.providers.get(visit.provider_code)), issue_date: visit.issue_date,
     };
   }
@@ -174,10 +198,12 @@ class Emr {
       .map((line) => ({ drug_code: line.code, name: line.name, dose: line.dose, times_per_day: line.times_per_day,
         days: line.days, ...money(line) }));
     const all = [...feeItems, ...drugs];
-    const totals = { copay: sum(all, 'copay'), insurer: sum(all, 'insurer'), non_covered: sum(all, 'non_covered') };
+    const totals = { copay: visit.copay_total, insurer: visit.insurer_total, non_covered: sum(all, 'non_covered') };
     totals.total_amount = totals.copay + totals.insurer + totals.non_covered;
     totals.ceiling_excess = visit.ceiling_excess;
     totals.amount_received = totals.copay + totals.non_covered;
+    totals.rounding_adjustment = { copay: visit.copay_total - sum(all, 'copay'),
+      insurer: visit.insurer_total - sum(all, 'insurer') };
     const prescriber = this.providers.get(visit.prescriber_provider_code);
     const rx = this.prescriptionsByNumber.get(visit.prescription_issue_number);
     const rxItems = rx ? this.prescriptionItems.get(rx.issue_number) || [] : drugs;

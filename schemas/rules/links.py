@@ -8,6 +8,7 @@ from collections.abc import Iterator
 
 from .pharmacy import last_dispensing_day
 from .registry import Document, Violation, rule, won
+from .rounding import COPAY_UNIT, adjustment_limit
 from .statement import LINE_COLUMNS
 
 BUNDLE = ("bundle",)
@@ -39,29 +40,46 @@ def _prescriptions_by_number(documents: list[Document]) -> dict[str, tuple[int, 
 @rule("S24-DOC-014", "세부내역을 항목별로 더하면 영수증 금액과 같음",
       "Itemised lines add up, per category, to the receipt's rows", applies_to=BUNDLE, scope="bundle")
 def statement_adds_up(documents: list[Document]) -> Iterator[Violation]:
+    """Exact per category, except for the covered columns a 끝처리 조정금액 moved: there the rows differ from
+    the lines by what the adjustment says in all, and by no more than truncation can move on any row."""
     receipts = _receipts_by_number(documents)
     for s_index, statement in _by_type(documents, "itemised_statement"):
         if _receipt_key(statement) not in receipts:
             continue
         _, receipt = receipts[_receipt_key(statement)]
         summed: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LINE_COLUMNS, 0))
+        counts: dict[str, int] = defaultdict(int)
         for line in statement["lines"]:
+            counts[line["category"]] += 1
             for column in LINE_COLUMNS:
                 summed[line["category"]][column] += line[column]
+        adjustment = statement.get("bottom_rows", {}).get("adjustment", {})
+        unit = COPAY_UNIT.get(statement["setting"], 100)
         rows = {row["code"]: row["amounts"] for row in receipt["rows"]}
+        differences: dict[str, int] = defaultdict(int)
         for code in sorted(set(rows) | set(summed)):
             row = rows.get(code, dict.fromkeys(("copay", "insurer", "full_copay", "selective", "non_covered"), 0))
             lines = summed.get(code, dict.fromkeys(LINE_COLUMNS, 0))
             expected = {"copay": row["copay"], "insurer": row["insurer"], "full_copay": row["full_copay"],
                         "non_covered": row["selective"] + row["non_covered"]}
             for column in LINE_COLUMNS:
-                if lines[column] != expected[column]:
+                differences[column] += expected[column] - lines[column]
+                allowed = adjustment_limit(unit, counts[code]) if adjustment.get(column) else 0
+                if abs(lines[column] - expected[column]) > allowed:
                     yield Violation(f"/documents/{s_index}/lines",
                                     f"세부내역 {code} 항목의 {column} 합 {won(lines[column])}이 "
                                     f"영수증 {receipt['receipt_number']}의 "
                                     f"{won(expected[column])}과 다릅니다",
                                     f"itemised lines of {code}, column {column}, add up to {lines[column]} but "
                                     f"receipt {receipt['receipt_number']} says {expected[column]}")
+        for column in LINE_COLUMNS:
+            moved = adjustment.get(column, 0)
+            if adjustment.get(column) and differences[column] != moved:
+                yield Violation(f"/documents/{s_index}/bottom_rows/adjustment/{column}",
+                                f"끝처리 조정금액 {column} {won(moved)}이 영수증 {receipt['receipt_number']}과 "
+                                f"세부내역의 차이 {won(differences[column])}과 다릅니다",
+                                f"rounding adjustment {column} {moved} differs from what separates the lines "
+                                f"from receipt {receipt['receipt_number']}: {differences[column]}")
 
 
 @rule("S24-DOC-015", "세부내역서는 같은 내원의 영수증을 가리킴",

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from datetime import date, timedelta
 
 from .registry import Document, Violation, rule, won
+from .rounding import COPAY_UNIT, adjustment_limit
 
 PHARMACY = ("pharmacy_receipt",)
 ITEM_COLUMNS = ("copay", "insurer", "non_covered")
@@ -59,9 +60,17 @@ def item_amounts(doc: Document) -> Iterator[Violation]:
 @rule("S24-DOC-025", "약제비 항목의 열 합계 = 합계 (1)(2)(3)",
       "Pharmacy columns add up to totals (1), (2), (3)", applies_to=PHARMACY)
 def pharmacy_column_sums(doc: Document) -> Iterator[Violation]:
+    """Through the 끝처리 조정금액 when the receipt states one (copay and insurer), within what rounding can move."""
     totals = doc["totals"]
+    adjustment = totals.get("rounding_adjustment", {})
+    limit = adjustment_limit(COPAY_UNIT["pharmacy"], len(doc["fee_items"]) + len(doc["drugs"]))
     for column in ITEM_COLUMNS:
-        summed = sum(item[column] for _, item in _items(doc))
+        moved = adjustment.get(column, 0)
+        if abs(moved) > limit:
+            yield Violation(f"/totals/rounding_adjustment/{column}",
+                            f"끝처리 조정금액 {won(moved)}은(는) 절사로 생길 수 있는 {won(limit)}을 넘습니다",
+                            f"rounding adjustment {moved} is more than truncation can move ({limit} won)")
+        summed = sum(item[column] for _, item in _items(doc)) + moved
         if summed != totals[column]:
             yield Violation(f"/totals/{column}",
                             f"{column} 합계 {won(totals[column])}이 항목 합 {won(summed)}과 다릅니다",

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal
 
 from .registry import Document, Violation, rule, won
+from .rounding import COPAY_UNIT, adjustment_limit
 
 STATEMENT = ("itemised_statement",)
 LINE_COLUMNS = ("copay", "insurer", "full_copay", "non_covered")
@@ -66,3 +67,28 @@ def big_three_non_covered(doc: Document) -> Iterator[Violation]:
             yield Violation(f"/lines/{i}/big_three",
                             f"{i + 1}번째 줄은 급여 금액이 있는데 3대 비급여({line['big_three']})로 표시되었습니다",
                             f"line {i + 1} is marked big-three {line['big_three']} but has covered amounts")
+
+
+@rule("S24-DOC-019", "세부내역서 하단: 계 = 줄의 합, 합계 = 계 + 끝처리 조정금액, 조정은 절사 범위 안",
+      "Statement bottom rows: subtotal = sum of lines, total = subtotal + rounding adjustment, within truncation",
+      applies_to=STATEMENT)
+def bottom_rows(doc: Document) -> Iterator[Violation]:
+    bottom = doc.get("bottom_rows")
+    if not bottom:
+        return
+    limit = adjustment_limit(COPAY_UNIT.get(doc["setting"], 100), len(doc["lines"]))
+    for column in (*LINE_COLUMNS, "total"):
+        summed = sum(line[column] for line in doc["lines"])
+        subtotal, moved, total = (bottom[row][column] for row in ("subtotal", "adjustment", "total"))
+        if subtotal != summed:
+            yield Violation(f"/bottom_rows/subtotal/{column}",
+                            f"계 {column} {won(subtotal)}이 줄의 합 {won(summed)}과 다릅니다",
+                            f"subtotal {column} {subtotal} differs from the sum of the lines {summed}")
+        if total != subtotal + moved:
+            yield Violation(f"/bottom_rows/total/{column}",
+                            f"합계 {column} {won(total)}은(는) 계+끝처리 조정금액 {won(subtotal + moved)}이어야 합니다",
+                            f"total {column} {total} must be subtotal + adjustment = {subtotal + moved}")
+        if column != "total" and abs(moved) > limit:
+            yield Violation(f"/bottom_rows/adjustment/{column}",
+                            f"끝처리 조정금액 {won(moved)}은(는) 절사로 생길 수 있는 {won(limit)}을 넘습니다",
+                            f"rounding adjustment {moved} is more than truncation can move ({limit} won)")

@@ -2,12 +2,15 @@
 
 Amounts follow the NHI cost-sharing rules closely enough for claims testing (the kit's simplification):
 
-- outpatient copay by tier: 의원 30%, 병원 40%, 종합병원 50%, 상급종합 60%; children under 6 pay 70% of that;
+- outpatient copay by tier: 의원 30%, 병원 40%, 종합병원 50%; 상급종합 the consultation fee (진찰료) in full plus 60%
+  of the rest; children under 6 pay 70% of the tier's rate (at 상급종합 on every item, the kit's simplification);
   65세 이상 at 의원: 1,500원 flat up to 15,000원 total, then 10% / 20% / 30% (to 20,000 / 25,000 / above);
 - inpatient 20% (meals 50%, 2·3인실 40%); 산정특례 (severe diagnoses of kcd.json) 5% in and out;
 - 의료급여 1종: outpatient 1,000 / 1,500 / 2,000원 flat (의원 / 병원·종합 / 상급), pharmacy 500원, inpatient 0%;
   2종: 의원 1,000원 flat, other outpatient 15%, pharmacy 500원, inpatient 10%;
-- pharmacy by the prescriber's tier: 30% (의원·병원), 40% (종합), 50% (상급); 65세 이상 1,000원 up to 10,000원;
+- pharmacy 30%; 40% (종합) and 50% (상급종합) prescriptions only for a condition on HIRA's graded list of mild
+  diseases (kcd.json ``mild_graded``, any diagnosis of the prescription); 65세 이상 1,000원 up to 10,000원;
+- every copay is truncated as HIRA truncates it (docs/domain.md §2.5; simulator/documents.py:visit_shares);
 - treatment abroad: everything 비급여 (NHI never applies), patient category 일반.
 
 Every total is computed by the builders of simulator/documents.py.
@@ -16,7 +19,8 @@ Every total is computed by the builders of simulator/documents.py.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from random import Random
 from typing import Any
@@ -40,7 +44,9 @@ from .population import Patient, Provider
 from .tables import DRUGS, KCD, PROCEDURES, Weighted, between, chance, pharmacy_fees, uniform_choice
 
 OUTPATIENT_RATE = {"clinic": 0.3, "public_health": 0.3, "hospital": 0.4, "general": 0.5, "tertiary": 0.6}
-PHARMACY_RATE = {"clinic": 0.3, "public_health": 0.3, "hospital": 0.3, "general": 0.4, "tertiary": 0.5}
+PHARMACY_RATE = 0.3
+#: Pharmacy rates for prescriptions from 종합 / 상급종합 for a condition on the graded list of mild diseases.
+MILD_PHARMACY_RATE = {"general": 0.4, "tertiary": 0.5}
 AID1_FIXED = {"clinic": 1000, "public_health": 0, "hospital": 1500, "general": 1500, "tertiary": 2000}
 SEVERE_RATE = 0.05
 INPATIENT_RATE = 0.2
@@ -230,6 +236,8 @@ class Builder:
                 items += billed_spec(rng, spec, day)
         severe = is_severe(item.diagnoses)
         rate, fixed = outpatient_terms(patient, provider.tier, severe, items)
+        if consultation_in_full(patient, provider.tier, severe):
+            items = [replace(i, copay_rate=1.0) if i.category == "ENAMT" and i.covered else i for i in items]
         night = (item.emergency and chance(rng, 0.6)) or item.day.weekday() == 6 or chance(rng, 0.04)
         receipt, statement = medical_documents(
             visit_id=visit_id, receipt_number=receipt_no, statement_number=statement_no, setting="outpatient",
@@ -350,7 +358,8 @@ class Builder:
         controlled = any(DRUGS[m["drug_code"]]["atc"].startswith(CONTROLLED_ATC) for m in rx["medications"])
         fees = pharmacy_fees(days, controlled)
         prices = {m["drug_code"]: DRUGS[m["drug_code"]]["unit_price"] for m in rx["medications"]}
-        rate, fixed = pharmacy_terms(patient, visit.provider.tier, is_severe(visit.diagnoses), fees, rx, prices)
+        rate, fixed = pharmacy_terms(patient, visit.provider.tier, is_severe(visit.diagnoses), fees, rx, prices,
+                                     is_mild(rx["diagnosis_codes"] or visit.diagnoses))
         doc = pharmacy_receipt(
             visit_id=visit_id, receipt_number=f"P{compact}-{patient.index:08d}-{number:03d}", prescription_doc=rx,
             dispensing_date=day.isoformat(), pharmacy=pharmacy.block,
@@ -428,6 +437,16 @@ def is_severe(diagnoses: tuple[str, ...]) -> bool:
     return bool(diagnoses) and KCD[diagnoses[0]]["severe"]
 
 
+def is_mild(diagnoses: Sequence[str]) -> bool:
+    """Whether a diagnosis is on the graded list of mild conditions (약국 본인부담률 차등 대상 경증질환)."""
+    return any(KCD[code].get("mild_graded") for code in diagnoses if code in KCD)
+
+
+def consultation_in_full(patient: Patient, tier: str, severe: bool) -> bool:
+    """상급종합병원 outpatient: the patient pays the consultation fee in full (NHI adults, not 산정특례)."""
+    return tier == "tertiary" and patient.category == "nhi" and not severe and patient.age >= 6
+
+
 def covered_partial_total(items: list[Billed]) -> int:
     return sum(round(i.unit_price * i.quantity * i.days) for i in items if i.covered and not i.full_copay)
 
@@ -461,13 +480,13 @@ def inpatient_rate(category: str, severe: bool) -> float:
 
 
 def pharmacy_terms(patient: Patient, prescriber_tier: str, severe: bool, fees: list[tuple[str, str, int]],
-                   rx: dict[str, Any], prices: dict[str, int]) -> tuple[float, int | None]:
-    """(copay rate, fixed copay or None) of a dispensing."""
+                   rx: dict[str, Any], prices: dict[str, int], mild: bool = False) -> tuple[float, int | None]:
+    """(copay rate, fixed copay or None) of a dispensing; ``mild``: a condition on the graded list."""
     if patient.category in ("medical_aid_1", "medical_aid_2"):
         return 0.0, 500
     if severe:
         return SEVERE_RATE, None
-    rate = PHARMACY_RATE[prescriber_tier]
+    rate = MILD_PHARMACY_RATE.get(prescriber_tier, PHARMACY_RATE) if mild else PHARMACY_RATE
     if patient.age < 6:
         return rate * 0.7, None
     if patient.age >= 65 and prescriber_tier in ("clinic", "public_health", "hospital"):

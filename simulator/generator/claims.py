@@ -23,8 +23,9 @@ DOCUMENT_TYPES = ("medical_receipt", "itemised_statement", "prescription", "phar
 try:  # the payout engine is optional (it was written alongside); without it the payouts are null
     from ..payout.engine import adjudicate as _adjudicate
     from ..payout.policy import policy_from_json as _parse_policy
+    from ..payout.shared import share as _share
 except Exception:  # pragma: no cover - an engine that does not import must not stop scenario generation
-    _adjudicate = _parse_policy = None
+    _adjudicate = _parse_policy = _share = None
 
 Adjudicator = Callable[..., Any]
 
@@ -73,9 +74,9 @@ def make_claims(rng: Random, patient: Patient, policies: list[dict[str, Any]], v
     for n, (claim_day, _, _, group) in enumerate(dated, start=1):
         documents = [doc for v in group for doc in v.documents]
         claim = _claim(rng, patient, person, tag, n, claim_day, group, documents, sorted(by_insurer))
-        expected: dict[str, Any] = {}
+        expected: dict[str, Any] = dict.fromkeys(sorted(by_insurer))
+        results = {}
         for code in sorted(by_insurer):
-            expected[code] = None
             if adjudicate is None:
                 continue
             try:
@@ -84,7 +85,10 @@ def make_claims(rng: Random, patient: Patient, policies: list[dict[str, Any]], v
             except Exception:  # an engine error must not stop the scenario; it is counted in the manifest
                 failures += 1
                 continue
-            histories[code] = result.history
+            histories[code] = result.history  # what the policy owes alone (보상책임액): its limits count that
+            results[code] = result
+        # duplicate cover: the policies share the loss (비례보상), each told of the others
+        for code, result in (_share(results) if _share is not None else results).items():
             expected[code] = result.as_payout()
         tags = sorted({t for v in group for t in v.tags})
         out.append({"claim": claim, "claim_date": claim_day.isoformat(), "patient_id": patient.patient_id,

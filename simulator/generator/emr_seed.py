@@ -21,7 +21,8 @@ TABLES: dict[str, tuple[str, ...]] = {
                   "postcode", "address", "sido", "sigungu", "representative", "doctors", "pharmacists"),
     "visits": ("visit_id", "provider_code", "patient_id", "patient_number", "setting", "start_date", "end_date",
                "department", "diagnosis_codes", "patient_category", "night_or_holiday", "inpatient_status", "room",
-               "receipt_number", "statement_number", "issue_date", "ceiling_excess", "paid_card", "paid_cash_receipt",
+               "receipt_number", "statement_number", "issue_date", "copay_total", "insurer_total", "ceiling_excess",
+               "paid_card", "paid_cash_receipt",
                "paid_cash", "prescription_issue_number", "prescriber_provider_code", "pharmacist"),
     "line_items": ("visit_id", "line_no", "item_type", "category", "date", "code", "code_kind", "name",
                    "unit_price", "quantity", "days", "total", "copay", "insurer", "full_copay", "non_covered",
@@ -67,7 +68,8 @@ def visit_rows(visit: Visit, patient: Patient) -> Iterator[tuple[str, Row]]:
                          "patient_category": receipt["patient_category"],
                          "night_or_holiday": receipt["night_or_holiday"], "inpatient_status": None, "room": None,
                          "receipt_number": receipt["receipt_number"], "statement_number": None,
-                         "issue_date": receipt["issue_date"], "ceiling_excess": receipt["totals"]["ceiling_excess"],
+                         "issue_date": receipt["issue_date"], **_covered(receipt),
+                         "ceiling_excess": receipt["totals"]["ceiling_excess"],
                          **_paid(receipt), "prescription_issue_number": receipt["prescription_issue_number"],
                          "prescriber_provider_code": receipt["prescriber"]["provider_code"],
                          "pharmacist": receipt["pharmacist"]}
@@ -84,7 +86,8 @@ def visit_rows(visit: Visit, patient: Patient) -> Iterator[tuple[str, Row]]:
                      "patient_category": receipt["patient_category"], "night_or_holiday": receipt["night_or_holiday"],
                      "inpatient_status": receipt.get("inpatient_status"), "room": receipt.get("room"),
                      "receipt_number": receipt["receipt_number"], "statement_number": statement["statement_number"],
-                     "issue_date": receipt["issue_date"], "ceiling_excess": receipt["totals"]["ceiling_excess"],
+                     "issue_date": receipt["issue_date"], **_covered(receipt),
+                     "ceiling_excess": receipt["totals"]["ceiling_excess"],
                      **_paid(receipt), "prescription_issue_number": None, "prescriber_provider_code": None,
                      "pharmacist": None}
     for n, line in enumerate(statement["lines"], start=1):
@@ -109,6 +112,11 @@ def visit_rows(visit: Visit, patient: Patient) -> Iterator[tuple[str, Row]]:
         yield "prescription_items", {"issue_number": rx["issue_number"], "item_no": n, "drug_code": med["drug_code"],
                                      "name": med["name"], "dose": med["dose"], "times_per_day": med["times_per_day"],
                                      "days": med["days"], "route": med["route"], "usage": med.get("usage")}
+
+
+def _covered(receipt: dict[str, Any]) -> Row:
+    """The visit's covered shares as HIRA rounds them; the lines keep their own split (끝처리 조정금액)."""
+    return {"copay_total": receipt["totals"]["copay"], "insurer_total": receipt["totals"]["insurer"]}
 
 
 def _paid(receipt: dict[str, Any]) -> Row:

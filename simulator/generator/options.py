@@ -7,7 +7,6 @@ from dataclasses import dataclass, replace
 from datetime import date, timedelta
 from typing import Any
 
-from ..people import DEFAULT_TODAY
 from .tables import FACILITY_TYPES
 
 #: Facility types the care model can fill with visits (fixtures/codes/facility-types.json has more).
@@ -41,6 +40,8 @@ class Options:
 
     def resolved(self) -> Options:
         """Defaults filled in and every option checked; raises :class:`OptionError`."""
+        from ..people import DEFAULT_TODAY  # here: the options alone (`s24kit generate --help`) need no Faker
+
         check_count("--patients", self.patients, MAX_PATIENTS)
         if not 0.0 <= self.hard_cases <= 1.0:
             raise OptionError("--hard-cases", f"--hard-cases 값은 0~1 사이의 비율이어야 합니다 ({self.hard_cases})",

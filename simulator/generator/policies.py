@@ -1,6 +1,10 @@
 """Indemnity policies: 1–2 insurers per patient, a generation from the in-force mix, a contract date in
 that generation's sale window, its variant and riders (fixtures/population/generation-mix.json).
 
+Duplicate cover (docs/domain.md §4, §6): since 2009-10 an insurer must check the industry's contract register
+before selling, so a second individual policy is rare; most people insured twice hold a group policy
+(단체실손, renewed every year by the employer, so of the generation on sale now) beside their own.
+
 Policies are written in the payout engine's format ``s24kit-policy/1`` (fixtures/rules/README.md), so a
 claim's ``policies`` can be given to ``adjudicate`` as they are.
 
@@ -22,7 +26,9 @@ from .population import Patient
 from .tables import Weighted, chance, population_fixture
 
 POLICY_FORMAT = "s24kit-policy/1"
-SECOND_INSURER = 0.2  # share of patients insured twice (the kit's assumption)
+DUPLICATE_SHARE = 0.08  # patients holding two 실손 policies (the kit's choice, docs/domain.md §6)
+GROUP_SHARE = 0.85  # of those, working-age people whose second policy is a group policy (단체실손)
+WORKING_AGE = (19, 64)
 #: A policy starts at least this long before the last visit day, so that there is something to claim.
 MIN_COVER_DAYS = 7
 
@@ -118,24 +124,43 @@ def draw_policies(rng: Random, patient: Patient, mix: GenerationMix) -> list[dic
     """The patient's policies (one per insurer), as policies.jsonl records."""
     first = mix.insurers.pick(rng)
     insurers = [first]
-    if chance(rng, SECOND_INSURER):
+    if chance(rng, DUPLICATE_SHARE):
         for _ in range(8):
             other = mix.insurers.pick(rng)
             if other != first:
                 insurers.append(other)
                 break
+    group = (len(insurers) == 2 and WORKING_AGE[0] <= patient.age <= WORKING_AGE[1] and chance(rng, GROUP_SHARE))
     eligible = mix.eligible(patient.birth)
     if not eligible:  # born after every sale window closed to this scenario: insure in the newest one
         eligible = [(max(g for g in mix.shares if mix.factors[g] > 0), 1.0)]
     table = Weighted(eligible)
-    return [_policy(rng, patient, mix, insurer, table.pick(rng), k) for k, insurer in enumerate(sorted(insurers))]
+    out = []
+    for k, insurer in enumerate(sorted(insurers)):
+        if group and insurer == insurers[1]:
+            out.append(_group_policy(rng, patient, mix, insurer, k))
+        else:
+            out.append(_policy(rng, patient, mix, insurer, table.pick(rng), k))
+    return out
 
 
-def _policy(rng: Random, patient: Patient, mix: GenerationMix, insurer: str, generation: int, k: int
-            ) -> dict[str, Any]:
-    window = mix.window(generation, patient.birth)
-    low, high = window if window else (mix.latest_start, mix.latest_start)
-    start = low + timedelta(days=int(rng.random() * ((high - low).days + 1)))
+def _group_policy(rng: Random, patient: Patient, mix: GenerationMix, insurer: str, k: int) -> dict[str, Any]:
+    """A group policy (단체실손): renewed within the last year, so of the generation on sale at its renewal."""
+    start = mix.latest_start - timedelta(days=int(rng.random() * 365))
+    generation = next((g for g in sorted(mix.periods, reverse=True)
+                       if mix.periods[g][0].sale_from <= start and mix.factors.get(g, 0) > 0), max(mix.periods))
+    record = _policy(rng, patient, mix, insurer, generation, k, start=max(start, mix.periods[generation][0].sale_from))
+    record["kind"] = "group"
+    record["policy"]["note"] += " · 단체실손 (group)"
+    return record
+
+
+def _policy(rng: Random, patient: Patient, mix: GenerationMix, insurer: str, generation: int, k: int,
+            start: date | None = None) -> dict[str, Any]:
+    if start is None:
+        window = mix.window(generation, patient.birth)
+        low, high = window if window else (mix.latest_start, mix.latest_start)
+        start = low + timedelta(days=int(rng.random() * ((high - low).days + 1)))
     if (start.month, start.day) == (2, 29):
         start -= timedelta(days=1)  # keep the anniversary a date that exists every year
     period = next((p for p in mix.periods[generation] if p.sale_from <= start and (p.sale_to is None
@@ -150,7 +175,7 @@ def _policy(rng: Random, patient: Patient, mix: GenerationMix, insurer: str, gen
               "policy_number": f"{insurer}-{generation}-{patient.index:08d}-{k}",
               "contract_date": start.isoformat(), "table": table, "generation": f"gen{generation}",
               "riders": riders, "note": label}
-    return {"patient_id": patient.patient_id, "insurer_code": insurer, "insurer_name": info["ko"],
+    return {"patient_id": patient.patient_id, "insurer_code": insurer, "insurer_name": info["ko"], "kind": "individual",
             "generation": generation, "period": period.id, "variant": variant,
             "variant_ko": mix.variant_labels.get(variant, variant), "anniversary": start.strftime("%m-%d"),
             "policy": policy}

@@ -12,6 +12,7 @@ Memory: at most ``2 × workers`` chunks are in flight; nothing else grows with t
 from __future__ import annotations
 
 import csv
+import gzip
 import hashlib
 import io
 import json
@@ -50,6 +51,9 @@ STREAMS = ("expected/documents.jsonl", "expected/index.jsonl", "claims.jsonl", "
 _PLACEHOLDER = re.compile(rb"([0-9]{8})-#([0-9]+)\.([0-9]+)#")
 MAX_SERIAL = 99_999
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False).encode
+COMPRESSED = ".gz"  # --compress: every streamed file gzip'ed (fixed header: same bytes for the same seed)
+GZIP_LEVEL = 6
+ESTIMATE_SAMPLE = 32  # patients drawn to estimate the size of a scenario before writing it
 
 
 def kit_version() -> str:
@@ -275,20 +279,30 @@ def chunks(options: Options, workers: int = 1, size: int | None = None, generato
 
 
 class _Files:
-    """Output files of the scenario with their SHA-256, size and line count kept while writing."""
+    """Output files of the scenario with their SHA-256, size and line count kept while writing.
 
-    def __init__(self, root: Path) -> None:
-        self.root = root
+    ``compress``: the streamed files are written gzip'ed as ``<name>.gz``; their SHA-256, size and line count
+    are those of the content (``gunzip -c FILE | sha256sum``)."""
+
+    def __init__(self, root: Path, compress: bool = False) -> None:
+        self.root, self.compress = root, compress
         self.handles: dict[str, Any] = {}
+        self.raw: list[Any] = []  # the files under gzip streams, closed after them
         self.hashes: dict[str, Any] = {}
         self.sizes: Counter[str] = Counter()
         self.lines: Counter[str] = Counter()
 
     def write(self, name: str, data: bytes) -> None:
+        if self.compress and name in STREAMS:
+            name += COMPRESSED
         if name not in self.handles:
             path = self.root / name
             path.parent.mkdir(parents=True, exist_ok=True)
-            self.handles[name] = path.open("wb")
+            handle = path.open("wb")
+            if name.endswith(COMPRESSED):
+                self.raw.append(handle)
+                handle = gzip.GzipFile(filename="", mode="wb", fileobj=handle, mtime=0, compresslevel=GZIP_LEVEL)
+            self.handles[name] = handle
             self.hashes[name] = hashlib.sha256()
         self.handles[name].write(data)
         self.hashes[name].update(data)
@@ -296,14 +310,35 @@ class _Files:
         self.lines[name] += data.count(b"\n")
 
     def close(self) -> dict[str, dict[str, Any]]:
-        for handle in self.handles.values():
-            handle.close()
+        self.abort()
         return {name: {"sha256": self.hashes[name].hexdigest(), "bytes": self.sizes[name],
                        "lines": self.lines[name]} for name in sorted(self.handles)}
 
     def abort(self) -> None:
-        for handle in self.handles.values():
+        for handle in [*self.handles.values(), *self.raw]:
             handle.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Estimate:
+    """What a scenario will hold and weigh, extrapolated from its first patients."""
+
+    visits: int
+    plain_bytes: int  # without --compress
+    compressed_bytes: int  # with --compress
+
+
+def estimate(generator: Generator, sample: int = ESTIMATE_SAMPLE) -> Estimate:
+    """The size of the whole scenario from patients ``0..sample-1`` drawn now (patient ``i`` depends on the
+    seed and ``i`` alone, so drawing them here changes nothing in the scenario written afterwards)."""
+    options = generator.options
+    drawn = min(sample, options.patients)
+    chunk = generator.chunk(0, drawn)
+    plain = sum(len(data) for data in chunk.data.values())
+    packed = sum(len(gzip.compress(data, GZIP_LEVEL, mtime=0)) for data in chunk.data.values() if data)
+    scale = options.patients / drawn
+    return Estimate(visits=round(chunk.counts["visits"] * scale), plain_bytes=round(plain * scale),
+                    compressed_bytes=round(packed * scale))
 
 
 def _header(table: str) -> bytes:
@@ -312,14 +347,14 @@ def _header(table: str) -> bytes:
     return buf.getvalue().encode()
 
 
-def write_into(root: Path, options: Options, workers: int = 1,
-               progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+def write_into(root: Path, options: Options, workers: int = 1, progress: Callable[[int], None] | None = None,
+               *, compress: bool = False, generator: Generator | None = None) -> dict[str, Any]:
     """Write the scenario into the (empty) directory ``root``; returns the manifest."""
     # Built here even for a pool: it writes the providers, and a context that cannot be built fails here, once,
     # rather than in every worker's initializer (where multiprocessing would restart it for ever).
-    generator = Generator(options)
+    generator = generator or Generator(options)
     network = generator.network
-    files = _Files(root)
+    files = _Files(root, compress)
     try:
         for table in EMR_TABLES:
             files.write(f"emr-seed/{table}.csv", _header(table))
@@ -346,6 +381,9 @@ def write_into(root: Path, options: Options, workers: int = 1,
         files.abort()
         raise
     manifest = _manifest(options, network, totals, listed)
+    if compress:
+        manifest["compression"] = {"format": "gzip", "files": "*.jsonl.gz, *.csv.gz",
+                                   "sha256_of": "the uncompressed content (gunzip -c FILE | sha256sum)"}
     (root / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2, sort_keys=True) + "\n",
                                         encoding="utf-8")
     return manifest
@@ -390,7 +428,8 @@ def _manifest(options: Options, network: Network, totals: Counter[str], files: d
 
 
 def write_scenario(out: Path, options: Options, *, workers: int = 1, force: bool = False,
-                   progress: Callable[[int], None] | None = None) -> dict[str, Any]:
+                   progress: Callable[[int], None] | None = None, compress: bool = False,
+                   generator: Generator | None = None) -> dict[str, Any]:
     """Write the scenario to ``out`` atomically: into a hidden sibling first, renamed when complete."""
     out = Path(out).absolute()
     if out.exists() and not out.is_dir():
@@ -410,7 +449,7 @@ def write_scenario(out: Path, options: Options, *, workers: int = 1, force: bool
         raise OptionError("--out", f"{out.parent}에 쓸 수 없습니다: {exc.strerror or exc}",
                           f"cannot write to {out.parent}: {exc.strerror or exc}") from None
     try:
-        manifest = write_into(partial, options, workers, progress)
+        manifest = write_into(partial, options, workers, progress, compress=compress, generator=generator)
         if out.exists():
             old = out.parent / f".{out.name}.old-{os.getpid()}"
             out.rename(old)

@@ -29,6 +29,7 @@ from ..payout import PayoutInputError
 from ..problems import ROUTING_PROBLEMS, BadRequest, findings_as_errors, problem, read_json
 from .config import Behaviour, InsurerConfig
 from .delivery import deliver_due, run_forever
+from .register import ContractRegister
 from .store import InsurerStore, identity_of
 
 SUBMISSION = "insurer-claim#/$defs/submission"
@@ -40,6 +41,8 @@ ACCESS = AccessTable("insurer", [
     admin_only(),
 ])
 RESET_CONFIRMATION = "reset"
+#: Histories this insurer keeps of the person's other policies (what each owed alone), for 비례보상.
+SHADOW = "other:"
 KST = dt.timezone(dt.timedelta(hours=9))
 
 
@@ -58,12 +61,23 @@ def _canonical_hash(body: Any) -> str:
     return hashlib.sha256(json.dumps(body, sort_keys=True, ensure_ascii=False).encode()).hexdigest()
 
 
+class SharedAdjudicator(Protocol):
+    """As :class:`Adjudicator` with the person's other policies and their histories (duplicate cover):
+    ``→ (payout, history after, the other policies' histories after)``."""
+
+    def __call__(self, submission: dict[str, Any], policy: dict[str, Any], history: dict[str, Any] | None,
+                 claim_date: str, others: list[tuple[dict[str, Any], dict[str, Any] | None]]
+                 ) -> tuple[dict[str, Any], dict[str, Any], list[dict[str, Any]]]: ...
+
+
 class Insurer:
     """State and decisions of one insurer; the routes below are thin wrappers around it."""
 
     def __init__(self, config: InsurerConfig, store: InsurerStore, adjudicator: Adjudicator,
-                 clock: Callable[[], dt.datetime]) -> None:
+                 clock: Callable[[], dt.datetime], register: ContractRegister | None = None,
+                 shared: SharedAdjudicator | None = None) -> None:
         self.config, self.store, self.adjudicator, self.clock = config, store, adjudicator, clock
+        self.register, self.shared = register, shared
 
     def _event(self, db, receipt: str, claim_id: str, callback: str, kind: str, **extra: Any) -> None:
         sequence = db.execute("SELECT COUNT(*) FROM events WHERE receipt_number = ?", (receipt,)).fetchone()[0] + 1
@@ -126,8 +140,19 @@ class Insurer:
                         reason="피보험자의 계약을 찾을 수 없습니다 / no policy for this insured person")
             return
         history = self.store.history(policy["policy_number"])
+        others = (self.register.other_cover(identity_of(submission["insured"]), self.config.code)
+                  if self.register is not None and self.shared is not None else [])
         try:
-            payout, after = self.adjudicator(submission, policy, history, self.clock().date().isoformat())
+            if others:
+                assert self.shared is not None
+                payout, after, shadows = self.shared(
+                    submission, policy, history, self.clock().date().isoformat(),
+                    [(other, self.store.history(f"{SHADOW}{other['policy_number']}")) for other in others])
+                for other, shadow in zip(others, shadows, strict=True):
+                    db.execute("INSERT OR REPLACE INTO histories VALUES (?, ?)",
+                               (f"{SHADOW}{other['policy_number']}", json.dumps(shadow, ensure_ascii=False)))
+            else:
+                payout, after = self.adjudicator(submission, policy, history, self.clock().date().isoformat())
         except PayoutInputError as exc:  # the claim itself is wrong: deny it with the reason, never crash
             self._event(db, receipt, claim_id, callback, "denied", reason_code="INVALID_CLAIM",
                         reason=f"{exc.field}: {exc.message_ko} / {exc.message_en}"[:500])
@@ -213,14 +238,15 @@ def explanation_text(payout: dict[str, Any], lang: str) -> str:
 
 def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, database: Path | str = ":memory:",
                        http_client: httpx.AsyncClient | None = None, clock: Callable[[], dt.datetime] = _now,
-                       deliver: bool = True, journal: Journal | None = None) -> Starlette:
+                       deliver: bool = True, journal: Journal | None = None,
+                       register: ContractRegister | None = None, shared: SharedAdjudicator | None = None) -> Starlette:
     """The insurer's ASGI app. Events go out through ``http_client`` (an httpx client to the relay).
 
     ``journal`` records every exchange the insurer receives (the stack leaves it out: the relay's client
     already records its calls to the insurer)."""
     store = InsurerStore(database)
     events_queued = asyncio.Event()
-    insurer = Insurer(config, store, adjudicator, clock)
+    insurer = Insurer(config, store, adjudicator, clock, register, shared)
 
     async def submit(request: Request) -> Response:
         if config.behaviour is Behaviour.UNAVAILABLE:

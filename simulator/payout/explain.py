@@ -22,6 +22,9 @@ def _title(key: str, parts: list[Part], ko: bool) -> str:
     if key.startswith("d|"):
         return f"{key[2:]} — 하루 합산 (특약2: 그날의 외래·처방을 모두 더함)" if ko else \
             f"{key[2:]} — whole day (rider 2 adds up all outpatient and pharmacy bills of the day)"
+    if key == "shared":
+        return "중복가입 비례보상 (다른 실손 계약과 나눔)" if ko else \
+            "Duplicate cover: shared with the other indemnity policies"
     if not parts:
         return key
     first = parts[0]

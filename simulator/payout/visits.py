@@ -90,6 +90,11 @@ def is_severe(code: str | None) -> bool:
     return by_category.get(code[:3], False) if found is None else found
 
 
+def any_severe(codes: Any) -> bool:
+    """5세대 severity of a visit: any of its diagnosis codes under 산정특례, not only the first."""
+    return any(is_severe(code) for code in codes or ())
+
+
 def nhi_applied(category: str) -> bool:
     """Whether national health insurance was applied (patient-categories ``nhi_applied``; unknown: applied)."""
     return _nhi_applied().get(category, True)
@@ -162,7 +167,7 @@ def _medical(index: int, receipt: Document, statement: Document | None, room_row
         visit_id=receipt["visit_id"], provider_code=provider["provider_code"], provider_name=provider["name"],
         tier=tier_of(provider["facility_type"], f"documents[{index}].provider.facility_type"),
         country=provider.get("country", "KR"), day=start, event_day=end, end=end, diagnosis=diagnosis,
-        purpose=diagnosis[:3] if diagnosis else None, severe=is_severe(diagnosis),
+        purpose=diagnosis[:3] if diagnosis else None, severe=any_severe(receipt.get("diagnosis_codes")),
         nhi_applied=nhi_applied(receipt["patient_category"]), patient_category=receipt["patient_category"],
         covered_gross=totals["copay"] + totals["full_copay"], ceiling_excess=totals["ceiling_excess"],
         non_covered=max(other, 0), private_room=room, big_three=big, partial_copay=totals["copay"],
@@ -172,7 +177,8 @@ def _medical(index: int, receipt: Document, statement: Document | None, room_row
 def _statement_only(doc_id: str, statement: Document, room_rows: frozenset[str]) -> Part:
     lines, provider = statement["lines"], statement["provider"]
     inpatient = statement["setting"] == "inpatient"
-    copay = sum(x["copay"] for x in lines)
+    adjustment = statement.get("bottom_rows", {}).get("adjustment", {})  # 끝처리: the receipt's truncated copay
+    copay = sum(x["copay"] for x in lines) + adjustment.get("copay", 0)
     room = sum(x["non_covered"] for x in lines if x["category"] in room_rows) if inpatient else 0
     big = _big_three(lines)
     other = sum(x["non_covered"] for x in lines) - room - sum(a for _, a, _ in big)
@@ -186,7 +192,8 @@ def _statement_only(doc_id: str, statement: Document, room_rows: frozenset[str])
         severe=False, nhi_applied=nhi_applied(statement["patient_category"]),
         patient_category=statement["patient_category"],
         covered_gross=copay + sum(x["full_copay"] for x in lines), ceiling_excess=0, non_covered=max(other, 0),
-        private_room=room, big_three=big, partial_copay=copay, partial_insurer=sum(x["insurer"] for x in lines))
+        private_room=room, big_three=big, partial_copay=copay,
+        partial_insurer=sum(x["insurer"] for x in lines) + adjustment.get("insurer", 0))
 
 
 def _pharmacy(index: int, receipt: Document, prescription: Document | None) -> Part:
@@ -200,7 +207,8 @@ def _pharmacy(index: int, receipt: Document, prescription: Document | None) -> P
         visit_id=receipt["visit_id"], provider_code=provider["provider_code"], provider_name=provider["name"],
         tier=tier_of(prescriber["facility_type"], f"documents[{index}].prescriber.facility_type"),
         country=provider.get("country", "KR"), day=issued, event_day=dispensed, end=dispensed, diagnosis=diagnosis,
-        purpose=diagnosis[:3] if diagnosis else None, severe=is_severe(diagnosis),
+        purpose=diagnosis[:3] if diagnosis else None,
+        severe=any_severe(prescription["diagnosis_codes"] if prescription else None),
         nhi_applied=nhi_applied(receipt["patient_category"]), patient_category=receipt["patient_category"],
         covered_gross=totals["copay"], ceiling_excess=totals["ceiling_excess"], non_covered=totals["non_covered"],
         private_room=0, big_three=[], partial_copay=totals["copay"], partial_insurer=totals["insurer"],

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-
-def _lines(path: Path) -> Iterator[dict[str, Any]]:
-    with path.open(encoding="utf-8") as f:
-        for line in f:
-            if line.strip():
-                yield json.loads(line)
+from ..scenario_files import read_lines as _lines  # plain or gzip-compressed (s24kit generate --compress)
 
 
 def _emr_index(directory: Path) -> list[dict[str, Any]]:

@@ -2,4 +2,4 @@
 mounts the modules listed in :data:`ROUTE_MODULES` (every path also needs its row in ``access.py``)."""
 
 ROUTE_MODULES = ("session_pages", "site_pages", "vendor_pages", "account_pages", "api_register", "api_accounts",
-                 "run_pages", "api_runs")
+                 "record_pages", "api_records", "run_pages", "api_runs")

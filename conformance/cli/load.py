@@ -1,0 +1,174 @@
+"""``s24kit load``: load a relay, a provider or a vendor's central server with Locust.
+
+The kit supplies the user classes (``conformance/load/locustfile.py``) and each worker's share of a
+generated scenario; Locust does the rest — its own process (gevent never touches this one), its
+master/worker distribution, web UI, CSV and HTML reports. When a run ends here (alone, or as the master),
+the kit reads Locust's CSV back and writes the summary against the national targets.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import click
+
+from ..load.settings import TRAFFIC, Settings, locustfile
+from ..load.summary import markdown, summarise
+from ..load.workload import WorkloadError, busiest_provider
+from .params import DEFAULT_STATE, InputFile, InputFolder, OutputFolder, Seconds
+from .usage import OneLineCommand, OneLineError
+
+EXIT_OK, EXIT_FAILURES = 0, 1
+CSV_PREFIX = "locust"
+RESULTS = "locust-final.json"
+
+
+def _certificates(traffic: list[str], state: Path | None, ca: Path | None, cert: Path | None,
+                  key: Path | None) -> tuple[str, dict[str, tuple[str, str]]]:
+    """The CA and each traffic's client certificate: ``--ca/--cert/--key`` for all, or the state's PKI."""
+    roles = [TRAFFIC[t][1] for t in traffic]
+    if cert or key or ca:
+        if not (cert and key and ca):
+            raise OneLineError("--ca, --cert, --key 는 함께 주어야 합니다",
+                               "--ca, --cert and --key go together (or none of them, with --state)")
+        return str(ca.absolute()), {role: (str(cert.absolute()), str(key.absolute())) for role in roles}
+    pki = (state or DEFAULT_STATE) / "pki"
+    files = {"patient-app": "patient-app", "relay": "relay-client", "provider-agent": "provider-agent"}
+    found = {role: (pki / f"{files[role]}.pem", pki / f"{files[role]}.key") for role in roles}
+    missing = [str(p) for pair in found.values() for p in pair if not p.is_file()]
+    if not (pki / "ca.pem").is_file() or missing:
+        where = f"--state {state}" if state else f"{DEFAULT_STATE} (s24kit serve 의 기본 상태 폴더)"
+        raise OneLineError(f"{where}: 시험 인증서가 없습니다 ({', '.join(missing) or pki / 'ca.pem'}): "
+                           f"s24kit serve 의 --state 폴더를 주거나 --ca/--cert/--key 를 주십시오",
+                           f"{where}: no test certificates ({', '.join(missing) or pki / 'ca.pem'}); name the "
+                           f"--state folder of s24kit serve, or give --ca/--cert/--key")
+    return str((pki / "ca.pem").absolute()), {r: (str(c.absolute()), str(k.absolute())) for r, (c, k) in found.items()}
+
+
+def _providers(scenario: Path, given: tuple[str, ...]) -> list[str] | None:
+    if "all" in given:
+        return None
+    if given:
+        return sorted(set(given))
+    try:
+        return [busiest_provider(scenario)]
+    except WorkloadError as exc:
+        raise OneLineError(f"--scenario {exc.message_ko}", f"--scenario {exc.message_en}") from None
+
+
+def _locust_command(traffic: list[str], out: Path, target: str | None, users: int, spawn_rate: float | None,
+                    run_time: float, workers: int, role: str, master_host: str, master_port: int, web: bool,
+                    extra: tuple[str, ...]) -> list[str]:
+    command = [sys.executable, "-m", "locust", "-f", str(locustfile()), "--loglevel", "WARNING"]
+    if role == "worker":
+        return [*command, "--worker", "--master-host", master_host, "--master-port", str(master_port), *extra,
+                *(TRAFFIC[t][0] for t in traffic)]
+    command += ["--host", target or "", "-u", str(users), "-r", f"{spawn_rate or users:g}",
+                "--csv", str(out / CSV_PREFIX), "--html", str(out / "report.html")]
+    command += ["--autostart", "-t", f"{run_time:g}s"] if web else ["--headless", "-t", f"{run_time:g}s"]
+    if role == "master":
+        command += ["--master", "--master-bind-host", master_host, "--master-bind-port", str(master_port),
+                    "--expect-workers", str(workers), "--expect-workers-max-wait", "120"]
+    elif workers > 1:
+        command += ["--processes", str(workers)]
+    return [*command, *extra, *(TRAFFIC[t][0] for t in traffic)]
+
+
+@click.command("load", cls=OneLineCommand)
+@click.option("--traffic", "traffic", multiple=True, type=click.Choice(sorted(TRAFFIC)),
+              help="patients (→ a relay), relay (→ a provider or vendor server), agents (→ a relay); "
+                   "repeat for several. Default: patients.")
+@click.option("--target", metavar="URL",
+              help="Base URL of the target; {provider} in it is replaced by each claim's provider code.")
+@click.option("--scenario", type=InputFolder(), required=True,
+              help="Scenario of s24kit generate (the same seed on every machine of a run).")
+@click.option("--state", type=InputFolder(), help="State folder of s24kit serve: its pki/ (default .s24kit).")
+@click.option("--ca", type=InputFile("text"), help="CA bundle that signed the target's certificate.")
+@click.option("--cert", type=InputFile("text"), help="Client certificate (PEM) for every traffic chosen.")
+@click.option("--key", type=InputFile("text"), help="Its private key (PEM).")
+@click.option("--provider", "providers", multiple=True, metavar="CODE",
+              help="Send the claims of this provider (repeat; 'all': every provider). Default: the provider "
+                   "with the most visits, the one s24kit serve serves.")
+@click.option("--insurer", "insurers", multiple=True, metavar="CODE",
+              help="Address claims only to this insurer (repeat): the insurers the target relay knows. "
+                   "Default: every insurer of each claim.")
+@click.option("--users", "-u", type=click.IntRange(1, 100_000), default=10, show_default=True,
+              help="Concurrent Locust users (in all).")
+@click.option("--spawn-rate", "-r", type=Seconds(min=0.01), help="Users started per second (default: all at once).")
+@click.option("--run-time", "-t", type=Seconds(min=1, max=30 * 86400), default=60, show_default=True,
+              help="Seconds the run lasts.")
+@click.option("--claims", type=click.IntRange(1), help="Claims in all (split between the workers); then users stop.")
+@click.option("--workers", type=click.IntRange(1, 1024), default=1, show_default=True,
+              help="Worker processes: here (with neither --master nor --worker), or expected by --master; give "
+                   "every --worker of the run the same number (the scenario is split in that many parts).")
+@click.option("--master", "role", flag_value="master", help="Be the master of workers on other machines.")
+@click.option("--worker", "role", flag_value="worker", help="Be a worker of the --master-host master.")
+@click.option("--master-host", default="127.0.0.1", show_default=True,
+              help="Address the master binds (--master) or connects to (--worker).")
+@click.option("--master-port", type=click.IntRange(1, 65535), default=5557, show_default=True)
+@click.option("--web", is_flag=True, help="Keep Locust's web UI (http://127.0.0.1:8089) open during the run.")
+@click.option("--out", type=OutputFolder(), default="load-report", show_default=True,
+              help="Folder for Locust's CSV and HTML reports and the kit's summary.")
+@click.option("--record-ids", is_flag=True, help="Each worker writes the request ids it sent to OUT/ids/.")
+@click.option("--poll-wait", type=Seconds(min=0, max=60), default=20, show_default=True,
+              help="Seconds of each long poll (claim status, agent poll).")
+@click.argument("locust_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- LOCUST OPTIONS]")
+def load(traffic: tuple[str, ...], target: str | None, scenario: Path, state: Path | None, ca: Path | None,
+         cert: Path | None, key: Path | None, providers: tuple[str, ...], insurers: tuple[str, ...], users: int,
+         spawn_rate: float | None,
+         run_time: float, claims: int | None, workers: int, role: str | None, master_host: str, master_port: int,
+         web: bool, out: Path, record_ids: bool, poll_wait: float, locust_args: tuple[str, ...]) -> None:
+    """부하 시험 (Locust) / load a relay, provider or vendor server with Locust.
+
+    Patients submitting claims and long-polling their status, the relay pulling documents, provider agents
+    polling — from a generated scenario, split so that no two workers send the same patient or request id.
+    The summary (OUT/summary.md, .json) sets completed claims/s against the national average (3/s), the
+    peak (30/s) and ten times the peak (300/s), with failures by problem code. Exit 0: no failure; 1:
+    failures (see the summary); 2: bad options.
+    """
+    chosen = list(dict.fromkeys(traffic)) or ["patients"]
+    if role != "worker" and not target:
+        raise OneLineError("--target 이 필요합니다 (예: https://127.0.0.1:18443)",
+                           "--target is required (e.g. https://127.0.0.1:18443)")
+    ca_file, certificates = _certificates(chosen, state, ca, cert, key)
+    agent_provider = None
+    wanted = _providers(scenario, providers)
+    if "agents" in chosen:
+        agent_provider = wanted[0] if wanted else busiest_provider(scenario)
+    out = out.absolute()
+    out.mkdir(parents=True, exist_ok=True)
+    results = out / RESULTS
+    results.unlink(missing_ok=True)  # a summary must never come from an earlier run
+    settings = Settings(scenario=str(scenario.absolute()), ca=ca_file, certificates=certificates, providers=wanted,
+                        insurers=sorted(set(insurers)) or None,
+                        workers=workers, run=time.strftime("%H%M%S"), claims=claims,
+                        results=str(results), record_ids=str(out / "ids") if record_ids else None,
+                        poll_wait=poll_wait,
+                        agent_provider=agent_provider)
+    command = _locust_command(chosen, out, target, users, spawn_rate, run_time, workers, role or "local",
+                              master_host, master_port, web, locust_args)
+    try:
+        finished = subprocess.run(command, env=os.environ | settings.to_environment(), check=False)
+    except KeyboardInterrupt:
+        raise OneLineError("중단되었습니다", "interrupted", 130) from None
+    if role == "worker":
+        sys.exit(finished.returncode)
+    if not results.is_file():
+        raise OneLineError(f"Locust 가 결과를 남기지 않았습니다 (종료 코드 {finished.returncode}): "
+                           "위의 Locust 출력을 보십시오",
+                           f"Locust left no results (exit {finished.returncode}); see Locust's output above",
+                           EXIT_FAILURES)
+    summary = summarise(results, chosen)
+    (out / "summary.json").write_text(json.dumps(summary, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    text = markdown(summary)
+    (out / "summary.md").write_text(text, encoding="utf-8")
+    click.echo(text)
+    click.echo(f"보고서 / reports: {out / 'report.html'}, {out / 'summary.md'}, {out / CSV_PREFIX}_*.csv")
+    failed = any(h["failed"] for h in summary["headlines"]) or bool(summary["failures_by_problem"])
+    sys.exit(EXIT_FAILURES if failed else EXIT_OK)
+

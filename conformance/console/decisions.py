@@ -1,0 +1,165 @@
+"""Decisions on the record: accept, reject or suspend a site; certify or reject a product version.
+
+Each decision names who (an approver), when, why and the run it rests on, and is written to ``decisions``
+with the console's Ed25519-signed record over the run's evidence digest (:mod:`..reports.record`), in the same
+transaction as the state change and its audit entry. Accepting a site or certifying a version needs a passing
+run of the right kind for that very subject: a site check of the site, a certification of the version.
+"""
+
+from __future__ import annotations
+
+import json
+import unicodedata
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Connection, insert, select, update
+
+from ..reports.json_report import PROFILE, kit_version
+from ..reports.record import dumps, sign_record
+from . import audit
+from .audit import Actor
+from .db import as_utc, now
+from .register import change_site_state, get_site, get_version
+from .signing import console_signing_key
+from .tables import decisions, product_versions, runs
+from .validation import FieldError, NotFound
+
+SITE_DECISIONS = ("accepted", "rejected", "suspended")
+VERSION_DECISIONS = ("certified", "rejected")
+NEEDS_PASSING_RUN = ("accepted", "certified")
+DECIDERS = ("approver", "admin")
+MAX_REASON = 2_000
+
+
+@dataclass(frozen=True)
+class RunFacts:
+    """What a decision needs to know of a run (read from console-runs' ``runs`` table)."""
+
+    id: int
+    kind: str  # certification | site_check
+    subject_kind: str  # site | product_version
+    subject_id: int
+    verdict: str | None  # pass | fail | None while running
+    evidence_sha256: str | None
+    finished_at: datetime | None
+
+
+def decide(connection: Connection, actor: Actor, role: str, state_dir: Path, *, subject_kind: str, subject_id: int,
+           decision: str, reason: str, run: RunFacts | None) -> dict[str, Any]:
+    """Record ``decision`` on the subject, signed; FieldError (400/403/409) names what is wrong."""
+    if role not in DECIDERS:
+        raise FieldError("decision", "decision: 결정은 approver 이상만 할 수 있습니다",
+                         "decision: only an approver (or admin) may decide", status=403)
+    allowed = SITE_DECISIONS if subject_kind == "site" else VERSION_DECISIONS
+    if decision not in allowed:
+        raise FieldError("decision", f"decision: 다음 중 하나여야 합니다: {', '.join(allowed)}",
+                         f"decision: must be one of: {', '.join(allowed)}")
+    reason = unicodedata.normalize("NFC", (reason or "").strip())
+    if not reason or len(reason) > MAX_REASON:
+        raise FieldError("reason", f"reason: 사유를 1–{MAX_REASON}자로 적으십시오",
+                         f"reason: write why, 1–{MAX_REASON} characters")
+    _check_run(subject_kind, subject_id, decision, run)
+    if subject_kind == "site":
+        site = get_site(connection, subject_id)
+        change_site_state(connection, actor, role, subject_id, {"state": decision, "reason": reason})
+        subject = {"kind": "site", "provider_code": site["provider_code"], "name": site["name"]}
+        if site.get("product_version"):
+            label = site["product_version"]
+            subject["product"] = {"vendor": label["vendor"], "name": label["product"], "version": label["version"]}
+    else:
+        version = get_version(connection, subject_id)
+        _change_version(connection, actor, version, decision, reason, run)
+        subject = {"kind": "product_version",
+                   "product": {"vendor": version["vendor"], "name": version["product"], "version": version["version"]}}
+    when = now()
+    unsigned: dict[str, Any] = {
+        "record": "s24kit-decision-record", "record_version": 1, "profile": PROFILE, "kit_version": kit_version(),
+        "subject": subject, "decision": decision, "decided_by": actor.username, "decided_at": when.isoformat(),
+        "reason": reason}
+    if run is not None:
+        unsigned["run"] = {"id": str(run.id), "kind": run.kind, "verdict": run.verdict or "fail",
+                           "evidence_sha256": run.evidence_sha256}
+        if run.finished_at is not None:
+            unsigned["run"]["finished_at"] = as_utc(run.finished_at).isoformat()
+    record = sign_record(unsigned, console_signing_key(state_dir))
+    decision_id = connection.execute(insert(decisions).values(
+        subject_kind=subject_kind, subject_id=subject_id, decision=decision, account_id=actor.account_id,
+        decided_at=when, reason=reason, run_id=None if run is None else run.id,
+        evidence_digest=None if run is None else run.evidence_sha256, signed_record=dumps(record))
+    ).inserted_primary_key[0]
+    audit.record(connection, actor, "decision.create", subject_kind, subject_id, after={
+        "decision_id": decision_id, "decision": decision, "run_id": None if run is None else run.id,
+        "key_id": record["signature"]["key_id"]})
+    return get_decision(connection, decision_id)
+
+
+def _check_run(subject_kind: str, subject_id: int, decision: str, run: RunFacts | None) -> None:
+    wanted = "site_check" if subject_kind == "site" else "certification"
+    if run is None:
+        if decision in NEEDS_PASSING_RUN:
+            raise FieldError("run_id", f"run_id: {decision} 결정에는 통과한 실행({wanted})이 필요합니다",
+                             f"run_id: a decision {decision} rests on a passing run ({wanted})")
+        return
+    if (run.subject_kind, run.subject_id, run.kind) != (subject_kind, subject_id, wanted):
+        raise FieldError("run_id", f"run_id: 실행 {run.id}는 이 대상의 {wanted} 실행이 아닙니다",
+                         f"run_id: run {run.id} is not a {wanted} run of this subject")
+    if run.verdict is None or not run.evidence_sha256:
+        raise FieldError("run_id", f"run_id: 실행 {run.id}가 아직 끝나지 않았거나 증거 묶음이 없습니다",
+                         f"run_id: run {run.id} has not finished or has no evidence bundle", status=409)
+    if decision in NEEDS_PASSING_RUN and run.verdict != "pass":
+        raise FieldError("run_id", f"run_id: 실행 {run.id}는 통과하지 못했습니다 ({run.verdict})",
+                         f"run_id: run {run.id} did not pass ({run.verdict})", status=409)
+
+
+def _change_version(connection: Connection, actor: Actor, version: dict[str, Any], decision: str, reason: str,
+                    run: RunFacts | None) -> None:
+    values: dict[str, Any] = {"state": decision}
+    if decision == "certified" and run is not None:
+        values.update(certified_run_id=run.id, certified_at=now())
+    moved = connection.execute(update(product_versions).where(
+        product_versions.c.id == version["id"], product_versions.c.state == version["state"]).values(**values)).rowcount
+    if moved != 1:
+        raise FieldError("decision", "decision: 다른 사용자가 방금 이 버전을 바꿨습니다 — 다시 보십시오",
+                         "decision: someone else changed this version just now — look again", status=409)
+    audit.record(connection, actor, "product_version.state", "product_version", version["id"],
+                 {"state": version["state"]}, {**values, "reason": reason})
+
+
+def get_decision(connection: Connection, decision_id: int) -> dict[str, Any]:
+    row = connection.execute(select(decisions).where(decisions.c.id == decision_id)).first()
+    if row is None:
+        raise NotFound("decision", decision_id)
+    return _decision(row)
+
+
+def list_decisions(connection: Connection, subject_kind: str | None = None,
+                   subject_id: int | None = None) -> list[dict[str, Any]]:
+    query = select(decisions).order_by(decisions.c.id.desc())
+    if subject_kind is not None:
+        query = query.where(decisions.c.subject_kind == subject_kind)
+    if subject_id is not None:
+        query = query.where(decisions.c.subject_id == subject_id)
+    return [_decision(row) for row in connection.execute(query.limit(500))]
+
+
+def _decision(row: Any) -> dict[str, Any]:
+    values = dict(row._mapping)
+    values["decided_at"] = as_utc(values["decided_at"]).isoformat()
+    record = values.pop("signed_record")
+    values["record"] = json.loads(record) if record else None
+    return values
+
+
+def run_facts(connection: Connection, run_id: int) -> RunFacts | None:
+    """The run ``run_id`` as a decision sees it, or None when there is no such run."""
+    row = connection.execute(select(runs).where(runs.c.id == run_id)).first()
+    if row is None:
+        return None
+    subject_kind, subject_id = ("site", row.site_id) if row.site_id is not None else ("product_version",
+                                                                                       row.product_version_id)
+    # a run that did not finish has no verdict to rest on, whatever it recorded so far
+    verdict = row.verdict if row.state == "done" else None
+    return RunFacts(row.id, row.kind, subject_kind, subject_id, verdict, row.evidence_sha256, row.finished_at)

@@ -1,0 +1,200 @@
+"""``s24kit load``: Locust in its own processes (a master and two workers on loopback), each worker's share
+of the scenario apart from the others', and the summary with failures grouped by problem code."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from s24kit.conformance.load.summary import problem_code, summarise
+from s24kit.conformance.load.workload import (
+    Feed,
+    Partition,
+    RequestIds,
+    WorkloadError,
+    busiest_provider,
+    share,
+    worker_budget,
+)
+from s24kit.simulator.stack import Stack, StackOptions
+
+from .conftest import generated_scenario
+
+LOAD = [sys.executable, "-m", "s24kit.conformance.cli", "load"]
+RUN_SECONDS = "90"  # the bound in time of every run here; --claims bounds the requests and ends it sooner
+
+
+@pytest.fixture(scope="module")
+def scenario_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return generated_scenario(tmp_path_factory, "--patients", "40", "--seed", "5")
+
+
+@pytest.fixture(scope="module")
+def relay(scenario_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """The kit's relay, insurers and reference provider on loopback; yields (stack, state folder)."""
+    state = tmp_path_factory.mktemp("state")
+    stack = Stack(StackOptions(scenario_dir, state, providers=[busiest_provider(scenario_dir)]))
+    with stack.network() as running:
+        yield running, state
+
+
+# -- the partition -----------------------------------------------------------------------------------------------
+
+def test_workers_share_the_claims_without_sharing_a_patient(scenario_dir: Path) -> None:
+    shares = [share(scenario_dir, Partition(i, 3), None) for i in range(3)]
+    patients = [{item.patient_id for item in part} for part in shares]
+    assert all(patients) and not (patients[0] & patients[1] or patients[0] & patients[2] or patients[1] & patients[2])
+    everything = share(scenario_dir, Partition(0, 1), None)
+    assert sorted(i.claim["request_id"] for part in shares for i in part) == \
+        sorted(i.claim["request_id"] for i in everything)
+
+
+def test_request_ids_of_two_workers_never_meet() -> None:
+    first, second = RequestIds("r1", Partition(0, 2)), RequestIds("r1", Partition(1, 2))
+    ids = [first.next() for _ in range(500)] + [second.next() for _ in range(500)]
+    assert len(set(ids)) == 1000
+
+
+def test_a_run_wide_budget_is_split_exactly() -> None:
+    assert sum(worker_budget(17, Partition(i, 5)) for i in range(5)) == 17
+    assert worker_budget(None, Partition(0, 2)) is None
+
+
+def test_a_feed_stops_at_its_budget_and_repeats_only_when_asked(scenario_dir: Path) -> None:
+    items = share(scenario_dir, Partition(0, 1), None)[:3]
+    once = Feed(items, repeat=False, budget=None)
+    assert [once.next() for _ in range(4)] == [*items, None]
+    repeating = Feed(items, repeat=True, budget=5)
+    given = [repeating.next() for _ in range(6)]
+    assert given[:5] == [*items, *items[:2]] and given[5] is None
+
+
+def test_a_worker_outside_the_partition_count_is_refused() -> None:
+    with pytest.raises(WorkloadError, match="same --workers"):
+        Partition(2, 2)
+
+
+def test_a_provider_without_claims_is_refused(scenario_dir: Path) -> None:
+    with pytest.raises(WorkloadError, match="no claim to send"):
+        share(scenario_dir, Partition(0, 1), frozenset({"99399999"}))
+
+
+# -- the summary ---------------------------------------------------------------------------------------------------
+
+def test_failures_are_grouped_by_problem_code() -> None:
+    assert problem_code("CatchResponseError('problem=forbidden HTTP 403')") == "forbidden"
+    assert problem_code("ConnectionRefusedError(111, 'Connection refused')") == "transport:ConnectionRefusedError"
+
+
+def test_the_kit_process_never_imports_locust() -> None:
+    """Locust patches its process with gevent: the kit's command line must not load it to start a run."""
+    code = ("import sys; from s24kit.conformance.cli import main; import s24kit.conformance.cli.load; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('locust', 'gevent')))")
+    found = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert found.stdout.strip() == "[]"
+
+
+# -- runs ----------------------------------------------------------------------------------------------------------
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def _requests(results: Path, name: str) -> int:
+    return sum(r["requests"] for r in json.loads(results.read_text())["rows"] if r["name"] == name)
+
+
+def test_a_master_and_two_workers_add_up_and_never_repeat_a_request_id(relay, scenario_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    stack, state = relay
+    port = str(_free_port())
+    # what a worker sends is decided by its own command line: the same data options on every worker
+    common = ["--scenario", str(scenario_dir), "--state", str(state), "--workers", "2", "--claims", "12",
+              "--record-ids",
+              "--master-host", "127.0.0.1", "--master-port", port]
+    master = subprocess.Popen([*LOAD, "--master", "--target", stack.urls["relay"], "-u", "4", "-t", RUN_SECONDS,
+                               "--out", str(tmp_path / "master"), *common],
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    workers = [subprocess.Popen([*LOAD, "--worker", "--out", str(tmp_path / f"worker{i}"), *common],
+                                stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True) for i in range(2)]
+    try:
+        output, _ = master.communicate(timeout=180)
+        for each in workers:
+            each.communicate(timeout=60)
+    finally:
+        for process in (master, *workers):
+            process.kill()
+    assert master.returncode == 0, output
+    summary = json.loads((tmp_path / "master" / "summary.json").read_text(encoding="utf-8"))
+    assert summary["failures_by_problem"] == {} and summary["headlines"][0]["completed"] > 0
+
+    counts = [json.loads(p.read_text()) for p in sorted(tmp_path.glob("worker*/ids/*.counts.json"))]
+    assert sorted(c["worker"] for c in counts) == [0, 1]
+    sent = [line.split("\t") for p in sorted(tmp_path.glob("worker*/ids/*.ids"))
+            for line in p.read_text().splitlines()]
+    stats = tmp_path / "master" / "locust-final.json"
+    assert (tmp_path / "master" / "locust_stats.csv").is_file() and (tmp_path / "master" / "report.html").is_file()
+    for name, kind in (("POST /relay/v1/claims", "POST"), ("submitted → final", "CLAIM")):
+        assert _requests(stats, name) == sum(c["requests"].get(f"{kind} {name}", 0) for c in counts) > 0
+    assert _requests(stats, "POST /relay/v1/claims") == len(sent) <= 12
+    ids = Counter(request_id for request_id, _ in sent)
+    assert ids.most_common(1)[0][1] == 1, "a request id was sent twice"
+    by_worker = [{patient for request_id, patient in sent if f"-w{i:03d}-" in request_id} for i in range(2)]
+    assert all(by_worker) and not by_worker[0] & by_worker[1], "two workers sent the same patient"
+
+
+def test_a_refused_certificate_ends_in_the_summary_as_its_problem_code(relay, scenario_dir: Path,
+                                                                       tmp_path: Path) -> None:
+    """Claims sent with the relay's own certificate (not a patient app's) are refused 403 ``forbidden``."""
+    stack, _ = relay
+    pki = stack.pki
+    result = subprocess.run([*LOAD, "--target", stack.urls["relay"], "--scenario", str(scenario_dir),
+                             "--ca", str(pki.ca_cert), "--cert", str(pki["relay-client"].cert),
+                             "--key", str(pki["relay-client"].key), "-u", "1", "-t", RUN_SECONDS, "--claims", "3",
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = summarise(tmp_path / "locust-final.json", ["patients"])
+    assert summary["failures_by_problem"] == {"forbidden": 3}
+    headline = summary["headlines"][0]
+    assert headline["completed"] == 0 and not headline["targets"]["national_average"]["met"]
+    assert "실패 (문제 코드별)" in result.stdout and "`forbidden`: 3" in result.stdout
+    assert result.stdout.index("목표 대비 결과") < result.stdout.index("Against the targets")
+
+
+def test_the_relay_pulls_each_claim_s_documents_from_the_provider(relay, scenario_dir: Path, tmp_path: Path) -> None:
+    stack, state = relay
+    provider = next(url for name, url in stack.urls.items() if name.startswith("provider:"))
+    result = subprocess.run([*LOAD, "--traffic", "relay", "--target", provider, "--scenario", str(scenario_dir),
+                             "--state", str(state), "-u", "2", "-t", RUN_SECONDS, "--claims", "5",
+                             "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["headlines"][0]["completed"] == 5 and summary["failures_by_problem"] == {}
+    assert _requests(tmp_path / "locust-final.json", "POST visits:search") == 5
+
+
+def test_agents_poll_the_relay_with_their_registered_certificate(scenario_dir: Path, tmp_path: Path) -> None:
+    code = busiest_provider(scenario_dir)
+    stack = Stack(StackOptions(scenario_dir, tmp_path / "state", providers=[code], agents=[code]))
+    with stack.network() as running:
+        args = [*LOAD, "--traffic", "agents", "--target", running.urls["relay"], "--scenario", str(scenario_dir),
+                "--poll-wait", "1", "-u", "2", "-t", "5"]
+        result = subprocess.run([*args, "--state", str(tmp_path / "state"), "--out", str(tmp_path / "ok")],
+                                capture_output=True, text=True, timeout=120)
+        refused = subprocess.run([*args, "--ca", str(running.pki.ca_cert), "--cert",
+                                  str(running.pki["patient-app"].cert), "--key", str(running.pki["patient-app"].key),
+                                  "--out", str(tmp_path / "refused")], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    polls = json.loads((tmp_path / "ok" / "summary.json").read_text(encoding="utf-8"))["headlines"][0]
+    assert polls["completed"] > 0 and polls["unit"] == "polls/s"
+    assert refused.returncode == 1
+    assert set(json.loads((tmp_path / "refused" / "summary.json").read_text())["failures_by_problem"]) == {"forbidden"}
