@@ -48,7 +48,8 @@ def _component(rule_method: str, template: str) -> str | None:
     body = openapi()["paths"][path][rule_method.lower()].get("requestBody")
     if body is None:
         return None
-    return body["content"]["application/json"]["schema"]["$ref"].rsplit("/", 1)[-1]
+    json_body = body["content"].get("application/json")  # uploads (CSV, evidence bundles) are fuzzed elsewhere
+    return None if json_body is None else json_body["schema"]["$ref"].rsplit("/", 1)[-1]
 
 
 WRITES = [(rule.method, rule.path, _component(rule.method, rule.path)) for rule in RULES
