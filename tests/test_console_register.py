@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import insert, select, text
 
 from s24kit.conformance.console import register
-from s24kit.conformance.console.audit import SYSTEM
+from s24kit.conformance.console.audit import SYSTEM, Actor
 from s24kit.conformance.console.db import now, prepare
 from s24kit.conformance.console.tables import audit_log, sites
 
@@ -64,9 +64,13 @@ def move(console: Console, role: str, site_id: int, state: str, reason: str = ""
 def test_a_site_goes_from_applied_to_accepted_and_every_step_is_audited(console: Console, version_id: int) -> None:
     site = new_site(console, "31310101", product_version_id=version_id)
     assert site["state"] == "applied" and site["product_version"]["version"] == "7.1.0"
-    for role, state in (("operator", "testing"), ("operator", "passed"), ("approver", "accepted")):
+    for role, state in (("operator", "testing"), ("operator", "passed")):
         answer = move(console, role, site["id"], state, reason=f"to {state}")
         assert answer.status_code == 200 and answer.json()["state"] == state, answer.text
+    # Accepting is a decision on the record (who, why, on which run, signed): never a bare state change.
+    refused = move(console, "approver", site["id"], "accepted", reason="to accepted")
+    assert refused.status_code == 409 and "/api/v1/decisions" in refused.text, refused.text
+    decide(console, site["id"], "accepted")
     entries = console.api("admin").get("/api/v1/audit", params={"object_kind": "site",
                                                                  "object_id": str(site["id"])})
     assert_documented("GET", "/api/v1/audit", entries)
@@ -81,7 +85,10 @@ def test_a_site_goes_from_applied_to_accepted_and_every_step_is_audited(console:
 def test_an_illegal_transition_is_refused_with_a_clear_message(console: Console, path: tuple, target: str) -> None:
     site = new_site(console, f"{next(FRESH_CODES):08d}")
     for state in path:
-        assert move(console, "admin", site["id"], state).status_code == 200
+        if state in register.DECISION_STATES:
+            decide(console, site["id"], state)
+        else:
+            assert move(console, "admin", site["id"], state).status_code == 200
     answer = move(console, "admin", site["id"], target)
     assert answer.status_code == 409, answer.text
     problem = answer.json()
@@ -97,7 +104,16 @@ def test_decisions_need_an_approver(console: Console) -> None:
     move(console, "operator", site["id"], "passed")
     refused = move(console, "operator", site["id"], "accepted")
     assert refused.status_code == 403 and refused.json()["errors"][0]["field"] == "state"
-    assert move(console, "approver", site["id"], "rejected").status_code == 200
+    bare = move(console, "approver", site["id"], "rejected")
+    assert bare.status_code == 409 and bare.json()["errors"][0]["field"] == "state", bare.text
+
+
+def decide(console: Console, site_id: int, state: str) -> None:
+    """Move ``site_id`` into a decision state as :mod:`decisions` does (an approver, the decision recorded)."""
+    with console.database.engine.begin() as connection:
+        approver = connection.execute(text("SELECT id FROM accounts WHERE role = 'approver'")).scalar_one()
+        register.change_site_state(connection, Actor(approver, "approver"), "approver", site_id,
+                                   {"state": state, "reason": f"to {state}"}, decided=True)
 
 
 def test_the_store_itself_enforces_the_transitions(console: Console) -> None:

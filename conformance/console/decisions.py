@@ -64,7 +64,8 @@ def decide(connection: Connection, actor: Actor, role: str, state_dir: Path, *, 
     _check_run(subject_kind, subject_id, decision, run)
     if subject_kind == "site":
         site = get_site(connection, subject_id)
-        change_site_state(connection, actor, role, subject_id, {"state": decision, "reason": reason})
+        change_site_state(connection, actor, role, subject_id, {"state": decision, "reason": reason},
+                          decided=True)
         subject = {"kind": "site", "provider_code": site["provider_code"], "name": site["name"]}
         if site.get("product_version"):
             label = site["product_version"]

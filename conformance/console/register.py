@@ -306,9 +306,10 @@ def update_site(connection: Connection, actor: Actor, site_id: int, data: Any) -
 
 
 def change_site_state(connection: Connection, actor: Actor, role: str | None, site_id: int,
-                      data: Any) -> dict[str, Any]:
+                      data: Any, *, decided: bool = False) -> dict[str, Any]:
     """Move a site to ``data["state"]`` when :data:`SITE_TRANSITIONS` allows it from where it is.
-    ``role`` is the caller's (``None``: the console itself, e.g. a run's result)."""
+    ``role`` is the caller's (``None``: the console itself, e.g. a run's result); a person moves a site into a
+    decision state only through :mod:`.decisions` (``decided``), which records who, why, on which run, signed."""
     values = check("StateChange", data)
     target, reason = values["state"], unicodedata.normalize("NFC", values.get("reason", ""))
     if role is not None and target in DECISION_STATES and role not in ("approver", "admin"):
@@ -322,6 +323,11 @@ def change_site_state(connection: Connection, actor: Actor, role: str | None, si
         raise _conflict("state",
                         f"state: {source} 에서 {target} 로 바꿀 수 없습니다 (가능: {', '.join(allowed) or '없음'})",
                         f"state: a site cannot go from {source} to {target} (allowed: {', '.join(allowed) or 'none'})")
+    if role is not None and target in DECISION_STATES and not decided:
+        raise _conflict("state", f"state: {target} 는 결정입니다 — 결정 기록(POST /api/v1/decisions, 사이트 화면의 "
+                                 "결정 양식)으로 사유와 근거 실행을 남기십시오",
+                        f"state: {target} is a decision — record it (POST /api/v1/decisions, or the decision form "
+                        "of the site page) with the reason and the run it rests on")
     when = now()
     moved = connection.execute(update(sites).where(sites.c.id == site_id, sites.c.state == source)
                                .values(state=target, state_changed_at=when, updated_at=when)).rowcount
