@@ -33,9 +33,14 @@ RUN_WAIT = 300.0  # a full-suite certification or a batch
 
 
 def _wait_for(predicate, what: str, limit: float = PAGE_WAIT):
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
-        found = predicate()
+        try:
+            found = predicate()
+        except (NoSuchElementException, StaleElementReferenceException):
+            found = None  # the page was reloaded or redrawn (live updates) under the lookup: look again
         if found:
             return found
         time.sleep(0.3)
