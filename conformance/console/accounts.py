@@ -35,6 +35,9 @@ class Account:
     disabled: bool
     must_change_password: bool
     password_changed_at: datetime
+    #: Changes with every password (the hash carries a fresh salt); timestamps are to the second, and two
+    #: passwords set within one second must still end the sessions opened with the first.
+    password_stamp: str = ""
 
     @property
     def actor(self) -> Actor:
@@ -51,12 +54,16 @@ def at_least(role: str, minimum: str) -> bool:
 
 def _account(row: Any) -> Account:
     return Account(row.id, row.username, row.role, bool(row.disabled), bool(row.must_change_password),
-                   row.password_changed_at)
+                   row.password_changed_at, _stamp_of(row.password_hash))
+
+
+def _stamp_of(password_hash: str) -> str:
+    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
 
 
 def _columns() -> list[Any]:
     return [accounts.c.id, accounts.c.username, accounts.c.role, accounts.c.disabled,
-            accounts.c.must_change_password, accounts.c.password_changed_at]
+            accounts.c.must_change_password, accounts.c.password_changed_at, accounts.c.password_hash]
 
 
 def hash_password(password: str) -> str:
@@ -86,12 +93,12 @@ def create_account(connection: Connection, actor: Actor, username: str, role: st
         raise FieldError("username", f"username: 사용자 {username} 가 이미 있습니다",
                          f"username: user {username} exists", status=409)
     check_new_password(password, username)
-    when = now()
-    values = {"username": username, "password_hash": hash_password(password), "role": role, "disabled": False,
+    when, hashed = now(), hash_password(password)
+    values = {"username": username, "password_hash": hashed, "role": role, "disabled": False,
               "must_change_password": must_change_password, "password_changed_at": when, "created_at": when}
     new_id = connection.execute(insert(accounts).values(**values)).inserted_primary_key[0]
     audit.record(connection, actor, "account.create", "account", new_id, after={"id": new_id, **values})
-    return Account(new_id, username, role, False, must_change_password, when)
+    return Account(new_id, username, role, False, must_change_password, when, _stamp_of(hashed))
 
 
 def authenticate(connection: Connection, username: str, password: str) -> Account | None:
@@ -129,13 +136,13 @@ def change_password(connection: Connection, account: Account, current: str, new:
     if current == new:
         raise FieldError("new_password", "새 비밀번호가 현재 비밀번호와 같습니다",
                          "the new password equals the current one")
-    when = now()
+    when, hashed = now(), hash_password(new)
     connection.execute(update(accounts).where(accounts.c.id == account.id).values(
-        password_hash=hash_password(new), must_change_password=False, password_changed_at=when))
+        password_hash=hashed, must_change_password=False, password_changed_at=when))
     audit.record(connection, account.actor, "account.password", "account", account.id,
                  before={"must_change_password": account.must_change_password},
                  after={"must_change_password": False})
-    return Account(account.id, account.username, account.role, account.disabled, False, when)
+    return Account(account.id, account.username, account.role, account.disabled, False, when, _stamp_of(hashed))
 
 
 def list_accounts(connection: Connection) -> list[dict[str, Any]]:

@@ -25,7 +25,7 @@ from ...simulator.problems import problem
 from . import accounts
 from .access import RULES, WHILE_PASSWORD_CHANGE, Rule, path_known, rule_for
 from .accounts import Account
-from .db import Database, as_utc
+from .db import Database
 
 SESSION_ACCOUNT, SESSION_STAMP, SESSION_CSRF = "account", "stamp", "csrf"
 CSRF_FIELD, CSRF_HEADER = "csrf_token", "x-csrf-token"
@@ -59,8 +59,7 @@ def log_out(request: Request) -> None:
 
 def _stamp(account: Account) -> str:
     # A session is valid while the password it was opened with stands: a change or reset ends every other one.
-    changed = as_utc(account.password_changed_at)
-    return changed.isoformat() if changed else ""
+    return account.password_stamp
 
 
 def wants_html(scope: Scope) -> bool:
