@@ -165,18 +165,8 @@ def mutual_tls_required(session: Session) -> Outcome:
                                                                          client=client)]
     finally:
         client.close()
-    served = [ex for ex in tries if _refused(ex) is False]
-    if served:
-        return failed("인증서 없는 클라이언트에 응답했습니다 / answered a client without a certificate",
-                      *[session.evidence(ex, f"인증서 없이 {ex.answered} / {ex.answered} without a certificate",
-                                         expected="TLS 거절 또는 401/403 / TLS refusal or 401/403",
-                                         actual=ex.answered) for ex in served])
-    unclear = [ex for ex in tries if _refused(ex) is None]
-    if unclear:
-        return warned("거절 여부를 확인하지 못했습니다 (시간 초과) / refusal not confirmed (timed out)",
-                      *[session.evidence(ex, ex.error or "", actual=ex.error) for ex in unclear])
-    how = "; ".join(ex.answered for ex in tries)
-    return passed(f"인증서 없는 연결 거절 / refused without a certificate: {how}")
+    return _refusals(session, tries, ("인증서 없는 클라이언트", "a client without a certificate"),
+                     ("인증서 없이", "without a certificate"), "TLS 거절 또는 401/403 / TLS refusal or 401/403")
 
 
 @check("S24-SEC-006")
@@ -195,18 +185,28 @@ def relay_role_only(session: Session) -> Outcome:
             tries.append(session.ask(FETCH, session.fetch_body(query, visits[:1]), client=client))
     finally:
         client.close()
+    return _refusals(session, tries, (f"{role} 역할 인증서", f"a certificate of role {role}"),
+                     (f"{role} 인증서로", f"with a {role} certificate"),
+                     "403 forbidden (또는 TLS 거절 / or a TLS refusal)")
+
+
+def _refusals(session: Session, tries: list[Exchange], caller: tuple[str, str], sent: tuple[str, str],
+              expected: str) -> Outcome:
+    """Fail when ``caller`` was served, warn when a refusal could not be confirmed, pass when every try was refused.
+
+    ``caller``: who was refused, as "(ko) / (en)" names it; ``sent``: how each request went, in the evidence.
+    """
     served = [ex for ex in tries if _refused(ex) is False]
     if served:
-        return failed(f"{role} 역할 인증서에 응답했습니다 / answered a certificate of role {role}",
-                      *[session.evidence(ex, f"{role} 인증서로 {ex.answered} / {ex.answered} with a {role} certificate",
-                                         expected="403 forbidden (또는 TLS 거절 / or a TLS refusal)",
-                                         actual=ex.answered) for ex in served])
+        return failed(f"{caller[0]}에 응답했습니다 / answered {caller[1]}",
+                      *[session.evidence(ex, f"{sent[0]} {ex.answered} / {ex.answered} {sent[1]}",
+                                         expected=expected, actual=ex.answered) for ex in served])
     unclear = [ex for ex in tries if _refused(ex) is None]
     if unclear:
         return warned("거절 여부를 확인하지 못했습니다 (시간 초과) / refusal not confirmed (timed out)",
                       *[session.evidence(ex, ex.error or "", actual=ex.error) for ex in unclear])
     how = "; ".join(ex.answered for ex in tries)
-    return passed(f"{role} 역할 인증서 거절 / refused a {role} certificate: {how}")
+    return passed(f"{caller[0]} 거절 / refused {caller[1]}: {how}")
 
 
 def _owners(session: Session) -> dict[str, str]:
