@@ -25,6 +25,7 @@ from datetime import date, timedelta
 from random import Random
 from typing import Any
 
+from ...schemas.codes import dispensed_product
 from ..documents import Billed, medical_documents, pharmacy_receipt, prescription
 from ..documents import last_valid_day as _last_valid_day
 from .catalog import (
@@ -51,6 +52,12 @@ AID1_FIXED = {"clinic": 1000, "public_health": 0, "hospital": 1500, "general": 1
 SEVERE_RATE = 0.05
 INPATIENT_RATE = 0.2
 TRAFFIC_SHARE = 0.1  # injuries that are traffic injuries
+#: Outpatient receipts showing a 감면·할인 (staff, family, local-resident discounts) and the share of the
+#: non-covered amount waived (docs/domain.md §2.1: the kit's chosen shares).
+DISCOUNTED_VISITS = 0.02
+DISCOUNT_SHARE = 0.1
+#: Prescriptions written by generic name (일반명 처방, HIRA 주성분코드): a small share in Korea.
+GENERIC_NAME_PRESCRIPTIONS = 0.03
 _ROOMS = Weighted([(code, p) for code, p, *_ in ROOMS])
 _ROOM_INFO = {code: (label, difference) for code, _, label, difference in ROOMS}
 _MEALS = Weighted(list(MEALS))
@@ -238,12 +245,13 @@ class Builder:
         rate, fixed = outpatient_terms(patient, provider.tier, severe, items)
         if consultation_in_full(patient, provider.tier, severe):
             items = [replace(i, copay_rate=1.0) if i.category == "ENAMT" and i.covered else i for i in items]
-        night = (item.emergency and chance(rng, 0.6)) or item.day.weekday() == 6 or chance(rng, 0.04)
+        night = (item.emergency and chance(rng, 0.6)) or chance(rng, 0.04)
         receipt, statement = medical_documents(
             visit_id=visit_id, receipt_number=receipt_no, statement_number=statement_no, setting="outpatient",
             patient=patient.block, patient_category=patient.category, provider=provider.block,
             department=item.department, period=(day, day), items=items, copay_rate=rate,
-            diagnosis_codes=item.diagnoses, night_or_holiday=night, fixed_copay=fixed)
+            diagnosis_codes=item.diagnoses, night=night, fixed_copay=fixed,
+            discount_share=DISCOUNT_SHARE if chance(rng, DISCOUNTED_VISITS) else 0.0)
         documents = [receipt, statement]
         visit = Visit(visit_id, number, kind.name, item.episode, provider, "outpatient", item.day, item.day,
                       item.department, item.diagnoses, item.accident, documents, old=item.old)
@@ -329,6 +337,8 @@ class Builder:
                 chosen.append(code)
         days = between(rng, *kind.rx_days) if kind.rx else 3
         medications = [medication(rng, code, days) for code in chosen]
+        if chance(rng, GENERIC_NAME_PRESCRIPTIONS):  # 일반명 처방: the pharmacy picks the product
+            medications = [{**m, "drug_code": DRUGS[m["drug_code"]]["generic_code"]} for m in medications]
         provider = visit.provider
         name, licence = uniform_choice(rng, provider.doctors)
         dentist = provider.facility_type in ("41", "51")
@@ -355,9 +365,10 @@ class Builder:
         compact = day.strftime("%Y%m%d")
         visit_id = f"V-{pharmacy.code}-{patient.index:08d}-{number:03d}"
         days = max(m["days"] for m in rx["medications"])
-        controlled = any(DRUGS[m["drug_code"]]["atc"].startswith(CONTROLLED_ATC) for m in rx["medications"])
+        products = [dispensed_product(m["drug_code"]) for m in rx["medications"]]
+        controlled = any(DRUGS[code]["atc"].startswith(CONTROLLED_ATC) for code in products)
         fees = pharmacy_fees(days, controlled)
-        prices = {m["drug_code"]: DRUGS[m["drug_code"]]["unit_price"] for m in rx["medications"]}
+        prices = {code: DRUGS[code]["unit_price"] for code in products}
         rate, fixed = pharmacy_terms(patient, visit.provider.tier, is_severe(visit.diagnoses), fees, rx, prices,
                                      is_mild(rx["diagnosis_codes"] or visit.diagnoses))
         doc = pharmacy_receipt(
@@ -365,7 +376,7 @@ class Builder:
             dispensing_date=day.isoformat(), pharmacy=pharmacy.block,
             pharmacist=uniform_choice(rng, pharmacy.pharmacists),
             patient=patient.block, patient_category=patient.category, fees=fees, drug_prices=prices,
-            copay_rate=rate, night_or_holiday=night if day == visit.start else chance(rng, 0.03), fixed_copay=fixed)
+            copay_rate=rate, night=night if day == visit.start else chance(rng, 0.03), fixed_copay=fixed)
         self.visits.append(Visit(visit_id, number, visit.kind, visit.episode, pharmacy, "pharmacy", day, day, None,
                                  visit.diagnoses, visit.accident, [doc], prescribed_by=visit.visit_id, old=visit.old))
 
@@ -491,7 +502,8 @@ def pharmacy_terms(patient: Patient, prescriber_tier: str, severe: bool, fees: l
         return rate * 0.7, None
     if patient.age >= 65 and prescriber_tier in ("clinic", "public_health", "hospital"):
         total = sum(fee for *_, fee in fees) + sum(
-            round(prices[m["drug_code"]] * m["dose"] * m["times_per_day"] * m["days"]) for m in rx["medications"])
+            round(prices[dispensed_product(m["drug_code"])] * m["dose"] * m["times_per_day"] * m["days"])
+            for m in rx["medications"])
         if total <= 10_000:
             return rate, 1000
         if total <= 12_000:
