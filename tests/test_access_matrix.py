@@ -54,6 +54,10 @@ POLICY: dict[str, dict[str, frozenset[str] | None]] = {
         "/insurer/v1/claims/{receipt_number}": frozenset({"relay"}),
         ADMIN: frozenset({"admin"}),
     },
+    "register": {
+        "/register/v1/health": None,
+        "/register/v1/lookups": frozenset({"insurer"}),
+    },
     "provider": {
         "/s24/v1/health": None,
         "/s24/v1/visits:search": frozenset({"relay"}),
@@ -123,7 +127,8 @@ async def _send(client: Any, method: str, path: str) -> httpx.Response:
 
 
 def _apps(stack: Stack) -> dict[str, Any]:
-    return {"relay": stack.relay_app, **{f"insurer:{c}": a for c, a in stack.insurer_apps.items()},
+    return {"relay": stack.relay_app, "register": stack.register_app,
+            **{f"insurer:{c}": a for c, a in stack.insurer_apps.items()},
             **{f"provider:{c}": a for c, a in stack.provider_apps.items()}}
 
 

@@ -104,6 +104,7 @@ def describe(stack: Stack, sample: Path | None, console: Console) -> None:
     for column in ("역할 / party", "URL", "비고 / notes"):
         table.add_column(column, overflow="fold")
     table.add_row("relay 중계기관", stack.urls["relay"], "claims, events, agent/poll, /__admin/")
+    table.add_row("register 중복가입 조회", stack.urls["register"], "lookups (insurer certificates only)")
     for name, url in stack.urls.items():
         if name.startswith("insurer:"):
             behaviour = stack.insurer_configs[name.split(":", 1)[1]].behaviour
