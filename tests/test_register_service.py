@@ -117,9 +117,10 @@ def test_the_served_register_answers_insurers_over_mutual_tls_only(scenario, tmp
         with httpx.Client(verify=running.pki.client_context("relay-client"), base_url=url) as client:
             refused = client.post(LOOKUPS, json={"identity_token": token})
         assert refused.status_code == 403 and refused.json()["code"] == "forbidden"
-        with httpx.Client(verify=running.pki.client_context(None), base_url=url) as client:
-            with pytest.raises(httpx.TransportError):  # no client certificate: no handshake
-                client.post(LOOKUPS, json={"identity_token": token})
+        # no client certificate: no handshake
+        with httpx.Client(verify=running.pki.client_context(None), base_url=url) as client, \
+                pytest.raises(httpx.TransportError):
+            client.post(LOOKUPS, json={"identity_token": token})
 
 
 async def test_the_stack_insurers_ask_the_register_and_share_the_loss(scenario, tmp_path):
