@@ -13,7 +13,7 @@ from fractions import Fraction
 from typing import Any
 
 from ..schemas.codes import dispensed_product
-from ..schemas.rules.holiday_mark import is_holiday
+from ..schemas.kr_calendar import is_holiday
 from ..schemas.rules.receipt import COLUMNS, floor10
 from ..schemas.rules.rounding import COPAY_UNIT, TOTAL_UNIT, truncate
 from ..schemas.rules.statement import LINE_COLUMNS, expected_line_total

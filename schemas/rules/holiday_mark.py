@@ -2,32 +2,24 @@
 
 The forms mark night (야간) and holiday (공휴일) care apart (별지 제6호·제11호서식: □야간 □공휴일). The holiday
 surcharge applies on Sundays and on the public holidays of 관공서의 공휴일에 관한 규정, substitute holidays
-included; the calendar is the maintained ``holidays`` library's (docs/domain.md §2.1). Night care has no date
-to check it against: the documents carry no time of day.
+included; the calendar is schemas/kr_calendar.py, from the maintained ``holidays`` library (docs/domain.md
+§2.1). Night care has no date to check it against: the documents carry no time of day.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import date
-from functools import cache
-from typing import Any
 
 from .registry import Document, Violation, rule
 
-SUNDAY = 6
-
-
-@cache
-def _korean_holidays(year: int) -> Any:
-    import holidays  # here: the library loads a hundred modules, which `s24kit rules --help` must not
-
-    return holidays.country_holidays("KR", years=year)
-
 
 def is_holiday(day: date) -> bool:
-    """Whether the holiday surcharge applies on ``day``: a Sunday or a Korean public holiday."""
-    return day.weekday() == SUNDAY or day in _korean_holidays(day.year)
+    """Whether the holiday surcharge applies on ``day``: a Sunday or a Korean public holiday (the kit's one
+    calendar, schemas/kr_calendar.py)."""
+    from ..kr_calendar import is_holiday as on_calendar  # here: `s24kit rules --help` must not load the calendar
+
+    return on_calendar(day)
 
 
 def _day_of_care(doc: Document) -> tuple[str, str] | None:
