@@ -203,3 +203,23 @@ def test_a_non_covered_discount_reaches_the_big_three_last():
                                                       big_three=[("manual_therapy", 150_000)]), 0, 30_000)
     assert validate_documents(documents, TODAY) == []
     assert adjudicate(documents, GEN4, None, claim_date="2026-10-20").total == 98_000
+
+
+# -- the generator writes discounts and generic-name prescriptions, valid ones ----------------------------------
+
+def test_generated_scenarios_show_discounts_and_generic_name_prescriptions(tmp_path_factory):
+    from .conftest import generated_scenario
+
+    scenario = generated_scenario(tmp_path_factory, "--patients", "120", "--seed", "5")
+    documents = [json.loads(line) for line in (scenario / "expected" / "documents.jsonl").read_text().splitlines()]
+    discounted = [d for d in documents if d["document_type"] == "medical_receipt" and "discount" in d["totals"]]
+    generic = [d for d in documents if d["document_type"] == "prescription"
+               and any(not m["drug_code"].isdigit() for m in d["medications"])]
+    assert discounted and generic
+    for receipt in discounted:
+        totals = receipt["totals"]
+        assert totals["discount"]["non_covered"] > 0 and totals["discount"]["non_covered"] % 10 == 0
+        assert totals["amount_due"] == (totals["patient_total"] - totals["discount"]["non_covered"]) // 10 * 10
+        assert validate_document(receipt, today=TODAY) == []
+    seed = [json.loads(line) for line in (scenario / "emr-seed" / "visits.jsonl").read_text().splitlines()]
+    assert sum(1 for v in seed if v["discount_non_covered"]) == len(discounted)

@@ -260,6 +260,11 @@ class Builder:
         self.count = 0
         self.visits: list[Visit] = []
 
+    def _aside(self, what: str, key: str) -> Random:
+        """A draw of its own for a detail added later (discounts, generic names): drawing it from the patient's
+        stream would change every visit after it, and so every seeded scenario the tests rely on."""
+        return Random(f"{self.ctx.options.seed}:{what}:{key}")
+
     def build(self, planned: list[Planned]) -> list[Visit]:
         planned.sort(key=lambda p: (p.day, p.episode, p.seq))
         for item in planned:
@@ -309,7 +314,7 @@ class Builder:
             patient=patient.block, patient_category=patient.category, provider=provider.block,
             department=item.department, period=(day, day), items=items, copay_rate=rate,
             diagnosis_codes=item.diagnoses, night=night, holiday=holiday, fixed_copay=fixed,
-            discount_share=DISCOUNT_SHARE if chance(rng, DISCOUNTED_VISITS) else 0.0)
+            discount_share=DISCOUNT_SHARE if chance(self._aside("discount", visit_id), DISCOUNTED_VISITS) else 0.0)
         documents = [receipt, statement]
         visit = Visit(visit_id, number, kind.name, item.episode, provider, "outpatient", item.day, item.day,
                       item.department, item.diagnoses, item.accident, documents, old=item.old, at=at)
@@ -395,7 +400,7 @@ class Builder:
                 chosen.append(code)
         days = between(rng, *kind.rx_days) if kind.rx else 3
         medications = [medication(rng, code, days) for code in chosen]
-        if chance(rng, GENERIC_NAME_PRESCRIPTIONS):  # 일반명 처방: the pharmacy picks the product
+        if chance(self._aside("generic", visit.visit_id), GENERIC_NAME_PRESCRIPTIONS):  # 일반명: pharmacy picks
             medications = [{**m, "drug_code": DRUGS[m["drug_code"]]["generic_code"]} for m in medications]
         provider = visit.provider
         name, licence = uniform_choice(rng, provider.doctors)
