@@ -20,6 +20,10 @@ import argparse
 import asyncio
 import contextlib
 import json
+import os
+import shutil
+import signal
+import subprocess
 import sys
 import tempfile
 import time
@@ -115,9 +119,35 @@ def echo_server(stack: Stack, single: bool):
         yield url
 
 
+@contextlib.contextmanager
+def profiled(stack: Stack, folder: Path | None, level: int):
+    """With ``--profile DIR``: py-spy records each party's process while the claims run (raw collapsed stacks,
+    one file per party and level; summarise them with benchmarks/profile_summary.py)."""
+    if folder is None or stack.processes is None:
+        yield
+        return
+    spy = shutil.which("py-spy", path=f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}")
+    if spy is None:
+        sys.exit("--profile: py-spy is not installed (pip install -e '.[bench]')")
+    folder.mkdir(parents=True, exist_ok=True)
+    recorders = [subprocess.Popen([spy, "record", "--format", "raw", "--rate", "200",
+                                   "--nonblocking", "--pid", str(pid), "--output",
+                                   str(folder / f"{name.replace(':', '-')}-c{level}.txt")],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                 for name, pid in stack.processes.pids().items()]
+    try:
+        yield
+    finally:
+        for recorder in recorders:
+            recorder.send_signal(signal.SIGINT)  # py-spy writes its file when interrupted
+        for recorder in recorders:
+            recorder.wait(30)
+
+
 def measure(stack: Stack, claims: list[dict], level: int, args: argparse.Namespace) -> dict[str, Any]:
     first = last_exchange(stack)
-    run = asyncio.run(drive_claims(stack, claims, level, args.seconds))
+    with profiled(stack, args.profile, level):
+        run = asyncio.run(drive_claims(stack, claims, level, args.seconds))
     latencies = run["latencies"]
     if not latencies:
         return {"concurrency": level, "measured": False, "why": f"no claim completed ({run['failures']} failed)"}
@@ -143,6 +173,7 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20.0, help="Bound on each measured phase.")
     parser.add_argument("--tenants", type=int, default=50, help="Clinics the vendor's server answers for.")
     parser.add_argument("--single", action="store_true", help="Every party in this one process (as before).")
+    parser.add_argument("--profile", type=Path, help="Record each party's process with py-spy into this folder.")
     args = parser.parse_args()
     levels = [int(level) for level in args.levels.split(",")]
 

@@ -337,6 +337,7 @@ class Relay:
         if not host_allowed(base, self.config.allowed_provider_hosts):
             raise Permanent(f"base_url {base} is not loopback nor an allowed provider host")
         party = {"s24_party": f"provider:{registration.code}"}
+        await self.store.durable()  # nothing leaves the relay before what it committed is on disk
         try:
             if registration.server_cert_sha256:
                 # The pin is checked on the health call, which carries no personal data, so a connector
@@ -370,6 +371,7 @@ class Relay:
                       "callback_url": f"{self.config.callback_base.rstrip('/')}/relay/v1/claims/"
                                       f"{claim_row['claim_id']}/events"}
         url = self.config.insurers[code].rstrip("/") + "/insurer/v1/claims"
+        await self.store.durable()
         try:
             response = await self.client.post(url, json=submission, extensions={"s24_party": f"insurer:{code}"},
                                               timeout=self.config.request_timeout)
