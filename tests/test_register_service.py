@@ -90,7 +90,7 @@ async def test_the_client_says_when_the_register_does_not_answer():
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
-    return generated_scenario(tmp_path_factory, "--patients", "6", "--seed", "9")  # a patient insured twice
+    return generated_scenario(tmp_path_factory, "--patients", "6", "--seed", "39")  # a patient insured twice
 
 
 def _insured_twice(scenario: Path) -> tuple[str, dict[str, str]]:
