@@ -73,7 +73,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
-    return generated_scenario(tmp_path_factory, "--patients", "6", "--seed", "9")  # a patient insured twice
+    # seed 39: a patient insured at INSA and INSB, and no other insurer in the scenario
+    return generated_scenario(tmp_path_factory, "--patients", "6", "--seed", "39")
 
 
 def _stack(scenario: Path, state: Path, **options: Any) -> Stack:

@@ -153,7 +153,7 @@ def episode(rng: Random, patient: Patient, kind: Kind, window: tuple[date, date]
             day: date | None = None, provider: tuple[Provider, str] | None = None, visits: int | None = None,
             exclude: str | None = None) -> list[Planned]:
     """One episode of ``kind``: its visits (or its stay), all at one provider."""
-    picked = provider or ctx.network.pick(rng, kind, patient.sido, exclude)
+    picked = provider or ctx.network.pick(rng, kind, patient, exclude)
     diagnoses = kind.diagnoses_for(patient.sex)
     if picked is None or not diagnoses:
         return []
@@ -410,7 +410,7 @@ class Builder:
         day = min(visit.start + timedelta(days=offset), last_valid, self.ctx.options.end)
         assert visit.at is not None
         at = later_today(rng, visit.at) if day == visit.start else visit_time(rng, day)
-        pharmacy = self.ctx.network.pharmacy(rng, patient.sido, visit.provider)
+        pharmacy = self.ctx.network.pharmacy(rng, patient, visit.provider)
         number = self._number()
         compact = day.strftime("%Y%m%d")
         visit_id = f"V-{pharmacy.code}-{patient.index:08d}-{number:03d}"
