@@ -49,29 +49,34 @@ _RRN_LENGTH = 13
 _SCANNED: ContextVar[tuple[Any, Scan | None] | None] = ContextVar("s24kit_scanned", default=None)
 
 
-#: The types json.loads makes: any other (a subclass) is judged by what it is an instance of.
-_JSON_TYPES = frozenset({str, dict, list, float, int, bool, type(None)})
-
-
 def _scan(value: Any) -> Scan:
     texts: list[str] = []
     long_texts: list[str] = []
     has_float = False
+    add, add_long = texts.append, long_texts.append
     pending: list[Any] = [[value]]  # a loop, not recursion: a hostile document may nest deeper than Python's stack
+    push, pop = pending.append, pending.pop
     while pending:
-        item = pending.pop()
+        item = pop()
         for member in item.values() if isinstance(item, dict) else item:
-            kind = type(member)
-            if kind not in _JSON_TYPES:
-                kind = next((t for t in (str, dict, list, float) if isinstance(member, t)), None)
+            kind = type(member)  # the exact types json.loads makes first, without a call
             if kind is str:
-                texts.append(member)
+                add(member)
                 if len(member) >= _RRN_LENGTH:
-                    long_texts.append(member)
+                    add_long(member)
+            elif kind is int:
+                continue
             elif kind is dict or kind is list:
-                pending.append(member)
+                push(member)
             elif kind is float:
                 has_float = True
+            elif kind is not bool and member is not None:  # a subclass: judged by what it is an instance of
+                if isinstance(member, str):
+                    push([str(member)])
+                elif isinstance(member, dict | list):
+                    push(member)
+                elif isinstance(member, float):
+                    has_float = True
     return Scan("\n".join(texts), "\n".join(long_texts), has_float)
 
 
