@@ -426,7 +426,16 @@ def party_server(options: StackOptions, urls: dict[str, str], name: str,
     party's process serves (:mod:`.processes`, ``network(processes=True)``)."""
     stack = Stack(options)
     stack.urls = dict(urls)
+    if name == REGISTER and options.persistent:  # a journal file has one writer: the relay's is the relay's
+        stack.journal = Journal(register_journal(options.state_dir))
     return stack.party_app(name, worker), stack.server_tls(name)
+
+
+def register_journal(state_dir: Path) -> Path:
+    """The journal file of the 중복가입 register when it runs in its own process."""
+    path = state_dir / "journal-register.sqlite"
+    private_file(path)
+    return path
 
 
 def worker_journal(state_dir: Path, worker: int) -> Path:

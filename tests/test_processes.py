@@ -12,6 +12,7 @@ import httpx
 import pytest
 
 from s24kit.simulator.insurer.config import InsurerConfig
+from s24kit.simulator.journal import Journal
 from s24kit.simulator.processes import ServerSpec, serving_in_processes
 from s24kit.simulator.serving import ServeError, bind
 from s24kit.simulator.stack import Stack, StackOptions
@@ -63,6 +64,10 @@ def test_parties_in_their_own_processes_pay_the_expected_amounts(scenario, tmp_p
                 assert insurer["state"] == ("paid" if expected > 0 else "denied"), status
                 assert insurer.get("payout_total", 0) == (expected if expected > 0 else 0)
         assert running.journal.search(party="relay→provider:*", limit=5), "the relay's process journals its calls"
+        # the register's process once wrote the relay's journal file too, and its 500s came back as insurers' 503s
+        failed = [(e["party"], e["status"]) for e in running.journal.search(limit=1000) if (e["status"] or 0) >= 500]
+        assert not failed, failed
+        assert Journal(tmp_path / "state" / "journal-register.sqlite").search(route="/register/v1/lookups", limit=5)
         with pytest.raises(RuntimeError, match="own process"):
             running.restart_relay()
     deadline = time.monotonic() + 15

@@ -129,8 +129,11 @@ def _expected(status: dict[str, Any], record: dict[str, Any]) -> bool:
 
 
 def _request_ids(journals: list[Journal], route: str) -> list[str]:
+    """The request ids the relay sent on ``route`` and had accepted: a retry after a refusal (an insurer answers
+    503 while the 중복가입 register is slow) is the same task trying again, not the task run twice."""
     return [json.loads(entry["request"]["body"])["request_id"] for journal in journals
-            for entry in journal.search(party="relay→*", route=route, method="POST", limit=10_000)]
+            for entry in journal.search(party="relay→*", route=route, method="POST", limit=10_000)
+            if entry["status"] is not None and 200 <= entry["status"] < 300]
 
 
 def test_two_relay_workers_complete_claims_and_never_run_a_task_twice(scenario, tmp_path):
@@ -147,7 +150,7 @@ def test_two_relay_workers_complete_claims_and_never_run_a_task_twice(scenario, 
     assert all(journal.count() for journal in journals)  # both workers served
     for route in ("/insurer/v1/claims", "*/s24/v1/documents:fetch"):
         sent = _request_ids(journals, route)
-        assert sent and len(sent) == len(set(sent)), route  # each task ran once, by one worker
+        assert sent and len(sent) == len(set(sent)), route  # each task succeeded once, by one worker
 
 
 def test_the_claims_of_a_killed_relay_worker_complete_on_the_other(scenario, tmp_path):
