@@ -237,14 +237,73 @@ def _trigger(form: str) -> str:
     return "\\" if "\\" in form else "%" if "%" in form else ""
 
 
+#: A group of more forms than this (a scenario's people, scrubbed from a report) is looked up by each form's
+#: beginning: a text is tried only against the forms whose first four characters (two, for a form of two or
+#: three) it holds.
+INDEXED = 24
+
+
+def _key(form: str) -> str:
+    return form[:4] if len(form) >= 4 else form[:2]
+
+
+def _grams(text: str) -> set[str]:
+    """Every slice of two and of four characters of ``text`` (what :func:`_key` gives for a form in it)."""
+    return {text[i:i + 4] for i in range(len(text) - 3)} | {text[i:i + 2] for i in range(len(text) - 1)}
+
+
+@dataclass(frozen=True)
+class _Group:
+    """The forms a text must contain ``trigger`` to hold (see :meth:`Scrubber.text`), longest first, and for a
+    large group the positions of its forms by their beginning (:func:`_key`)."""
+
+    trigger: str
+    pairs: list[tuple[str, str]]
+    by_key: dict[str, list[int]] | None
+
+    def scrub(self, text: str) -> str:
+        """``text`` with each form of the group replaced by its mask, longest first. A large group tries only
+        the forms whose beginning the text holds, and looks again after each replacement (a mask next to
+        other text may make a later form appear, as trying every form would find)."""
+        if self.by_key is None:
+            for form, masked in self.pairs:
+                if form in text:
+                    text = text.replace(form, masked)
+            return text
+        seen = _grams(text)
+        todo = sorted(i for key in self.by_key.keys() & seen for i in self.by_key[key])
+        at = 0
+        while at < len(todo):
+            form, masked = self.pairs[todo[at]]
+            if form in text:
+                text = text.replace(form, masked)
+                added = _grams(text) - seen
+                if added:
+                    seen |= added
+                    later = [i for key in self.by_key.keys() & added for i in self.by_key[key] if i > todo[at]]
+                    todo[at + 1:] = sorted({*todo[at + 1:], *later})
+            at += 1
+        return text
+
+
 @functools.lru_cache(maxsize=1024)  # the exchanges of one claim carry the same people
-def _grouped(forms: tuple[tuple[str, str], ...]) -> list[tuple[str, list[tuple[str, str]]]]:
+def _grouped(forms: tuple[tuple[str, str], ...]) -> list[_Group]:
     """Forms by what a text must contain to hold them (``é``: any non-ASCII character; ``NFD``: a text not in
     NFC), each group longest first (a value inside another, a name in a longer name, goes last)."""
     groups: dict[str, list[tuple[str, str]]] = {"NFD": [], "é": [], "\\": [], "%": [], "": []}
     for form, masked in forms:
         groups[_trigger(form)].append((form, masked))
-    return [(trigger, sorted(pairs, key=lambda pair: -len(pair[0]))) for trigger, pairs in groups.items() if pairs]
+    out = []
+    for trigger, pairs in groups.items():
+        if pairs:
+            pairs.sort(key=lambda pair: -len(pair[0]))
+            by_key: dict[str, list[int]] | None = None
+            if len(pairs) > INDEXED:
+                by_key = {}
+                for i, (form, _) in enumerate(pairs):
+                    by_key.setdefault(_key(form), []).append(i)
+            out.append(_Group(trigger, pairs, by_key))
+    return out
 
 
 # -- the scrubber ---------------------------------------------------------------------------------------------
@@ -261,7 +320,7 @@ class Scrubber:
 
     def __init__(self) -> None:
         self.forms: dict[str, str] = {}  # a form a personal value travels in → its masked form
-        self._sorted: list[tuple[str, list[tuple[str, str]]]] | None = None  # see _by_trigger
+        self._sorted: list[_Group] | None = None  # see _by_trigger
         self._shortest = 0  # the length of the shortest form (a shorter text holds none)
 
     def __bool__(self) -> bool:
@@ -315,7 +374,8 @@ class Scrubber:
             # Only the groups the text can hold: most texts are ASCII without escapes, and headers are short.
             # The non-ASCII groups go first, while the text is as it came (the ASCII forms' masks add "…").
             ascii_text = text.isascii()
-            for trigger, pairs in groups:
+            for group in groups:
+                trigger = group.trigger
                 if trigger == "NFD":
                     # Text in NFC holds no decomposed form: a pair that composes (or a mark out of order) stays
                     # so inside any longer text. Texts travel in NFC: this skips half of a Korean name's forms.
@@ -326,12 +386,10 @@ class Scrubber:
                         continue
                 elif trigger and trigger not in text:
                     continue
-                for form, masked in pairs:
-                    if form in text:
-                        text = text.replace(form, masked)
+                text = group.scrub(text)
         return mask_rrn(text) if len(text) >= 13 else text  # shorter text cannot hold a resident number
 
-    def _by_trigger(self) -> list[tuple[str, list[tuple[str, str]]]]:
+    def _by_trigger(self) -> list[_Group]:
         """The forms by what a text must contain to hold them (see :func:`_grouped`)."""
         self._sorted = _grouped(tuple(self.forms.items()))
         self._shortest = min(map(len, self.forms))

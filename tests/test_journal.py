@@ -153,6 +153,35 @@ def test_names_are_masked_in_decomposed_text_and_nowhere_else():
             assert unicodedata.normalize(around, "재진진찰료-의원") in stored
 
 
+def test_a_scrubber_of_many_people_masks_what_trying_every_form_masks(monkeypatch):
+    """A report's scrubber holds a scenario's people (hundreds of forms) and looks each text up by the forms'
+    beginnings; over texts built from those people, their masks and other words it masks exactly what trying
+    every form in turn masks."""
+    from s24kit.simulator import masking
+
+    rng = random.Random(7)
+    surnames, given = "김이박최정강조윤장임", "민서지현우준하은수영도"
+    people = [(rng.choice(surnames) + "".join(rng.choice(given) for _ in range(rng.randint(1, 3))),
+               f"19{rng.randint(40, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}") for _ in range(120)]
+    scrubber = masking.Scrubber()
+    for name, birth in people:
+        scrubber.add_all([("name", name), ("birth_date", birth), ("identity_token", f"itk_{birth}{name}")])
+    # hostile values holding a mask's "*": replacing a name can make one of them appear
+    scrubber.add_all(("name", f"*{c}") for c in surnames + given)
+    words = [w for name, birth in people[:30] for w in (name, birth, birth.replace("-", ""), masking.mask_name(name),
+                                                         unicodedata.normalize("NFD", name))]
+    words += ["재진진찰료-의원", " ", "-", "19", "**", "%EA%B9%80", "\\uae40", "itk_", "0", "1", *surnames, *given]
+    texts = ["".join(rng.choice(words) for _ in range(rng.randint(1, 8))) for _ in range(3000)]
+    assert len(scrubber.forms) > 10 * masking.INDEXED
+    indexed = [scrubber.text(t) for t in texts]
+    monkeypatch.setattr(masking, "INDEXED", 10**9)
+    masking._grouped.cache_clear()
+    plain = masking.Scrubber()
+    plain.forms = dict(scrubber.forms)
+    assert indexed == [plain.text(t) for t in texts]
+    assert sum(a != b for a, b in zip(indexed, texts, strict=True)) > 1000  # the texts did hold people
+
+
 def test_personal_fields_come_from_the_schemas():
     """Every x-personal property of the schemas is masked, under the parent it has in documents."""
     from s24kit.simulator.masking import personal_fields
