@@ -15,9 +15,11 @@ import sys
 import tempfile
 from collections import Counter
 from collections.abc import Callable
-from datetime import date
+from datetime import date, time
 from pathlib import Path
 from typing import Any
+
+from s24kit.schemas.kr_calendar import is_holiday, is_lunar_holiday, is_night
 
 #: Surnames, 2015 census top 10 (shares of the population, docs/domain.md §6).
 SURNAMES = {"김": 0.215, "이": 0.147, "박": 0.084, "최": 0.047, "정": 0.043, "강": 0.023, "조": 0.021, "윤": 0.021,
@@ -31,17 +33,12 @@ TARGETS: dict[str, tuple[float, float]] = {
     "clinic_visits_own_sigungu": (0.70, 1.0),
     "pharmacy_same_sigungu_as_prescriber": (0.90, 1.0),
     "clinic_visits_on_seollal_chuseok": (0.0, 0.002),
+    "night_holiday_flags_fit_date_and_time": (1.0, 1.0),  # outpatient visits and dispensings
     "two_syllable_given_names": (0.85, 0.97),
     "foreign_residents": (0.03, 0.05),
     "duplicate_cover": (0.04, 0.12),
     "zero_payout_claims": (0.0, 0.25),
 }
-#: 설날 and 추석 (three days each), 2024–2027 (음력; 한국천문연구원 月曆 as published).
-LUNAR_HOLIDAYS = {date(*d) for d in (
-    (2024, 2, 9), (2024, 2, 10), (2024, 2, 11), (2024, 9, 16), (2024, 9, 17), (2024, 9, 18),
-    (2025, 1, 28), (2025, 1, 29), (2025, 1, 30), (2025, 10, 5), (2025, 10, 6), (2025, 10, 7),
-    (2026, 2, 16), (2026, 2, 17), (2026, 2, 18), (2026, 9, 24), (2026, 9, 25), (2026, 9, 26),
-    (2027, 2, 6), (2027, 2, 7), (2027, 2, 8), (2027, 9, 14), (2027, 9, 15), (2027, 9, 16))}
 CLINIC_TYPES = ("31", "51", "93")
 
 
@@ -56,6 +53,15 @@ def share(items: list[Any], test: Callable[[Any], bool]) -> float | None:
 def age_on(birth: str, day: str) -> int:
     b, d = date.fromisoformat(birth), date.fromisoformat(day)
     return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
+
+
+def flags_fit(visit: dict[str, Any], at: str) -> bool:
+    """The visit's 야간 and 공휴일 flags are what its date and time make them (schemas/kr_calendar.py)."""
+    day = date.fromisoformat(visit["start_date"])
+    night, holiday = is_night(day, time.fromisoformat(at)), is_holiday(day)
+    if "night" in visit and "holiday" in visit:  # the two facts of the form, once the EMR seed carries them
+        return (visit["night"], visit["holiday"]) == (night, holiday)
+    return visit["night_or_holiday"] == (night or holiday)
 
 
 def measure(root: Path) -> dict[str, Any]:
@@ -74,6 +80,9 @@ def measure(root: Path) -> dict[str, Any]:
     def older(v: dict[str, Any], years: int) -> bool:
         return age_on(patients[v["patient_id"]]["birth_date"], v["start_date"]) >= years
 
+    # outpatient visits and dispensings have a time of day (expected/index.jsonl); stays do not
+    times = {e["visit_id"]: e["start_time"] for e in jsonl(root / "expected" / "index.jsonl") if e.get("start_time")}
+    timed = [v for v in visits if v["visit_id"] in times]
     clinic = [v for v in medical if providers[v["provider_code"]]["facility_type"] in CLINIC_TYPES]
     visit_of = {v["visit_id"]: v for v in visits}
     prescribed = {v["prescription_issue_number"]: v for v in visits if v["setting"] == "pharmacy"}
@@ -95,8 +104,9 @@ def measure(root: Path) -> dict[str, Any]:
                                            == patients[v["patient_id"]]["sigungu"]),
         "pharmacy_same_sigungu_as_prescriber": share(pairs, lambda pr: providers[pr[0]["provider_code"]]["sigungu"]
                                                      == providers[pr[1]["provider_code"]]["sigungu"]),
-        "clinic_visits_on_seollal_chuseok": share(clinic, lambda v: date.fromisoformat(v["start_date"])
-                                                  in LUNAR_HOLIDAYS),
+        "clinic_visits_on_seollal_chuseok": share(clinic, lambda v: is_lunar_holiday(date.fromisoformat(
+                                                  v["start_date"]))),
+        "night_holiday_flags_fit_date_and_time": share(timed, lambda v: flags_fit(v, times[v["visit_id"]])),
         "two_syllable_given_names": share(names, lambda n: len(n) - 1 == 2),
         "foreign_residents": share(list(patients.values()), lambda p: p["resident_number_masked"][7] in "5678"),
         "duplicate_cover": share(list(holders.values()), lambda n: n > 1),

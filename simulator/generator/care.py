@@ -21,10 +21,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date, timedelta
+from datetime import date, datetime, time, timedelta
 from random import Random
 from typing import Any
 
+from ...schemas.kr_calendar import is_holiday, is_lunar_holiday, is_night
 from ..documents import Billed, medical_documents, pharmacy_receipt, prescription
 from ..documents import last_valid_day as _last_valid_day
 from .catalog import (
@@ -93,6 +94,17 @@ class Visit:
     prescribed_by: str | None = None  # pharmacy visits: the visit that issued the prescription
     old: bool = False  # hard case: claimed more than three years later
     tags: set[str] = field(default_factory=set)
+    at: time | None = None  # outpatient and pharmacy visits: the time of day (stays: None)
+
+    @property
+    def night(self) -> bool:
+        """야간 가산: the visit's time is in the night period of its day (schemas/kr_calendar.py)."""
+        return self.at is not None and is_night(self.start, self.at)
+
+    @property
+    def holiday(self) -> bool:
+        """공휴일 가산: the visit's day is a Sunday or a public holiday."""
+        return self.at is not None and is_holiday(self.start)
 
     @property
     def purpose(self) -> str:
@@ -170,19 +182,64 @@ def episode(rng: Random, patient: Patient, kind: Kind, window: tuple[date, date]
             start += timedelta(days=between(rng, *kind.gap))
             if start > last:
                 break
-            start = _workday(rng, start, last)
+            start = workday(rng, start, last)
         elif day is None and not emergency:
-            start = _workday(rng, start, last)
+            start = workday(rng, start, last)
         out.append(Planned(start, kind, number, seq, where, department, codes, accident,
                            emergency=emergency and seq == 0))
     return out
 
 
-def _workday(rng: Random, day: date, last: date) -> date:
-    """Clinics are mostly closed on Sundays: move most Sunday visits to Monday (when that is in range)."""
-    if day.weekday() == 6 and day < last and chance(rng, 0.9):
-        return day + timedelta(days=1)
+#: Share of outpatient departments open on a Sunday or a public holiday (휴일 진료), and on 설날·추석.
+OPEN_ON_HOLIDAYS = 0.1
+OPEN_ON_LUNAR_HOLIDAYS = 0.005
+#: How far a visit moves to reach a day the provider is open.
+MAX_SHIFT_DAYS = 7
+
+
+def open_on(rng: Random, day: date) -> bool:
+    """Whether a (non-emergency) outpatient department sees patients on ``day`` (docs/domain.md §6)."""
+    if is_lunar_holiday(day):
+        return chance(rng, OPEN_ON_LUNAR_HOLIDAYS)
+    return not is_holiday(day) or chance(rng, OPEN_ON_HOLIDAYS)
+
+
+def workday(rng: Random, day: date, last: date) -> date:
+    """The first day from ``day`` to ``last`` on which the department is open (``day`` itself when none is)."""
+    for shift in range(MAX_SHIFT_DAYS + 1):
+        later = day + timedelta(days=shift)
+        if later > last:
+            break
+        if open_on(rng, later):
+            return later
     return day
+
+
+#: Outpatient hours: (share of visits, first minute, last minute) on weekdays; Saturday mornings only, mostly.
+WEEKDAY_HOURS = ((0.93, 9 * 60, 18 * 60 - 1), (0.07, 18 * 60, 21 * 60 - 1))  # 야간진료 until 21:00 at some
+SATURDAY_HOURS = ((0.85, 9 * 60, 13 * 60 - 1), (0.15, 13 * 60, 16 * 60 - 1))
+HOLIDAY_HOURS = ((1.0, 9 * 60, 18 * 60 - 1),)
+
+
+def visit_time(rng: Random, day: date, emergency: bool = False) -> time:
+    """When an outpatient is seen on ``day``: opening hours of the day's kind, any hour for an emergency."""
+    if emergency:
+        minute = int(rng.random() * 24 * 60)
+    else:
+        hours = HOLIDAY_HOURS if is_holiday(day) else SATURDAY_HOURS if day.weekday() == 5 else WEEKDAY_HOURS
+        draw, minute = rng.random(), hours[-1][1]
+        for share, first, last in hours:
+            if draw < share:
+                minute = first + int(rng.random() * (last - first + 1))
+                break
+            draw -= share
+    return time(minute // 60, minute % 60)
+
+
+def later_today(rng: Random, at: time, low: int = 5, high: int = 40) -> time:
+    """``at`` plus ``low``..``high`` minutes, at most 23:59 (a prescription filled after the visit)."""
+    moment = datetime.combine(date.min, at) + timedelta(minutes=between(rng, low, high))
+    return min(moment.time(), time(23, 59)) if moment.date() == date.min else time(23, 59)
 
 
 # -- building ---------------------------------------------------------------------------------------------
@@ -238,20 +295,21 @@ class Builder:
         rate, fixed = outpatient_terms(patient, provider.tier, severe, items)
         if consultation_in_full(patient, provider.tier, severe):
             items = [replace(i, copay_rate=1.0) if i.category == "ENAMT" and i.covered else i for i in items]
-        night = (item.emergency and chance(rng, 0.6)) or item.day.weekday() == 6 or chance(rng, 0.04)
+        at = visit_time(rng, item.day, item.emergency)
+        night, holiday = is_night(item.day, at), is_holiday(item.day)
         receipt, statement = medical_documents(
             visit_id=visit_id, receipt_number=receipt_no, statement_number=statement_no, setting="outpatient",
             patient=patient.block, patient_category=patient.category, provider=provider.block,
             department=item.department, period=(day, day), items=items, copay_rate=rate,
-            diagnosis_codes=item.diagnoses, night_or_holiday=night, fixed_copay=fixed)
+            diagnosis_codes=item.diagnoses, night_or_holiday=night or holiday, fixed_copay=fixed)
         documents = [receipt, statement]
         visit = Visit(visit_id, number, kind.name, item.episode, provider, "outpatient", item.day, item.day,
-                      item.department, item.diagnoses, item.accident, documents, old=item.old)
+                      item.department, item.diagnoses, item.accident, documents, old=item.old, at=at)
         self.visits.append(visit)
         if item.force_rx or (kind.rx and chance(rng, kind.rx)):
-            rx = self._prescription(visit, item, night)
+            rx = self._prescription(visit, item)
             documents.append(rx)
-            self._pharmacy(visit, rx, item, night)
+            self._pharmacy(visit, rx, item)
 
     def _stay(self, item: Planned) -> None:
         rng, patient, provider, stay = self.rng, self.patient, item.provider, item.kind.stay
@@ -317,7 +375,7 @@ class Builder:
         self.visits.append(Visit(visit_id, number, item.kind.name, item.episode, provider, "outpatient", item.day,
                                  item.day, item.department, item.diagnoses, item.accident, [receipt, statement]))
 
-    def _prescription(self, visit: Visit, item: Planned, night: bool) -> dict[str, Any]:
+    def _prescription(self, visit: Visit, item: Planned) -> dict[str, Any]:
         rng, kind = self.rng, item.kind
         prefixes = next((atc for dx, atc in kind.drugs if item.diagnoses[0].startswith(dx)), ("N02BE",))
         pool = drug_pool(prefixes)
@@ -344,12 +402,14 @@ class Builder:
         doc["issue_number"] = issue_placeholder(day, self.patient.index, visit.number)
         return doc
 
-    def _pharmacy(self, visit: Visit, rx: dict[str, Any], item: Planned, night: bool) -> None:
+    def _pharmacy(self, visit: Visit, rx: dict[str, Any], item: Planned) -> None:
         rng, patient = self.rng, self.patient
         roll = rng.random()
         offset = 0 if item.force_rx or roll < 0.88 else 1 if roll < 0.97 else 2
         last_valid = date.fromisoformat(_last_valid_day(rx["issue_date"], rx["validity_days"]))
         day = min(visit.start + timedelta(days=offset), last_valid, self.ctx.options.end)
+        assert visit.at is not None
+        at = later_today(rng, visit.at) if day == visit.start else visit_time(rng, day)
         pharmacy = self.ctx.network.pharmacy(rng, patient.sido, visit.provider)
         number = self._number()
         compact = day.strftime("%Y%m%d")
@@ -365,9 +425,10 @@ class Builder:
             dispensing_date=day.isoformat(), pharmacy=pharmacy.block,
             pharmacist=uniform_choice(rng, pharmacy.pharmacists),
             patient=patient.block, patient_category=patient.category, fees=fees, drug_prices=prices,
-            copay_rate=rate, night_or_holiday=night if day == visit.start else chance(rng, 0.03), fixed_copay=fixed)
+            copay_rate=rate, night_or_holiday=is_night(day, at) or is_holiday(day), fixed_copay=fixed)
         self.visits.append(Visit(visit_id, number, visit.kind, visit.episode, pharmacy, "pharmacy", day, day, None,
-                                 visit.diagnoses, visit.accident, [doc], prescribed_by=visit.visit_id, old=visit.old))
+                                 visit.diagnoses, visit.accident, [doc], prescribed_by=visit.visit_id, old=visit.old,
+                                 at=at))
 
 
 def _segments(start: date, days: int, every: int) -> list[tuple[date, date, bool]]:

@@ -23,7 +23,7 @@ from datetime import date, timedelta
 from random import Random
 from typing import Any
 
-from .care import Planned, Visit, episode
+from .care import Planned, Visit, episode, workday
 from .catalog import KIND_BY_NAME, Kind
 from .context import Context
 from .population import Patient
@@ -94,7 +94,7 @@ def apply(rng: Random, case: str | None, patient: Patient, policies: list[dict[s
     if case == OLD:
         span = old_window(patient, policies, ctx)
         if span:
-            day = span[0] + timedelta(days=int(rng.random() * ((span[1] - span[0]).days + 1)))
+            day = workday(rng, span[0] + timedelta(days=int(rng.random() * ((span[1] - span[0]).days + 1))), span[1])
             found = episode(rng, patient, kinds.pick(rng), span, ctx, next_episode, day=day, visits=1)
             for item in found:
                 item.old = True

@@ -172,6 +172,7 @@ def _serialise(outcome: Outcome, out: dict[str, list[str]], writers: dict[str, A
         index_out.append(_dumps({"visit_id": visit.visit_id, "patient_id": patient.patient_id,
                                  "provider_code": visit.provider.code, "setting": visit.setting,
                                  "start_date": visit.start.isoformat(), "end_date": visit.end.isoformat(),
+                                 "start_time": visit.at.strftime("%H:%M") if visit.at else None,
                                  "source": source, "document_types": list(numbers), "documents": numbers,
                                  "tags": sorted(visit.tags)}) + "\n")
         if source == "emr":
