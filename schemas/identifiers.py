@@ -33,6 +33,7 @@ def business_number_check_digit(first_nine: str) -> int:
     return (10 - total % 10) % 10
 
 
+@lru_cache(maxsize=4096)  # one provider's number on every document it issues
 def is_valid_business_number(value: str) -> bool:
     """True when ``value`` (with or without hyphens) has a correct 사업자등록번호 check digit."""
     digits = value.replace("-", "")

@@ -1,8 +1,7 @@
-"""Load the kit-v1 schema files and compile validators once.
+"""Load the kit-v1 schema files and compile validators once (jsonschema-rs).
 
-Two validators per schema: a compiled one (jsonschema-rs) answers "valid?" fast, and a detailed one
-(jsonschema) explains why a document is not, with JSON Pointers and the schema's Korean titles.
-The detailed validator runs only on invalid input, so good documents never pay for it.
+One compiled validator per schema answers "valid?" fast and, for invalid input only, lists its errors with
+where they are in the instance and which schema keyword failed (:mod:`.explanations` puts them in words).
 """
 
 from __future__ import annotations
@@ -14,9 +13,6 @@ from importlib.resources import files
 from typing import Any
 
 import jsonschema_rs
-from jsonschema import Draft202012Validator, FormatChecker
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
 
 from .profile import PROFILE
 
@@ -65,13 +61,6 @@ def _rs_registry() -> jsonschema_rs.Registry:
     return jsonschema_rs.Registry([(s["$id"], s) for s in schemas().values()])
 
 
-@cache
-def _py_registry() -> Registry:
-    return Registry().with_resources(
-        (s["$id"], Resource.from_contents(s, default_specification=DRAFT202012)) for s in schemas().values()
-    )
-
-
 def _target(name: str) -> dict[str, Any]:
     """Schema ``name``, or a reference to one of its definitions: ``"insurer-claim#/$defs/submission"``."""
     if "#" not in name:
@@ -84,34 +73,66 @@ def _target(name: str) -> dict[str, Any]:
 
 @cache
 def fast_validator(name: str):
-    """Compiled validator for schema ``name`` (or ``file#/pointer``), format assertions on."""
-    return jsonschema_rs.validator_for(_target(name), registry=_rs_registry(), validate_formats=True)
+    """Compiled validator for schema ``name`` (or ``file#/pointer``), format assertions on.
 
-
-@cache
-def detailed_validator(name: str) -> Draft202012Validator:
-    """Explaining validator for schema ``name`` (or ``file#/pointer``)."""
-    return Draft202012Validator(_target(name), registry=_py_registry(), format_checker=FormatChecker())
+    Its error messages never quote the instance (``mask``): a value may be a person's, and writing the whole
+    object at an error into the message is most of what an error costs."""
+    return jsonschema_rs.validator_for(_target(name), registry=_rs_registry(), validate_formats=True, mask="…")
 
 
 def is_valid(name: str, instance: Any) -> bool:
     return fast_validator(name).is_valid(instance)
 
 
-def iter_schema_errors(name: str, instance: Any) -> Iterator[Any]:
-    """jsonschema ``ValidationError`` objects, deepest first within each branch."""
-    validator = detailed_validator(name)
-    for error in sorted(validator.iter_errors(instance), key=lambda e: list(e.absolute_path)):
-        yield from _leaves(error)
+def iter_schema_errors(name: str, instance: Any) -> Iterator[jsonschema_rs.ValidationError]:
+    """The innermost errors of ``instance`` against schema ``name``, in the instance's order."""
+    leaves = [leaf for error in fast_validator(name).iter_errors(instance) for leaf in _leaves(error)]
+    # A path holds one type of step at each depth below a common prefix, so paths always compare.
+    return iter(sorted(leaves, key=lambda e: e.instance_path))
 
 
-def _leaves(error) -> Iterator[Any]:
-    # if/then and allOf wrap the useful errors; report the innermost ones.
-    if error.context:
-        best = {}
-        for sub in error.context:
-            best.setdefault(tuple(sub.absolute_path), sub)
-        for sub in best.values():
-            yield from _leaves(sub)
-    else:
+_ALTERNATIVES = (jsonschema_rs.ValidationErrorKind.AnyOf, jsonschema_rs.ValidationErrorKind.OneOfNotValid)
+
+
+def _leaves(error: jsonschema_rs.ValidationError) -> Iterator[jsonschema_rs.ValidationError]:
+    """anyOf/oneOf failing as a whole say nothing useful: report the errors of the alternative the instance
+    came closest to, one per place."""
+    if not isinstance(error.kind, _ALTERNATIVES):
         yield error
+        return
+    here = error.instance_path
+    branches = [[leaf for sub in branch for leaf in _leaves(sub)] for branch in error.kind.context]
+
+    def distance(branch: list[jsonschema_rs.ValidationError]) -> tuple[int, int]:
+        # Errors at the alternative's own level (a missing or unexpected field, another type) mean the instance
+        # is not of that kind; errors deeper down mean it is, with a defect inside.
+        return sum(leaf.instance_path == here for leaf in branch), len(branch)
+
+    ranked = sorted((distance(b), i) for i, b in enumerate(branches) if b)
+    if not ranked:
+        yield error
+        return
+    first: dict[tuple, jsonschema_rs.ValidationError] = {}
+    for score, i in ranked:
+        if score == ranked[0][0]:
+            for leaf in branches[i]:
+                first.setdefault(tuple(leaf.instance_path), leaf)
+    yield from first.values()
+
+
+@cache
+def _schemas_by_uri() -> dict[str, dict[str, Any]]:
+    return {s["$id"]: s for s in schemas().values()}
+
+
+def schema_node(uri: str, tokens: list[str]) -> Any:
+    """The node of schema file ``uri`` (its ``$id``) at JSON Pointer ``tokens`` (``None`` when absent)."""
+    node: Any = _schemas_by_uri().get(uri)
+    for token in tokens:
+        if isinstance(node, dict):
+            node = node.get(token)
+        elif isinstance(node, list) and token.isdigit() and int(token) < len(node):
+            node = node[int(token)]
+        else:
+            return None
+    return node

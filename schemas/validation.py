@@ -5,19 +5,19 @@ Rules about "today" take the date in Korea unless a date is given (``today=``), 
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterable
 from datetime import date
 from functools import cache
 from typing import Any
 
-from .loader import DOCUMENT_SCHEMAS, is_valid, iter_schema_errors
+from .explanations import as_json, schema_findings
+from .loader import DOCUMENT_SCHEMAS, is_valid
 from .rules import RULES, Finding, Rule, today_in_korea
 from .rules.common import scanning
 
-__all__ = ["Finding", "document_label", "validate", "validate_bundle", "validate_document", "validate_documents",
-           "validate_together"]
+__all__ = ["Finding", "document_label", "schema_findings", "validate", "validate_bundle", "validate_document",
+           "validate_documents", "validate_together"]
 
 
 @cache
@@ -42,11 +42,11 @@ def validate_document(doc: Any, prefix: str = "", today: date | None = None) -> 
     if not isinstance(doc, dict):
         return [Finding("schema", prefix or "/", "서류는 JSON 객체여야 합니다", "a document must be a JSON object")]
     document_type = doc.get("document_type")
-    if document_type not in DOCUMENT_SCHEMAS:
+    if not isinstance(document_type, str) or document_type not in DOCUMENT_SCHEMAS:
         known = ", ".join(DOCUMENT_SCHEMAS)
         return [Finding("schema", f"{prefix}/document_type",
-                        f"알 수 없는 서류 종류 {_json(document_type)}: {known} 중 하나여야 합니다",
-                        f"unknown document_type {_json(document_type)}; use one of {known}")]
+                        f"알 수 없는 서류 종류 {as_json(document_type)}: {known} 중 하나여야 합니다",
+                        f"unknown document_type {as_json(document_type)}; use one of {known}")]
     today = today or today_in_korea()
     name = DOCUMENT_SCHEMAS[document_type]
     with scanning(doc):
@@ -129,104 +129,3 @@ def document_label(value: Any) -> str:
     if "documents" in value:
         return f"bundle {value.get('request_id', '')}".strip()
     return str(value.get("document_type", "?"))
-
-
-# -- schema errors, explained ---------------------------------------------------------------------------
-
-def schema_findings(name: str, instance: Any, prefix: str = "") -> list[Finding]:
-    return [_explain(error, prefix) for error in iter_schema_errors(name, instance)]
-
-
-_KEYWORDS = frozenset({"properties", "$defs", "allOf", "anyOf", "oneOf", "items", "then", "else", "if", "not"})
-
-
-@cache
-def _titles() -> dict[tuple[str | None, str], str]:
-    """Korean titles of properties by (owning object's name, property name), from every schema.
-
-    Needed where a ``required`` keyword sits apart from the properties it names (``allOf`` branches).
-    """
-    from .loader import schemas
-
-    index: dict[tuple[str | None, str], str] = {}
-
-    def walk(node: Any, owner: str | None) -> None:
-        if isinstance(node, dict):
-            for prop, sub in node.get("properties", {}).items():
-                if isinstance(sub, dict) and "title" in sub:
-                    index.setdefault((owner, prop), sub["title"])
-                    index.setdefault((None, prop), sub["title"])
-            for key, sub in node.items():
-                walk(sub, owner if key in _KEYWORDS else key)
-        elif isinstance(node, list):
-            for sub in node:
-                walk(sub, owner)
-
-    for document in schemas().values():
-        walk(document, None)
-    return index
-
-
-def _property_title(owner: Any, prop: str) -> str:
-    titles = _titles()
-    return titles.get((str(owner), prop)) or titles.get((None, prop)) or prop
-
-
-def _pointer(path: Iterable[Any]) -> str:
-    return "".join("/" + str(p).replace("~", "~0").replace("/", "~1") for p in path)
-
-
-def _json(value: Any) -> str:
-    """A value as JSON writes it (``null``, ``"KR"``, ``["S62.6"]``): findings speak JSON, not Python."""
-    try:
-        return json.dumps(value, ensure_ascii=False)
-    except (TypeError, ValueError):
-        return str(value)
-
-
-_JSON_TYPES = {type(None): "null", bool: "boolean", int: "integer", float: "number", str: "string", list: "array",
-               dict: "object"}
-
-
-def _json_type(value: Any) -> str:
-    return _JSON_TYPES.get(type(value), type(value).__name__)
-
-
-def _explain(error, prefix: str) -> Finding:
-    schema = error.schema if isinstance(error.schema, dict) else {}
-    pointer = prefix + _pointer(error.absolute_path)
-    keyword, value = error.validator, error.validator_value
-    title_ko = schema.get("title", "")
-    title_en = schema.get("description", "").split(".")[0] or title_ko
-    if keyword == "required":
-        missing = error.message.split("'")[1] if "'" in error.message else str(value)
-        owner = error.absolute_path[-1] if error.absolute_path else None
-        title = schema.get("properties", {}).get(missing, {}).get("title") or _property_title(owner, missing)
-        ko = f"필수 항목 '{missing}'({title})이(가) 없습니다"
-        en = f"required field '{missing}' is missing"
-        pointer += f"/{missing}"
-    elif keyword in ("additionalProperties", "unevaluatedProperties"):
-        given = set(error.instance) if isinstance(error.instance, dict) else set()
-        extra = sorted(given - set(schema.get("properties", {})))
-        ko = f"정의되지 않은 항목 {', '.join(extra) or '?'}이(가) 있습니다: kit-v1 스키마의 필드 이름을 쓰십시오"
-        en = f"unexpected field(s) {', '.join(extra) or '?'}; use the field names of the kit-v1 schema"
-    elif keyword == "type":
-        ko = f"{title_ko or '값'}: {_json(value)} 형식이어야 하는데 {_json_type(error.instance)}입니다"
-        en = f"{title_en or 'value'}: must be of type {_json(value)}, not {_json_type(error.instance)}"
-    elif keyword == "pattern":
-        ko = f"{title_ko or '값'} 형식이 맞지 않습니다: {_json(error.instance)} (형식 {value})"
-        en = f"{title_en or 'value'} has the wrong format: {_json(error.instance)} (expected {value})"
-    elif keyword in ("enum", "const"):
-        allowed = ", ".join(map(_json, value if isinstance(value, list) else [value]))
-        ko = f"{title_ko or '값'}: 허용되지 않는 값 {_json(error.instance)}; 허용 값: {allowed}"
-        en = f"{title_en or 'value'}: {_json(error.instance)} is not allowed; use one of {allowed}"
-    elif keyword == "format":
-        ko = f"{title_ko or '값'}: {value} 형식이 아닙니다 ({_json(error.instance)})"
-        en = f"{title_en or 'value'}: {_json(error.instance)} is not a valid {value}"
-    elif keyword in ("minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum"):
-        ko = f"{title_ko or '값'}: {_json(error.instance)}은(는) 허용 범위를 벗어납니다 ({keyword} {value})"
-        en = f"{title_en or 'value'}: {_json(error.instance)} is out of range ({keyword} {value})"
-    else:
-        ko = f"{title_ko or '값'}: 스키마 위반 ({keyword}): {error.message}"
-        en = f"{title_en or 'value'}: {error.message}"
-    return Finding(schema.get("x-rule", "schema"), pointer or "/", ko, en)

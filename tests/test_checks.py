@@ -735,6 +735,15 @@ def test_leaks_of_every_platform_are_recognised(text, what):
     assert what in suspected(text)
 
 
+def test_every_trigger_is_found_by_the_searches_of_its_kind():
+    from s24kit.conformance.checks.security import _SCANS, TRIGGERS
+
+    for what, _, searches, _ in _SCANS:
+        for trigger in TRIGGERS[what]:
+            assert any(search.search(f"진료비 {trigger} 영수증") for search in searches), (what, trigger)
+        assert not any(search.search("진료비 계산서 영수증 가나다") for search in searches), what
+
+
 def test_plain_words_in_a_correct_document_are_no_leak(scenario, pki):
     """A Korean note that says panic, error, fatal or select in plain words fails nothing."""
     note = ("공황(panic) 발작 시 1정 복용. Warning: 졸릴 수 있음. 오류(error) 없이 select one from the list; "

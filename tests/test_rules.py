@@ -320,3 +320,25 @@ def test_invalid_document_in_bundle_does_not_hide_others():
                      medical_receipt=_add("totals.total_amount", 1))
     rules = {(f.rule, f.pointer.split("/")[2]) for f in validate_bundle(bundle)}
     assert ("S24-DOC-020", "2") in rules and ("S24-DOC-002", "0") in rules
+
+
+class _Members(dict):
+    """A mapping of another class than json.loads makes: its strings and numbers are read all the same."""
+
+
+@pytest.mark.parametrize(("rule", "place", "value"), [
+    ("S24-DOC-030", "deep", unicodedata.normalize("NFD", "김하늘")),
+    ("S24-DOC-030", "subclass", unicodedata.normalize("NFD", "김하늘")),
+    ("S24-DOC-031", "deep", "8504122345678"),  # the shortest full number: 13 digits, no hyphen
+    ("S24-DOC-031", "subclass", "850412-2345678"),
+    ("S24-DOC-032", "deep", 11440.0),
+    ("S24-DOC-032", "subclass", 11440.0),
+])
+def test_the_one_walk_reads_every_value_at_any_depth(rule, place, value):
+    doc = copy.deepcopy(load_example(OUT))
+    if place == "deep":
+        doc["extra"] = [[{"x": [value]}]]
+    else:
+        doc["extra"] = _Members(x=[value])
+    assert rule in {f.rule for f in validate_document(doc, today=TODAY)}
+

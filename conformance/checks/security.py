@@ -45,7 +45,7 @@ LEAKS = {
                                    r"|\b[A-Za-z]:\\[\w\\. -]+|[\w/\\.-]+\.(?:py|java|kt|cs|php|rb|go|js|ts):\d+"),
 }
 #: Literal strings of which each leak above contains at least one (lower-case for the case-blind patterns):
-#: substring searches rule out most answers at a small fraction of a regular expression's cost.
+#: looking for them rules out most answers at a small fraction of a leak pattern's cost.
 TRIGGERS = {
     "Python traceback": ("Traceback", ", line "),
     "Java/.NET stack frame": (".java", ".kt", ".cs", "Unknown Source", "Native Method", ") in ", ":line ", "End of"),
@@ -62,23 +62,31 @@ TRIGGERS = {
 }
 
 
-#: (kind, pattern, its triggers, whether they are looked for in the lower-cased text), once.
-_SCANS = [(what, pattern, TRIGGERS[what], bool(pattern.flags & re.IGNORECASE)) for what, pattern in LEAKS.items()]
+def _first_letter_searches(triggers: tuple[str, ...]) -> tuple[re.Pattern[str], ...]:
+    """The triggers as one expression per first character, ``X(?=rest|rest…)``: an expression that starts with
+    one plain character is searched for that character first, at a fraction of a substring search's cost per
+    trigger (a single expression of every trigger, with no first character in common, is slower)."""
+    by_first: dict[str, list[str]] = {}
+    for trigger in triggers:
+        by_first.setdefault(trigger[0], []).append(re.escape(trigger[1:]))
+    return tuple(re.compile(f"{re.escape(first)}(?={'|'.join(rests)})") for first, rests in by_first.items())
+
+
+#: (kind, pattern, its trigger searches, whether they look in the lower-cased text), once.
+_SCANS = [(what, pattern, _first_letter_searches(TRIGGERS[what]), bool(pattern.flags & re.IGNORECASE))
+          for what, pattern in LEAKS.items()]
 
 
 def suspected(text: str) -> list[str]:
-    """The kinds of :data:`LEAKS` whose pattern finds something in ``text`` (trigger strings first)."""
+    """The kinds of :data:`LEAKS` whose pattern finds something in ``text`` (their triggers looked for first)."""
     lowered: str | None = None
     found = []
-    for what, pattern, triggers, blind in _SCANS:
+    for what, pattern, searches, blind in _SCANS:
         if blind:
             lowered = text.lower() if lowered is None else lowered
         haystack = lowered if blind else text
-        for trigger in triggers:
-            if trigger in haystack:
-                if pattern.search(text):
-                    found.append(what)
-                break
+        if any(search.search(haystack) for search in searches) and pattern.search(text):
+            found.append(what)
     return found
 
 

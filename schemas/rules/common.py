@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Iterator
-from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
@@ -38,34 +37,46 @@ def _escape(token: str) -> str:
 class Scan:
     """What the text and number rules need of a document, gathered in one walk."""
 
-    text: str  # every string of the document, member names included, one per line
+    text: str  # every string value of the document, one per line
+    long_text: str  # the string values long enough to hold a full resident number, one per line
     has_float: bool
 
 
+#: The fewest characters a full resident number takes (YYMMDD and seven digits, no hyphen): shorter strings
+#: need no resident-number search.
+_RRN_LENGTH = 13
 #: The document being validated and its scan, so the rules that read every string share one walk.
 _SCANNED: ContextVar[tuple[Any, Scan | None] | None] = ContextVar("s24kit_scanned", default=None)
 
 
+#: The types json.loads makes: any other (a subclass) is judged by what it is an instance of.
+_JSON_TYPES = frozenset({str, dict, list, float, int, bool, type(None)})
+
+
 def _scan(value: Any) -> Scan:
     texts: list[str] = []
+    long_texts: list[str] = []
     has_float = False
-    pending = [value]  # a loop, not recursion: a hostile document may nest deeper than Python's stack
+    pending: list[Any] = [[value]]  # a loop, not recursion: a hostile document may nest deeper than Python's stack
     while pending:
         item = pending.pop()
-        if isinstance(item, str):
-            texts.append(item)
-        elif isinstance(item, dict):
-            texts.extend(item)
-            pending.extend(item.values())
-        elif isinstance(item, list):
-            pending.extend(item)
-        elif isinstance(item, float):
-            has_float = True
-    return Scan("\n".join(texts), has_float)
+        for member in item.values() if isinstance(item, dict) else item:
+            kind = type(member)
+            if kind not in _JSON_TYPES:
+                kind = next((t for t in (str, dict, list, float) if isinstance(member, t)), None)
+            if kind is str:
+                texts.append(member)
+                if len(member) >= _RRN_LENGTH:
+                    long_texts.append(member)
+            elif kind is dict or kind is list:
+                pending.append(member)
+            elif kind is float:
+                has_float = True
+    return Scan("\n".join(texts), "\n".join(long_texts), has_float)
 
 
 def scan(doc: Any) -> Scan:
-    """``doc``'s :class:`Scan`, computed once per :func:`scanning` block (else each time)."""
+    """``doc``'s :class:`Scan`, computed once per :class:`scanning` block (else each time)."""
     held = _SCANNED.get()
     if held is None or held[0] is not doc:
         return _scan(doc)
@@ -75,14 +86,19 @@ def scan(doc: Any) -> Scan:
     return held[1]
 
 
-@contextmanager
-def scanning(doc: Any) -> Iterator[None]:
-    """Share one :func:`scan` of ``doc`` among the rules run inside the block."""
-    token = _SCANNED.set((doc, None))
-    try:
-        yield
-    finally:
-        _SCANNED.reset(token)
+class scanning:  # a context manager, named like contextlib's
+    """Share one :func:`scan` of ``doc`` among the rules run inside the ``with`` block."""
+
+    __slots__ = ("_doc", "_token")
+
+    def __init__(self, doc: Any) -> None:
+        self._doc = doc
+
+    def __enter__(self) -> None:
+        self._token = _SCANNED.set((self._doc, None))
+
+    def __exit__(self, *_: object) -> None:
+        _SCANNED.reset(self._token)
 
 
 @rule("S24-DOC-030", "한글 등 모든 문자열은 UTF-8 NFC 정규화", "All text is NFC-normalised",
@@ -101,7 +117,7 @@ def nfc_text(doc: Document) -> Iterator[Violation]:
 @rule("S24-DOC-031", "주민등록번호는 마스킹(YYMMDD-G******)", "Resident numbers are masked (YYMMDD-G******)",
       applies_to=ALL, needs_valid_shape=False)
 def masked_identity(doc: Document) -> Iterator[Violation]:
-    if not FULL_RRN_SCAN.search(scan(doc).text):
+    if not FULL_RRN_SCAN.search(scan(doc).long_text):
         return
     for pointer, _, value in walk(doc):
         if isinstance(value, str) and FULL_RRN.search(value):
