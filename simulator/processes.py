@@ -62,8 +62,9 @@ def echo_server(pki_dir: str) -> tuple[Any, ssl.SSLContext]:
         ensure_pki(Path(pki_dir)).server_context("provider-server")
 
 
-def _child(spec: ServerSpec, report: Connection, stop: Any) -> None:
-    """A server's process: build it, serve it, say "ready" (or why not), run until told to stop."""
+def _child(spec: ServerSpec, report: Connection) -> None:
+    """A server's process: build it, serve it, say "ready" (or why not) on ``report``, run until the parent
+    says "stop" there, closes it, or is gone."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C reaches the whole process group: the parent decides
     parent = os.getppid()
     try:
@@ -76,7 +77,9 @@ def _child(spec: ServerSpec, report: Connection, stop: Any) -> None:
         return
     report.send(("ready", "", ""))
     try:
-        while not stop.wait(ORPHAN_CHECK):
+        # a pipe of its own, not an Event shared by every child: a child killed with SIGKILL while it held the
+        # Event's lock left the parent waiting for that lock forever when it stopped the others
+        while not report.poll(ORPHAN_CHECK):
             if os.getppid() != parent:
                 break
     finally:
@@ -95,7 +98,6 @@ class ServerProcesses:
 
     def __init__(self) -> None:
         self._context = multiprocessing.get_context("spawn")
-        self._stop = self._context.Event()
         self.children: list[_Child] = []
 
     def start(self, specs: list[ServerSpec]) -> None:
@@ -103,8 +105,8 @@ class ServerProcesses:
         could not (the others are stopped)."""
         try:
             for spec in specs:
-                mine, theirs = self._context.Pipe(duplex=False)
-                process = self._context.Process(target=_child, args=(spec, theirs, self._stop),
+                mine, theirs = self._context.Pipe()
+                process = self._context.Process(target=_child, args=(spec, theirs),
                                                 name=f"s24kit-{spec.name.replace(':', '-')}", daemon=True)
                 process.start()
                 theirs.close()
@@ -120,7 +122,9 @@ class ServerProcesses:
         return {child.name: child.process.pid for child in self.children}
 
     def stop(self) -> None:
-        self._stop.set()
+        for child in self.children:
+            with contextlib.suppress(OSError):  # a child that is gone already
+                child.report.send("stop")
         deadline = time.monotonic() + STOP_TIMEOUT
         for child in self.children:
             child.process.join(max(0.0, deadline - time.monotonic()))

@@ -34,6 +34,7 @@ from .processes import ServerProcesses, ServerSpec, serving_in_processes
 from .provider import ProviderAgent, ProviderCore, Scenario, create_provider_app
 from .provider.vendor import VENDOR, Tenant, create_vendor_app, tenant_cores, tenants_for
 from .relay import Mode, ProviderRegistration, RelayConfig, create_relay_app, relay_client
+from .relay.store import RelayStore
 from .retry import RetryPolicy
 from .scenario_files import read_lines as _lines  # plain or gzip-compressed (s24kit generate --compress)
 from .serving import Served, bind, start
@@ -79,6 +80,10 @@ class StackOptions:
     #: > 0: one vendor server answers for this many provider codes (simulator/provider/vendor.py), instead of
     #: one server per provider; ``providers`` and ``agents`` must then be left empty
     tenants: int = 0
+    #: > 1: that many relay processes accept on the relay's socket over one database (``network(processes=True)``
+    #: only, docs/performance.md §4); ``relay_lease`` is how long a worker holds a task it runs
+    relay_workers: int = 1
+    relay_lease: float = 15.0
 
 
 class Stack:
@@ -119,6 +124,8 @@ class Stack:
         self._served: dict[str, Served] = {}
         self.processes: ServerProcesses | None = None  # network(processes=True): the parties' processes
         self._relay_client: httpx.AsyncClient | None = None
+        if options.relay_workers < 1:
+            raise ValueError("relay_workers: at least 1")
 
     # -- shared construction ------------------------------------------------------------------------------
 
@@ -138,7 +145,8 @@ class Stack:
                            insurer_cert_sha256={c: self.pki.insurer_client(c).sha256() for c in self.insurer_configs},
                            providers=(*registrations, *self.options.external), callback_base=self.urls["relay"],
                            allowed_provider_hosts=(*sorted(ours), *self.options.allowed_provider_hosts),
-                           retry=self.options.retry)
+                           retry=self.options.retry, shared_database=self.options.relay_workers > 1,
+                           lease_seconds=self.options.relay_lease)
 
     def _provider_urls(self, base: Callable[[str], str]) -> dict[str, str]:
         """``provider:CODE`` → URL of every provider served here: its own server, or its path on the vendor's."""
@@ -189,11 +197,14 @@ class Stack:
             self._contract_register = register
         return self._contract_register
 
-    def party_app(self, name: str) -> Any:
+    def party_app(self, name: str, worker: int = 1) -> Any:
         """Build the one server ``name`` (``relay``, ``insurer:CODE``, ``provider:CODE`` or ``vendor``) for the
-        network, with its clients; :attr:`urls` must be set (a party's process builds only its own)."""
+        network, with its clients; :attr:`urls` must be set (a party's process builds only its own). Relay
+        ``worker`` 2, 3 … journals into ``journal-relay-N.sqlite`` (a journal file has one writer)."""
         pki = self.pki
         if name == "relay":
+            if worker > 1:
+                self.journal = Journal(worker_journal(self.options.state_dir, worker))
             self._relay_client = relay_client(client_context=pki.client_context("relay-client"),
                                               journal=self.journal, faults=self.options.faults)
             self.relay_app = self._new_relay()
@@ -304,6 +315,8 @@ class Stack:
         """Serve every party on loopback over (mutual) TLS, each in its own thread — or, with ``processes``,
         each in its own process (simulator/processes.py; then the apps and the relay engine live in those
         processes, not here: use the URLs, the journal and the state files); stop them all at the end."""
+        if self.options.relay_workers > 1 and not processes:
+            raise ValueError("relay_workers: several relay workers run in processes (network(processes=True))")
         host, ports = self.options.host, self.options.ports
         shown = f"[{host}]" if ":" in host else host
         names = self._servers()
@@ -321,8 +334,18 @@ class Stack:
         if processes:
             for code in self.insurer_configs:  # made here once: the processes would race to write them
                 self.pki.insurer_client(code)
+            workers = self.options.relay_workers
+            if workers > 1 and self.options.persistent:  # none runs yet: what a crashed run held is free again
+                store = RelayStore(self._db("relay"))
+                store.release_leases()
+                store.close()
             specs = [ServerSpec(name, "s24kit.simulator.stack:party_server", (self.options, self.urls, name),
-                                sockets.pop(name)) for name in names]
+                                sockets[name]) for name in names if name != "relay"]
+            # the relay's workers share its socket (the kernel hands each connection to one of them)
+            specs[:0] = [ServerSpec("relay" if n == 1 else f"relay-{n}", "s24kit.simulator.stack:party_server",
+                                    (self.options, self.urls, "relay", n), sockets["relay"])
+                         for n in range(1, workers + 1)]
+            sockets.clear()
             with serving_in_processes(specs) as self.processes, self._agents_in_background():
                 yield self
             return
@@ -376,9 +399,17 @@ class Stack:
                                       host=old.host, port=old.port)
 
 
-def party_server(options: StackOptions, urls: dict[str, str], name: str) -> tuple[Any, ssl.SSLContext]:
-    """Party ``name`` of the stack ``options`` describe, and its TLS context: what a party's process serves
-    (:mod:`.processes`, ``network(processes=True)``)."""
+def party_server(options: StackOptions, urls: dict[str, str], name: str,
+                 worker: int = 1) -> tuple[Any, ssl.SSLContext]:
+    """Party ``name`` (relay ``worker`` N) of the stack ``options`` describe, and its TLS context: what a
+    party's process serves (:mod:`.processes`, ``network(processes=True)``)."""
     stack = Stack(options)
     stack.urls = dict(urls)
-    return stack.party_app(name), stack.server_tls(name)
+    return stack.party_app(name, worker), stack.server_tls(name)
+
+
+def worker_journal(state_dir: Path, worker: int) -> Path:
+    """The journal file of relay worker ``worker`` (the first writes ``journal.sqlite``)."""
+    path = state_dir / ("journal.sqlite" if worker == 1 else f"journal-relay-{worker}.sqlite")
+    private_file(path)
+    return path

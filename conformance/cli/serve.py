@@ -27,6 +27,9 @@ if TYPE_CHECKING:  # the simulator and rich load when the command runs, not for 
     from ...simulator.stack import Stack
     from ...simulator.stack_config import ServeConfig
 
+#: Relay workers of ``--relay-workers``: beyond a few per core they only contend for the database's write lock.
+MAX_RELAY_WORKERS = 16
+
 
 def ensure_scenario(config: ServeConfig, console: Console) -> Path:
     """The configured scenario, or the default one generated once into the state directory."""
@@ -52,7 +55,8 @@ def ensure_scenario(config: ServeConfig, console: Console) -> Path:
     return target
 
 
-def build_stack(config: ServeConfig, console: Console, *, agent: bool = False, tenants: int = 0) -> Stack:
+def build_stack(config: ServeConfig, console: Console, *, agent: bool = False, tenants: int = 0,
+                relay_workers: int = 1) -> Stack:
     from ...simulator.provider import Scenario
     from ...simulator.stack import Stack, StackOptions
 
@@ -73,6 +77,7 @@ def build_stack(config: ServeConfig, console: Console, *, agent: bool = False, t
                                   providers=None if tenants else [code], agents=agents, external=config.external,
                                   faults=config.faults, allowed_provider_hosts=config.allowed_provider_hosts,
                                   host=config.host, ports=config.ports(code), tenants=tenants,
+                                  relay_workers=relay_workers,
                                   products={code: config.reference_product} if config.reference_product else {}))
     except ValueError as exc:
         raise OneLineError(f"시나리오를 쓸 수 없습니다: {exc}", f"cannot use the scenario: {exc}") from None
@@ -109,7 +114,9 @@ def describe(stack: Stack, sample: Path | None, console: Console) -> None:
     table = Table(title="s24kit serve — kit-v1 시뮬레이터 / simulator (mutual TLS)", title_justify="left")
     for column in ("역할 / party", "URL", "비고 / notes"):
         table.add_column(column, overflow="fold")
-    table.add_row("relay 중계기관", stack.urls["relay"], "claims, events, agent/poll, /__admin/")
+    workers = stack.options.relay_workers
+    table.add_row("relay 중계기관", stack.urls["relay"], "claims, events, agent/poll, /__admin/"
+                  + (f" — {workers} workers, one database" if workers > 1 else ""))
     for name, url in stack.urls.items():
         if name.startswith("insurer:"):
             behaviour = stack.insurer_configs[name.split(":", 1)[1]].behaviour
@@ -175,6 +182,9 @@ def warn_if_exposed(host: str, console: Console) -> None:
 @click.option("--processes", is_flag=True,
               help="Run each party (relay, each insurer, each provider or the vendor) in its own process "
                    "(docs/performance.md §4).")
+@click.option("--relay-workers", type=click.IntRange(1, MAX_RELAY_WORKERS), default=1, show_default=True,
+              metavar="N", help="--processes: N relay processes accepting on the relay's port over one database "
+                                "(docs/performance.md §4).")
 @click.option("--tenants", type=click.IntRange(1, MAX_TENANTS), default=None,
               help="Serve the reference provider as an EMR vendor's central server answering for this many "
                    "provider codes at /{provider_code}/s24/v1/… (docs/performance.md §3).")
@@ -188,7 +198,7 @@ def warn_if_exposed(host: str, console: Console) -> None:
 @click.option("--seed", type=int, default=1, show_default=True, help="--fleet: seed of the defects and data.")
 def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, duration: float | None,
           fleet_size: int | None, fleet_csv: Path | None, defect_share: float, seed: int,
-          tenants: int | None, processes: bool) -> None:
+          tenants: int | None, processes: bool, relay_workers: int) -> None:
     """시뮬레이터 실행 / run relay, insurers and the reference provider on loopback over mutual TLS."""
     from ...simulator.pki import PkiError
     from ...simulator.relay import ConfigError
@@ -200,6 +210,9 @@ def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, durat
     if fleet_size is None and (fleet_csv is not None or defect_share != 0.2 or seed != 1):
         raise OneLineError("--fleet-csv, --defect-share, --seed: --fleet N 과 함께만 씁니다",
                            "--fleet-csv, --defect-share, --seed: only with --fleet N")
+    if relay_workers > 1 and not processes:
+        raise OneLineError("--relay-workers: --processes 와 함께만 씁니다 (작업자마다 프로세스 하나)",
+                           "--relay-workers: only with --processes (one process per worker)")
     if fleet_size is not None and (tenants is not None or processes):
         raise OneLineError("--tenants, --processes: --fleet 와 함께 쓸 수 없습니다",
                            "--tenants, --processes: cannot be combined with --fleet")
@@ -224,7 +237,7 @@ def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, durat
     stop = threading.Event()
     previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        stack = build_stack(config, console, agent=agent, tenants=tenants or 0)
+        stack = build_stack(config, console, agent=agent, tenants=tenants or 0, relay_workers=relay_workers)
         warn_if_exposed(config.host, console)
         with stack.network(processes=processes):
             describe(stack, write_sample_claim(stack), console)

@@ -23,6 +23,7 @@ from ...schemas.loader import is_valid
 from ...schemas.validation import schema_findings, validate
 from ..access import AccessTable, admin_only, allow, protect
 from ..admin import AdminRoute, admin_routes
+from ..database import DurableAnswers
 from ..journal import Journal, JournalMiddleware
 from ..last_resort import LastResortMiddleware
 from ..payout import PayoutInputError
@@ -397,6 +398,7 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=ROUTING_PROBLEMS)
     protect(app, ACCESS)
     app.add_middleware(LastResortMiddleware, party=f"insurer {config.code}")
+    app.add_middleware(DurableAnswers, store=store)  # no receipt before its commit is on disk
     if journal is not None:
         app.add_middleware(JournalMiddleware, journal=journal, party=f"→insurer:{config.code}")
     app.state.insurer = insurer

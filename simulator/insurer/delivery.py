@@ -52,6 +52,7 @@ async def deliver_due(store: InsurerStore, client: httpx.AsyncClient, retry: Ret
     receipts = [r["receipt_number"] for r in store.query(DUE, time.time(), 2 * CONCURRENT_CLAIMS)]
     if not receipts:
         return 0
+    await store.durable()  # the events were committed with the claim's answer; nothing leaves unsynced
     gate = asyncio.Semaphore(CONCURRENT_CLAIMS)
 
     async def one(receipt: str) -> list[tuple[Any, str | None]]:

@@ -54,6 +54,11 @@ class AgentQueue:
     def _signal(self, code: str) -> asyncio.Event:
         return self._signals.setdefault(code, asyncio.Event())
 
+    def wake_all(self) -> None:
+        """Let every waiting poll look again (another relay worker may have queued work)."""
+        for signal in self._signals.values():
+            signal.set()
+
     def identity(self, code: str, peer_ip: str | None, certificate_pem: str | None) -> Answer | None:
         """None when the caller may speak for provider ``code``; else the problem to answer."""
         registration = self.registration(code)

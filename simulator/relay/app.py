@@ -21,6 +21,7 @@ from ...schemas.loader import is_valid
 from ...schemas.validation import schema_findings
 from ..access import AccessTable, admin_only, allow, forbidden, protect
 from ..admin import AdminRoute, admin_routes
+from ..database import DurableAnswers
 from ..faults import FaultSwitch, PartyFaultTransport, fault_routes
 from ..journal import AsyncJournalTransport, Journal, JournalMiddleware, journal_routes
 from ..last_resort import LastResortMiddleware
@@ -270,6 +271,7 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
     ], lifespan=lifespan, exception_handlers=ROUTING_PROBLEMS)
     protect(app, ACCESS)
     app.add_middleware(LastResortMiddleware, party="relay")
+    app.add_middleware(DurableAnswers, store=store)  # no answer before its commits are on disk
     # outermost: refusals (403) and the last resort's 500 are journaled too
     app.add_middleware(JournalMiddleware, journal=journal, party="→relay")
     app.state.relay, app.state.store, app.state.journal = relay, store, journal

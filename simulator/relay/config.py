@@ -85,6 +85,10 @@ class RelayConfig:
     request_timeout: float = 10.0  # per call to a provider or insurer
     agent_deadline: float = 30.0  # how long an agent has to answer a queued request
     max_body_bytes: int = 8 * 1024 * 1024
+    #: other relay workers use the same database (``s24kit serve --relay-workers N``): tasks are taken with a lease
+    #: that the others respect, and changes they commit wake this worker's long polls (docs/performance.md §4)
+    shared_database: bool = False
+    lease_seconds: float = 15.0  # how long a worker holds a task it runs; renewed while it runs
 
 
 def host_allowed(url: str, allowed: tuple[str, ...]) -> bool:

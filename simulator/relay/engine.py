@@ -12,8 +12,10 @@ import contextlib
 import datetime as dt
 import hashlib
 import json
+import os
 import ssl
 import time
+import uuid
 from collections.abc import Callable
 from typing import Any
 
@@ -29,6 +31,8 @@ from .states import FINAL, claim_state, may_apply, rank
 from .store import RelayStore
 
 KST = dt.timezone(dt.timedelta(hours=9))
+#: Seconds between two looks at whether another relay worker committed something (several workers only).
+OTHER_WORKERS_INTERVAL = 0.025
 ALL_TYPES = ("medical_receipt", "itemised_statement", "prescription", "pharmacy_receipt")
 
 
@@ -45,6 +49,9 @@ class Relay:
         self._wake = asyncio.Event()
         self._busy: set[int] = set()
         self._watchers: dict[str, asyncio.Event] = {}  # claim id → set when its state changes
+        self.worker = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"  # the owner of the tasks this relay leases
+        if not config.shared_database:
+            store.release_leases()  # alone on its database: what a crashed run held is free again
         for registration in config.providers:
             check_provider_host(registration, config.allowed_provider_hosts, f"provider {registration.code}")
         # one transaction: a vendor's server registers thousands of clinics, one fsync each took minutes
@@ -157,8 +164,9 @@ class Relay:
     # -- the work loop ------------------------------------------------------------------------------------
 
     def _take_due(self) -> list[Any]:
-        """Due tasks nobody is running yet, marked as running (before any await, so nobody else takes them)."""
-        due = [row for row in self.store.due_tasks(time.time()) if row["task_id"] not in self._busy]
+        """Due tasks nobody is running yet, leased to this worker (before any await, and in the database, so
+        neither this worker nor another takes them again while the lease holds)."""
+        due = self.store.lease_due(self.worker, time.time(), self.config.lease_seconds)
         self._busy.update(row["task_id"] for row in due)
         return due
 
@@ -173,9 +181,14 @@ class Relay:
         """Work until cancelled. Each due task runs on its own, so a slow insurer does not hold up the next
         claim's fetch; between tasks the loop sleeps until one is due or something wakes it."""
         running: set[asyncio.Task[None]] = set()
+        others = asyncio.create_task(self._watch_other_workers()) if self.config.shared_database else None
+        renew_at = time.monotonic() + self.config.lease_seconds / 3
         try:
             while True:
                 try:
+                    if self._busy and time.monotonic() >= renew_at:  # still running: keep the others away
+                        self.store.renew_leases(self.worker, time.time() + self.config.lease_seconds)
+                        renew_at = time.monotonic() + self.config.lease_seconds / 3
                     for row in self._take_due():
                         task = asyncio.create_task(self._run(row))
                         running.add(task)
@@ -190,16 +203,34 @@ class Relay:
                     async with asyncio.timeout(pause):
                         await self._wake.wait()
         finally:
+            if others is not None:
+                others.cancel()
             for task in running:
                 task.cancel()
-            await asyncio.gather(*running, return_exceptions=True)
+            await asyncio.gather(*running, *([others] if others else []), return_exceptions=True)
 
     def _pause(self) -> float:
-        """Seconds until the next task nobody is running is due (at most half a second)."""
-        rows = self.store.query("SELECT task_id, next_at FROM tasks WHERE state = 'pending' ORDER BY next_at LIMIT ?",
-                                len(self._busy) + 1)
-        due = next((r["next_at"] for r in rows if r["task_id"] not in self._busy), None)
+        """Seconds until the next task nobody holds is due (at most half a second)."""
+        rows = self.store.query("SELECT MIN(MAX(next_at, leased_until)) AS due FROM tasks WHERE state = 'pending' "
+                                "AND (lease_owner IS NULL OR lease_owner != ?)", self.worker)
+        due = rows[0]["due"]
         return 0.5 if due is None else min(max(due - time.time(), 0.0), 0.5)
+
+    async def _watch_other_workers(self) -> None:
+        """Several workers: what another one commits (a claim's new state, a task it queued) wakes this one's
+        long polls and work loop. SQLite's ``data_version`` changes when another connection commits; looking
+        at it costs one query per interval, however many polls wait."""
+        seen = None
+        while True:
+            with contextlib.suppress(Exception):  # a busy or closing database: look again next time
+                version = self.store.query("PRAGMA data_version")[0][0]
+                if seen is not None and version != seen:
+                    for watcher in self._watchers.values():
+                        watcher.set()
+                    self.agents.wake_all()
+                    self._wake.set()
+                seen = version
+            await asyncio.sleep(OTHER_WORKERS_INTERVAL)
 
     async def _run(self, row: Any) -> None:
         try:
@@ -218,7 +249,8 @@ class Relay:
                 return
             if isinstance(outcome, Waiting):
                 with self.store.transaction() as db:
-                    db.execute("UPDATE tasks SET next_at = ? WHERE task_id = ?", (outcome.until, row["task_id"]))
+                    db.execute("UPDATE tasks SET next_at = ?, lease_owner = NULL, leased_until = 0 WHERE task_id = ?",
+                               (outcome.until, row["task_id"]))
             # else the work marked its task done in the transaction that recorded its result (_done)
         finally:
             self._busy.discard(row["task_id"])
@@ -228,14 +260,16 @@ class Relay:
     def _done(db: Any, task: Any) -> None:
         """Mark ``task`` done inside the transaction that records what it achieved: one commit, not two, and
         never a result recorded with its task still pending (which ran it again after a crash)."""
-        db.execute("UPDATE tasks SET state = 'done', last_error = NULL WHERE task_id = ?", (task["task_id"],))
+        db.execute("UPDATE tasks SET state = 'done', last_error = NULL, lease_owner = NULL WHERE task_id = ?",
+                   (task["task_id"],))
 
     def _finish(self, row: Any, state: str, error: str, *, retry: bool) -> None:
         attempts = row["attempts"] + 1
         if retry and attempts >= self.config.retry.attempts:
             state, error = "dead", f"{error} (after {attempts} attempts)"
         with self.store.transaction() as db:
-            db.execute("UPDATE tasks SET state = ?, attempts = ?, next_at = ?, last_error = ? WHERE task_id = ?",
+            db.execute("UPDATE tasks SET state = ?, attempts = ?, next_at = ?, last_error = ?, lease_owner = NULL, "
+                       "leased_until = 0 WHERE task_id = ?",
                        (state, attempts, time.time() + self.config.retry.delay(attempts), error, row["task_id"]))
             if state == "dead":
                 insurers, where = _concerned(row)
@@ -337,6 +371,7 @@ class Relay:
         if not host_allowed(base, self.config.allowed_provider_hosts):
             raise Permanent(f"base_url {base} is not loopback nor an allowed provider host")
         party = {"s24_party": f"provider:{registration.code}"}
+        await self.store.durable()  # nothing leaves the relay before what it committed is on disk
         try:
             if registration.server_cert_sha256:
                 # The pin is checked on the health call, which carries no personal data, so a connector
@@ -370,6 +405,7 @@ class Relay:
                       "callback_url": f"{self.config.callback_base.rstrip('/')}/relay/v1/claims/"
                                       f"{claim_row['claim_id']}/events"}
         url = self.config.insurers[code].rstrip("/") + "/insurer/v1/claims"
+        await self.store.durable()
         try:
             response = await self.client.post(url, json=submission, extensions={"s24_party": f"insurer:{code}"},
                                               timeout=self.config.request_timeout)

@@ -26,7 +26,7 @@ CREATE TABLE IF NOT EXISTS claim_insurers (
 CREATE TABLE IF NOT EXISTS tasks (
     task_id INTEGER PRIMARY KEY AUTOINCREMENT, claim_id TEXT NOT NULL, kind TEXT NOT NULL, target TEXT NOT NULL,
     state TEXT NOT NULL DEFAULT 'pending', attempts INTEGER NOT NULL DEFAULT 0, next_at REAL NOT NULL,
-    last_error TEXT, UNIQUE (claim_id, kind, target));
+    last_error TEXT, lease_owner TEXT, leased_until REAL NOT NULL DEFAULT 0, UNIQUE (claim_id, kind, target));
 CREATE INDEX IF NOT EXISTS tasks_due ON tasks(state, next_at);
 CREATE TABLE IF NOT EXISTS events (
     event_id TEXT PRIMARY KEY, claim_id TEXT NOT NULL, insurer_code TEXT NOT NULL, sequence INTEGER NOT NULL,
@@ -44,6 +44,9 @@ CREATE TABLE IF NOT EXISTS providers (code TEXT PRIMARY KEY, body TEXT NOT NULL)
 CREATE TABLE IF NOT EXISTS counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
 
+#: Which relay worker runs a task, and until when others must leave it alone (several workers on one database).
+LEASE_COLUMNS = {"lease_owner": "TEXT", "leased_until": "REAL NOT NULL DEFAULT 0"}
+
 SUMMARY = "claim_id, request_id, state, provider_code, created_at, updated_at"
 
 
@@ -52,6 +55,11 @@ class RelayStore(Database):
 
     def __init__(self, path: Path | str) -> None:
         super().__init__(path, SCHEMA)
+        with self.transaction() as db:  # a database made before leases gets their columns when next opened
+            columns = {row["name"] for row in db.execute("PRAGMA table_info(tasks)")}
+            for column, kind in LEASE_COLUMNS.items():
+                if column not in columns:
+                    db.execute(f"ALTER TABLE tasks ADD COLUMN {column} {kind}")
 
     def claim(self, claim_id: str) -> sqlite3.Row | None:
         """The whole claim row, with the patient's claim and the documents (for the work that needs them)."""
@@ -73,8 +81,31 @@ class RelayStore(Database):
         return self.query("SELECT * FROM claim_insurers WHERE claim_id = ? ORDER BY insurer_code", claim_id)
 
     def due_tasks(self, now: float, limit: int = 64) -> list[sqlite3.Row]:
-        return self.query("SELECT * FROM tasks WHERE state = 'pending' AND next_at <= ? ORDER BY next_at, task_id "
-                          "LIMIT ?", now, limit)
+        """Pending tasks that are due and that no worker holds."""
+        return self.query("SELECT * FROM tasks WHERE state = 'pending' AND next_at <= ? AND leased_until <= ? "
+                          "ORDER BY next_at, task_id LIMIT ?", now, now, limit)
+
+    def lease_due(self, owner: str, now: float, seconds: float, limit: int = 64) -> list[sqlite3.Row]:
+        """Take the due tasks no worker holds for ``owner`` until ``now + seconds``, in one statement (so two
+        workers never take the same task); returns them as they are now."""
+        if not self.due_tasks(now, 1):  # a read: most looks find nothing, and need no write lock
+            return []
+        with self.transaction() as db:
+            rows = db.execute("UPDATE tasks SET lease_owner = ?, leased_until = ? WHERE task_id IN (SELECT task_id "
+                              "FROM tasks WHERE state = 'pending' AND next_at <= ? AND leased_until <= ? "
+                              "ORDER BY next_at, task_id LIMIT ?) RETURNING *",
+                              (owner, now + seconds, now, now, limit)).fetchall()
+        return sorted(rows, key=lambda row: (row["next_at"], row["task_id"]))
+
+    def renew_leases(self, owner: str, until: float) -> None:
+        """Keep holding the tasks ``owner`` still runs."""
+        with self.transaction() as db:
+            db.execute("UPDATE tasks SET leased_until = ? WHERE lease_owner = ? AND state = 'pending'", (until, owner))
+
+    def release_leases(self) -> None:
+        """Forget every worker's hold: only when no other worker runs (a relay starting alone after a crash)."""
+        with self.transaction() as db:
+            db.execute("UPDATE tasks SET lease_owner = NULL, leased_until = 0 WHERE lease_owner IS NOT NULL")
 
     def dead_letters(self) -> list[sqlite3.Row]:
         return self.query("SELECT * FROM tasks WHERE state = 'dead' ORDER BY task_id")
