@@ -83,6 +83,8 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=2, help="single/distributed pairs")
     parser.add_argument("--patients", type=int, default=60, help="patients of the simulator's scenario")
     args = parser.parse_args()
+    if args.rounds < 2:  # one round is not alternated: a change of load would fall on one side only
+        parser.error("--rounds: at least 2 (the single and distributed runs alternate)")
     with tempfile.TemporaryDirectory(prefix="s24kit-bench-load-") as tmp:
         state = Path(tmp) / "state"
         simulator, urls = start_simulator(state, args.patients)
@@ -102,6 +104,9 @@ def main() -> None:
                        "failures": sum(r["failures"] for r in runs[n])} for n in (1, 2))
     print(f"target: the kit's {'reference provider' if args.traffic == 'relay' else 'relay'} ({target}), "
           f"traffic {args.traffic}, {args.users} users, {args.seconds:g} s per run, {args.rounds} rounds")
+    for workers, label in ((1, "single"), (2, "master + 2 workers")):  # the spread says how far a median goes
+        print(f"{label} runs: " + ", ".join(f"{r['per_second']:,.1f} requests/s (p99 {r['p99_ms']} ms)"
+                                            for r in runs[workers]))
     for label, figures in (("single Locust process", single), ("master + 2 workers   ", spread)):
         print(f"{label}: {figures['per_second']:,.1f} requests/s, p99 {figures['p99_ms']:,.0f} ms, "
               f"{figures['claims_per_s']:,.1f} claims/s, {figures['failures']} failures")

@@ -19,6 +19,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Any
 
+from s24kit.fixtures import fixture_path
 from s24kit.schemas.kr_calendar import is_holiday, is_lunar_holiday, is_night
 
 #: Surnames, 2015 census top 10 (shares of the population, docs/domain.md §6).
@@ -39,6 +40,8 @@ TARGETS: dict[str, tuple[float, float]] = {
     "duplicate_cover": (0.04, 0.12),
     "zero_payout_claims": (0.0, 0.25),
 }
+_SURNAME_TABLE = json.loads(fixture_path("people", "surnames.json").read_text(encoding="utf-8"))["data"]
+COMPOUND_SURNAMES = {surname for surname, _ in _SURNAME_TABLE if len(surname) > 1}
 CLINIC_TYPES = ("31", "51", "93")
 
 
@@ -55,13 +58,16 @@ def age_on(birth: str, day: str) -> int:
     return d.year - b.year - ((d.month, d.day) < (b.month, b.day))
 
 
+def surname_of(name: str) -> str:
+    """The surname of a Korean name: two syllables for the compound surnames of the census (남궁, 황보 …)."""
+    return name[:2] if name[:2] in COMPOUND_SURNAMES else name[:1]
+
+
 def flags_fit(visit: dict[str, Any], at: str) -> bool:
     """The visit's 야간 and 공휴일 flags are what its date and time make them (schemas/kr_calendar.py)."""
     day = date.fromisoformat(visit["start_date"])
     night, holiday = is_night(day, time.fromisoformat(at)), is_holiday(day)
-    if "night" in visit and "holiday" in visit:  # the two facts of the form, once the EMR seed carries them
-        return (visit["night"], visit["holiday"]) == (night, holiday)
-    return visit["night_or_holiday"] == (night or holiday)
+    return (visit["night"], visit["holiday"]) == (night, holiday)  # the two facts of the form
 
 
 def measure(root: Path) -> dict[str, Any]:
@@ -89,8 +95,9 @@ def measure(root: Path) -> dict[str, Any]:
     prescriptions = jsonl(seed / "prescriptions.jsonl")
     pairs = [(visit_of[rx["visit_id"]], prescribed[rx["issue_number"]]) for rx in prescriptions
              if rx["issue_number"] in prescribed and rx["visit_id"] in visit_of]
-    names = [p["name"] for p in patients.values()]
-    surnames = Counter(name[0] for name in names)
+    # census surnames and Korean given names are those of citizens (7th digit 1–4), not of foreign residents
+    names = [p["name"] for p in patients.values() if p["resident_number_masked"][7] in "1234"]
+    surnames = Counter(surname_of(name) for name in names)
     policies = jsonl(root / "policies.jsonl")
     holders = Counter(p["patient_id"] for p in policies)
     claims = jsonl(root / "claims.jsonl")
@@ -107,14 +114,16 @@ def measure(root: Path) -> dict[str, Any]:
         "clinic_visits_on_seollal_chuseok": share(clinic, lambda v: is_lunar_holiday(date.fromisoformat(
                                                   v["start_date"]))),
         "night_holiday_flags_fit_date_and_time": share(timed, lambda v: flags_fit(v, times[v["visit_id"]])),
-        "two_syllable_given_names": share(names, lambda n: len(n) - 1 == 2),
+        "two_syllable_given_names": share(names, lambda n: len(n) - len(surname_of(n)) == 2),
         "foreign_residents": share(list(patients.values()), lambda p: p["resident_number_masked"][7] in "5678"),
         "duplicate_cover": share(list(holders.values()), lambda n: n > 1),
         "zero_payout_claims": share(totals, lambda t: t == 0),
     }
     n = len(names)
     found["surnames"] = {s: (surnames.get(s, 0) / n if n else None, target) for s, target in SURNAMES.items()}
-    found["counts"] = {"patients": n, "visits": len(visits), "claims": len(claims), "policies": len(policies)}
+    found["counts"] = {"patients": len(patients), "citizens": n,
+                       "distinct_given_names": len({name[len(surname_of(name)):] for name in names}),
+                       "visits": len(visits), "claims": len(claims), "policies": len(policies)}
     return found
 
 

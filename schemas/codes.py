@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from functools import cache
 from typing import Any
@@ -31,3 +32,24 @@ def label(name: str, code: str, lang: str = "ko") -> str:
 @cache
 def inpatient_only_rows() -> frozenset[str]:
     return frozenset(code for code, entry in code_list("receipt-rows").items() if entry.get("inpatient_only"))
+
+
+#: HIRA 주성분코드 (일반명코드): ingredient serial, strength serial, route letter, dosage form (docs/domain.md §3).
+GENERIC_CODE = re.compile(r"^[0-9]{6}[A-D][A-Z0-9]{2}$")
+
+
+def is_generic_code(code: str) -> bool:
+    """Whether a prescribed drug code is a generic-name (일반명) code rather than a product's 9-digit code."""
+    return bool(GENERIC_CODE.match(code))
+
+
+@cache
+def products_by_generic_code() -> Mapping[str, str]:
+    """The kit's product for each generic code of its drug list (one product per code in the shipped list)."""
+    return {entry["generic_code"]: code for code, entry in code_list("drugs").items()}
+
+
+def dispensed_product(prescribed: str) -> str:
+    """The product a pharmacy dispenses for a prescribed code: the code itself, or the kit's product of a generic
+    code (unknown generic codes stay as they are)."""
+    return products_by_generic_code().get(prescribed, prescribed) if is_generic_code(prescribed) else prescribed

@@ -13,7 +13,7 @@ from typing import Any
 
 from .explanations import as_json, schema_findings
 from .loader import DOCUMENT_SCHEMAS, is_valid
-from .rules import RULES, Finding, Rule, today_in_korea
+from .rules import Finding, Rule, active_rules, today_in_korea
 from .rules.common import scanning
 
 __all__ = ["Finding", "document_label", "schema_findings", "validate", "validate_bundle", "validate_document",
@@ -22,14 +22,14 @@ __all__ = ["Finding", "document_label", "schema_findings", "validate", "validate
 
 @cache
 def _document_rules(document_type: str, shape_valid: bool) -> tuple[Rule, ...]:
-    return tuple(r for r in RULES.values()
+    return tuple(r for r in active_rules()
                  if r.scope == "document" and document_type in r.applies_to
                  and (shape_valid or not r.needs_valid_shape))
 
 
 @cache
 def _rules_of(scope: str) -> tuple[Rule, ...]:
-    return tuple(r for r in RULES.values() if r.scope == scope)
+    return tuple(r for r in active_rules() if r.scope == scope)
 
 
 def _run(rules: Iterable[Rule], subject: Any, today: date, prefix: str = "") -> list[Finding]:

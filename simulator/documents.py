@@ -12,6 +12,8 @@ from datetime import date, timedelta
 from fractions import Fraction
 from typing import Any
 
+from ..schemas.codes import dispensed_product
+from ..schemas.kr_calendar import is_holiday
 from ..schemas.rules.receipt import COLUMNS, floor10
 from ..schemas.rules.rounding import COPAY_UNIT, TOTAL_UNIT, truncate
 from ..schemas.rules.statement import LINE_COLUMNS, expected_line_total
@@ -165,18 +167,31 @@ def receipt_rows(lines: Sequence[Document]) -> list[Document]:
 
 
 def receipt_totals(rows: Sequence[Document], *, ceiling_excess: int = 0, already_paid: int = 0,
-                   paid: int | None = None) -> tuple[Document, Document]:
-    """The totals block and a payment block (by card, unless ``paid`` says otherwise)."""
+                   paid: int | None = None, discount: Document | None = None) -> tuple[Document, Document]:
+    """The totals block and a payment block (by card, unless ``paid`` says otherwise).
+
+    ``discount`` ({"covered", "non_covered"}) is the provider's 감면액·할인: it lowers the amount due. The amount
+    due is floored to 10 won, as many EMRs print it (the form sets no floor; S24-DOC-059 accepts both).
+    """
     totals = {column: sum(row["amounts"][column] for row in rows) for column in COLUMNS}
     totals["total_amount"] = sum(totals[c] for c in COLUMNS)
     totals["ceiling_excess"] = min(ceiling_excess, totals["copay"])
     totals["patient_total"] = (totals["copay"] - totals["ceiling_excess"] + totals["full_copay"]
                                + totals["selective"] + totals["non_covered"])
+    waived = 0
+    if discount:
+        totals["discount"] = dict(discount)
+        waived = discount["covered"] + discount["non_covered"]
     totals["already_paid"] = already_paid
-    totals["amount_due"] = floor10(max(totals["patient_total"] - already_paid, 0))
+    totals["amount_due"] = floor10(max(totals["patient_total"] - waived - already_paid, 0))
     paid_amount = totals["amount_due"] if paid is None else min(paid, totals["amount_due"])
     totals["unpaid"] = totals["amount_due"] - paid_amount
     return totals, payment(card=paid_amount)
+
+
+def holiday_of(day: str, provider: Document) -> bool:
+    """The 공휴일 mark of care on ``day`` (ISO) at ``provider``: Sundays and Korean public holidays, at home only."""
+    return provider.get("country", "KR") == "KR" and is_holiday(date.fromisoformat(day))
 
 
 def payment(card: int = 0, cash_receipt: int = 0, cash: int = 0) -> Document:
@@ -187,10 +202,14 @@ def medical_documents(*, visit_id: str, receipt_number: str, statement_number: s
                       patient: Document, patient_category: str, provider: Document, department: str,
                       period: tuple[str, str], items: Sequence[Billed], copay_rate: float,
                       diagnosis_codes: Sequence[str] = (), issue_date: str | None = None,
-                      night_or_holiday: bool = False, ceiling_excess: int = 0, room: str | None = None,
-                      inpatient_status: str = "discharge", fixed_copay: int | None = None,
-                      ) -> tuple[Document, Document]:
+                      night: bool = False, holiday: bool | None = None, ceiling_excess: int = 0,
+                      room: str | None = None, inpatient_status: str = "discharge", fixed_copay: int | None = None,
+                      discount_share: float = 0.0) -> tuple[Document, Document]:
     """A 진료비 계산서·영수증 and its 세부산정내역서 for one visit (``fixed_copay``: see statement_lines).
+
+    ``holiday`` left out: marked as the calendar says (:func:`holiday_of`).
+    ``discount_share`` > 0: the provider waives that share of the patient's non-covered amount (감면·할인,
+    rounded down to 10 won), shown on the receipt.
 
     The receipt carries the visit's covered shares as HIRA rounds them (:func:`visit_shares`); the statement's
     lines keep their own split and its bottom rows reconcile them with the receipt.
@@ -198,13 +217,17 @@ def medical_documents(*, visit_id: str, receipt_number: str, statement_number: s
     lines, parts = _lines(list(items), copay_rate, fixed_copay)
     copay, insurer = visit_shares(parts, COPAY_UNIT[setting], fixed_copay)
     rows = rows_at(receipt_rows(lines), copay, insurer)
-    totals, paid = receipt_totals(rows, ceiling_excess=ceiling_excess)
+    non_covered = sum(row["amounts"]["selective"] + row["amounts"]["non_covered"] for row in rows)
+    waived = floor10(int(non_covered * discount_share))
+    totals, paid = receipt_totals(rows, ceiling_excess=ceiling_excess,
+                                  discount={"covered": 0, "non_covered": waived} if waived else None)
     issued = issue_date or period[1]
     receipt: Document = {
         "document_type": "medical_receipt", "receipt_number": receipt_number, "visit_id": visit_id,
         "setting": setting, "patient": patient, "patient_category": patient_category,
-        "treatment_period": {"start": period[0], "end": period[1]}, "night_or_holiday": night_or_holiday,
-        "department": department, "diagnosis_codes": list(diagnosis_codes), "rows": rows, "totals": totals,
+        "treatment_period": {"start": period[0], "end": period[1]}, "night": night,
+        "holiday": holiday_of(period[0], provider) if holiday is None else holiday, "department": department,
+        "diagnosis_codes": list(diagnosis_codes), "rows": rows, "totals": totals,
         "payment": paid, "provider": provider, "issue_date": issued,
     }
     if setting == "inpatient":
@@ -249,11 +272,11 @@ def last_valid_day(issue_date: str, validity_days: int) -> str:
 def pharmacy_receipt(*, visit_id: str, receipt_number: str, prescription_doc: Document, dispensing_date: str,
                      pharmacy: Document, pharmacist: str, patient: Document, patient_category: str,
                      fees: Sequence[tuple[str, str, int]], drug_prices: dict[str, int], copay_rate: float,
-                     non_covered_drugs: frozenset[str] = frozenset(), night_or_holiday: bool = False,
-                     ceiling_excess: int = 0, fixed_copay: int | None = None) -> Document:
+                     non_covered_drugs: frozenset[str] = frozenset(), night: bool = False,
+                     holiday: bool | None = None, ceiling_excess: int = 0, fixed_copay: int | None = None) -> Document:
     """A 약제비 계산서·영수증 dispensing every drug of ``prescription_doc``.
 
-    ``fees`` are (code, name, amount) pharmacy fee items; ``drug_prices`` maps drug codes to unit prices;
+    ``fees`` are (code, name, amount) pharmacy fee items; ``drug_prices`` maps product codes to unit prices;
     ``fixed_copay`` replaces the rate with a fixed patient share (의료급여, 65세 이상 정액), spread over the
     covered items.
     """
@@ -264,10 +287,11 @@ def pharmacy_receipt(*, visit_id: str, receipt_number: str, prescription_doc: Do
     fee_items = [{"code": code, "name": name, **item(amount, True)} for code, name, amount in fees]
     drugs = []
     for med in prescription_doc["medications"]:
-        amount = expected_line_total(drug_prices[med["drug_code"]], med["dose"] * med["times_per_day"], med["days"])
-        drugs.append({"drug_code": med["drug_code"], "name": med["name"], "dose": med["dose"],
+        product = dispensed_product(med["drug_code"])  # a generic-name line is filled with a product
+        amount = expected_line_total(drug_prices[product], med["dose"] * med["times_per_day"], med["days"])
+        drugs.append({"drug_code": product, "name": med["name"], "dose": med["dose"],
                       "times_per_day": med["times_per_day"], "days": med["days"],
-                      **item(amount, med["drug_code"] not in non_covered_drugs)})
+                      **item(amount, product not in non_covered_drugs)})
     every = fee_items + drugs
     covered = [i for i in every if not i["non_covered"]]
     if fixed_copay is not None:
@@ -284,7 +308,8 @@ def pharmacy_receipt(*, visit_id: str, receipt_number: str, prescription_doc: Do
     return {
         "document_type": "pharmacy_receipt", "receipt_number": receipt_number, "visit_id": visit_id,
         "patient": {"name": patient["name"]}, "patient_category": patient_category,
-        "dispensing_date": dispensing_date, "night_or_holiday": night_or_holiday,
+        "dispensing_date": dispensing_date, "night": night,
+        "holiday": holiday_of(dispensing_date, pharmacy) if holiday is None else holiday,
         "prescription_issue_number": prescription_doc["issue_number"],
         "prescriber": {"provider_code": prescriber["provider_code"], "facility_type": prescriber["facility_type"],
                        "name": prescriber["name"]},

@@ -55,7 +55,10 @@ from ..schemas.identifiers import (
 )
 
 __all__ = [
+    "AREA_WEIGHTS",
     "DEFAULT_TODAY",
+    "FOREIGN_RESIDENT_AGES",
+    "FOREIGN_RESIDENT_SHARE",
     "PROVIDER_CODE_GROUPS",
     "KoreanPeopleProvider",
     "register",
@@ -194,11 +197,26 @@ _SURNAMES = _Weighted.of([(s, n) for s, n in _load("surnames.json")["data"]])
 _GIVEN_NAMES_DOC = _load("given-names.json")
 _GIVEN = _given_tables(_GIVEN_NAMES_DOC["data"])
 _COHORTS = tuple(sorted(_GIVEN_NAMES_DOC["cohorts"]))
+_LENGTHS_DOC = _load("given-name-lengths.json")
+_LENGTH_SHARES: dict[str, float] = _LENGTHS_DOC["shares"]
+_ONE_SYLLABLE = {sex: tuple(names) for sex, names in _LENGTHS_DOC["data"]["one_syllable"].items()}
+_THREE_SYLLABLES = {sex: tuple(names) for sex, names in _LENGTHS_DOC["data"]["three_syllables"].items()}
+_FOREIGN_DOC = _load("foreign-residents.json")
+_FOREIGN_ORIGINS = _Weighted.of([(entry, entry["weight"]) for entry in _FOREIGN_DOC["data"]])
+#: Share of patients who are foreign residents (외국인등록번호 7th digit 5–8), and their ages.
+FOREIGN_RESIDENT_SHARE: float = _FOREIGN_DOC["share"]
+FOREIGN_RESIDENT_AGES: tuple[int, int] = tuple(_FOREIGN_DOC["ages"])  # type: ignore[assignment]
 _ADDRESS_DOC = _load("addresses.json")
 _SIDO = _Weighted.of([(_sido(s), s["population"]) for s in _ADDRESS_DOC["data"]])
 _SIDO_BY_CODE: dict[str, _Sido] = {s.code: s for s in _SIDO.items}
 # 보건지소, 보건진료소 and 보건의료원 serve 읍·면, so they are only placed in 읍·면 areas.
 _RURAL_AREAS = tuple(a for s in _SIDO.items for a in s.areas if a.town and not a.tail)
+#: Every 시군구 (세종: 읍·면·동) of the address table in table order; an area is named by its index here.
+_AREAS = tuple(a for s in _SIDO.items for a in s.areas)
+_SIDO_POPULATION = {s["code"]: s["population"] for s in _ADDRESS_DOC["data"]}
+#: Residents of each area: its 시도's population spread evenly over the 시도's areas (the table has no more).
+AREA_WEIGHTS: tuple[float, ...] = tuple(_SIDO_POPULATION[a.sido_code] / len(_SIDO_BY_CODE[a.sido_code].areas)
+                                        for a in _AREAS)
 _RURAL_TYPES = frozenset({"72", "73", "75"})
 _AGE_WEIGHTS = _age_weights()
 _CLINIC_DEPT = _Weighted.of(_CLINIC_DEPARTMENTS)
@@ -315,6 +333,30 @@ class KoreanPeopleProvider(BaseProvider):
         _check_sex(sex)
         return _GIVEN[(sex, _cohort(birth_year))].pick(self.generator.random)
 
+    def kr_person_given_name(self, sex: str, birth_year: int) -> str:
+        """A person's given name: mostly two syllables of the decade's style (drawn whole or composed of two
+        names' syllables), some of one or three syllables (fixtures/people/given-name-lengths.json)."""
+        _check_sex(sex)
+        rng = self.generator.random
+        draw = rng.random()
+        if draw < _LENGTH_SHARES["one_syllable"]:
+            return _uniform(rng, _ONE_SYLLABLE[sex])
+        if draw < _LENGTH_SHARES["one_syllable"] + _LENGTH_SHARES["three_syllables"]:
+            return _uniform(rng, _THREE_SYLLABLES[sex])
+        table = _GIVEN[(sex, _cohort(birth_year))]
+        if rng.random() < _LENGTH_SHARES["composed_two_syllables"]:
+            return table.pick(rng)[0] + table.pick(rng)[1]
+        return table.pick(rng)
+
+    def kr_foreign_resident_name(self, sex: str, birth_year: int) -> str:
+        """A foreign resident's name as registered: Korean for a 한국계 중국인, else romanised FAMILY GIVEN."""
+        _check_sex(sex)
+        rng = self.generator.random
+        origin = _FOREIGN_ORIGINS.pick(rng)
+        if origin.get("korean_name"):
+            return self.kr_surname() + self.kr_person_given_name(sex, birth_year)
+        return f"{_uniform(rng, origin['family'])} {_uniform(rng, origin['given'][sex])}"
+
     def kr_name(self, sex: str | None = None, birth_year: int | None = None) -> str:
         """Surname + given name; sex and birth year are drawn when not given."""
         rng = self.generator.random
@@ -338,27 +380,35 @@ class KoreanPeopleProvider(BaseProvider):
         return mask_resident_number(birth_date.strftime("%y%m%d"), digit)
 
     def kr_patient(
-        self, min_age: int = 0, max_age: int = 95, today: date = DEFAULT_TODAY, foreigner: bool = False
+        self, min_age: int = 0, max_age: int = 95, today: date = DEFAULT_TODAY, foreigner: bool = False,
+        area: int | None = None,
     ) -> dict[str, Any]:
-        """A patient: name, sex, birth date, masked RRN, address, mobile and 환자등록번호."""
+        """A patient: name, sex, birth date, masked RRN, address (in ``area`` when given), mobile, 환자등록번호;
+        ``foreigner``: a foreign resident (외국인등록번호, the name of the residence card)."""
         rng = self.generator.random
         sex = "M" if rng.random() < 0.5 else "F"
         birth = self.kr_birth_date(min_age, max_age, today)
+        name = (self.kr_foreign_resident_name(sex, birth.year) if foreigner
+                else self.kr_surname() + self.kr_person_given_name(sex, birth.year))
         return {
-            "name": self.kr_surname() + self.kr_given_name(sex, birth.year),
+            "name": name,
             "sex": sex,
             "birth_date": birth.isoformat(),
             "resident_number_masked": self.kr_masked_resident_number(birth, sex, foreigner),
-            "address": self.kr_address(),
+            "address": self.kr_address(area=area),
             "phone": self.kr_mobile(),
             "patient_number": _digits(rng, 8),
         }
 
     # --- addresses and phones ---------------------------------------------------------------
 
-    def kr_address(self, sido_code: str | None = None) -> dict[str, str]:
-        """A coherent road-name address: 시도 → 시군구 → road, with a matching postcode prefix."""
+    def kr_address(self, sido_code: str | None = None, area: int | None = None) -> dict[str, str]:
+        """A coherent road-name address: 시도 → 시군구 → road, with a matching postcode prefix.
+
+        ``area`` (an index into the areas :data:`AREA_WEIGHTS` weighs) fixes the 시군구."""
         rng = self.generator.random
+        if area is not None:
+            return self._address_in(rng, _AREAS[area])
         sido = _SIDO.pick(rng) if sido_code is None else self._sido(sido_code)
         return self._address_in(rng, _uniform(rng, sido.areas))
 
@@ -408,15 +458,19 @@ class KoreanPeopleProvider(BaseProvider):
         first_nine = "000" + kind + serial
         return format_business_number(first_nine + str(business_number_check_digit(first_nine)))
 
-    def kr_provider(self, facility_type: str = "31") -> dict[str, Any]:
-        """A care provider whose name, departments, address and phone fit together."""
+    def kr_provider(self, facility_type: str = "31", area: int | None = None,
+                    department: str | None = None) -> dict[str, Any]:
+        """A care provider whose name, departments, address (in ``area`` when given) and phone fit together;
+        ``department``: the speciality of a 의원 (drawn when not given)."""
         self._facility(facility_type)
         rng = self.generator.random
-        if facility_type in _RURAL_TYPES:
+        if area is not None:
+            address = self.kr_address(area=area)
+        elif facility_type in _RURAL_TYPES:
             address = self._address_in(rng, _uniform(rng, _RURAL_AREAS))
         else:
             address = self.kr_address()
-        name, departments = self._provider_name(rng, facility_type, address)
+        name, departments = self._provider_name(rng, facility_type, address, department)
         return {
             "provider_code": self.kr_provider_code(facility_type),
             "facility_type": facility_type,
@@ -443,11 +497,12 @@ class KoreanPeopleProvider(BaseProvider):
         return "82"
 
     @staticmethod
-    def _provider_name(rng: Random, facility_type: str, address: dict[str, Any]) -> tuple[str, tuple[str, ...]]:
+    def _provider_name(rng: Random, facility_type: str, address: dict[str, Any],
+                       department: str | None = None) -> tuple[str, tuple[str, ...]]:
         prefix, stem = _uniform(rng, _NAME_PREFIXES), _area_stem(address)
         place = stem if rng.random() < 0.3 else prefix
         if facility_type == "31":
-            dept = _CLINIC_DEPT.pick(rng)
+            dept = department or _CLINIC_DEPT.pick(rng)
             return f"{place}{'' if dept == '00' else _department_name(dept)}의원", (dept,)
         if facility_type == "21":
             dept = _uniform(rng, (*_HOSPITAL_SPECIALTIES, ""))

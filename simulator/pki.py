@@ -47,6 +47,7 @@ ROLES: dict[str, tuple[str, bool, bool]] = {  # file name: (role, serverAuth, cl
     "provider-server": ("provider-server", True, False),
     "provider-agent": ("provider-agent", False, True),
     "insurer-server": ("insurer-server", True, False),
+    "register-server": ("register-server", True, False),  # the simulated 중복가입 register
     "patient-app": ("patient-app", False, True),
     "admin": ("admin", False, True),
 }

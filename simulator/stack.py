@@ -26,7 +26,8 @@ from .inprocess import AsgiRouter
 from .insurer.adjudication import engine_adjudicator, engine_shared_adjudicator
 from .insurer.app import create_insurer_app
 from .insurer.config import InsurerConfig
-from .insurer.register import ContractRegister
+from .insurer.register import ContractRegister, RegisterClient
+from .insurer.register_app import create_register_app
 from .journal import Journal
 from .pki import TestPKI, ensure_pki
 from .private import private_directory, private_file, private_state_directory
@@ -46,6 +47,9 @@ AGENT_ADDRESS = "127.0.0.1"
 def _config_key(name: str) -> str:
     """Where a party's port is set in ``s24kit serve --config``."""
     return "[relay] port" if name == "relay" else "reference provider port" if name == VENDOR else f"{name} port"
+
+
+REGISTER = "register"  # the simulated 중복가입 register, a server of its own
 
 
 class SimClock:
@@ -119,6 +123,7 @@ class Stack:
         self.urls: dict[str, str] = {}
         self.relay_app: Any = None
         self.insurer_apps: dict[str, Any] = {}
+        self.register_app: Any = None
         self.provider_apps: dict[str, Any] = {}
         self.agents: dict[str, ProviderAgent] = {}
         self._served: dict[str, Served] = {}
@@ -157,14 +162,16 @@ class Stack:
     def _servers(self) -> list[str]:
         """The names of the servers this stack runs over the network: relay, insurers, providers (or vendor)."""
         providers = [VENDOR] if self.tenants else [f"provider:{c}" for c in self.cores if c not in self.options.agents]
-        return ["relay", *(f"insurer:{c}" for c in self.insurer_configs), *providers]
+        return ["relay", REGISTER, *(f"insurer:{c}" for c in self.insurer_configs), *providers]
 
-    def _build(self, relay_client_: httpx.AsyncClient, insurer_client: Callable[[str], httpx.AsyncClient]) -> None:
+    def _build(self, relay_client_: httpx.AsyncClient, insurer_client: Callable[[str], httpx.AsyncClient],
+               register_client: Callable[[str], httpx.AsyncClient]) -> None:
         for name in self._servers():
             if name.startswith(("provider:", VENDOR)):
                 self._provider_app(name)
+        self.register_app = create_register_app(self._register(), journal=self.journal)
         for code in self.insurer_configs:
-            self._insurer_app(code, insurer_client(code))
+            self._insurer_app(code, insurer_client(code), register_client(code))
         self._relay_client = relay_client_
         self.relay_app = self._new_relay()
         self.load_policies()
@@ -177,11 +184,13 @@ class Stack:
             app = self.provider_apps[code] = self.options.provider_app(self.cores[code])
         return app
 
-    def _insurer_app(self, code: str, client: httpx.AsyncClient) -> Any:
+    def _insurer_app(self, code: str, client: httpx.AsyncClient, to_register: httpx.AsyncClient) -> Any:
+        """Insurer ``code``; ``to_register`` carries its client certificate to the 중복가입 register."""
         config = dataclasses.replace(self.insurer_configs[code], relay_base=self.urls["relay"])
+        register = RegisterClient(to_register, self.urls[REGISTER])
         app = self.insurer_apps[code] = create_insurer_app(config, adjudicator=engine_adjudicator,
                                                            database=self._db(f"insurer-{code}"), http_client=client,
-                                                           clock=self.clock, register=self._register(),
+                                                           clock=self.clock, register=register,
                                                            shared=engine_shared_adjudicator)
         return app
 
@@ -209,11 +218,15 @@ class Stack:
                                               journal=self.journal, faults=self.options.faults)
             self.relay_app = self._new_relay()
             return self.relay_app
+        if name == REGISTER:
+            self.register_app = create_register_app(self._register(), journal=self.journal)
+            return self.register_app
         kind, _, code = name.partition(":")
         if kind == "insurer":
             client = httpx.AsyncClient(transport=self._to_relay(httpx.AsyncHTTPTransport(
                 verify=pki.client_context(f"insurer-client-{code}"))), timeout=5.0)
-            app = self._insurer_app(code, client)
+            to_register = httpx.AsyncClient(verify=pki.client_context(f"insurer-client-{code}"), timeout=5.0)
+            app = self._insurer_app(code, client, to_register)
             self.load_policies(only=code)
             return app
         return self._provider_app(name)
@@ -223,6 +236,8 @@ class Stack:
         certificate (its health and whoami are open; every other route refuses them, docs/security.md)."""
         if name == "relay":
             return self.pki.server_context("relay-server", require_client_cert=False, ask_client_cert=True)
+        if name == REGISTER:
+            return self.pki.server_context("register-server")
         return self.pki.server_context("insurer-server" if name.startswith("insurer:") else "provider-server")
 
     def _new_relay(self) -> Any:
@@ -282,13 +297,18 @@ class Stack:
     @contextlib.asynccontextmanager
     async def inprocess(self) -> AsyncIterator[Stack]:
         """Run every party in this event loop; calls between them go through ASGI transports."""
-        self.urls = {"relay": "https://relay.s24kit.test"}
+        self.urls = {"relay": "https://relay.s24kit.test", REGISTER: "https://register.s24kit.test"}
         self.urls |= {f"insurer:{c}": f"https://insurer-{c.lower()}.s24kit.test" for c in self.insurer_configs}
         self.urls |= self._provider_urls(lambda name: f"https://{name.replace(':', '-')}.s24kit.test")
         router = AsgiRouter({}, certificate=self.pki["relay-client"])
         to_relay = {code: AsgiRouter({}, certificate=self.pki.insurer_client(code)) for code in self.insurer_configs}
+        to_register = {code: AsgiRouter({}, certificate=self.pki.insurer_client(code))
+                       for code in self.insurer_configs}
         self._build(relay_client(transport=router, journal=self.journal, faults=self.options.faults),
-                    lambda code: httpx.AsyncClient(transport=self._to_relay(to_relay[code]), timeout=5.0))
+                    lambda code: httpx.AsyncClient(transport=self._to_relay(to_relay[code]), timeout=5.0),
+                    lambda code: httpx.AsyncClient(transport=to_register[code], timeout=5.0))
+        for each in to_register.values():
+            each.add(self.urls[REGISTER], self.register_app)
         for code, app in self.provider_apps.items():
             router.add(self.urls[VENDOR if code == VENDOR else f"provider:{code}"], app)
         for code, app in self.insurer_apps.items():
@@ -297,7 +317,8 @@ class Stack:
             each.add(self.urls["relay"], self.relay_app)
         async with contextlib.AsyncExitStack() as stack:
             stack.push_async_callback(self._relay_client.aclose)  # last, once the relay's work loop has stopped
-            for app in [self.relay_app, *self.insurer_apps.values(), *self.provider_apps.values()]:
+            for app in [self.relay_app, self.register_app, *self.insurer_apps.values(),
+                        *self.provider_apps.values()]:
                 await stack.enter_async_context(app.router.lifespan_context(app))
             for code in self.options.agents:
                 agent_transport = AsgiRouter({self.urls["relay"]: self.relay_app}, client=(AGENT_ADDRESS, 40000),

@@ -54,6 +54,10 @@ POLICY: dict[str, dict[str, frozenset[str] | None]] = {
         "/insurer/v1/claims/{receipt_number}": frozenset({"relay"}),
         ADMIN: frozenset({"admin"}),
     },
+    "register": {
+        "/register/v1/health": None,
+        "/register/v1/lookups": frozenset({"insurer"}),
+    },
     "provider": {
         "/s24/v1/health": None,
         "/s24/v1/visits:search": frozenset({"relay"}),
@@ -73,7 +77,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
-    return generated_scenario(tmp_path_factory, "--patients", "6", "--seed", "9")  # a patient insured twice
+    # seed 39: a patient insured at INSA and INSB, and no other insurer in the scenario
+    return generated_scenario(tmp_path_factory, "--patients", "6", "--seed", "39")
 
 
 def _stack(scenario: Path, state: Path, **options: Any) -> Stack:
@@ -123,7 +128,8 @@ async def _send(client: Any, method: str, path: str) -> httpx.Response:
 
 
 def _apps(stack: Stack) -> dict[str, Any]:
-    return {"relay": stack.relay_app, **{f"insurer:{c}": a for c, a in stack.insurer_apps.items()},
+    return {"relay": stack.relay_app, "register": stack.register_app,
+            **{f"insurer:{c}": a for c, a in stack.insurer_apps.items()},
             **{f"provider:{c}": a for c, a in stack.provider_apps.items()}}
 
 

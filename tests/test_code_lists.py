@@ -36,7 +36,7 @@ ENTRY_FIELDS = {
     "kcd": {"ko", "en", "chapter", "severe", "msk", "mild_graded"},
     "receipt-rows": {"ko", "en", "inpatient_only", "order", "group"},
     "pharmacy-fees": {"ko", "en", "kind", "days_from", "days_to", "fee"},
-    "drugs": {"ko", "en", "ingredient", "route", "unit", "unit_price", "covered", "atc"},
+    "drugs": {"ko", "en", "ingredient", "route", "unit", "unit_price", "covered", "atc", "generic_code"},
     "procedures": {"ko", "en", "chapter", "receipt_row", "covered", "big_three", "unit_price", "settings"},
 }
 

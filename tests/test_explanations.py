@@ -14,7 +14,9 @@ from .conftest import EXAMPLES, load_example
 
 #: Example file → the schema (or definition) it exemplifies, for the examples whose name does not say it.
 TARGETS = {"visit-search.request": "visit-search#/$defs/request", "agent.reply": "agent#/$defs/reply",
-           "insurer-claim.acknowledgement": "insurer-claim#/$defs/acknowledgement"}
+           "insurer-claim.acknowledgement": "insurer-claim#/$defs/acknowledgement",
+           "register-lookup.request": "register-lookup#/$defs/request",
+           "register-lookup.response": "register-lookup#/$defs/response"}
 HANGUL = re.compile(r"[\uac00-\ud7a3]")
 
 

@@ -110,6 +110,9 @@ def test_manifest_lists_every_other_file_with_its_hash(scenario: Path) -> None:
     assert counts["visits"] == len(jsonl(scenario / "expected/index.jsonl"))
     assert sum(counts["documents"].values()) == len(jsonl(scenario / "expected/documents.jsonl"))
     assert counts["claims"] == len(jsonl(scenario / "claims.jsonl"))
+    unpaid = [c for c in jsonl(scenario / "claims.jsonl") if not any(p and p["total"] for p in c["expected"].values())]
+    assert sum(counts["claims_paying_nothing"].values()) == len(unpaid)
+    assert "unexplained" not in counts["claims_paying_nothing"]
     assert counts["policies"] == len(jsonl(scenario / "policies.jsonl"))
 
 
@@ -189,7 +192,15 @@ def test_claims_and_policies_follow_their_formats(scenario: Path) -> None:
         claim = record["claim"]
         assert set(record["policies"]) == set(claim["insurers"]) == set(record["expected"])
         assert {index[v]["provider_code"] for v in claim["visit_ids"]} == {claim["provider_code"]}
-        assert record["tags"] == sorted({t for v in claim["visit_ids"] for t in index[v]["tags"]})
+        visit_tags = {t for v in claim["visit_ids"] for t in index[v]["tags"]}
+        assert record["tags"] == sorted(set(record["tags"])) and visit_tags <= set(record["tags"])
+        # a claim that pays nothing says why: a hard case that pays nothing by design, or its own reason tag
+        reasons = set(record["tags"]) - visit_tags
+        adjudicated = all(p is not None for p in record["expected"].values())
+        pays = any(p and p["total"] for p in record["expected"].values())
+        by_design = bool(visit_tags & {"abroad", "older_than_3_years"})
+        assert len(reasons) == (1 if adjudicated and not pays and not by_design else 0), record["tags"]
+        assert reasons <= {"below_deductible", "rider_not_held"}
     for record in jsonl(scenario / "policies.jsonl"):
         policy = record["policy"]
         assert policy["format"] == "s24kit-policy/1"

@@ -25,6 +25,8 @@ from s24kit.simulator.inprocess import as_caller
 from s24kit.simulator.insurer.adjudication import engine_adjudicator
 from s24kit.simulator.insurer.app import create_insurer_app
 from s24kit.simulator.insurer.config import InsurerConfig
+from s24kit.simulator.insurer.register import ContractRegister
+from s24kit.simulator.insurer.register_app import create_register_app
 from s24kit.simulator.journal import Journal
 from s24kit.simulator.pki import Credential
 from s24kit.simulator.provider import Scenario, create_provider_app
@@ -102,6 +104,7 @@ def scenario(tmp_path_factory: pytest.TempPathFactory) -> Scenario:
 
 def parties(scenario: Scenario) -> list[Party]:
     relay_journal, insurer_journal, provider_journal, hub_journal = Journal(), Journal(), Journal(), Journal()
+    register_journal = Journal()
     found = [
         Party("relay", "relay", create_relay_app(RelayConfig(), journal=relay_journal, faults=FaultSwitch(),
                                                  work=False), relay_journal),
@@ -110,6 +113,8 @@ def parties(scenario: Scenario) -> list[Party]:
               insurer_journal),
         Party("provider", "reference provider", create_provider_app(scenario, journal=provider_journal),
               provider_journal),
+        Party("register", "중복가입 register", create_register_app(ContractRegister(), journal=register_journal),
+              register_journal),
         Party("agent-hub", "suite's agent hub", AgentHub(scenario.provider_code, hub_journal, timeout=1.0).app,
               hub_journal),
     ]

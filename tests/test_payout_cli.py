@@ -166,3 +166,59 @@ def test_claim_for_another_policy() -> None:
     result = invoke(str(EXAMPLES / "claim-w10-submission.json"), "--policy", str(EXAMPLES / "policy-gen3.json"))
     _one_error(result)
     assert "CLAIM.policy_number" in result.output
+
+
+# -- duplicate cover: --other-policy shares the claim (docs/domain.md §4; amounts worked by hand) -------------
+
+GEN4 = {"format": "s24kit-policy/1", "policy_number": "A-4", "insurer_code": "INSA", "contract_date": "2022-03-01",
+        "generation": "gen4"}
+GEN3_SELECTIVE = {"format": "s24kit-policy/1", "policy_number": "B-3", "insurer_code": "INSB",
+                  "contract_date": "2018-03-01", "generation": "gen3", "variant": "selective"}
+GEN2_EARLY = {"format": "s24kit-policy/1", "policy_number": "C-2", "insurer_code": "INSC",
+              "contract_date": "2011-03-01", "generation": "gen2", "table": "gen2-early"}
+
+
+def _files(tmp_path: Path, covered: int, *policies: dict) -> list[str]:
+    claim = tmp_path / "claim.json"
+    claim.write_text(json.dumps({"claim_date": "2026-04-10", "accident_type": "disease",
+                                 "documents": ClaimFactory().outpatient("2026-04-06", covered=covered)}))
+    paths = [str(claim)]
+    for policy in policies:
+        path = tmp_path / f"{policy['policy_number']}.json"
+        path.write_text(json.dumps(policy))
+        paths.append(str(path))
+    return paths
+
+
+def test_two_insurers_of_different_generations_share(tmp_path) -> None:
+    # 의원, covered 100,000: 4세대 owes 80,000 (max(20%, 1만) = 20,000 off), 2세대 early 90,000 (1만 off).
+    # Limit 100,000 − 10,000 = 90,000 < 170,000: 80,000 × 90,000 / 170,000 = 42,352.94 → 42,353; 47,647.
+    claim, own, other = _files(tmp_path, 100_000, GEN4, GEN2_EARLY)
+    shown = invoke(claim, "--policy", own, "--other-policy", other, "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.output)
+    assert body["shared"] == {"INSA": 42_353, "INSC": 47_647}
+    assert body["payout"]["total"] == 42_353 and is_valid("payout", body["payout"])
+    assert any(line["code"] == "shared.apportionment" and line["amount"] == 42_353 - 80_000
+               for line in body["payout"]["lines"])
+    table = invoke(claim, "--policy", other, "--other-policy", own, "--lang", "en")
+    assert "Duplicate cover, shared" in table.output and "42,353" in table.output
+    assert table.output.strip().splitlines()[-1] == "Duplicate cover shared: INSC 47,647 won, INSA 42,353 won " \
+                                                    "(together 90,000 won)"
+
+
+def test_three_insurers_of_three_generations_share(tmp_path) -> None:
+    # 의원, covered 80,000: 4세대 64,000; 3세대 선택형 max(1만, 10%) → 70,000; 2세대 early 70,000. Sum 204,000 >
+    # 70,000: 21,960.78 / 24,019.61 / 24,019.61 → 21,960 + 24,019 + 24,019, the 2 won left to INSA and INSB.
+    claim, a, b, c = _files(tmp_path, 80_000, GEN4, GEN3_SELECTIVE, GEN2_EARLY)
+    shown = invoke(claim, "--policy", b, "--other-policy", a, "--other-policy", c, "--format", "json")
+    assert shown.exit_code == 0, shown.output
+    body = json.loads(shown.output)
+    assert body["shared"] == {"INSB": 24_020, "INSA": 21_961, "INSC": 24_019}
+    assert body["payout"]["total"] == 24_020
+
+
+def test_a_second_policy_of_the_same_insurer_is_refused(tmp_path) -> None:
+    claim, own = _files(tmp_path, 50_000, GEN4)
+    refused = invoke(claim, "--policy", own, "--other-policy", own)
+    assert refused.exit_code == 2 and "--other-policy" in refused.output and "INSA" in refused.output

@@ -78,7 +78,8 @@ def _age(birth: date, today: date = DEFAULT_TODAY) -> int:
 # --- data tables --------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["surnames.json", "given-names.json", "addresses.json"])
+@pytest.mark.parametrize("name", ["surnames.json", "given-names.json", "addresses.json", "given-name-lengths.json",
+                                  "foreign-residents.json"])
 def test_table_loads_with_metadata_and_is_nfc(name: str) -> None:
     raw = _raw(name)
     table = _table(name)
@@ -207,12 +208,40 @@ def test_given_names_follow_sex_and_cohort() -> None:
 
 
 def test_patient_names_use_their_birth_cohort(patients: list[dict[str, Any]]) -> None:
+    """A citizen's given name is a name of the birth decade, or two syllables of the decade's names (first
+    syllable of one, second of another), or one of the listed one- or three-syllable names of the sex."""
     table = _table("given-names.json")["data"]
+    lengths = _table("given-name-lengths.json")["data"]
     surnames = {s for s, _ in _table("surnames.json")["data"]}
     for p in patients[:2000]:
         decade = min(max(int(p["birth_date"][:4]) // 10 * 10, 1940), 2010)
-        allowed = {n for n, _ in table[p["sex"]][str(decade)]}
+        names = {n for n, _ in table[p["sex"]][str(decade)]}
+        allowed = (names | {a[0] + b[1] for a in names for b in names}
+                   | set(lengths["one_syllable"][p["sex"]]) | set(lengths["three_syllables"][p["sex"]]))
         assert any(p["name"][:k] in surnames and p["name"][k:] in allowed for k in (1, 2)), p
+
+
+def test_given_name_lengths_and_variety(patients: list[dict[str, Any]]) -> None:
+    surnames = {s for s, _ in _table("surnames.json")["data"] if len(s) > 1}
+    given = [p["name"][2:] if p["name"][:2] in surnames else p["name"][1:] for p in patients]
+    two = sum(1 for g in given if len(g) == 2) / len(given)
+    assert 0.91 <= two <= 0.95  # 93.5% drawn; docs/domain.md §6 targets 85–97%
+    assert sum(1 for g in given if len(g) == 1) / len(given) >= 0.03
+    assert sum(1 for g in given if len(g) == 3) / len(given) >= 0.015
+    listed = {n for sex in _table("given-names.json")["data"].values() for rows in sex.values() for n, _ in rows}
+    assert len(set(given)) > 3 * len(listed)  # composed names: many more than the popular-name tables hold
+
+
+def test_foreign_residents_have_a_foreigner_number_and_a_registered_name() -> None:
+    fake = _fake()
+    foreigners = [fake.kr_patient(min_age=19, max_age=69, foreigner=True) for _ in range(400)]
+    for p in foreigners:
+        _check_masked(p["resident_number_masked"], date.fromisoformat(p["birth_date"]), p["sex"], foreigner=True)
+        assert p["resident_number_masked"][7] in "5678"
+    romanised = [p["name"] for p in foreigners if re.fullmatch(r"[A-Z]+( [A-Z]+)+", p["name"])]
+    korean = [p["name"] for p in foreigners if re.fullmatch(r"[가-힣]{2,5}", p["name"])]
+    assert len(romanised) + len(korean) == len(foreigners)
+    assert 0.15 <= len(korean) / len(foreigners) <= 0.45  # 한국계 중국인: 24 of 82 weight
 
 
 # --- resident numbers and dates -----------------------------------------------------------------

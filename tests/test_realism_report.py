@@ -25,7 +25,8 @@ def test_the_report_measures_every_target(tmp_path_factory):
     holders = Counter(p["patient_id"] for p in policies)
     assert found["duplicate_cover"] == sum(1 for n in holders.values() if n > 1) / len(holders)
     patients = [json.loads(line) for line in (out / "emr-seed/patients.jsonl").read_text().splitlines()]
-    kim = sum(1 for p in patients if p["name"][0] == "김") / len(patients)
+    citizens = [p for p in patients if p["resident_number_masked"][7] in "1234"]  # census surnames are citizens'
+    kim = sum(1 for p in citizens if p["name"][0] == "김") / len(citizens)
     assert found["surnames"]["김"] == (kim, 0.215)
     assert found["obstetrics_women"] in (None, 1.0)  # 산부인과 sees women only
     text = "\n".join(realism.report(found))

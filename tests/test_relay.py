@@ -33,8 +33,8 @@ def anyio_backend() -> str:
 
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
-    # seed 12: a patient insured at INSA and INSB, two first claims on one day, two patients at one provider
-    return generated_scenario(tmp_path_factory, "--patients", "12", "--seed", "12")
+    # seed 30: a patient insured at INSA and INSB, two first claims on one day, two patients at one provider
+    return generated_scenario(tmp_path_factory, "--patients", "12", "--seed", "30")
 
 
 def _stack(scenario: Path, tmp_path: Path, **options: Any) -> Stack:

@@ -10,7 +10,7 @@ from datetime import date
 import pytest
 
 from s24kit.schemas.codes import code_list
-from s24kit.schemas.rules import RULES
+from s24kit.schemas.rules import active_rules
 from s24kit.schemas.validation import (
     validate,
     validate_bundle,
@@ -89,7 +89,12 @@ DOCUMENT_CASES = [
     ("S24-DOC-003", OUT, _all(_add("totals.patient_total", 10), _add("totals.amount_due", 10),
                               _add("totals.unpaid", 10))),
     ("S24-DOC-003", IN, _all(_set("totals.ceiling_excess", 10 ** 8))),
-    ("S24-DOC-004", OUT, _all(_add("totals.amount_due", 10), _add("totals.unpaid", 10))),
+    ("S24-DOC-059", OUT, _all(_add("totals.amount_due", 10), _add("totals.unpaid", 10))),
+    # 10,000 waived of the non-covered share but the amount due not lowered
+    ("S24-DOC-059", OUT, _set("totals.discount", {"covered": 0, "non_covered": 10000})),
+    ("S24-DOC-060", OUT, _all(_set("totals.discount", {"covered": 0, "non_covered": 10 ** 6}),
+                              _set("totals.amount_due", 0), _set("totals.unpaid", 0), _set("payment.card", 0),
+                              _set("payment.total", 0))),
     ("S24-DOC-005", OUT, _add("payment.card", 10)),
     ("S24-DOC-005", PHARM, _add("payment.cash", 10)),
     ("S24-DOC-006", OUT, _add("totals.unpaid", 10)),
@@ -127,12 +132,14 @@ DOCUMENT_CASES = [
     ("S24-DOC-034", IN, _set("patient.resident_number_masked", "260915-3******")),  # born during the stay
     # Far in the future, so the conformance suite (which validates with today's date) sees the defect too.
     ("S24-DOC-035", OUT, _all(_set("treatment_period.start", "2099-01-02"), _set("treatment_period.end", "2099-01-02"),
-                              _set("issue_date", "2099-01-02"))),
-    ("S24-DOC-035", PHARM, _all(_set("dispensing_date", "2099-01-02"), _set("issue_date", "2099-01-02"))),
+                              _set("issue_date", "2099-01-02"), _set("holiday", False))),
+    ("S24-DOC-035", PHARM, _all(_set("dispensing_date", "2099-01-02"), _set("issue_date", "2099-01-02"),
+                                _set("holiday", False))),
     ("S24-DOC-040", OUT, lambda d: d["provider"].update(business_number=_wrong_check_digit(d))),
     ("S24-DOC-041", OUT, _set("provider.provider_code", "9931000")),
     ("S24-DOC-042", OUT, _set("diagnosis_codes", ["M545"])),
     ("S24-DOC-043", RX, _set("medications.0.drug_code", "99000001")),
+    ("S24-DOC-061", RX, _set("medications.0.drug_code", "900901ECH")),  # route letter E: none of A-D
     ("S24-DOC-050", OUT, _set("provider.facility_type", "99")),
     ("S24-DOC-050", OUT, _set("provider.facility_type", "9")),
     ("S24-DOC-051", OUT, _set("department", "98")),
@@ -147,6 +154,9 @@ DOCUMENT_CASES = [
     ("S24-DOC-058", PHARM, _all(_set("provider.facility_type", "31"), _set("provider.provider_code", "99310005"))),
     ("S24-DOC-058", OUT, _all(_set("provider.facility_type", "81"), _set("provider.provider_code", "99810005"))),
     ("S24-DOC-058", PHARM, _all(_set("prescriber.facility_type", "81"), _set("prescriber.provider_code", "99810009"))),
+    ("S24-DOC-062", OUT, _set("holiday", False)),  # 2026-10-05: substitute holiday for 개천절
+    ("S24-DOC-062", PHARM, _all(_set("dispensing_date", "2026-10-06"), _set("issue_date", "2026-10-06"),
+                                _set("holiday", True))),  # a Tuesday
 ]
 
 
@@ -206,7 +216,7 @@ CLAIM_CASES = [
     ("S24-DOC-022", dict(pharmacy_receipt=_set("prescription_issue_number", "20261005-00099"))),
     ("S24-DOC-023", dict(pharmacy_receipt=lambda d: d["drugs"][0].update(drug_code=_unprescribed_drug()))),
     ("S24-DOC-023", dict(pharmacy_receipt=_all(_set("dispensing_date", "2026-10-08"),
-                                               _set("issue_date", "2026-10-08")))),
+                                               _set("issue_date", "2026-10-08"), _set("holiday", False)))),
 ]
 
 
@@ -256,7 +266,7 @@ def test_claim_rule_fails_alone(rule, edits):
 def test_every_rule_has_a_failing_case():
     covered = ({r for r, _, _ in DOCUMENT_CASES} | {r for r, _ in BUNDLE_CASES} | {r for r, _ in ENVELOPE_CASES}
                | {r for r, _ in CLAIM_CASES})
-    assert set(RULES) - covered == set()
+    assert {r.id for r in active_rules()} - covered == set()
 
 
 def test_rules_about_today_take_the_date_in_korea_by_default():

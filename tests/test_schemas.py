@@ -27,6 +27,8 @@ EXAMPLE_TARGETS = {
     "agent.work": ("agent", "/$defs/work"),
     "agent.reply": ("agent", "/$defs/reply"),
     "insurer-claim.acknowledgement": ("insurer-claim", "/$defs/acknowledgement"),
+    "register-lookup.request": ("register-lookup", "/$defs/request"),
+    "register-lookup.response": ("register-lookup", "/$defs/response"),
     "medical-receipt.outpatient": ("medical-receipt", ""),
     "medical-receipt.inpatient": ("medical-receipt", ""),
 }

@@ -29,7 +29,7 @@ def state(tmp_path_factory) -> Path:
     """A state directory with a small scenario, shared so that each test does not generate one."""
     state = tmp_path_factory.mktemp("state")
     config = state / "first.toml"
-    config.write_text('[generate]\npatients = 6\nseed = 3\n[relay]\nport = 0\n'
+    config.write_text('[generate]\npatients = 6\nseed = 1\n[relay]\nport = 0\n'
                       '[[insurer]]\ncode = "INSA"\nport = 0\n[[insurer]]\ncode = "INSB"\nport = 0\n'
                       '[[provider]]\nreference = true\nport = 0\n', encoding="utf-8")
     result = CliRunner().invoke(serve, ["--config", str(config), "--state", str(state), "--duration", "0"])

@@ -46,6 +46,13 @@ class Requirement:
     causes: dict[str, dict[str, str]] = field(default_factory=dict)
     #: Data the check judges by, kept beside the requirement it serves (e.g. S24-TLS-006's suite lists).
     policy: dict[str, list[str]] = field(default_factory=dict)
+    #: A withdrawn requirement: the id that replaced it (a change of meaning gets a new id). It stays in the
+    #: catalogue and the lock, is listed as withdrawn, and no check runs for it. Not part of the fingerprint.
+    superseded_by: str = ""
+
+    @property
+    def withdrawn(self) -> bool:
+        return bool(self.superseded_by)
 
     @property
     def family(self) -> str:
@@ -74,7 +81,7 @@ class CatalogueError(ValueError):
 
 
 _FIELDS = {"title_ko", "title_en", "level", "roles", "remedy_ko", "remedy_en", "source"}
-_OPTIONAL = {"warns_ko", "warns_en", "causes", "policy"}
+_OPTIONAL = {"warns_ko", "warns_en", "causes", "policy", "superseded_by"}
 
 
 def _parse(name: str, text: str) -> list[Requirement]:
@@ -105,7 +112,7 @@ def _parse(name: str, text: str) -> list[Requirement]:
         found.append(Requirement(rid, entry["title_ko"], entry["title_en"], entry["level"],
                                  tuple(entry["roles"]), entry["remedy_ko"], entry["remedy_en"], entry["source"],
                                  entry.get("warns_ko", ""), entry.get("warns_en", ""), entry.get("causes", {}),
-                                 entry.get("policy", {})))
+                                 entry.get("policy", {}), entry.get("superseded_by", "")))
     return found
 
 
@@ -114,7 +121,7 @@ def _from_rules() -> list[Requirement]:
     return [Requirement(r.id, r.title_ko, r.title_en, "MUST" if r.severity == "error" else "SHOULD", ROLES,
                         "보고서에 표시된 필드 값을 서식 규칙에 맞게 고치십시오.",
                         "Correct the field named in the finding so the rule holds.",
-                        f"schemas/rules ({r.id}); docs/domain.md §2")
+                        f"schemas/rules ({r.id}); docs/domain.md §2", superseded_by=r.superseded_by)
             for r in RULES.values()]
 
 
@@ -130,6 +137,9 @@ def requirements() -> dict[str, Requirement]:
         if req.id in by_id:
             raise CatalogueError(f"requirement {req.id} defined twice")
         by_id[req.id] = req
+    for req in by_id.values():
+        if req.withdrawn and (req.superseded_by not in by_id or by_id[req.superseded_by].withdrawn):
+            raise CatalogueError(f"{req.id}: superseded_by {req.superseded_by!r} is not a requirement in force")
     return dict(sorted(by_id.items()))
 
 

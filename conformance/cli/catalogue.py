@@ -6,7 +6,7 @@ import json
 
 import click
 
-from ..catalogue import FAMILIES, SUITE_VERSION, lock_path, lock_text, locked, requirements
+from ..catalogue import FAMILIES, SUITE_VERSION, Requirement, lock_path, lock_text, locked, requirements
 from .usage import OneLineCommand, OneLineError
 
 
@@ -33,8 +33,14 @@ def catalogue(lang: str, fmt: str, family: str | None, write_lock: bool) -> None
     for column in ("ID", "수준" if lang == "ko" else "Level", "제목" if lang == "ko" else "Title"):
         table.add_column(column, overflow="fold")
     for r in reqs:
-        table.add_row(r.id, r.level, r.title(lang))
+        table.add_row(r.id, _level(r, lang), r.title(lang))
     Console().print(table)
+
+
+def _level(req: Requirement, lang: str) -> str:
+    if req.withdrawn:
+        return f"철회 → {req.superseded_by}" if lang == "ko" else f"withdrawn → {req.superseded_by}"
+    return req.level
 
 
 def _write_lock() -> None:

@@ -59,8 +59,12 @@ def payout() -> None:
 @click.option("--format", "fmt", type=click.Choice(["table", "json"]), default="table", show_default=True)
 @click.option("--improvement-documented", is_flag=True, default=None,
               help="The claim documents improvement after 10 manual-therapy acts (review gate).")
+@click.option("--other-policy", "other_files", type=InputFile("json"), multiple=True,
+              help="Another indemnity policy of the insured (중복가입), as the contract register would list it "
+                   "(repeatable; same format as --policy, first claim of its year): the claim is shared "
+                   "(비례보상, docs/domain.md §4) and the share shown.")
 def explain_command(claim: Loaded, policy_file: Loaded | None, history_file: Loaded | None, claim_date: str | None,
-                    lang: str, fmt: str, improvement_documented: bool | None) -> None:
+                    lang: str, fmt: str, improvement_documented: bool | None, other_files: tuple[Loaded, ...]) -> None:
     """청구 서류를 심사해 지급액과 산정 근거를 보여 줍니다. / Adjudicate a claim and explain the payout.
 
     CLAIM: insurer claim submission, bundle, or {"claim_date", "accident_type", "documents"} JSON.
@@ -106,20 +110,59 @@ def explain_command(claim: Loaded, policy_file: Loaded | None, history_file: Loa
                       f"no claim date given: assumed {day}, the latest issue date of the documents (set --claim-date)"))
     improvement = improvement_documented if improvement_documented is not None else \
         bool(envelope.get("improvement_documented", False))
+    others = [(f"--other-policy {other.path}", other.value) for other in other_files]
     try:
-        result = adjudicate(documents, policy, history, claim_date=day,
-                            accident_type=envelope.get("accident_type", "disease"),
-                            improvement_documented=improvement)
+        kwargs = {"claim_date": day, "accident_type": envelope.get("accident_type", "disease"),
+                  "improvement_documented": improvement}
+        result = adjudicate(documents, policy, history, **kwargs)
+        shares = _shared(result, policy, others, documents, kwargs) if others else {}
     except PayoutInputError as exc:
         _fail(exc.message("ko"), exc.message("en"))
     except Exception as exc:  # never a traceback: report the unexpected in one line
         _fail(f"예상하지 못한 오류 {type(exc).__name__}: {exc} — 입력을 확인하고, 계속되면 키트 버그로 보고하십시오",
               f"unexpected {type(exc).__name__}: {exc} — check the input; if it persists, report a kit bug")
     if fmt == "json":
-        click.echo(json.dumps({"payout": result.as_payout(), "history": result.history.to_json()},
-                              ensure_ascii=False, indent=2))
+        shown = {"payout": result.as_payout(), "history": result.history.to_json()}
+        if shares:
+            shown["shared"] = shares
+        click.echo(json.dumps(shown, ensure_ascii=False, indent=2))
     else:
         for ko, en in notes:
             click.echo(ko if lang == "ko" else en)
         click.echo(render(result, lang), nl=False)
+        if shares:
+            unit = "원" if lang == "ko" else " won"
+            parts = ", ".join(f"{key} {amount:,}{unit}" for key, amount in shares.items())
+            click.echo(f"중복가입 비례보상: {parts} (합계 {sum(shares.values()):,}원)" if lang == "ko" else
+                       f"Duplicate cover shared: {parts} (together {sum(shares.values()):,} won)")
     sys.exit(EXIT_OK)
+
+
+def _shared(result: Any, policy: dict[str, Any], others: list[tuple[str, Any]], documents: list[Any],
+            kwargs: dict[str, Any]) -> dict[str, int]:
+    """Share ``result`` with the other policies (each alone first, then 비례보상); what each policy pays, by key.
+
+    Keys are the policies' insurer codes (as the stack's insurers share), else their policy numbers; ``result``
+    gets the share line of the explanation."""
+    from ...simulator.payout import PayoutInputError, adjudicate
+    from ...simulator.payout.shared import share
+
+    def key(of: Any, where: str) -> str:
+        if not isinstance(of, dict) or not isinstance(of.get("policy_number"), str):
+            raise PayoutInputError(where, "계약에 policy_number가 없습니다", "the policy has no policy_number",
+                                   "계약 파일 형식 s24kit-policy/1을 쓰십시오",
+                                   "use a policy file of format s24kit-policy/1")
+        return str(of.get("insurer_code") or of["policy_number"])
+
+    adjudications = {key(policy, "--policy"): result}
+    for where, other in others:
+        name = key(other, where)
+        if name in adjudications:
+            raise PayoutInputError(where, f"{name}의 계약이 두 번 주어졌습니다", f"a second policy keyed {name}",
+                                   "보험사마다 계약 하나씩 주십시오", "give one policy per insurer")
+        try:
+            adjudications[name] = adjudicate(documents, other, None, **kwargs)
+        except PayoutInputError as exc:  # name the file the bad policy came from
+            raise PayoutInputError(f"{where}: {exc.field}", exc.message_ko, exc.message_en, exc.fix_ko,
+                                   exc.fix_en) from None
+    return {name: adjudication.total for name, adjudication in share(adjudications).items()}

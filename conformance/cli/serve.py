@@ -117,6 +117,7 @@ def describe(stack: Stack, sample: Path | None, console: Console) -> None:
     workers = stack.options.relay_workers
     table.add_row("relay 중계기관", stack.urls["relay"], "claims, events, agent/poll, /__admin/"
                   + (f" — {workers} workers, one database" if workers > 1 else ""))
+    table.add_row("register 중복가입 조회", stack.urls["register"], "lookups (insurer certificates only)")
     for name, url in stack.urls.items():
         if name.startswith("insurer:"):
             behaviour = stack.insurer_configs[name.split(":", 1)[1]].behaviour

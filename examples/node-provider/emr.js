@@ -132,13 +132,17 @@ class Emr {
     totals.ceiling_excess = visit.ceiling_excess;
     totals.patient_total = totals.copay - totals.ceiling_excess + totals.full_copay + totals.selective
       + totals.non_covered;
+    const waived = visit.discount_covered + visit.discount_non_covered;  // 감면액·할인 shown on the receipt
+    if (waived > 0) {
+      totals.discount = { covered: visit.discount_covered, non_covered: visit.discount_non_covered };
+    }
     totals.already_paid = 0;  // the seed has no earlier payment: each interim bill is a visit of its own
-    totals.amount_due = floor10(Math.max(totals.patient_total - totals.already_paid, 0));
+    totals.amount_due = floor10(Math.max(totals.patient_total - waived - totals.already_paid, 0));
     const paid = payment(visit);
     totals.unpaid = totals.amount_due - paid.total;
     const receipt = {
       document_type: 'medical_receipt', receipt_number: visit.receipt_number, ...this.header(visit),
-      night_or_holiday: visit.night_or_holiday, department: visit.department,
+      night: visit.night, holiday: visit.holiday, department: visit.department,
       diagnosis_codes: visit.diagnosis_codes, rows: rowList, totals, payment: paid,
       provider: providerBlock(this.providers.get(visit.provider_code)), issue_date: visit.issue_date,
     };
@@ -211,7 +215,7 @@ class Emr {
       document_type: 'pharmacy_receipt', receipt_number: visit.receipt_number, visit_id: visit.visit_id,
       patient: { name: this.patientsById.get(visit.patient_id).name },
       patient_category: visit.patient_category, dispensing_date: visit.start_date,
-      night_or_holiday: visit.night_or_holiday, prescription_issue_number: visit.prescription_issue_number,
+      night: visit.night, holiday: visit.holiday, prescription_issue_number: visit.prescription_issue_number,
       prescriber: { provider_code: prescriber.provider_code, facility_type: prescriber.facility_type,
         name: prescriber.name },
       dispensing_days: Math.max(...rxItems.map((item) => item.days)),  // the longest course prescribed

@@ -8,7 +8,7 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
-from ..codes import code_list
+from ..codes import code_list, is_generic_code, products_by_generic_code
 from ..identifiers import FULL_RRN, FULL_RRN_SCAN, is_valid_business_number
 from .registry import Document, Violation, rule, schema_rule
 
@@ -49,29 +49,34 @@ _RRN_LENGTH = 13
 _SCANNED: ContextVar[tuple[Any, Scan | None] | None] = ContextVar("s24kit_scanned", default=None)
 
 
-#: The types json.loads makes: any other (a subclass) is judged by what it is an instance of.
-_JSON_TYPES = frozenset({str, dict, list, float, int, bool, type(None)})
-
-
 def _scan(value: Any) -> Scan:
     texts: list[str] = []
     long_texts: list[str] = []
     has_float = False
+    add, add_long = texts.append, long_texts.append
     pending: list[Any] = [[value]]  # a loop, not recursion: a hostile document may nest deeper than Python's stack
+    push, pop = pending.append, pending.pop
     while pending:
-        item = pending.pop()
+        item = pop()
         for member in item.values() if isinstance(item, dict) else item:
-            kind = type(member)
-            if kind not in _JSON_TYPES:
-                kind = next((t for t in (str, dict, list, float) if isinstance(member, t)), None)
+            kind = type(member)  # the exact types json.loads makes first, without a call
             if kind is str:
-                texts.append(member)
+                add(member)
                 if len(member) >= _RRN_LENGTH:
-                    long_texts.append(member)
+                    add_long(member)
+            elif kind is int:
+                continue
             elif kind is dict or kind is list:
-                pending.append(member)
+                push(member)
             elif kind is float:
                 has_float = True
+            elif kind is not bool and member is not None:  # a subclass: judged by what it is an instance of
+                if isinstance(member, str):
+                    push([str(member)])
+                elif isinstance(member, dict | list):
+                    push(member)
+                elif isinstance(member, float):
+                    has_float = True
     return Scan("\n".join(texts), "\n".join(long_texts), has_float)
 
 
@@ -146,8 +151,8 @@ def _providers(doc: Document) -> Iterator[tuple[str, dict]]:
 
 @rule("S24-DOC-040", "사업자등록번호 검증번호", "Business registration number check digit", applies_to=ALL)
 def business_number(doc: Document) -> Iterator[Violation]:
-    number = doc["provider"]["business_number"]
-    if not is_valid_business_number(number):
+    number = doc["provider"].get("business_number")  # the prescription form does not print it
+    if number is not None and not is_valid_business_number(number):
         yield Violation("/provider/business_number", f"사업자등록번호 {number}의 검증번호(마지막 자리)가 틀립니다",
                         f"business registration number {number} has a wrong check digit")
 
@@ -164,6 +169,9 @@ schema_rule("S24-DOC-042", "상병코드는 KCD 형식(영문자 + 숫자 2자�
             applies_to=("medical_receipt", "prescription"))
 schema_rule("S24-DOC-043", "약품코드는 숫자 9자리", "A drug code is 9 digits",
             applies_to=("prescription", "pharmacy_receipt"))
+schema_rule("S24-DOC-061", "일반명 처방의 약품코드는 HIRA 주성분코드 형식(숫자 6자리 + 투여경로 A~D + 제형 2자리)",
+            "A generic-name prescription's drug code has the HIRA ingredient-code shape (6 digits, route A-D, "
+            "2-character form)", applies_to=("prescription",))
 
 
 @rule("S24-DOC-050", "요양기관 종별코드는 코드 목록에 있어야 함", "Facility type is a known code", applies_to=ALL)
@@ -221,6 +229,11 @@ def known_drugs(doc: Document) -> Iterator[Violation]:
         key = "medications" if doc["document_type"] == "prescription" else "drugs"
         items = ((f"/{key}/{i}/drug_code", item["drug_code"]) for i, item in enumerate(doc[key]))
     for pointer, code in items:
+        if is_generic_code(code):  # a generic-name prescription: the kit's list knows its products' 주성분코드
+            if code not in products_by_generic_code():
+                yield Violation(pointer, f"일반명코드 {code}이(가) 키트 약품 목록에 없습니다",
+                                f"generic drug code {code} is not in the kit's drug list")
+            continue
         yield from _unknown("drugs", code, pointer, "약품코드", "drug code")
 
 

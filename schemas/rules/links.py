@@ -6,6 +6,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
 
+from ..codes import code_list, is_generic_code
 from .pharmacy import last_dispensing_day
 from .registry import Document, Violation, rule, won
 from .rounding import COPAY_UNIT, adjustment_limit
@@ -146,11 +147,22 @@ def pharmacy_drugs_prescribed(documents: list[Document]) -> Iterator[Violation]:
                             f"dispensed on {receipt['dispensing_date']}, outside the prescription's validity "
                             f"{prescription['issue_date']}..{last}")
         prescribed = {m["drug_code"] for m in prescription["medications"]}
+        generic = {code for code in prescribed if is_generic_code(code)}
         for i, drug in enumerate(receipt["drugs"]):
-            if drug["drug_code"] not in prescribed:
+            if not _fills(drug["drug_code"], prescribed, generic):
                 yield Violation(f"/documents/{index}/drugs/{i}/drug_code",
                                 f"약품 {drug['drug_code']}({drug['name']})은(는) 처방전에 없습니다",
                                 f"drug {drug['drug_code']} ({drug['name']}) is not on the prescription")
+
+
+def _fills(product: str, prescribed: set[str], generic: set[str]) -> bool:
+    """Whether a dispensed product fills the prescription: prescribed by its code, or by its 일반명코드. A product
+    the kit's list does not know may fill a generic-name line: the kit cannot tell its ingredient (docs/domain.md
+    §2.3)."""
+    if product in prescribed:
+        return True
+    entry = code_list("drugs").get(product)
+    return bool(generic) and (entry is None or entry["generic_code"] in generic)
 
 
 def _label(doc: Document) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from ..codes import inpatient_only_rows, label
-from .registry import Document, Violation, rule, won
+from .registry import Document, Violation, rule, withdrawn_rule, won
 
 COLUMNS = ("copay", "insurer", "full_copay", "selective", "non_covered")
 COLUMN_KO = {"copay": "본인부담금①", "insurer": "공단부담금②", "full_copay": "전액본인부담③",
@@ -14,8 +14,14 @@ RECEIPT = ("medical_receipt",)
 
 
 def floor10(amount: int) -> int:
-    """납부할 금액 drops the last won digit (10원 미만 절사)."""
+    """An amount with the last won digit dropped (10원 미만 절사), as some EMRs print the amount due."""
     return amount - amount % 10
+
+
+def discounts(totals: Document) -> tuple[int, int]:
+    """The receipt's 감면액·할인 on the patient's covered and non-covered shares (0 when it shows none)."""
+    discount = totals.get("discount") or {}
+    return discount.get("covered", 0), discount.get("non_covered", 0)
 
 
 @rule("S24-DOC-001", "항목별 금액의 열 합계가 합계 행과 같아야 함",
@@ -55,16 +61,45 @@ def patient_total(doc: Document) -> Iterator[Violation]:
                         f"patient_total {t['patient_total']} must be ① − ceiling_excess + ③ + ④ + ⑤ = {expected}")
 
 
-@rule("S24-DOC-004", "납부할 금액 = (환자부담 총액 − 이미 납부한 금액), 10원 미만 절사",
-      "Amount due = patient total − already paid, floored to 10 won", applies_to=RECEIPT)
+withdrawn_rule("S24-DOC-004", "납부할 금액 = (환자부담 총액 − 이미 납부한 금액), 10원 미만 절사",
+               "Amount due = patient total − already paid, floored to 10 won", applies_to=RECEIPT,
+               superseded_by="S24-DOC-059")
+
+
+@rule("S24-DOC-059", "납부할 금액 = 환자부담 총액 − 감면액 − 이미 납부한 금액 (그대로 또는 10원 미만 절사)",
+      "Amount due = patient total − discount − already paid, exact or floored to 10 won", applies_to=RECEIPT)
 def amount_due(doc: Document) -> Iterator[Violation]:
+    """The form sets no floor (별지 제6호서식); some EMRs floor to 10 won, so both are accepted."""
     t = doc["totals"]
-    expected = floor10(max(t["patient_total"] - t["already_paid"], 0))
-    if t["amount_due"] != expected:
+    exact = max(t["patient_total"] - sum(discounts(t)) - t["already_paid"], 0)
+    if t["amount_due"] not in (exact, floor10(exact)):
+        floored = f" 또는 {won(floor10(exact))}" if floor10(exact) != exact else ""
+        floored_en = f" or {floor10(exact)} (floored to 10 won)" if floor10(exact) != exact else ""
         yield Violation("/totals/amount_due",
-                        f"납부할 금액 {won(t['amount_due'])}은(는) {won(expected)}이어야 합니다 (10원 미만 절사)",
-                        f"amount_due {t['amount_due']} must be {expected} (patient_total − already_paid, "
-                        "floored to 10 won)")
+                        f"납부할 금액 {won(t['amount_due'])}은(는) 환자부담 총액 − 감면액 − 이미 납부한 금액 = "
+                        f"{won(exact)}{floored}이어야 합니다",
+                        f"amount_due {t['amount_due']} must be patient_total − discount − already_paid = "
+                        f"{exact}{floored_en}")
+
+
+@rule("S24-DOC-060", "감면액은 환자가 부담할 급여·비급여 금액을 넘지 않음",
+      "A discount is no larger than the patient's covered or non-covered share it reduces", applies_to=RECEIPT)
+def discount_within_share(doc: Document) -> Iterator[Violation]:
+    t = doc["totals"]
+    covered, non_covered = discounts(t)
+    own_covered = t["copay"] - t["ceiling_excess"] + t["full_copay"]
+    if covered > max(own_covered, 0):
+        yield Violation("/totals/discount/covered",
+                        f"급여 감면액 {won(covered)}이 환자의 급여 부담(① − 상한액 초과금 + ③) {won(own_covered)}보다 "
+                        "큽니다",
+                        f"covered discount {covered} exceeds the patient's covered share (① − ceiling_excess + ③) "
+                        f"{own_covered}")
+    own_non_covered = t["selective"] + t["non_covered"]
+    if non_covered > own_non_covered:
+        yield Violation("/totals/discount/non_covered",
+                        f"비급여 감면액 {won(non_covered)}이 비급여(④ + ⑤) {won(own_non_covered)}보다 큽니다",
+                        f"non-covered discount {non_covered} exceeds the non-covered amount (④ + ⑤) "
+                        f"{own_non_covered}")
 
 
 @rule("S24-DOC-005", "납부한 금액 합계 = 카드 + 현금영수증 + 현금",

@@ -61,6 +61,12 @@ class Rule:
     check: Callable[..., Iterable[Violation]] | None
     #: The check takes the validation date as a second argument (rules about "not after today").
     dated: bool = False
+    #: A withdrawn rule: the id of the rule that replaced it. It stays listed (ids are never removed) but never runs.
+    superseded_by: str = ""
+
+    @property
+    def withdrawn(self) -> bool:
+        return bool(self.superseded_by)
 
     def run(self, subject: Any, today: date) -> Iterable[Violation]:
         if self.check is None:
@@ -93,6 +99,18 @@ def schema_rule(rule_id: str, title_ko: str, title_en: str, *, applies_to: Itera
     _add(Rule(rule_id, title_ko, title_en, tuple(applies_to), "schema", "error", False, None))
 
 
+def withdrawn_rule(rule_id: str, title_ko: str, title_en: str, *, applies_to: Iterable[str], superseded_by: str,
+                   scope: Scope = "document", severity: Severity = "error") -> None:
+    """List a rule that no longer runs: its meaning was corrected under the new id ``superseded_by``."""
+    _add(Rule(rule_id, title_ko, title_en, tuple(applies_to), scope, severity, True, None,
+              superseded_by=superseded_by))
+
+
+def active_rules() -> tuple[Rule, ...]:
+    """The rules that run: every registered rule but the withdrawn ones."""
+    return tuple(r for r in RULES.values() if not r.withdrawn)
+
+
 def _add(new: Rule) -> None:
     if new.id in RULES:
         raise ValueError(f"rule {new.id} registered twice")
@@ -101,8 +119,11 @@ def _add(new: Rule) -> None:
 
 def describe_rule(rule_id: str) -> dict[str, Any]:
     r = RULES[rule_id]
-    return {"id": r.id, "title_ko": r.title_ko, "title_en": r.title_en, "applies_to": list(r.applies_to),
-            "scope": r.scope, "severity": r.severity}
+    described = {"id": r.id, "title_ko": r.title_ko, "title_en": r.title_en, "applies_to": list(r.applies_to),
+                 "scope": r.scope, "severity": r.severity}
+    if r.withdrawn:
+        described["superseded_by"] = r.superseded_by
+    return described
 
 
 def won(amount: int) -> str:

@@ -73,9 +73,7 @@ def big_three_non_covered(doc: Document) -> Iterator[Violation]:
       "Statement bottom rows: subtotal = sum of lines, total = subtotal + rounding adjustment, within truncation",
       applies_to=STATEMENT)
 def bottom_rows(doc: Document) -> Iterator[Violation]:
-    bottom = doc.get("bottom_rows")
-    if not bottom:
-        return
+    bottom = doc["bottom_rows"]
     limit = adjustment_limit(COPAY_UNIT.get(doc["setting"], 100), len(doc["lines"]))
     for column in (*LINE_COLUMNS, "total"):
         summed = sum(line[column] for line in doc["lines"])

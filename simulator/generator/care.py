@@ -25,6 +25,7 @@ from datetime import date, datetime, time, timedelta
 from random import Random
 from typing import Any
 
+from ...schemas.codes import dispensed_product
 from ...schemas.kr_calendar import is_holiday, is_lunar_holiday, is_night
 from ..documents import Billed, medical_documents, pharmacy_receipt, prescription
 from ..documents import last_valid_day as _last_valid_day
@@ -52,6 +53,12 @@ AID1_FIXED = {"clinic": 1000, "public_health": 0, "hospital": 1500, "general": 1
 SEVERE_RATE = 0.05
 INPATIENT_RATE = 0.2
 TRAFFIC_SHARE = 0.1  # injuries that are traffic injuries
+#: Outpatient receipts showing a 감면·할인 (staff, family, local-resident discounts) and the share of the
+#: non-covered amount waived (docs/domain.md §2.1: the kit's chosen shares).
+DISCOUNTED_VISITS = 0.02
+DISCOUNT_SHARE = 0.1
+#: Prescriptions written by generic name (일반명 처방, HIRA 주성분코드): a small share in Korea.
+GENERIC_NAME_PRESCRIPTIONS = 0.03
 _ROOMS = Weighted([(code, p) for code, p, *_ in ROOMS])
 _ROOM_INFO = {code: (label, difference) for code, _, label, difference in ROOMS}
 _MEALS = Weighted(list(MEALS))
@@ -153,7 +160,7 @@ def episode(rng: Random, patient: Patient, kind: Kind, window: tuple[date, date]
             day: date | None = None, provider: tuple[Provider, str] | None = None, visits: int | None = None,
             exclude: str | None = None) -> list[Planned]:
     """One episode of ``kind``: its visits (or its stay), all at one provider."""
-    picked = provider or ctx.network.pick(rng, kind, patient.sido, exclude)
+    picked = provider or ctx.network.pick(rng, kind, patient, exclude)
     diagnoses = kind.diagnoses_for(patient.sex)
     if picked is None or not diagnoses:
         return []
@@ -253,6 +260,11 @@ class Builder:
         self.count = 0
         self.visits: list[Visit] = []
 
+    def _aside(self, what: str, key: str) -> Random:
+        """A draw of its own for a detail added later (discounts, generic names): drawing it from the patient's
+        stream would change every visit after it, and so every seeded scenario the tests rely on."""
+        return Random(f"{self.ctx.options.seed}:{what}:{key}")
+
     def build(self, planned: list[Planned]) -> list[Visit]:
         planned.sort(key=lambda p: (p.day, p.episode, p.seq))
         for item in planned:
@@ -301,7 +313,8 @@ class Builder:
             visit_id=visit_id, receipt_number=receipt_no, statement_number=statement_no, setting="outpatient",
             patient=patient.block, patient_category=patient.category, provider=provider.block,
             department=item.department, period=(day, day), items=items, copay_rate=rate,
-            diagnosis_codes=item.diagnoses, night_or_holiday=night or holiday, fixed_copay=fixed)
+            diagnosis_codes=item.diagnoses, night=night, holiday=holiday, fixed_copay=fixed,
+            discount_share=DISCOUNT_SHARE if chance(self._aside("discount", visit_id), DISCOUNTED_VISITS) else 0.0)
         documents = [receipt, statement]
         visit = Visit(visit_id, number, kind.name, item.episode, provider, "outpatient", item.day, item.day,
                       item.department, item.diagnoses, item.accident, documents, old=item.old, at=at)
@@ -387,6 +400,8 @@ class Builder:
                 chosen.append(code)
         days = between(rng, *kind.rx_days) if kind.rx else 3
         medications = [medication(rng, code, days) for code in chosen]
+        if chance(self._aside("generic", visit.visit_id), GENERIC_NAME_PRESCRIPTIONS):  # 일반명: pharmacy picks
+            medications = [{**m, "drug_code": DRUGS[m["drug_code"]]["generic_code"]} for m in medications]
         provider = visit.provider
         name, licence = uniform_choice(rng, provider.doctors)
         dentist = provider.facility_type in ("41", "51")
@@ -410,14 +425,15 @@ class Builder:
         day = min(visit.start + timedelta(days=offset), last_valid, self.ctx.options.end)
         assert visit.at is not None
         at = later_today(rng, visit.at) if day == visit.start else visit_time(rng, day)
-        pharmacy = self.ctx.network.pharmacy(rng, patient.sido, visit.provider)
+        pharmacy = self.ctx.network.pharmacy(rng, patient, visit.provider)
         number = self._number()
         compact = day.strftime("%Y%m%d")
         visit_id = f"V-{pharmacy.code}-{patient.index:08d}-{number:03d}"
         days = max(m["days"] for m in rx["medications"])
-        controlled = any(DRUGS[m["drug_code"]]["atc"].startswith(CONTROLLED_ATC) for m in rx["medications"])
+        products = [dispensed_product(m["drug_code"]) for m in rx["medications"]]
+        controlled = any(DRUGS[code]["atc"].startswith(CONTROLLED_ATC) for code in products)
         fees = pharmacy_fees(days, controlled)
-        prices = {m["drug_code"]: DRUGS[m["drug_code"]]["unit_price"] for m in rx["medications"]}
+        prices = {code: DRUGS[code]["unit_price"] for code in products}
         rate, fixed = pharmacy_terms(patient, visit.provider.tier, is_severe(visit.diagnoses), fees, rx, prices,
                                      is_mild(rx["diagnosis_codes"] or visit.diagnoses))
         doc = pharmacy_receipt(
@@ -425,7 +441,7 @@ class Builder:
             dispensing_date=day.isoformat(), pharmacy=pharmacy.block,
             pharmacist=uniform_choice(rng, pharmacy.pharmacists),
             patient=patient.block, patient_category=patient.category, fees=fees, drug_prices=prices,
-            copay_rate=rate, night_or_holiday=is_night(day, at) or is_holiday(day), fixed_copay=fixed)
+            copay_rate=rate, night=is_night(day, at), holiday=is_holiday(day), fixed_copay=fixed)
         self.visits.append(Visit(visit_id, number, visit.kind, visit.episode, pharmacy, "pharmacy", day, day, None,
                                  visit.diagnoses, visit.accident, [doc], prescribed_by=visit.visit_id, old=visit.old,
                                  at=at))
@@ -552,7 +568,8 @@ def pharmacy_terms(patient: Patient, prescriber_tier: str, severe: bool, fees: l
         return rate * 0.7, None
     if patient.age >= 65 and prescriber_tier in ("clinic", "public_health", "hospital"):
         total = sum(fee for *_, fee in fees) + sum(
-            round(prices[m["drug_code"]] * m["dose"] * m["times_per_day"] * m["days"]) for m in rx["medications"])
+            round(prices[dispensed_product(m["drug_code"])] * m["dose"] * m["times_per_day"] * m["days"])
+            for m in rx["medications"])
         if total <= 10_000:
             return rate, 1000
         if total <= 12_000:

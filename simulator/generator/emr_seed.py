@@ -20,9 +20,9 @@ TABLES: dict[str, tuple[str, ...]] = {
     "providers": ("provider_code", "facility_type", "tier", "name", "departments", "business_number", "phone",
                   "postcode", "address", "sido", "sigungu", "representative", "doctors", "pharmacists"),
     "visits": ("visit_id", "provider_code", "patient_id", "patient_number", "setting", "start_date", "end_date",
-               "department", "diagnosis_codes", "patient_category", "night_or_holiday", "inpatient_status", "room",
+               "department", "diagnosis_codes", "patient_category", "night", "holiday", "inpatient_status", "room",
                "receipt_number", "statement_number", "issue_date", "copay_total", "insurer_total", "ceiling_excess",
-               "paid_card", "paid_cash_receipt",
+               "discount_covered", "discount_non_covered", "paid_card", "paid_cash_receipt",
                "paid_cash", "prescription_issue_number", "prescriber_provider_code", "pharmacist"),
     "line_items": ("visit_id", "line_no", "item_type", "category", "date", "code", "code_kind", "name",
                    "unit_price", "quantity", "days", "total", "copay", "insurer", "full_copay", "non_covered",
@@ -66,7 +66,8 @@ def visit_rows(visit: Visit, patient: Patient) -> Iterator[tuple[str, Row]]:
         receipt = docs["pharmacy_receipt"]
         yield "visits", {**base, "department": None, "diagnosis_codes": [],
                          "patient_category": receipt["patient_category"],
-                         "night_or_holiday": receipt["night_or_holiday"], "inpatient_status": None, "room": None,
+                         "night": receipt["night"], "holiday": receipt["holiday"], "inpatient_status": None,
+                         "room": None,
                          "receipt_number": receipt["receipt_number"], "statement_number": None,
                          "issue_date": receipt["issue_date"], **_covered(receipt),
                          "ceiling_excess": receipt["totals"]["ceiling_excess"],
@@ -83,8 +84,9 @@ def visit_rows(visit: Visit, patient: Patient) -> Iterator[tuple[str, Row]]:
         return
     receipt, statement = docs["medical_receipt"], docs["itemised_statement"]
     yield "visits", {**base, "department": receipt["department"], "diagnosis_codes": receipt["diagnosis_codes"],
-                     "patient_category": receipt["patient_category"], "night_or_holiday": receipt["night_or_holiday"],
-                     "inpatient_status": receipt.get("inpatient_status"), "room": receipt.get("room"),
+                     "patient_category": receipt["patient_category"], "night": receipt["night"],
+                     "holiday": receipt["holiday"], "inpatient_status": receipt.get("inpatient_status"),
+                     "room": receipt.get("room"),
                      "receipt_number": receipt["receipt_number"], "statement_number": statement["statement_number"],
                      "issue_date": receipt["issue_date"], **_covered(receipt),
                      "ceiling_excess": receipt["totals"]["ceiling_excess"],
@@ -120,8 +122,10 @@ def _covered(receipt: dict[str, Any]) -> Row:
 
 
 def _paid(receipt: dict[str, Any]) -> Row:
-    p = receipt["payment"]
-    return {"paid_card": p["card"], "paid_cash_receipt": p["cash_receipt"], "paid_cash": p["cash"]}
+    """What the patient paid, and the 감면액·할인 the amount due was lowered by (0 when none, pharmacies)."""
+    p, discount = receipt["payment"], receipt["totals"].get("discount", {})
+    return {"discount_covered": discount.get("covered", 0), "discount_non_covered": discount.get("non_covered", 0),
+            "paid_card": p["card"], "paid_cash_receipt": p["cash_receipt"], "paid_cash": p["cash"]}
 
 
 def _pharmacy_line(visit: Visit, n: int, item_type: str, item: dict[str, Any], receipt: dict[str, Any]) -> Row:
@@ -152,7 +156,7 @@ def csv_value(value: Any) -> Any:
 
 #: Columns that hold lists or booleans, by table (the csv module writes None as an empty field itself).
 _SPECIAL = {table: tuple(i for i, c in enumerate(columns)
-                         if c in ("departments", "doctors", "pharmacists", "diagnosis_codes", "night_or_holiday"))
+                         if c in ("departments", "doctors", "pharmacists", "diagnosis_codes", "night", "holiday"))
             for table, columns in TABLES.items()}
 
 

@@ -111,7 +111,7 @@ def apply(rng: Random, case: str | None, patient: Patient, policies: list[dict[s
     if case == PHARMACY_SAME_DAY:
         base.force_rx = True
     elif case == SAME_PURPOSE:
-        where = ctx.network.pick(rng, base.kind, patient.sido, exclude=base.provider.code)
+        where = ctx.network.pick(rng, base.kind, patient, exclude=base.provider.code)
         provider, department = where or (base.provider, base.department)
         planned.append(Planned(base.day, base.kind, base.episode, 0 if where else 1, provider, department,
                                base.diagnoses, base.accident))

@@ -16,6 +16,7 @@ from typing import Any
 from faker import Faker
 
 from ...schemas.identifiers import SYNTHETIC_PROVIDER_PREFIX, business_number_check_digit, format_business_number
+from ..people import AREA_WEIGHTS, FOREIGN_RESIDENT_AGES, FOREIGN_RESIDENT_SHARE
 from .catalog import Kind
 from .options import Options
 from .tables import Weighted, chance, tier, uniform_choice
@@ -35,6 +36,18 @@ FOREIGN = (
 _LETTERS = string.ascii_lowercase
 #: Multiplier of the patient-number permutation: odd and not a multiple of 5, so it is a bijection mod 10^8.
 _PERMUTE = 48_271
+#: 의원 per 시군구 of the scenario's catchment: the network covers as many 시군구 as it can fill (docs/domain.md §6).
+CLINICS_PER_AREA = 20
+#: Clinic specialities every 시군구 of the catchment has (so that most clinic visits can stay near home).
+LOCAL_DEPARTMENTS = ("01", "05", "11", "12", "13", "14", "23", "10", "03", "15", "02", "09")
+#: Where an episode is treated: (own 시군구, else own 시도) for clinics and for hospitals, which draw wider.
+CLINIC_NEAR_HOME = (0.75, 0.8)
+HOSPITAL_NEAR_HOME = (0.35, 0.85)
+#: A prescription is mostly filled at the prescriber's door-front pharmacy (문전약국), else near home.
+DOOR_FRONT = 0.93
+#: 소아청소년과 (11) weight by the patient's age, relative to the other departments that treat the same kind.
+PEDIATRICS = "11"
+PEDIATRIC_PULL = ((0, 6.0), (15, 1.0), (18, 0.03))
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +63,7 @@ class Provider:
     place: tuple[str | None, str | None, str | None]  # postcode, 시도, 시군구 (the EMR seed's columns)
     doctors: tuple[tuple[str, str], ...]  # (name, licence number)
     pharmacists: tuple[str, ...]
+    area: int | None = None  # index of its 시군구 in people.AREA_WEIGHTS; None abroad
 
     @property
     def abroad(self) -> bool:
@@ -66,6 +80,7 @@ class Patient:
     age: int  # on the claim day
     category: str
     sido: str
+    area: int
     hard_case: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
 
@@ -95,34 +110,45 @@ def network_sizes(patients: int) -> dict[str, int]:
 class Network:
     """The providers and the indexes that let a patient pick one near home, of the right department."""
 
-    def __init__(self, providers: list[Provider], target: Provider | None) -> None:
+    def __init__(self, providers: list[Provider], target: Provider | None, catchment: tuple[int, ...]) -> None:
         self.providers = tuple(providers)
         self.target = target
+        self.catchment = catchment
+        self._homes = Weighted([(area, AREA_WEIGHTS[area]) for area in catchment])
         self.by_code = {p.code: p for p in providers}
         self._by_type_dept: dict[tuple[str, str], list[Provider]] = defaultdict(list)
-        self._local: dict[tuple[str, str, str], list[Provider]] = defaultdict(list)
+        self._local: dict[tuple[str, str, int | str], list[Provider]] = defaultdict(list)
         self._pharmacies: list[Provider] = []
-        self._local_pharmacies: dict[str, list[Provider]] = defaultdict(list)
+        self._local_pharmacies: dict[int | str, list[Provider]] = defaultdict(list)
         self.foreign = tuple(p for p in providers if p.abroad)
         for p in providers:
             if p.abroad:
                 continue
             if p.facility_type == "81":
                 self._pharmacies.append(p)
+                self._local_pharmacies[p.area].append(p)
                 self._local_pharmacies[p.sido].append(p)
                 continue
             for dept in p.departments:
                 self._by_type_dept[(p.facility_type, dept)].append(p)
+                self._local[(p.facility_type, dept, p.area)].append(p)
                 self._local[(p.facility_type, dept, p.sido)].append(p)
-        self._places: dict[str, Weighted[tuple[str, str]] | None] = {}
+        self._places: dict[tuple[str, int], Weighted[tuple[str, str]] | None] = {}
 
     @property
     def domestic(self) -> tuple[Provider, ...]:
         return tuple(p for p in self.providers if not p.abroad)
 
-    def places(self, kind: Kind) -> Weighted[tuple[str, str]] | None:
-        """(facility type, department) pairs that treat ``kind``, weighted; None when the network has none."""
-        if kind.name not in self._places:
+    def home(self, rng: Random) -> int:
+        """Where a patient of the scenario lives: a 시군구 of the catchment, by population."""
+        return self._homes.pick(rng)
+
+    def places(self, kind: Kind, age: int = 30) -> Weighted[tuple[str, str]] | None:
+        """(facility type, department) pairs that treat ``kind`` for a patient of ``age``, weighted; None when
+        the network has none. Children mostly see a 소아청소년과, adults hardly ever."""
+        band = sum(1 for start, _ in PEDIATRIC_PULL if age >= start) - 1
+        pull, key = PEDIATRIC_PULL[band][1], (kind.name, band)
+        if key not in self._places:
             pairs = []
             target = self.target
             if target is not None and target.facility_type != "81":
@@ -131,32 +157,42 @@ class Network:
             else:
                 for facility_type, weight in kind.facilities:
                     depts = [d for d in kind.departments if self._by_type_dept.get((facility_type, d))]
-                    pairs += [((facility_type, d), weight / len(depts)) for d in depts]
-            self._places[kind.name] = Weighted(pairs) if pairs else None
-        return self._places[kind.name]
+                    pairs += [((facility_type, d), weight / len(depts) * (pull if d == PEDIATRICS else 1.0))
+                              for d in depts]
+            self._places[key] = Weighted(pairs) if pairs else None
+        return self._places[key]
 
-    def pick(self, rng: Random, kind: Kind, sido: str, exclude: str | None = None) -> tuple[Provider, str] | None:
-        """A provider for an episode of ``kind`` (not ``exclude``) and the department that sees the patient."""
-        places = self.places(kind)
+    def pick(self, rng: Random, kind: Kind, patient: Patient, exclude: str | None = None
+             ) -> tuple[Provider, str] | None:
+        """A provider for an episode of ``kind`` (not ``exclude``) and the department that sees the patient:
+        a clinic mostly in the patient's own 시군구, a hospital mostly in the own 시도."""
+        places = self.places(kind, patient.age)
         if places is None:
             return None
-        for _ in range(6):
+        for attempt in range(8):
             facility_type, dept = places.pick(rng)
-            local = self._local.get((facility_type, dept, sido))
-            pool = local if local and chance(rng, 0.85) else self._by_type_dept[(facility_type, dept)]
-            provider = uniform_choice(rng, pool)
+            clinic = tier(facility_type) == "clinic"
+            local = self._local.get((facility_type, dept, patient.area))
+            if clinic and not local and attempt < 4:
+                continue  # rather a 의원 of another fitting speciality near home than this one far away
+            near_area, near_sido = CLINIC_NEAR_HOME if clinic else HOSPITAL_NEAR_HOME
+            pool = local if local and chance(rng, near_area) else None
+            if not pool and chance(rng, near_sido):
+                pool = self._local.get((facility_type, dept, patient.sido))
+            provider = uniform_choice(rng, pool or self._by_type_dept[(facility_type, dept)])
             if provider.code != exclude:
                 return provider, dept
         return None
 
-    def pharmacy(self, rng: Random, sido: str, prescriber: Provider | None = None) -> Provider:
+    def pharmacy(self, rng: Random, patient: Patient, prescriber: Provider | None = None) -> Provider:
         """Where a prescription is dispensed: mostly the prescriber's door-front pharmacy, else near home."""
         if self.target is not None and self.target.facility_type == "81":
             return self.target
-        if prescriber is not None and chance(rng, 0.8):
-            near = self._local_pharmacies.get(prescriber.sido) or self._pharmacies
+        if prescriber is not None and chance(rng, DOOR_FRONT):
+            near = (self._local_pharmacies.get(prescriber.area) or self._local_pharmacies.get(prescriber.sido)
+                    or self._pharmacies)
             return near[int(prescriber.code) % len(near)]
-        local = self._local_pharmacies.get(sido)
+        local = self._local_pharmacies.get(patient.area)
         return uniform_choice(rng, local if local and chance(rng, 0.9) else self._pharmacies)
 
 
@@ -173,47 +209,54 @@ def fits(kind: Kind, facility_type: str) -> bool:
 
 
 def build_network(options: Options, fake: Faker) -> Network:
-    """The scenario's providers, drawn from ``(seed, "providers")``; the target provider first."""
+    """The scenario's providers, drawn from ``(seed, "providers")``; the target provider first.
+
+    The network serves a catchment of 시군구 (as many as its 의원 can fill, at least one): every 의원 and
+    pharmacy is in one of them, round the catchment, and each has a 의원 of every common speciality; hospitals
+    are in the catchment too. With a medical target provider the catchment is the target's 시군구."""
     rng = Random(f"{options.seed}:providers")
     fake.random = rng
     used: set[str] = set()
     providers: list[Provider] = []
+    sizes = network_sizes(options.patients)
+    medical_target = options.provider_type is not None and options.provider_type != "81"
+    catchment = catchment_areas(rng, 1 if medical_target else max(1, sizes["31"] // CLINICS_PER_AREA))
     target = None
     if options.provider_type is not None:
-        target = _provider(fake, rng, options.provider_type, used, code=options.provider)
+        target = _provider(fake, rng, options.provider_type, used, catchment[0], code=options.provider)
         providers.append(target)
-    sizes = network_sizes(options.patients)
-    if target is not None and target.facility_type != "81":
+    if medical_target:
         sizes = {"81": sizes["81"]}  # every medical visit happens at the target
     elif target is not None:
         sizes = {**sizes, "81": 0}  # every dispensing happens at the target pharmacy
     for facility_type, count in sizes.items():
-        providers += [_provider(fake, rng, facility_type, used) for _ in range(count)]
-    if target is None or target.facility_type == "81":
-        providers += _missing_departments(fake, rng, providers, used)
+        spread = facility_type in ("31", "81")
+        providers += [_provider(fake, rng, facility_type, used,
+                                catchment[i % len(catchment)] if spread else uniform_choice(rng, catchment))
+                      for i in range(count)]
+    if not medical_target:
+        providers += _missing_departments(fake, rng, providers, used, catchment)
     providers += [_foreign(fake, rng, entry, used) for entry in FOREIGN]
-    return Network(providers, target)
+    return Network(providers, target, catchment)
 
 
-def _missing_departments(fake: Faker, rng: Random, providers: list[Provider], used: set[str]) -> list[Provider]:
-    """Extra clinics so that every common clinic department exists at least once (small scenarios)."""
-    wanted = {"01", "05", "11", "12", "13", "14", "23", "10", "03", "15", "02", "09"}
-    have = {d for p in providers if p.facility_type == "31" for d in p.departments}
-    extra = []
-    for _ in range(400):
-        if wanted <= have:
-            break
-        candidate = _provider(fake, rng, "31", used)
-        if set(candidate.departments) - have:
-            extra.append(candidate)
-            have |= set(candidate.departments)
-        else:
-            used.discard(candidate.code)
-    return extra
+def catchment_areas(rng: Random, count: int) -> tuple[int, ...]:
+    """``count`` distinct 시군구, drawn by population without replacement (Efraimidis–Spirakis keys)."""
+    keys = sorted(((rng.random() ** (1.0 / weight), area) for area, weight in enumerate(AREA_WEIGHTS)), reverse=True)
+    return tuple(area for _, area in keys[:min(count, len(keys))])
 
 
-def _provider(fake: Faker, rng: Random, facility_type: str, used: set[str], code: str | None = None) -> Provider:
-    raw = fake.kr_provider(facility_type)
+def _missing_departments(fake: Faker, rng: Random, providers: list[Provider], used: set[str],
+                         catchment: tuple[int, ...]) -> list[Provider]:
+    """Extra clinics so that every 시군구 of the catchment has a 의원 of each common speciality."""
+    have = {(p.area, d) for p in providers if p.facility_type == "31" for d in p.departments}
+    return [_provider(fake, rng, "31", used, area, department=dept)
+            for area in catchment for dept in LOCAL_DEPARTMENTS if (area, dept) not in have]
+
+
+def _provider(fake: Faker, rng: Random, facility_type: str, used: set[str], area: int, code: str | None = None,
+              department: str | None = None) -> Provider:
+    raw = fake.kr_provider(facility_type, area=area, department=department)
     if code is None:
         code = raw["provider_code"]
         while code in used:
@@ -230,7 +273,7 @@ def _provider(fake: Faker, rng: Random, facility_type: str, used: set[str], code
     # Only what documents and the EMR seed need is kept: every worker holds the whole network.
     return Provider(code, facility_type, tier(facility_type), tuple(raw["departments"]), address["sido_code"],
                     block, (address["postcode"], address["sido"], address["sigungu"]),
-                    doctors if facility_type != "81" else (), tuple(names) if facility_type == "81" else ())
+                    doctors if facility_type != "81" else (), tuple(names) if facility_type == "81" else (), area)
 
 
 def _foreign(fake: Faker, rng: Random, entry: tuple[str, ...], used: set[str]) -> Provider:
@@ -264,10 +307,13 @@ def identity_token(rng: Random) -> str:
 MIN_AGE_DAYS = 30
 
 
-def draw_patient(fake: Faker, rng: Random, options: Options, index: int) -> Patient:
+def draw_patient(fake: Faker, rng: Random, options: Options, index: int, network: Network) -> Patient:
     as_of = options.as_of
+    home = network.home(rng)
+    foreigner = chance(rng, FOREIGN_RESIDENT_SHARE)
+    low, high = FOREIGN_RESIDENT_AGES if foreigner else (0, 95)
     while True:  # redraw the few born in the last month (about 0.1% of draws): nothing to claim yet
-        record = fake.kr_patient(min_age=0, max_age=95, today=as_of)
+        record = fake.kr_patient(min_age=low, max_age=high, today=as_of, area=home, foreigner=foreigner)
         birth = date.fromisoformat(record["birth_date"])
         if (as_of - birth).days >= MIN_AGE_DAYS:
             break
@@ -282,4 +328,5 @@ def draw_patient(fake: Faker, rng: Random, options: Options, index: int) -> Pati
     patient_id = f"P{index:08d}"
     record = {"patient_id": patient_id, **record, "patient_number": patient_number(index),
               "patient_category": category, "identity_token": identity_token(rng)}
-    return Patient(index, patient_id, record, record["sex"], birth, age, category, record["address"]["sido_code"])
+    return Patient(index, patient_id, record, record["sex"], birth, age, category, record["address"]["sido_code"],
+                   home)

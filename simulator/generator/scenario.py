@@ -38,7 +38,7 @@ from ..people import register
 from . import hardcases
 from .care import Builder, Visit, plan, visit_window
 from .catalog import KINDS
-from .claims import make_claims, payout_engine
+from .claims import ZERO_REASONS, make_claims, payout_engine
 from .context import Context, OptionError, Options
 from .emr_seed import TABLES, csv_row, patient_row, provider_row, visit_rows
 from .policies import draw_policies, load_mix
@@ -115,7 +115,7 @@ class Generator:
         """Patient ``index`` and the policies, with the random stream that goes on to draw the care."""
         rng = Random(f"{self.options.seed}:{index}")
         self.fake.random = rng
-        patient = draw_patient(self.fake, rng, self.options, index)
+        patient = draw_patient(self.fake, rng, self.options, index, self.network)
         return rng, patient, draw_policies(rng, patient, self.ctx.mix)
 
     def patient(self, index: int) -> Outcome:
@@ -183,6 +183,9 @@ def _serialise(outcome: Outcome, out: dict[str, list[str]], writers: dict[str, A
         out["claims.jsonl"].append(_dumps(record) + "\n")
         counts["claims"] += 1
         counts["payouts"] += sum(1 for value in record["expected"].values() if value is not None)
+        if all(value is not None and not value["total"] for value in record["expected"].values()):
+            reason = next((t for t in ZERO_REASONS if t in record["tags"]), "unexplained")
+            counts[f"claims_paying_nothing.{reason}"] += 1
 
 
 def _row(out: dict[str, list[str]], writers: dict[str, Any], table: str, row: dict[str, Any]) -> None:
@@ -420,6 +423,7 @@ def _manifest(options: Options, network: Network, totals: Counter[str], files: d
             "visits_by_setting": {s: totals[f"visits.{s}"] for s in ("outpatient", "inpatient", "pharmacy")},
             "documents": group("documents."),
             "claims": totals["claims"],
+            "claims_paying_nothing": dict.fromkeys(ZERO_REASONS, 0) | group("claims_paying_nothing."),
             "payouts": totals["payouts"],
             "payout_failures": totals["payout_failures"],
             "hard_cases": hard,

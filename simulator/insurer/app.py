@@ -30,7 +30,7 @@ from ..payout import PayoutInputError
 from ..problems import ROUTING_PROBLEMS, BadRequest, findings_as_errors, problem, read_json
 from .config import Behaviour, InsurerConfig
 from .delivery import deliver_due, run_forever
-from .register import ContractRegister
+from .register import RegisterClient, RegisterUnavailable
 from .store import InsurerStore, identity_of
 
 SUBMISSION = "insurer-claim#/$defs/submission"
@@ -75,10 +75,17 @@ class Insurer:
     """State and decisions of one insurer; the routes below are thin wrappers around it."""
 
     def __init__(self, config: InsurerConfig, store: InsurerStore, adjudicator: Adjudicator,
-                 clock: Callable[[], dt.datetime], register: ContractRegister | None = None,
+                 clock: Callable[[], dt.datetime], register: RegisterClient | None = None,
                  shared: SharedAdjudicator | None = None) -> None:
         self.config, self.store, self.adjudicator, self.clock = config, store, adjudicator, clock
         self.register, self.shared = register, shared
+
+    async def other_cover(self, submission: dict[str, Any]) -> list[dict[str, Any]]:
+        """The insured's policies at other insurers, from the 중복가입 register (none without a register);
+        :class:`RegisterUnavailable` when the register does not answer."""
+        if self.register is None or self.shared is None:
+            return []
+        return await self.register.other_cover(identity_of(submission["insured"]))
 
     def _event(self, db, receipt: str, claim_id: str, callback: str, kind: str, **extra: Any) -> None:
         sequence = db.execute("SELECT COUNT(*) FROM events WHERE receipt_number = ?", (receipt,)).fetchone()[0] + 1
@@ -91,8 +98,10 @@ class Insurer:
                    (body["event_id"], receipt, sequence, json.dumps(body, ensure_ascii=False), callback, copies))
         db.execute("UPDATE claims SET state = ? WHERE receipt_number = ?", (kind, receipt))
 
-    def accept(self, submission: dict[str, Any], request_hash: str) -> dict[str, Any]:
-        """Record a new claim, issue its receipt number and queue its first events."""
+    def accept(self, submission: dict[str, Any], request_hash: str,
+               others: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+        """Record a new claim, issue its receipt number and queue its first events (``others``: the insured's
+        other 실손 policies, when the claim is decided now)."""
         received_at = self.clock().isoformat(timespec="seconds")
         with self.store.transaction() as db:
             number = self.store.next_number(db, "receipt")
@@ -112,10 +121,11 @@ class Insurer:
                 self._event(db, receipt, submission["claim_id"], callback, "more_documents_required",
                             requested_documents=list(self.config.requested_documents))
             else:
-                self._decide(db, receipt, submission)
+                self._decide(db, receipt, submission, others or [])
         return self.acknowledgement(receipt)
 
-    def supplement(self, claim: Any, submission: dict[str, Any], request_hash: str) -> dict[str, Any]:
+    def supplement(self, claim: Any, submission: dict[str, Any], request_hash: str,
+                   others: list[dict[str, Any]] | None = None) -> dict[str, Any]:
         """Documents sent for a claim waiting for more: add them, review again and decide (same receipt)."""
         receipt = claim["receipt_number"]
         merged = json.loads(claim["submission"])
@@ -126,10 +136,10 @@ class Insurer:
             db.execute("UPDATE claims SET submission = ? WHERE receipt_number = ?",
                        (json.dumps(merged, ensure_ascii=False), receipt))
             self._event(db, receipt, merged["claim_id"], merged["callback_url"], "in_review")
-            self._decide(db, receipt, merged)
+            self._decide(db, receipt, merged, others or [])
         return self.acknowledgement(receipt)
 
-    def _decide(self, db, receipt: str, submission: dict[str, Any]) -> None:
+    def _decide(self, db, receipt: str, submission: dict[str, Any], others: list[dict[str, Any]]) -> None:
         claim_id, callback = submission["claim_id"], submission["callback_url"]
         if self.config.behaviour is Behaviour.DENY:
             self._event(db, receipt, claim_id, callback, "denied", reason_code=self.config.deny_reason,
@@ -141,8 +151,6 @@ class Insurer:
                         reason="피보험자의 계약을 찾을 수 없습니다 / no policy for this insured person")
             return
         history = self.store.history(policy["policy_number"])
-        others = (self.register.other_cover(identity_of(submission["insured"]), self.config.code)
-                  if self.register is not None and self.shared is not None else [])
         try:
             if others:
                 assert self.shared is not None
@@ -174,18 +182,28 @@ class Insurer:
         matching = [p for p in policies if wanted in (None, p["policy_number"])]
         return matching[0] if matching else None
 
-    def decide_pending(self, receipt: str | None = None) -> int:
-        """Decide pended claims that are due (or the one named)."""
+    async def decide_pending(self, receipt: str | None = None) -> int:
+        """Decide pended claims that are due (or the one named); one whose register lookup fails stays pending."""
         if receipt is None:
             rows = self.store.query("SELECT receipt_number, submission FROM claims WHERE decide_at IS NOT NULL "
                                     "AND decide_at <= ?", time.time())
         else:
             rows = self.store.query("SELECT receipt_number, submission FROM claims WHERE receipt_number = ? "
                                     "AND decide_at IS NOT NULL", receipt)
+        decided = 0
         for row in rows:
-            with self.store.transaction() as db:
-                self._decide(db, row["receipt_number"], json.loads(row["submission"]))
-        return len(rows)
+            submission = json.loads(row["submission"])
+            try:
+                others = await self.other_cover(submission)
+            except RegisterUnavailable:
+                continue
+            await asyncio.to_thread(self._decide_alone, row["receipt_number"], submission, others)
+            decided += 1
+        return decided
+
+    def _decide_alone(self, receipt: str, submission: dict[str, Any], others: list[dict[str, Any]]) -> None:
+        with self.store.transaction() as db:
+            self._decide(db, receipt, submission, others)
 
     def acknowledgement(self, receipt: str) -> dict[str, Any]:
         row = self.store.claim(receipt)
@@ -240,7 +258,7 @@ def explanation_text(payout: dict[str, Any], lang: str) -> str:
 def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, database: Path | str = ":memory:",
                        http_client: httpx.AsyncClient | None = None, clock: Callable[[], dt.datetime] = _now,
                        deliver: bool = True, journal: Journal | None = None,
-                       register: ContractRegister | None = None, shared: SharedAdjudicator | None = None) -> Starlette:
+                       register: RegisterClient | None = None, shared: SharedAdjudicator | None = None) -> Starlette:
     """The insurer's ASGI app. Events go out through ``http_client`` (an httpx client to the relay).
 
     ``journal`` records every exchange the insurer receives (the stack leaves it out: the relay's client
@@ -281,10 +299,20 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
             return JSONResponse(insurer.acknowledgement(existing["receipt_number"]), status_code=202)
         if config.behaviour is Behaviour.SLOW:
             await asyncio.sleep(config.delay_ms / 1000)
-        if (waiting := store.awaiting_documents(body["claim_id"])) is not None:
-            answer = insurer.supplement(waiting, body, request_hash)
+        waiting = store.awaiting_documents(body["claim_id"])
+        decided_now = waiting is not None or config.behaviour not in (Behaviour.PEND, Behaviour.MORE_DOCUMENTS,
+                                                                      Behaviour.DENY)
+        try:
+            others = await insurer.other_cover(body) if decided_now else []
+        except RegisterUnavailable as exc:  # sharing needs the other policies: better later than wrong
+            return problem(503, "service_unavailable", "Contract register unavailable",
+                           f"중복가입 조회가 응답하지 않습니다 — 나중에 다시 보내십시오 ({exc}) "
+                           f"/ the contract register did not answer — send again later ({exc})",
+                           request_id=body["request_id"])
+        if waiting is not None:
+            answer = insurer.supplement(waiting, body, request_hash, others)
         else:
-            answer = insurer.accept(body, request_hash)
+            answer = insurer.accept(body, request_hash, others)
         events_queued.set()  # deliver the new events now, not at the next tick
         return JSONResponse(answer, status_code=202)
 
@@ -334,7 +362,7 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
         return PlainTextResponse(explanation_text(payout, request.query_params.get("lang", "ko")))
 
     async def decide(request: Request) -> Response:
-        decided = insurer.decide_pending(request.path_params["receipt_number"])
+        decided = await insurer.decide_pending(request.path_params["receipt_number"])
         if not decided:
             return problem(404, "not_found", "No pending claim with this receipt number")
         return JSONResponse({"decided": decided})
@@ -379,7 +407,7 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
             # a thread hop for every tick of every insurer cost a tenth of the simulator's time (docs/performance.md
             # §2.1); a pended claim is rare, and finding one is an indexed lookup
             if store.query("SELECT 1 FROM claims WHERE decide_at IS NOT NULL LIMIT 1"):
-                await asyncio.to_thread(insurer.decide_pending)
+                await insurer.decide_pending()
             while await deliver_due(store, client, config.retry):
                 pass  # a claim's next event is due as soon as the previous one is delivered
 
@@ -393,6 +421,8 @@ def create_insurer_app(config: InsurerConfig, *, adjudicator: Adjudicator, datab
                     await task
             if http_client is None:
                 await client.aclose()
+            if register is not None:
+                await register.aclose()
             store.close()
 
     app = Starlette(routes=routes, lifespan=lifespan, exception_handlers=ROUTING_PROBLEMS)

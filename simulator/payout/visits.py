@@ -3,7 +3,8 @@
 A *part* is one receipt (medical or pharmacy; an itemised statement alone stands in for a missing receipt).
 Buckets, per docs/domain.md §4: covered = the patient's 급여 copay (본인부담금 − 상한액 초과금 + 전액본인부담);
 non-covered = 비급여 (선택진료료 + 그 외); the big three = itemised lines marked ``big_three``; the
-private-room difference = 비급여 of the table's private-room rows on inpatient receipts.
+private-room difference = 비급여 of the table's private-room rows on inpatient receipts. Each is less the
+receipt's 감면액·할인: the patient's loss is what was paid.
 Grouping parts into visits (same day, same purpose, pharmacy → its prescription's visit) is the engine's job;
 this module supplies each part's purpose (3-character KCD category of the main diagnosis), severity and links.
 """
@@ -17,6 +18,7 @@ from functools import cache
 from typing import Any
 
 from ...schemas.codes import code_list
+from ...schemas.rules.receipt import discounts
 from .errors import PayoutInputError
 from .tables import TIERS
 
@@ -157,7 +159,9 @@ def _medical(index: int, receipt: Document, statement: Document | None, room_row
     inpatient = receipt["setting"] == "inpatient"
     room = sum(r["amounts"]["non_covered"] for r in receipt["rows"] if r["code"] in room_rows) if inpatient else 0
     big = _big_three(statement["lines"]) if statement else []
-    other = totals["selective"] + totals["non_covered"] - room - sum(a for _, a, _ in big)
+    other = max(totals["selective"] + totals["non_covered"] - room - sum(a for _, a, _ in big), 0)
+    waived_covered, waived = discounts(totals)
+    other, room, big = _less_discount(waived, other, room, big)
     diagnosis = _main_diagnosis(receipt.get("diagnosis_codes"))
     period = receipt["treatment_period"]
     start, end = date.fromisoformat(period["start"]), date.fromisoformat(period["end"])
@@ -169,9 +173,27 @@ def _medical(index: int, receipt: Document, statement: Document | None, room_row
         country=provider.get("country", "KR"), day=start, event_day=end, end=end, diagnosis=diagnosis,
         purpose=diagnosis[:3] if diagnosis else None, severe=any_severe(receipt.get("diagnosis_codes")),
         nhi_applied=nhi_applied(receipt["patient_category"]), patient_category=receipt["patient_category"],
-        covered_gross=totals["copay"] + totals["full_copay"], ceiling_excess=totals["ceiling_excess"],
-        non_covered=max(other, 0), private_room=room, big_three=big, partial_copay=totals["copay"],
+        covered_gross=max(totals["copay"] + totals["full_copay"] - waived_covered, 0),
+        ceiling_excess=totals["ceiling_excess"], non_covered=other, private_room=room, big_three=big,
+        partial_copay=totals["copay"],
         partial_insurer=totals["insurer"])
+
+
+def _less_discount(waived: int, other: int, room: int,
+                   big: list[tuple[str, int, int]]) -> tuple[int, int, list[tuple[str, int, int]]]:
+    """The non-covered buckets less a receipt's non-covered 감면액: the patient's loss is what was paid. The kit
+    takes it off the plain non-covered amount first, then the private-room difference, then the big-three lines
+    in their order (docs/domain.md §4)."""
+    taken = min(waived, other)
+    other, waived = other - taken, waived - taken
+    taken = min(waived, room)
+    room, waived = room - taken, waived - taken
+    lowered = []
+    for kind, amount, acts in big:
+        taken = min(waived, amount)
+        waived -= taken
+        lowered.append((kind, amount - taken, acts))
+    return other, room, [entry for entry in lowered if entry[1] > 0]
 
 
 def _statement_only(doc_id: str, statement: Document, room_rows: frozenset[str]) -> Part:
