@@ -18,12 +18,9 @@ from __future__ import annotations
 import datetime as dt
 import functools
 import json
-import sqlite3
 import ssl
-import threading
 import time
 import urllib.parse
-from collections import deque
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -35,20 +32,10 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .admin import AdminRoute
+from .journal_store import JournalStore
 from .masking import Scrubber, mask_name, mask_rrn, mask_texts
 from .problems import problem
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS exchanges (
-    seq INTEGER PRIMARY KEY, ts REAL NOT NULL, started_at TEXT NOT NULL, party TEXT NOT NULL,
-    method TEXT NOT NULL, url TEXT NOT NULL, route TEXT NOT NULL, status INTEGER, duration_ms REAL,
-    peer TEXT, tls_peer TEXT, error TEXT, request_headers TEXT NOT NULL, request_body TEXT,
-    response_headers TEXT NOT NULL, response_body TEXT, size INTEGER NOT NULL);
-CREATE TABLE IF NOT EXISTS journal_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
-"""
-INSERT = ("INSERT INTO exchanges (seq, ts, started_at, party, method, url, route, status, duration_ms, peer, "
-          "tls_peer, error, request_headers, request_body, response_headers, response_body, size) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 COLUMNS = ("seq, started_at, party, method, url, route, status, duration_ms, peer, tls_peer, error, "
            "request_headers, request_body, response_headers, response_body")
 ID_PREFIX = "x-"
@@ -79,8 +66,8 @@ def mask_headers(headers: Mapping[str, str] | Iterable[tuple[Any, Any]] | None,
         headers.items() if isinstance(headers, Mapping) else headers)
     out: dict[str, str] = {}
     for key, value in pairs:
-        name = (key.decode("latin-1") if isinstance(key, bytes) else str(key)).lower()
-        text = value.decode("latin-1") if isinstance(value, bytes) else str(value)
+        name = (key if key.__class__ is str else key.decode("latin-1") if isinstance(key, bytes) else str(key)).lower()
+        text = value if value.__class__ is str else value.decode("latin-1") if isinstance(value, bytes) else str(value)
         if name in SECRET_HEADERS:
             text = "***"
         elif scrubber:
@@ -133,20 +120,6 @@ def _cut(text: str, total: int, limit: int) -> str:
     return text
 
 
-def stored_body(body: bytes | str | None, limit: int, scrubber: Scrubber | None = None) -> str | None:
-    """The masked text stored for a body: UTF-8 decoded, cut at ``limit`` bytes with a marker.
-
-    ``scrubber`` holds the personal values already collected from the whole exchange (this body's too).
-    """
-    text, total = _body_text(body, limit)
-    if text is None:
-        return None
-    if scrubber is None:
-        scrubber = Scrubber()
-        scrubber.collect_text(text)
-    return _cut(scrubber.text(text), total, limit)
-
-
 def _elided(body: bytes | str | None, exc: BaseException) -> str:
     size = len(body) if isinstance(body, bytes | bytearray) else len(str(body).encode("utf-8", "replace"))
     if isinstance(body, Clipped):
@@ -155,18 +128,25 @@ def _elided(body: bytes | str | None, exc: BaseException) -> str:
 
 
 def _masked_bodies(bodies: tuple[bytes | str | None, ...], limit: int, scrubber: Scrubber) -> list[str | None]:
-    """The stored text of each body of one exchange, masked together (a value found in one is scrubbed from
-    all); a body the masker cannot read is elided with a note in its place: never stored unmasked."""
+    """The stored text of each body of one exchange (UTF-8 decoded, cut at ``limit`` bytes with a marker),
+    masked together: a value found in one is scrubbed from all. A body the masker cannot read is elided with
+    a note in its place: never stored unmasked."""
     unread: dict[int, BaseException] = {}
+    texts: list[tuple[str | None, int]] = []
     for i, body in enumerate(bodies):
+        text, total = None, 0
         try:
-            scrubber.collect_text(_body_text(body, limit)[0])
+            text, total = _body_text(body, limit)
+            scrubber.collect_text(text)
         except Exception as exc:  # too deep, a lone surrogate, …: its personal values are unknown
             unread[i] = exc
+        texts.append((text, total))
     out: list[str | None] = []
     for i, body in enumerate(bodies):
+        text, total = texts[i]
         try:
-            out.append(_elided(body, unread[i]) if i in unread else stored_body(body, limit, scrubber))
+            out.append(_elided(body, unread[i]) if i in unread else
+                       None if text is None else _cut(scrubber.text(text), total, limit))
         except Exception as exc:
             out.append(_elided(body, exc))
     return out
@@ -224,11 +204,12 @@ def _seq_of(exchange: str) -> int | None:
 
 
 class Journal:
-    """Thread-safe journal of exchanges (one connection guarded by a lock, like the insurer's store).
+    """Thread-safe journal of exchanges, kept in a :class:`~.journal_store.JournalStore` (SQLite, WAL on disk,
+    written in batches: see that module for what a crash may lose).
 
-    Bounds: after each insert the oldest entries go while there are more than ``max_entries`` or the stored
-    text exceeds ``max_bytes`` (the newest entry always stays). Ids keep increasing across trimming,
-    :meth:`clear` and reopening the same file.
+    Bounds: the oldest entries go while there are more than ``max_entries`` or the stored text exceeds
+    ``max_bytes`` (the newest entry always stays). Ids keep increasing across trimming, :meth:`clear` and
+    reopening the same file.
     """
 
     def __init__(self, path: Path | str = ":memory:", *, max_entries: int = 10_000, max_bytes: int = 64 * 2**20,
@@ -237,24 +218,15 @@ class Journal:
             raise ValueError("max_entries and max_bytes must be positive, body_limit not negative")
         self.max_entries, self.max_bytes, self.body_limit = max_entries, max_bytes, body_limit
         self.path = str(path)
-        self._db = sqlite3.connect(self.path, check_same_thread=False, isolation_level=None)
-        self._lock = threading.RLock()
-        with self._lock:
-            if self.path != ":memory:":
-                self._db.execute("PRAGMA journal_mode=WAL")
-                self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(SCHEMA)
-            rows = self._db.execute("SELECT seq, size FROM exchanges ORDER BY seq").fetchall()
-            last = self._db.execute("SELECT value FROM journal_meta WHERE name = 'last_seq'").fetchone()
-            # Rows form one contiguous range of seq (inserts append, trimming removes the oldest).
-            self._sizes: deque[int] = deque(size for _, size in rows)
-            self._bytes = sum(self._sizes)
-            self._next = max(rows[-1][0] if rows else 0, last[0] if last else 0) + 1
-        self._trim()
+        self._store = JournalStore(self.path, max_entries=max_entries, max_bytes=max_bytes)
+        self._db = self._store.db  # for tests and drills that read the file's settings
+
+    def flush(self) -> None:
+        """Commit every entry recorded so far (reads do it themselves)."""
+        self._store.commit()
 
     def close(self) -> None:
-        with self._lock:
-            self._db.close()
+        self._store.close()
 
     def __enter__(self) -> Journal:
         return self
@@ -284,63 +256,33 @@ class Journal:
                scrubber.text(error) if error else None,
                json.dumps(mask_headers(request_headers, scrubber), ensure_ascii=False), request_stored,
                json.dumps(mask_headers(response_headers, scrubber), ensure_ascii=False), response_stored]
+        stored = "".join([v for v in row if isinstance(v, str)])
         try:
-            size = sum(len(v) if v.isascii() else len(v.encode("utf-8")) for v in row if isinstance(v, str))
+            size = len(stored) if stored.isascii() else len(stored.encode("utf-8"))
         except UnicodeEncodeError:  # a lone surrogate (from a \ud800 escape) that neither UTF-8 nor SQLite takes
             row = [_encodable(v) for v in row]
             size = sum(len(v.encode("utf-8")) for v in row if isinstance(v, str))
-        with self._lock:
-            seq = self._next
-            self._db.execute(INSERT, (seq, *row, size))
-            self._next = seq + 1
-            self._sizes.append(size)
-            self._bytes += size
-            if len(self._sizes) > self.max_entries or self._bytes > self.max_bytes:
-                self._trim()
-        return exchange_id(seq)
-
-    def _trim(self) -> None:
-        """Drop the oldest entries (one DELETE) until both bounds hold; the newest always stays."""
-        with self._lock:
-            sizes, drop, freed = self._sizes, 0, 0
-            while len(sizes) - drop > 1 and (len(sizes) - drop > self.max_entries
-                                              or self._bytes - freed > self.max_bytes):
-                freed += sizes[drop]
-                drop += 1
-            if not drop:
-                return
-            first_kept = self._next - len(sizes) + drop
-            self._db.execute("DELETE FROM exchanges WHERE seq < ?", (first_kept,))
-            for _ in range(drop):
-                sizes.popleft()
-            self._bytes -= freed
+        return exchange_id(self._store.append(row, size))
 
     def clear(self) -> int:
         """Forget every entry (ids still continue upwards); return how many were deleted."""
-        with self._lock:
-            deleted = len(self._sizes)
-            self._db.execute("DELETE FROM exchanges")
-            self._db.execute("INSERT OR REPLACE INTO journal_meta VALUES ('last_seq', ?)", (self._next - 1,))
-            self._sizes.clear()
-            self._bytes = 0
-        return deleted
+        return self._store.clear()
 
     # -- reading ---------------------------------------------------------------------------------------------
 
     def count(self) -> int:
-        return len(self._sizes)
+        return self._store.count()
 
     @property
     def stored_bytes(self) -> int:
-        return self._bytes
+        return self._store.stored_bytes()
 
     def get(self, exchange: str) -> dict[str, Any] | None:
         seq = _seq_of(exchange)
         if seq is None:
             return None
-        with self._lock:
-            row = self._db.execute(f"SELECT {COLUMNS} FROM exchanges WHERE seq = ?", (seq,)).fetchone()
-        return _entry(row) if row else None
+        rows = self._store.read(f"SELECT {COLUMNS} FROM exchanges WHERE seq = ?", (seq,))
+        return _entry(rows[0]) if rows else None
 
     def search(self, *, party: str | None = None, route: str | None = None, method: str | None = None,
                status: int | None = None, text: str | None = None, since: dt.datetime | str | None = None,
@@ -375,8 +317,7 @@ class Journal:
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY seq DESC LIMIT ? OFFSET ?"
-        with self._lock:
-            rows = self._db.execute(sql, (*args, max(limit, 0), max(offset, 0))).fetchall()
+        rows = self._store.read(sql, (*args, max(limit, 0), max(offset, 0)))
         return [_entry(r) for r in rows]
 
     def export_jsonl(self, path: Path | str, *, batch: int = 500) -> int:
@@ -384,9 +325,8 @@ class Journal:
         written, after = 0, 0
         with open(path, "w", encoding="utf-8") as out:
             while True:
-                with self._lock:
-                    rows = self._db.execute(f"SELECT {COLUMNS} FROM exchanges WHERE seq > ? ORDER BY seq LIMIT ?",
-                                            (after, batch)).fetchall()
+                rows = self._store.read(f"SELECT {COLUMNS} FROM exchanges WHERE seq > ? ORDER BY seq LIMIT ?",
+                                        (after, batch))
                 if not rows:
                     return written
                 for row in rows:
@@ -695,4 +635,4 @@ def journal_routes(journal: Journal) -> list[AdminRoute]:
 
 
 __all__ = ["AsyncJournalTransport", "Journal", "JournalMiddleware", "JournalTransport", "journal_routes",
-           "mask_headers", "mask_name", "mask_rrn", "mask_text", "stored_body"]
+           "mask_headers", "mask_name", "mask_rrn", "mask_text"]

@@ -49,12 +49,7 @@ def _loaded_by_help(path: tuple[str, ...]) -> list[str]:
     return json.loads(out.splitlines()[-1])
 
 
-#: Known gap: serve's module imports the simulator when it loads (its --tenants bound comes from the vendor
-#: server's module); to be made lazy like the others.
-NOT_YET = {("serve",)}
-
-
-@pytest.mark.parametrize("path", [p for p in _paths() if p not in NOT_YET],
+@pytest.mark.parametrize("path", _paths(),
                          ids=lambda path: " ".join(("s24kit", *path, "--help")))
 def test_a_help_loads_no_engine(path: tuple[str, ...]) -> None:
     loaded = _loaded_by_help(path)

@@ -279,12 +279,16 @@ def test_an_unexpected_exception_is_a_500_problem_and_journaled(scenario: Scenar
 
 
 def test_a_body_the_masker_cannot_read_is_elided_not_stored_in_the_clear(monkeypatch: pytest.MonkeyPatch) -> None:
-    from s24kit.simulator import journal as journal_module
+    from s24kit.simulator.masking import Scrubber
 
-    def cannot_walk(body: Any, limit: int) -> str:
-        raise RecursionError("maximum recursion depth exceeded")
+    collect = Scrubber.collect_text
 
-    monkeypatch.setattr(journal_module, "stored_body", cannot_walk)
+    def cannot_walk(self: Scrubber, text: str | None) -> None:
+        if text and "deep" in text:
+            raise RecursionError("maximum recursion depth exceeded")
+        collect(self, text)
+
+    monkeypatch.setattr(Scrubber, "collect_text", cannot_walk)
     journal = Journal()
     body = json.dumps({"patient": {"name": "홍길동"}, "deep": [[[[1]]]]}, ensure_ascii=False).encode()
     journal.record(party="→relay", method="POST", url="https://relay.test/relay/v1/claims", request_body=body,

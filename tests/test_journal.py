@@ -9,6 +9,7 @@ import gzip
 import json
 import random
 import re
+import unicodedata
 
 import httpx
 import pytest
@@ -90,6 +91,95 @@ def test_personal_values_are_scrubbed_wherever_else_the_exchange_carries_them():
     assert json.loads(entry["response"]["body"])["detail"] == "환자 홍** (1990-**-**, 1990****) 없음: tok-…"
     assert entry["request"]["headers"] == {"x-patient": "홍**", "x-token": "tok-…"}
     assert entry["error"] == "KeyError: '박**'"
+
+
+def _plain_collection(text: str) -> set[str]:
+    """The personal values in JSON text, by the definition spelled as one plain expression: a personal key and
+    its string value, or a parent (``patient``) whose object has a ``name`` at its top level."""
+    from s24kit.simulator.masking import personal_fields
+
+    fields = personal_fields()
+    string = r'"((?:[^"\\]|\\.)*)'
+    member = r'"(?:[^"\\]|\\.)*"'
+    body = rf'(?:[^{{}}"]|{member}|\{{(?:[^{{}}"]|{member})*\}})*?'
+    keys = "|".join(map(re.escape, fields.always))
+    parents = "|".join(map(re.escape, fields.within["name"]))
+    plain = re.compile(rf'"(?:{keys})"\s*:\s*{string}|"(?:{parents})"(?=\s*:\s*\{{{body}"name"\s*:\s*{string})')
+    found = set()
+    for view in (text, text.replace('\\"', '"')):
+        for match in plain.finditer(view):
+            value = match[1] if match[1] is not None else match[2]
+            try:
+                found.add(json.loads(f'"{value}"'))
+            except json.JSONDecodeError:  # cut inside an escape: the value as it stands
+                found.add(value)
+    return {v for v in found if len(v) >= 2}
+
+
+def test_collection_finds_every_value_the_plain_definition_finds():
+    """The journal looks for each personal key with str.find and reads the value there; over shuffled, nested,
+    escaped and cut JSON it finds at least what one plain expression over the whole text finds."""
+    from s24kit.simulator.masking import Scrubber
+
+    rng = random.Random(14)
+    pieces = [json.dumps(CLAIM, ensure_ascii=False), json.dumps(CLAIM), json.dumps(json.dumps(CLAIM)),
+              '{"patient": {"id": 1, "nested": {"name": "가짜"}, "name": "진짜이름"}}', '{"items": [{"name": "x"}]}',
+              '{"provider": {"name": "하늘의원", "representative": "윤대표"}}', '"patient": {"name": "끝이잘린', ", ",
+              '{"insured": {"name": "이\\"중\\"", "birth_date": "2001-02-03"}}',
+              '{"prescriber" : { "name" : "최약사" }}']
+    checked = 0
+    for _ in range(400):
+        text = "".join(rng.choice(pieces) for _ in range(rng.randint(1, 5)))
+        if rng.random() < 0.3:
+            text = text[:rng.randint(0, len(text))]
+        expected = _plain_collection(text)
+        scrubber = Scrubber()
+        scrubber.collect_text(text)
+        assert expected <= set(scrubber.forms), text
+        checked += bool(expected)
+    assert checked > 300  # the cases did hold personal values
+
+
+def test_names_are_masked_in_decomposed_text_and_nowhere_else():
+    """A name is masked in NFC and in NFD, whichever form the text around it is in; fee items stay."""
+    name = "홍길동"
+    for form in ("NFC", "NFD"):
+        for around in ("NFC", "NFD"):
+            body = {"patient": {"name": unicodedata.normalize(form, name)},
+                    "note": unicodedata.normalize(form, f"{name} 재진진찰료-의원")}
+            text = unicodedata.normalize(around, json.dumps(body, ensure_ascii=False))
+            stored = mask_text(text)
+            assert name not in stored and unicodedata.normalize("NFD", name) not in stored, (form, around)
+            assert unicodedata.normalize(around, "재진진찰료-의원") in stored
+
+
+def test_a_scrubber_of_many_people_masks_what_trying_every_form_masks(monkeypatch):
+    """A report's scrubber holds a scenario's people (hundreds of forms) and looks each text up by the forms'
+    beginnings; over texts built from those people, their masks and other words it masks exactly what trying
+    every form in turn masks."""
+    from s24kit.simulator import masking
+
+    rng = random.Random(7)
+    surnames, given = "김이박최정강조윤장임", "민서지현우준하은수영도"
+    people = [(rng.choice(surnames) + "".join(rng.choice(given) for _ in range(rng.randint(1, 3))),
+               f"19{rng.randint(40, 99)}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}") for _ in range(120)]
+    scrubber = masking.Scrubber()
+    for name, birth in people:
+        scrubber.add_all([("name", name), ("birth_date", birth), ("identity_token", f"itk_{birth}{name}")])
+    # hostile values holding a mask's "*": replacing a name can make one of them appear
+    scrubber.add_all(("name", f"*{c}") for c in surnames + given)
+    words = [w for name, birth in people[:30] for w in (name, birth, birth.replace("-", ""), masking.mask_name(name),
+                                                         unicodedata.normalize("NFD", name))]
+    words += ["재진진찰료-의원", " ", "-", "19", "**", "%EA%B9%80", "\\uae40", "itk_", "0", "1", *surnames, *given]
+    texts = ["".join(rng.choice(words) for _ in range(rng.randint(1, 8))) for _ in range(3000)]
+    assert len(scrubber.forms) > 10 * masking.INDEXED
+    indexed = [scrubber.text(t) for t in texts]
+    monkeypatch.setattr(masking, "INDEXED", 10**9)
+    masking._grouped.cache_clear()
+    plain = masking.Scrubber()
+    plain.forms = dict(scrubber.forms)
+    assert indexed == [plain.text(t) for t in texts]
+    assert sum(a != b for a, b in zip(indexed, texts, strict=True)) > 1000  # the texts did hold people
 
 
 def test_personal_fields_come_from_the_schemas():

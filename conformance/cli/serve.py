@@ -13,24 +13,19 @@ import shlex
 import signal
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from rich.console import Console
-from rich.table import Table
 
-from ...simulator import scenario_files
-from ...simulator.generator.context import OptionError, Options
-from ...simulator.generator.scenario import ScenarioError, write_scenario
-from ...simulator.pki import PkiError
-from ...simulator.provider import Scenario
-from ...simulator.provider.vendor import MAX_TENANTS, VENDOR
-from ...simulator.relay import ConfigError
-from ...simulator.serving import ServeError
-from ...simulator.stack import Stack, StackOptions
-from ...simulator.stack_config import ServeConfig, serve_config_from
-from .fleet import serve_fleet
+from ...simulator.tenancy import MAX_TENANTS
 from .params import InputFile, Loaded, OutputFile, OutputFolder, Seconds, writable_folder
 from .usage import OneLineCommand, OneLineError, wide_console
+
+if TYPE_CHECKING:  # the simulator and rich load when the command runs, not for its --help
+    from rich.console import Console
+
+    from ...simulator.stack import Stack
+    from ...simulator.stack_config import ServeConfig
 
 #: Relay workers of ``--relay-workers``: beyond a few per core they only contend for the database's write lock.
 MAX_RELAY_WORKERS = 16
@@ -38,6 +33,10 @@ MAX_RELAY_WORKERS = 16
 
 def ensure_scenario(config: ServeConfig, console: Console) -> Path:
     """The configured scenario, or the default one generated once into the state directory."""
+    from ...simulator import scenario_files
+    from ...simulator.generator.context import OptionError, Options
+    from ...simulator.generator.scenario import ScenarioError, write_scenario
+
     if config.scenario is not None:
         if not scenario_files.exists(config.scenario / "expected" / "index.jsonl"):
             raise OneLineError(f"scenario: {config.scenario}은(는) s24kit generate 가 만든 시나리오가 아닙니다",
@@ -58,6 +57,9 @@ def ensure_scenario(config: ServeConfig, console: Console) -> Path:
 
 def build_stack(config: ServeConfig, console: Console, *, agent: bool = False, tenants: int = 0,
                 relay_workers: int = 1) -> Stack:
+    from ...simulator.provider import Scenario
+    from ...simulator.stack import Stack, StackOptions
+
     if tenants and (agent or config.reference_mode == "agent"):
         raise OneLineError("--tenants: 벤더 서버는 pull 방식입니다 "
                            "(--agent 나 mode = \"agent\" 와 함께 쓸 수 없습니다)",
@@ -104,6 +106,10 @@ def write_tenants(stack: Stack) -> Path:
 
 
 def describe(stack: Stack, sample: Path | None, console: Console) -> None:
+    from rich.table import Table
+
+    from ...simulator.provider.vendor import VENDOR
+
     pki = stack.pki
     table = Table(title="s24kit serve — kit-v1 시뮬레이터 / simulator (mutual TLS)", title_justify="left")
     for column in ("역할 / party", "URL", "비고 / notes"):
@@ -195,6 +201,12 @@ def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, durat
           fleet_size: int | None, fleet_csv: Path | None, defect_share: float, seed: int,
           tenants: int | None, processes: bool, relay_workers: int) -> None:
     """시뮬레이터 실행 / run relay, insurers and the reference provider on loopback over mutual TLS."""
+    from ...simulator.pki import PkiError
+    from ...simulator.relay import ConfigError
+    from ...simulator.serving import ServeError
+    from ...simulator.stack_config import ServeConfig, serve_config_from
+    from .fleet import serve_fleet
+
     console = wide_console()
     if fleet_size is None and (fleet_csv is not None or defect_share != 0.2 or seed != 1):
         raise OneLineError("--fleet-csv, --defect-share, --seed: --fleet N 과 함께만 씁니다",

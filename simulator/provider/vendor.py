@@ -29,6 +29,7 @@ from starlette.routing import Route
 from ..access import AccessTable, allow, protect
 from ..last_resort import LastResortMiddleware
 from ..problems import ROUTING_PROBLEMS, problem
+from ..tenancy import MAX_TENANTS
 from .app import answer_request
 from .core import FETCH, SEARCH, ProviderCore
 from .scenario import Scenario
@@ -43,7 +44,6 @@ ACCESS = AccessTable("vendor", [
 #: The name of the vendor's server in ``Stack.urls``, ``StackOptions.ports`` and ``Stack.provider_apps``.
 VENDOR = "vendor"
 #: Most tenants one server answers for (a code is 8 digits; copies use the last five).
-MAX_TENANTS = 50_000
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
