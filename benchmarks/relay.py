@@ -43,10 +43,9 @@ from s24kit.simulator.generator.scenario import write_scenario
 from s24kit.simulator.journal import Journal
 from s24kit.simulator.pki import ensure_pki
 from s24kit.simulator.processes import ServerSpec, serving_in_processes
+from s24kit.simulator.relay.states import FINAL
 from s24kit.simulator.serving import bind
 from s24kit.simulator.stack import Stack, StackOptions, worker_journal
-
-FINAL = ("paid", "denied", "more_documents_required", "failed")
 
 
 def percentile(values: list[float], share: float) -> float:

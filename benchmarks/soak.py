@@ -27,9 +27,9 @@ import httpx
 
 from s24kit.simulator.generator.context import Options
 from s24kit.simulator.generator.scenario import write_scenario
+from s24kit.simulator.relay.states import FINAL
 from s24kit.simulator.stack import Stack, StackOptions
 
-FINAL = ("paid", "denied", "more_documents_required", "failed")
 CLAIM_TIMEOUT = 60.0
 
 

@@ -18,9 +18,8 @@ from typing import Any
 import httpx
 
 from .inprocess import as_caller
+from .relay.states import FINAL
 from .stack import SimClock, Stack
-
-FINAL = frozenset({"paid", "denied", "more_documents_required", "failed"})
 
 
 class _LoopTransport(httpx.BaseTransport):

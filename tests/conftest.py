@@ -30,6 +30,12 @@ def load_example(name: str) -> dict:
 
 
 @pytest.fixture
+def anyio_backend() -> str:
+    """Async tests (``pytest.mark.anyio``) run on asyncio, the loop the simulator serves on."""
+    return "asyncio"
+
+
+@pytest.fixture
 def example():
     """``example("prescription")`` → a fresh deep copy of a shipped example."""
     return lambda name: copy.deepcopy(load_example(name))

@@ -70,11 +70,6 @@ PARAMS = {"claim_id": "CLM-20990101-999999", "receipt_number": "INSA-20990101-99
 REFUSALS = ("client_certificate_required", "forbidden")
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
     # seed 39: a patient insured at INSA and INSB, and no other insurer in the scenario

@@ -60,11 +60,6 @@ def test_claims_survive_kill_9_at_random_moments(tmp_path: Path) -> None:
 # -- stopping: a work loop woken at the moment it is cancelled still stops ---------------------------------------
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 async def _stops_when_cancelled_as_woken(task: asyncio.Task[None], wake: asyncio.Event) -> bool:
     await asyncio.sleep(0.05)  # the loop is waiting for its wake-up
     wake.set()

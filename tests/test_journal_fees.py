@@ -19,11 +19,6 @@ from .conftest import generated_scenario
 pytestmark = pytest.mark.anyio
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
     return generated_scenario(tmp_path_factory, "--patients", "6", "--seed", "21")

@@ -409,11 +409,6 @@ def _admin_app() -> Starlette:
     return Starlette(routes=admin_routes(table, "test"), exception_handlers=ROUTING_PROBLEMS)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.mark.anyio
 async def test_a_method_a_path_does_not_have_is_a_problem_listing_every_method_of_the_path():
     async with httpx.AsyncClient(transport=httpx.ASGITransport(_admin_app()), base_url="https://t") as client:

@@ -14,12 +14,11 @@ import pytest
 from s24kit.simulator.insurer.config import InsurerConfig
 from s24kit.simulator.journal import Journal
 from s24kit.simulator.processes import ServerSpec, serving_in_processes
+from s24kit.simulator.relay.states import FINAL
 from s24kit.simulator.serving import ServeError, bind
 from s24kit.simulator.stack import Stack, StackOptions
 
 from .conftest import generated_scenario
-
-FINAL = ("paid", "denied", "more_documents_required", "failed")
 
 
 @pytest.fixture(scope="module")

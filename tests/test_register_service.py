@@ -23,11 +23,6 @@ LOOKUPS = "/register/v1/lookups"
 TOKEN = "itk_0123456789abcdef"
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 def _register() -> ContractRegister:
     register = ContractRegister()
     register.add(TOKEN, "INSA", {"policy_number": "A-1", "generation": "gen4", "contract_date": "2022-03-01"})

@@ -16,6 +16,7 @@ from s24kit.schemas.loader import is_valid
 from s24kit.simulator.faults import FaultPlan, FaultSwitch
 from s24kit.simulator.inprocess import as_caller
 from s24kit.simulator.insurer.config import Behaviour, InsurerConfig
+from s24kit.simulator.relay.states import FINAL
 from s24kit.simulator.retry import RetryPolicy
 from s24kit.simulator.stack import SimClock, Stack, StackOptions
 
@@ -23,12 +24,6 @@ from .conftest import generated_scenario
 
 pytestmark = pytest.mark.anyio
 FAST = RetryPolicy(attempts=4, base_delay=0.01, max_delay=0.05)
-FINAL = ("paid", "denied", "more_documents_required", "failed")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(scope="module")

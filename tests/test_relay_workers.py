@@ -15,18 +15,13 @@ import pytest
 
 from s24kit.simulator.journal import Journal
 from s24kit.simulator.relay.app import create_relay_app
+from s24kit.simulator.relay.states import FINAL
 from s24kit.simulator.retry import RetryPolicy
 from s24kit.simulator.stack import SimClock, Stack, StackOptions, worker_journal
 
 from .conftest import generated_scenario
 
 FAST = RetryPolicy(attempts=6, base_delay=0.05, max_delay=0.5)
-FINAL = ("paid", "denied", "more_documents_required", "failed")
-
-
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
 
 
 @pytest.fixture(scope="module")

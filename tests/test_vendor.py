@@ -25,11 +25,6 @@ pytestmark = pytest.mark.anyio
 FAST = RetryPolicy(attempts=3, base_delay=0.01, max_delay=0.05)
 
 
-@pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
-
-
 @pytest.fixture(scope="module")
 def scenario(tmp_path_factory) -> Path:
     return generated_scenario(tmp_path_factory, "--patients", "8", "--seed", "11")
