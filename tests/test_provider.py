@@ -122,6 +122,19 @@ def test_idempotent_on_request_id(client, scenario):
     assert conflict.status_code == 409 and conflict.json()["code"] == "idempotency_conflict"
 
 
+def test_a_provider_remembers_a_bounded_number_of_answers(client, scenario, monkeypatch):
+    # a server left running (a soak, a vendor's thousands of clinics) grew by every answer it ever gave
+    monkeypatch.setattr("s24kit.simulator.provider.core.REMEMBERED_ANSWERS", 3)
+    query, visits = _someone(scenario)
+    for n in range(4):
+        assert _fetch(client, query, visits, request_id=f"req-bound-{n:05d}").status_code == 200
+    # the last three are still answered as before (a changed request with their id conflicts) …
+    assert _fetch(client, query, visits[:1], request_id="req-bound-00003").status_code == 409
+    assert _fetch(client, query, visits[:1], request_id="req-bound-00001").status_code == 409
+    # … the oldest is forgotten: its id is answered afresh
+    assert _fetch(client, query, visits[:1], request_id="req-bound-00000").status_code == 200
+
+
 def test_no_other_provider_or_patient_leaks(client, scenario):
     query, _ = _someone(scenario)
     others = sorted(v for v, e in scenario.visits.items() if e["patient_id"] != scenario.patients[

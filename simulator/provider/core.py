@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections import OrderedDict
 from collections.abc import Callable
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
@@ -38,6 +39,11 @@ def reference_product() -> dict[str, str]:
     return {"vendor": "silson24-kit", "name": "reference provider", "version": kit}
 
 
+#: Answers a provider remembers for replays of a request id, the oldest forgotten first: a retry comes within
+#: minutes, and a server left running (a soak, a vendor's thousands of clinics) must not grow without end.
+REMEMBERED_ANSWERS = 4096
+
+
 class ProviderCore:
     """The answers of one provider over one scenario."""
 
@@ -48,7 +54,8 @@ class ProviderCore:
         """``product`` is what health names as the product version this site runs (default: the kit's own)."""
         self.scenario, self.clock = scenario, clock
         self.product = dict(product) if product is not None else reference_product()
-        self._answers: dict[str, tuple[str, int, dict[str, Any]]] = {}  # request_id → (hash, status, body)
+        # request_id → (hash, status, body), the last REMEMBERED_ANSWERS of them
+        self._answers: OrderedDict[str, tuple[str, int, dict[str, Any]]] = OrderedDict()
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "profile": "kit-v1", "provider_code": self.scenario.provider_code,
@@ -70,6 +77,8 @@ class ProviderCore:
             return seen[1], seen[2]
         status, answer = self.decide(operation, body)
         self._answers[body["request_id"]] = (digest, status, answer)
+        if len(self._answers) > REMEMBERED_ANSWERS:
+            self._answers.popitem(last=False)
         return status, answer
 
     def decide(self, operation: str, body: dict[str, Any]) -> Answer:
