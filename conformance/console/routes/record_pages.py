@@ -41,24 +41,23 @@ async def import_upload(request: Request) -> Response:
     return RedirectResponse("/sites", status_code=303)
 
 
-async def export(request: Request) -> Response:
+async def _download(request: Request, schema: str, make: Any) -> Response:
+    """The file ``make`` writes for the query ``schema`` describes, as an attachment."""
     try:
-        values = query(request, "ExportQuery")
+        values = query(request, schema)
     except FieldError as error:
         return page_error(request, error)
-    made = await in_transaction(request, records.export_register, values)
+    made = await in_transaction(request, make, values)
     return Response(made.body, media_type=made.media_type,
                     headers={"content-disposition": f'attachment; filename="{made.filename}"'})
+
+
+async def export(request: Request) -> Response:
+    return await _download(request, "ExportQuery", records.export_register)
 
 
 async def export_results(request: Request) -> Response:
-    try:
-        values = query(request, "ResultExportQuery")
-    except FieldError as error:
-        return page_error(request, error)
-    made = await in_transaction(request, records.export_results, values)
-    return Response(made.body, media_type=made.media_type,
-                    headers={"content-disposition": f'attachment; filename="{made.filename}"'})
+    return await _download(request, "ResultExportQuery", records.export_results)
 
 
 def _site_decisions(connection: Connection, site_id: int) -> dict[str, Any]:
