@@ -42,30 +42,69 @@ def p99(values: list[float]) -> float | None:
     return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else None
 
 
-async def soak(stack: Stack, args: argparse.Namespace) -> list[dict]:
+async def follow(client: httpx.AsyncClient, claim: dict) -> float | None:
+    """Submit ``claim`` and long-poll it to its final state: the seconds it took, or None if it failed."""
+    started = time.perf_counter()
+    try:
+        status = (await client.post("/relay/v1/claims", json=claim)).json()
+        while status["state"] not in FINAL and time.perf_counter() - started < CLAIM_TIMEOUT:
+            status = (await client.get(f"/relay/v1/claims/{status['claim_id']}", params={"wait": 20})).json()
+    except (httpx.HTTPError, KeyError, ValueError):
+        return None
+    return time.perf_counter() - started if status["state"] in FINAL else None
+
+
+async def burst(client: httpx.AsyncClient, stack: Stack, records: list[dict], tag: str,
+                args: argparse.Namespace) -> dict:
+    """As many claims as ``--burst-concurrency`` in flight can complete in ``--burst-seconds``: the capacity of
+    the stack at this point of its history (bounded in time and count)."""
+    latencies: list[float] = []
+    failed = 0
+    deadline = time.monotonic() + args.burst_seconds
+    numbers = iter(range(100_000))
+
+    async def worker() -> None:
+        nonlocal failed
+        while time.monotonic() < deadline and (n := next(numbers, None)) is not None:
+            claim = stack.fresh_claim(records[n % len(records)], f"burst-{tag}-{n:06d}")
+            if claim is None:
+                continue
+            took = await follow(client, claim)
+            if took is None:
+                failed += 1
+            else:
+                latencies.append(took)
+
+    started = time.monotonic()
+    await asyncio.gather(*(worker() for _ in range(args.burst_concurrency)))
+    elapsed = time.monotonic() - started
+    return {"claims_per_s": round(len(latencies) / elapsed, 1), "completed": len(latencies), "failed": failed,
+            "p99_ms": round(p99(latencies) * 1000, 1) if latencies else None}
+
+
+async def soak(stack: Stack, args: argparse.Namespace) -> tuple[list[dict], dict, dict]:
     records = list(stack.claims())
     latencies: list[float] = []
     counts = {"sent": 0, "failed": 0, "completed": 0}
     samples: list[dict] = []
+    capacity: dict[str, dict] = {}
     gate = asyncio.Semaphore(args.concurrency)
     pids = stack.processes.pids() if stack.processes else {}
     cpu = CpuMeter(pids)
-    cpu.start()
     async with httpx.AsyncClient(verify=stack.pki.client_context("patient-app"), base_url=stack.urls["relay"],
                                  timeout=CLAIM_TIMEOUT, limits=httpx.Limits(max_connections=args.concurrency)) as c:
+        if args.burst_seconds:
+            capacity["before"] = await burst(c, stack, records, "before", args)
+            print(json.dumps({"capacity_before": capacity["before"]}), flush=True)
+        cpu.start()
+
         async def one(claim: dict) -> None:
             async with gate:
-                started = time.perf_counter()
-                try:
-                    status = (await c.post("/relay/v1/claims", json=claim)).json()
-                    while status["state"] not in FINAL and time.perf_counter() - started < CLAIM_TIMEOUT:
-                        status = (await c.get(f"/relay/v1/claims/{status['claim_id']}", params={"wait": 20})).json()
-                    if status["state"] not in FINAL:
-                        raise TimeoutError
-                except (httpx.HTTPError, KeyError, ValueError, TimeoutError):
-                    counts["failed"] += 1
-                    return
-                latencies.append(time.perf_counter() - started)
+                took = await follow(c, claim)
+            if took is None:
+                counts["failed"] += 1
+            else:
+                latencies.append(took)
                 counts["completed"] += 1
 
         tasks: set[asyncio.Task] = set()
@@ -101,8 +140,10 @@ async def soak(stack: Stack, args: argparse.Namespace) -> list[dict]:
             await asyncio.sleep(min(0.02, 1 / args.rate))
         if tasks:
             await asyncio.wait(tasks, timeout=CLAIM_TIMEOUT)
-    counts["unfinished"] = len(tasks)
-    return samples, counts
+        counts["unfinished"] = len(tasks)
+        if args.burst_seconds:
+            capacity["after"] = await burst(c, stack, records, "after", args)
+    return samples, counts, capacity
 
 
 def slope(points: list[tuple[float, float]]) -> float:
@@ -131,8 +172,13 @@ def drift(samples: list[dict]) -> dict:
             "rss_max_mb": round(max(total), 1)}
 
 
-def summary(counts: dict, result: dict) -> None:
+def summary(counts: dict, result: dict, capacity: dict, concurrency: int) -> None:
     """The end of the run as a person reads it (Korean first)."""
+    if capacity:
+        before, after = capacity["before"], capacity["after"]
+        print(f"처리 능력 (동시 {concurrency}건): 빈 이력 {before['claims_per_s']}건/s, p99 {before['p99_ms']} ms → "
+              f"소크 후 {after['claims_per_s']}건/s, p99 {after['p99_ms']} ms / capacity ({concurrency} in flight): "
+              f"empty history → after the soak")
     print(f"청구 {counts['sent']:,}건 보냄 · {counts['completed']:,}건 완료 · {counts['failed']:,}건 실패 · "
           f"{counts['unfinished']:,}건 미완료 / claims sent {counts['sent']:,}, completed {counts['completed']:,}, "
           f"failed {counts['failed']:,}, unfinished {counts['unfinished']:,}")
@@ -154,19 +200,24 @@ def main() -> None:
     parser.add_argument("--patients", type=int, default=40)
     parser.add_argument("--tenants", type=int, default=50)
     parser.add_argument("--relay-workers", type=int, default=1, help="Relay processes on one database.")
+    parser.add_argument("--burst-seconds", type=float, default=30.0,
+                        help="Capacity burst before and after the soak (0: none).")
+    parser.add_argument("--burst-concurrency", type=int, default=16, help="Claims in flight during a burst.")
     args = parser.parse_args()
     if not (0 < args.minutes <= 24 * 60 and 0 < args.rate <= 10_000 and args.sample_seconds >= 1
-            and 1 <= args.relay_workers <= 16):
-        parser.error("--minutes 0–1440, --rate 0–10000, --sample-seconds ≥ 1, --relay-workers 1–16")
+            and 1 <= args.relay_workers <= 16 and 0 <= args.burst_seconds <= 600
+            and 1 <= args.burst_concurrency <= 256):
+        parser.error("--minutes 0–1440, --rate 0–10000, --sample-seconds ≥ 1, --relay-workers 1–16, "
+                     "--burst-seconds 0–600, --burst-concurrency 1–256")
     work = Path(tempfile.mkdtemp(prefix="s24kit-soak-"))
     write_scenario(work / "scenario", Options(patients=args.patients, seed=7).resolved())
     stack = Stack(StackOptions(work / "scenario", work / "state", tenants=args.tenants,
                                relay_workers=args.relay_workers))
     with stack.network(processes=True):
-        samples, counts = asyncio.run(soak(stack, args))
-    summary(counts, drift(samples))
+        samples, counts, capacity = asyncio.run(soak(stack, args))
+    summary(counts, drift(samples), capacity, args.burst_concurrency)
     print(json.dumps({"benchmark": "soak", "rate": args.rate, "minutes": args.minutes,
-                      "relay_workers": args.relay_workers, "samples": len(samples), **counts,
+                      "relay_workers": args.relay_workers, "samples": len(samples), **counts, "capacity": capacity,
                       "drift": drift(samples)}, ensure_ascii=False))
 
 
