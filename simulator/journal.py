@@ -193,14 +193,45 @@ def _instant(value: dt.datetime | str | None) -> tuple[float, str]:
     return value.timestamp(), value.isoformat()
 
 
-def exchange_id(seq: int) -> str:
-    return f"{ID_PREFIX}{seq:06d}"
+def exchange_id(seq: int, prefix: str = ID_PREFIX) -> str:
+    return f"{prefix}{seq:06d}"
 
 
-def _seq_of(exchange: str) -> int | None:
-    if not exchange.startswith(ID_PREFIX) or not exchange[len(ID_PREFIX):].isdigit():
+def seq_of(exchange: str, prefix: str = ID_PREFIX) -> int | None:
+    """The number of exchange id ``exchange`` in a journal whose ids start with ``prefix`` (None: not one)."""
+    number = exchange[len(prefix):]
+    if not exchange.startswith(prefix) or not (number.isascii() and number.isdigit()) or len(number) > 18:
         return None
-    return int(exchange[len(ID_PREFIX):])
+    return int(number)
+
+
+def search_filter(*, party: str | None = None, route: str | None = None, method: str | None = None,
+                  status: int | None = None, text: str | None = None,
+                  since: dt.datetime | str | None = None) -> tuple[list[str], list[Any]]:
+    """The SQL conditions (and their arguments) of :meth:`Journal.search`'s filters."""
+    where: list[str] = []
+    args: list[Any] = []
+    if party is not None:
+        op = "GLOB" if any(c in party for c in "*?[") else "="
+        where.append(f"(party {op} ? OR substr(party, instr(party, '→') + 1) {op} ? "
+                     f"OR (instr(party, '→') > 0 AND substr(party, 1, instr(party, '→') - 1) {op} ?))")
+        args += [party, party, party]
+    if route is not None:
+        where.append("route GLOB ?" if any(c in route for c in "*?[") else "route = ?")
+        args.append(route)
+    if method is not None:
+        where.append("method = ?")
+        args.append(method.upper())
+    if status is not None:
+        where.append("status = ?")
+        args.append(status)
+    if text:
+        where.append("(instr(request_body, ?) > 0 OR instr(response_body, ?) > 0)")
+        args += [text, text]
+    if since is not None:
+        where.append("ts >= ?")
+        args.append(_instant(since)[0])
+    return where, args
 
 
 class Journal:
@@ -210,13 +241,17 @@ class Journal:
     Bounds: the oldest entries go while there are more than ``max_entries`` or the stored text exceeds
     ``max_bytes`` (the newest entry always stays). Ids keep increasing across trimming, :meth:`clear` and
     reopening the same file.
+
+    When several processes journal one stack (``serve --processes``), each writes its own file: ``recorded_by``
+    names the writer in its entries and ``id_prefix`` keeps its ids apart from the others' (``x-relay-2-000042``).
     """
 
     def __init__(self, path: Path | str = ":memory:", *, max_entries: int = 10_000, max_bytes: int = 64 * 2**20,
-                 body_limit: int = 64 * 1024) -> None:
+                 body_limit: int = 64 * 1024, recorded_by: str | None = None, id_prefix: str = ID_PREFIX) -> None:
         if max_entries < 1 or max_bytes < 1 or body_limit < 0:
             raise ValueError("max_entries and max_bytes must be positive, body_limit not negative")
         self.max_entries, self.max_bytes, self.body_limit = max_entries, max_bytes, body_limit
+        self.recorded_by, self.id_prefix = recorded_by, id_prefix
         self.path = str(path)
         self._store = JournalStore(self.path, max_entries=max_entries, max_bytes=max_bytes)
         self._db = self._store.db  # for tests and drills that read the file's settings
@@ -262,7 +297,7 @@ class Journal:
         except UnicodeEncodeError:  # a lone surrogate (from a \ud800 escape) that neither UTF-8 nor SQLite takes
             row = [_encodable(v) for v in row]
             size = sum(len(v.encode("utf-8")) for v in row if isinstance(v, str))
-        return exchange_id(self._store.append(row, size))
+        return exchange_id(self._store.append(row, size), self.id_prefix)
 
     def clear(self) -> int:
         """Forget every entry (ids still continue upwards); return how many were deleted."""
@@ -278,11 +313,24 @@ class Journal:
         return self._store.stored_bytes()
 
     def get(self, exchange: str) -> dict[str, Any] | None:
-        seq = _seq_of(exchange)
+        seq = seq_of(exchange, self.id_prefix)
         if seq is None:
             return None
         rows = self._store.read(f"SELECT {COLUMNS} FROM exchanges WHERE seq = ?", (seq,))
-        return _entry(rows[0]) if rows else None
+        return self.entry(rows[0]) if rows else None
+
+    def entry(self, row: tuple[Any, ...]) -> dict[str, Any]:
+        """The entry of a row of :data:`COLUMNS` read from this journal's file."""
+        return entry_of(row, self.id_prefix, self.recorded_by)
+
+    def cleared_before(self) -> float:
+        """When :meth:`clear` was last called (epoch seconds of the journal's order; 0 if never)."""
+        return self._store.cleared_before()
+
+    def read(self, sql: str, args: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+        """Rows of a query on this journal's file, every entry recorded so far committed first (for
+        :class:`~.journal_view.MergedJournal`)."""
+        return self._store.read(sql, args)
 
     def search(self, *, party: str | None = None, route: str | None = None, method: str | None = None,
                status: int | None = None, text: str | None = None, since: dt.datetime | str | None = None,
@@ -291,34 +339,13 @@ class Journal:
         "caller→callee" is found by the whole name or by either side (``party="provider:*"`` finds
         ``relay→provider:99350012``). ``text`` is a substring of either masked body; ``since`` an aware
         datetime or ISO string."""
-        where: list[str] = []
-        args: list[Any] = []
-        if party is not None:
-            op = "GLOB" if any(c in party for c in "*?[") else "="
-            where.append(f"(party {op} ? OR substr(party, instr(party, '→') + 1) {op} ? "
-                         f"OR (instr(party, '→') > 0 AND substr(party, 1, instr(party, '→') - 1) {op} ?))")
-            args += [party, party, party]
-        if route is not None:
-            where.append("route GLOB ?" if any(c in route for c in "*?[") else "route = ?")
-            args.append(route)
-        if method is not None:
-            where.append("method = ?")
-            args.append(method.upper())
-        if status is not None:
-            where.append("status = ?")
-            args.append(status)
-        if text:
-            where.append("(instr(request_body, ?) > 0 OR instr(response_body, ?) > 0)")
-            args += [text, text]
-        if since is not None:
-            where.append("ts >= ?")
-            args.append(_instant(since)[0])
+        where, args = search_filter(party=party, route=route, method=method, status=status, text=text, since=since)
         sql = f"SELECT {COLUMNS} FROM exchanges"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY seq DESC LIMIT ? OFFSET ?"
         rows = self._store.read(sql, (*args, max(limit, 0), max(offset, 0)))
-        return [_entry(r) for r in rows]
+        return [self.entry(r) for r in rows]
 
     def export_jsonl(self, path: Path | str, *, batch: int = 500) -> int:
         """Write every entry (masked, oldest first) as JSON Lines; return how many."""
@@ -330,15 +357,18 @@ class Journal:
                 if not rows:
                     return written
                 for row in rows:
-                    out.write(json.dumps(_entry(row), ensure_ascii=False) + "\n")
+                    out.write(json.dumps(self.entry(row), ensure_ascii=False) + "\n")
                 written += len(rows)
                 after = rows[-1][0]
 
 
-def _entry(row: tuple[Any, ...]) -> dict[str, Any]:
+def entry_of(row: tuple[Any, ...], prefix: str = ID_PREFIX, recorded_by: str | None = None) -> dict[str, Any]:
+    """The entry of a row of :data:`COLUMNS`: its id with ``prefix``, and ``recorded_by`` when the journal names
+    its writer."""
     (seq, started_at, party, method, url, route, status, duration_ms, peer, tls_peer, error,
      request_headers, request_body, response_headers, response_body) = row
-    return {"id": exchange_id(seq), "party": party, "method": method, "url": url, "route": route, "status": status,
+    return {"id": exchange_id(seq, prefix), **({"recorded_by": recorded_by} if recorded_by else {}), "party": party,
+            "method": method, "url": url, "route": route, "status": status,
             "started_at": started_at, "duration_ms": duration_ms, "peer": peer,
             "tls_peer": json.loads(tls_peer) if tls_peer else None, "error": error,
             "request": {"headers": json.loads(request_headers), "body": request_body},
@@ -603,8 +633,9 @@ def _search_arguments(request: Request) -> dict[str, Any] | Response:
     return args
 
 
-def journal_routes(journal: Journal) -> list[AdminRoute]:
-    """``GET /__admin/journal`` (search), ``GET /__admin/journal/{id}``, ``DELETE /__admin/journal``."""
+def journal_routes(journal: Any) -> list[AdminRoute]:
+    """``GET /__admin/journal`` (search), ``GET /__admin/journal/{id}``, ``DELETE /__admin/journal`` over a
+    :class:`Journal` or a :class:`~.journal_view.MergedJournal` (the files of several writers as one)."""
 
     async def search(request: Request) -> Response:
         args = _search_arguments(request)

@@ -5,6 +5,11 @@ in one transaction: by a writer thread for a file (it commits as soon as it is w
 arrived while the previous one was being written), by the caller every :data:`BATCH` entries in memory.
 Every read commits what is queued first, so a reader sees every entry appended before it asked.
 
+Each entry also gets the moment it was recorded (``recorded``, epoch seconds, never less than the entry before
+it): the order of a file, comparable across the files of several writers (simulator/journal_view.py merges them).
+:meth:`JournalStore.clear` leaves that moment in ``journal_meta`` (``cleared_before``), so that a merged view hides
+the other writers' entries from before it without writing their files.
+
 What a crash may cost (docs/durability.md): a process killed outright (SIGKILL, out of memory) loses the
 entries queued and not yet committed — those appended while the writer was committing the previous batch,
 a few milliseconds' worth, at most :data:`MAX_QUEUED` entries or :data:`MAX_QUEUED_BYTES`. An ordinary exit
@@ -16,21 +21,22 @@ from __future__ import annotations
 
 import sqlite3
 import threading
+import time
 from collections import deque
 from collections.abc import Sequence
 from typing import Any
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS exchanges (
-    seq INTEGER PRIMARY KEY, ts REAL NOT NULL, started_at TEXT NOT NULL, party TEXT NOT NULL,
+    seq INTEGER PRIMARY KEY, recorded REAL, ts REAL NOT NULL, started_at TEXT NOT NULL, party TEXT NOT NULL,
     method TEXT NOT NULL, url TEXT NOT NULL, route TEXT NOT NULL, status INTEGER, duration_ms REAL,
     peer TEXT, tls_peer TEXT, error TEXT, request_headers TEXT NOT NULL, request_body TEXT,
     response_headers TEXT NOT NULL, response_body TEXT, size INTEGER NOT NULL);
 CREATE TABLE IF NOT EXISTS journal_meta (name TEXT PRIMARY KEY, value INTEGER NOT NULL);
 """
-INSERT = ("INSERT INTO exchanges (seq, ts, started_at, party, method, url, route, status, duration_ms, peer, "
+INSERT = ("INSERT INTO exchanges (seq, recorded, ts, started_at, party, method, url, route, status, duration_ms, peer, "
           "tls_peer, error, request_headers, request_body, response_headers, response_body, size) "
-          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
 #: An in-memory store commits every this many entries (nothing in memory outlives the process anyway).
 BATCH = 256
@@ -68,8 +74,12 @@ class JournalStore:
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
+            if "recorded" not in {column[1] for column in self.db.execute("PRAGMA table_info(exchanges)")}:
+                self.db.execute("ALTER TABLE exchanges ADD COLUMN recorded REAL")  # a file of an older kit
             rows = self.db.execute("SELECT seq, size FROM exchanges ORDER BY seq").fetchall()
             last = self.db.execute("SELECT value FROM journal_meta WHERE name = 'last_seq'").fetchone()
+            self._recorded = max(self.db.execute("SELECT MAX(recorded) FROM exchanges").fetchone()[0] or 0.0,
+                                 self.cleared_before())
             # Rows form one contiguous range of seq (inserts append, trimming removes the oldest).
             self._sizes: deque[int] = deque(size for _, size in rows)
             self._bytes = sum(self._sizes)
@@ -94,7 +104,8 @@ class JournalStore:
                 self._queue.wait(WAKE_SECONDS)
             seq = self._next
             self._next = seq + 1
-            self._queued.append((seq, *row, size))
+            self._recorded = max(time.time(), self._recorded)  # the clock may step back: the order may not
+            self._queued.append((seq, self._recorded, *row, size))
             self._queued_bytes += size
             if not in_memory:
                 self._wake_writer()
@@ -211,14 +222,24 @@ class JournalStore:
             self.commit()
             return self._bytes
 
+    def cleared_before(self) -> float:
+        """When :meth:`clear` was last called (epoch seconds; 0 if never)."""
+        with self._lock:
+            row = self.db.execute("SELECT value FROM journal_meta WHERE name = 'cleared_before'").fetchone()
+        return float(row[0]) if row else 0.0
+
     def clear(self) -> int:
-        """Forget every entry, queued ones too (ids still continue upwards); return how many were deleted."""
+        """Forget every entry, queued ones too (ids still continue upwards); return how many were deleted.
+        Entries recorded afterwards are recorded after the moment kept as ``cleared_before``."""
         with self._lock:
             self.commit()
             deleted = len(self._sizes)
+            with self._queue:
+                self._recorded = max(time.time(), self._recorded)
             self.db.execute("BEGIN")
             self.db.execute("DELETE FROM exchanges")
             self.db.execute("INSERT OR REPLACE INTO journal_meta VALUES ('last_seq', ?)", (self._last_committed(),))
+            self.db.execute("INSERT OR REPLACE INTO journal_meta VALUES ('cleared_before', ?)", (self._recorded,))
             self.db.execute("COMMIT")
             self._sizes.clear()
             self._bytes = 0

@@ -28,7 +28,8 @@ from .insurer.app import create_insurer_app
 from .insurer.config import InsurerConfig
 from .insurer.register import ContractRegister, RegisterClient
 from .insurer.register_app import create_register_app
-from .journal import Journal
+from .journal import ID_PREFIX, Journal
+from .journal_view import JournalSource, MergedJournal
 from .pki import TestPKI, ensure_pki
 from .private import private_directory, private_file, private_state_directory
 from .processes import ServerProcesses, ServerSpec, serving_in_processes
@@ -120,6 +121,7 @@ class Stack:
         journal = options.state_dir / "journal.sqlite" if options.persistent else ":memory:"
         private_file(journal)
         self.journal = Journal(journal)
+        self.journal_view: MergedJournal | None = None  # a relay's process: every journal file of the stack
         self.urls: dict[str, str] = {}
         self.relay_app: Any = None
         self.insurer_apps: dict[str, Any] = {}
@@ -206,14 +208,11 @@ class Stack:
             self._contract_register = register
         return self._contract_register
 
-    def party_app(self, name: str, worker: int = 1) -> Any:
+    def party_app(self, name: str) -> Any:
         """Build the one server ``name`` (``relay``, ``insurer:CODE``, ``provider:CODE`` or ``vendor``) for the
-        network, with its clients; :attr:`urls` must be set (a party's process builds only its own). Relay
-        ``worker`` 2, 3 … journals into ``journal-relay-N.sqlite`` (a journal file has one writer)."""
+        network, with its clients; :attr:`urls` must be set (a party's process builds only its own)."""
         pki = self.pki
         if name == "relay":
-            if worker > 1:
-                self.journal = Journal(worker_journal(self.options.state_dir, worker))
             self._relay_client = relay_client(client_context=pki.client_context("relay-client"),
                                               journal=self.journal, faults=self.options.faults)
             self.relay_app = self._new_relay()
@@ -242,7 +241,8 @@ class Stack:
 
     def _new_relay(self) -> Any:
         return create_relay_app(self.relay_config(), database=self._db("relay"), client=self._relay_client,
-                                journal=self.journal, faults=self.options.faults, clock=self.clock)
+                                journal=self.journal, faults=self.options.faults, clock=self.clock,
+                                journal_view=self.journal_view)
 
     def _to_relay(self, transport: httpx.AsyncBaseTransport) -> httpx.AsyncBaseTransport:
         """Insurers' calls to the relay, where fault rules for party ``relay`` (duplicate or out-of-order
@@ -426,9 +426,25 @@ def party_server(options: StackOptions, urls: dict[str, str], name: str,
     party's process serves (:mod:`.processes`, ``network(processes=True)``)."""
     stack = Stack(options)
     stack.urls = dict(urls)
-    if name == REGISTER and options.persistent:  # a journal file has one writer: the relay's is the relay's
-        stack.journal = Journal(register_journal(options.state_dir))
-    return stack.party_app(name, worker), stack.server_tls(name)
+    writer = {"relay": "relay" if worker == 1 else f"relay-{worker}", REGISTER: REGISTER}.get(name)
+    sources = journal_sources(options) if options.persistent else []
+    own = next((source for source in sources if source.recorded_by == writer), None)
+    if own is not None:  # a journal file has one writer: each relay worker and the register write their own
+        stack.journal.close()
+        stack.journal = Journal(own.path, recorded_by=own.recorded_by, id_prefix=own.id_prefix)
+        if name == "relay":  # the admin journal shows every file of the stack
+            stack.journal_view = MergedJournal(stack.journal, sources)
+    return stack.party_app(name), stack.server_tls(name)
+
+
+def journal_sources(options: StackOptions) -> list[JournalSource]:
+    """Every journal file the processes of ``network(processes=True)`` write, in a fixed order: the relay's
+    workers (the first keeps ``journal.sqlite`` and plain ids), then the 중복가입 register."""
+    state = options.state_dir
+    return [JournalSource("relay", ID_PREFIX, worker_journal(state, 1)),
+            *(JournalSource(f"relay-{n}", f"{ID_PREFIX}relay-{n}-", worker_journal(state, n))
+              for n in range(2, options.relay_workers + 1)),
+            JournalSource(REGISTER, f"{ID_PREFIX}{REGISTER}-", register_journal(state))]
 
 
 def register_journal(state_dir: Path) -> Path:

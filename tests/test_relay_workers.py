@@ -9,6 +9,7 @@ import signal
 import time
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import httpx
 import pytest
@@ -17,7 +18,7 @@ from s24kit.simulator.journal import Journal
 from s24kit.simulator.relay.app import create_relay_app
 from s24kit.simulator.relay.states import FINAL
 from s24kit.simulator.retry import RetryPolicy
-from s24kit.simulator.stack import SimClock, Stack, StackOptions, worker_journal
+from s24kit.simulator.stack import SimClock, Stack, StackOptions, journal_sources
 
 from .conftest import generated_scenario
 
@@ -131,7 +132,41 @@ def _request_ids(journals: list[Journal], route: str) -> list[str]:
             if entry["status"] is not None and 200 <= entry["status"] < 300]
 
 
+def _admin_journal(running: Stack, deadline: float, **query: Any) -> dict[str, Any]:
+    with httpx.Client(verify=running.pki.client_context("admin"), base_url=running.urls["relay"]) as c:
+        answer = _retrying(lambda: c.get("/__admin/journal", params={"limit": 1000, **query}), deadline)
+    assert answer.status_code == 200, answer.text
+    return answer.json()
+
+
+def _not_admin(entries: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {e["id"]: e for e in entries if not e["route"].startswith("/__admin/")}
+
+
+def _journal_from_both_workers(running: Stack, deadline: float) -> list[tuple[str, dict[str, Any]]]:
+    """The whole admin journal, asked on new connections until each worker has answered at least once: (who
+    answered, the answer). Each ask has its own ``limit``; who answered it shows in a later answer, where the ask
+    itself is an exchange ``recorded_by`` the worker that answered."""
+    previous, current = None, _not_admin(_admin_journal(running, deadline)["entries"])
+    while current != previous and time.monotonic() < deadline:  # until the last long polls are recorded
+        time.sleep(0.3)
+        previous, current = current, _not_admin(_admin_journal(running, deadline)["entries"])
+    answers: dict[int, dict[str, Any]] = {}
+    for limit in range(1000, 960, -1):
+        answers[limit] = _admin_journal(running, deadline, limit=limit)
+        answered = {}
+        for entry in answers[limit]["entries"]:
+            asked = parse_qs(urlsplit(entry["url"]).query).get("limit", ["0"])[0]
+            if entry["route"] == "/__admin/journal" and asked.isdigit() and int(asked) in answers:
+                answered[int(asked)] = entry["recorded_by"]
+        if set(answered.values()) == {"relay", "relay-2"}:
+            return [(who, answers[asked]) for asked, who in answered.items()]
+    raise AssertionError("one worker answered every ask")
+
+
 def test_two_relay_workers_complete_claims_and_never_run_a_task_twice(scenario, tmp_path):
+    """… and the admin journal of either worker shows the exchanges of both workers and of the register, each once,
+    pages through them without losing or repeating one, and masks persons as each file stored them."""
     stack = Stack(StackOptions(scenario, tmp_path / "state", relay_workers=2, retry=FAST, tenants=40))
     records = _first_claims(stack, 10)
     deadline = time.monotonic() + 120
@@ -140,12 +175,28 @@ def test_two_relay_workers_complete_claims_and_never_run_a_task_twice(scenario, 
         claims = [running.fresh_claim(r, f"workers-{i:03d}") for i, r in enumerate(records)]
         ids = _send(running, claims, deadline)
         statuses = [_final(running, claim_id, deadline) for claim_id in ids]
+        answers = _journal_from_both_workers(running, deadline)
+        assert {who for who, _ in answers} == {"relay", "relay-2"}
+        posts = _admin_journal(running, deadline, method="POST")["entries"]
+        pages = [e for offset in range(0, len(posts) + 7, 7)
+                 for e in _admin_journal(running, deadline, method="POST", limit=7, offset=offset)["entries"]]
     assert all(_expected(status, record) for status, record in zip(statuses, records, strict=True)), statuses
-    journals = [Journal(worker_journal(tmp_path / "state", n)) for n in (1, 2)]
-    assert all(journal.count() for journal in journals)  # both workers served
+    sources = journal_sources(stack.options)
+    journals = [Journal(s.path, recorded_by=s.recorded_by, id_prefix=s.id_prefix) for s in sources]
+    assert all(journal.count() for journal in journals)  # both workers served, the register was asked
     for route in ("/insurer/v1/claims", "*/s24/v1/documents:fetch"):
-        sent = _request_ids(journals, route)
+        sent = _request_ids(journals[:2], route)
         assert sent and len(sent) == len(set(sent)), route  # each task succeeded once, by one worker
+    # one journal: what every file holds (the admin reads themselves aside), from either worker, once each
+    stored = _not_admin([e for journal in journals for e in journal.search(limit=10_000)])
+    for who, answer in answers:
+        assert len({e["id"] for e in answer["entries"]}) == len(answer["entries"]) == answer["returned"], who
+        assert _not_admin(answer["entries"]) == stored, who
+    assert {e["recorded_by"] for e in posts} == {"relay", "relay-2", "register"}
+    assert [e["id"] for e in pages] == [e["id"] for e in posts]  # paged by 7: nothing lost or repeated
+    assert {e["id"] for e in posts} == {i for i, e in stored.items() if e["method"] == "POST"}
+    names = {record["claim"]["insured"]["name"] for record in records}
+    assert not [name for name in names if name in json.dumps(answers, ensure_ascii=False)]  # masked
 
 
 def test_the_claims_of_a_killed_relay_worker_complete_on_the_other(scenario, tmp_path):

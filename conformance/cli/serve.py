@@ -109,6 +109,7 @@ def describe(stack: Stack, sample: Path | None, console: Console) -> None:
     from rich.table import Table
 
     from ...simulator.provider.vendor import VENDOR
+    from ...simulator.stack import journal_sources
 
     pki = stack.pki
     table = Table(title="s24kit serve — kit-v1 시뮬레이터 / simulator (mutual TLS)", title_justify="left")
@@ -142,7 +143,11 @@ def describe(stack: Stack, sample: Path | None, console: Console) -> None:
                        ("patient-app", "the patient app's certificate: claims to the relay"),
                        ("admin", "the admin certificate: /__admin/ routes")):
         files.add_row(role, f"{pki[role].cert}  {pki[role].key}", note)
-    files.add_row("journal", str(stack.options.state_dir / "journal.sqlite"))
+    if stack.processes is not None:  # a journal file per writing process, shown as one by the admin journal
+        files.add_row("journal", "\n".join(str(source.path) for source in journal_sources(stack.options)),
+                      "GET /__admin/journal: all of them as one")
+    else:
+        files.add_row("journal", str(stack.options.state_dir / "journal.sqlite"))
     files.add_row("security", "docs/security.md", "who may call each route / 경로별 호출 권한")
     console.print(files)
     if sample is not None:

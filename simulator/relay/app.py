@@ -24,6 +24,7 @@ from ..admin import AdminRoute, admin_routes
 from ..database import DurableAnswers
 from ..faults import FaultSwitch, PartyFaultTransport, fault_routes
 from ..journal import AsyncJournalTransport, Journal, JournalMiddleware, journal_routes
+from ..journal_view import MergedJournal
 from ..last_resort import LastResortMiddleware
 from ..net_echo import whoami
 from ..pki import certificate_insurer, certificate_sha256
@@ -93,9 +94,12 @@ def relay_client(*, client_context: ssl.SSLContext | None = None, transport: htt
 
 def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", client: httpx.AsyncClient | None = None,
                      journal: Journal | None = None, faults: FaultSwitch | None = None, work: bool = True,
-                     clock: Callable[[], dt.datetime] = _now) -> Starlette:
-    """The relay app. ``work=False`` leaves the work loop to the caller (``app.state.relay.step()``)."""
+                     clock: Callable[[], dt.datetime] = _now, journal_view: MergedJournal | None = None) -> Starlette:
+    """The relay app. ``work=False`` leaves the work loop to the caller (``app.state.relay.step()``).
+    ``journal`` records its exchanges; the admin routes show ``journal_view`` when given (the journal files
+    of every process of the stack, simulator/journal_view.py), else ``journal``."""
     journal = journal if journal is not None else Journal()
+    shown = journal_view if journal_view is not None else journal
     store = RelayStore(database)
     owned = client is None
     client = client or relay_client(journal=journal, faults=faults)
@@ -225,7 +229,7 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
         if request.query_params.getlist("confirm") != [RESET_CONFIRMATION]:  # exactly one, not the last of several
             return _unconfirmed_reset()
         store.reset()
-        journal.clear()
+        shown.clear()
         return JSONResponse({"reset": True})
 
     table = [
@@ -240,7 +244,7 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
                    "retry a dead letter"),
         AdminRoute("POST", "/__admin/reset", reset, "상태와 저널 초기화 (?confirm=reset 필수, 번호는 이어짐)",
                    "forget all claims and the journal (needs ?confirm=reset; numbering continues)"),
-        *journal_routes(journal),
+        *journal_routes(shown),
     ]
     if faults is not None:
         table += fault_routes(faults)
