@@ -103,6 +103,20 @@ def test_a_provider_without_claims_is_refused(scenario_dir: Path) -> None:
         share(scenario_dir, Partition(0, 1), frozenset({"99399999"}))
 
 
+def test_missing_certificates_are_explained_in_each_language_alone(scenario_dir: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from s24kit.conformance.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .s24kit here: the default state folder holds no certificates
+    result = CliRunner().invoke(main, ["load", "--target", "https://127.0.0.1:9", "--scenario", str(scenario_dir)])
+    assert result.exit_code == 2, result.output
+    korean, english = result.stderr.split(" / error: ")
+    assert "기본 상태 폴더" in korean and "default state folder" in english
+    assert not any("\uac00" <= ch <= "\ud7a3" for ch in english), english
+
+
 # -- the summary ---------------------------------------------------------------------------------------------------
 
 def test_failures_are_grouped_by_problem_code() -> None:

@@ -43,10 +43,13 @@ def _certificates(traffic: list[str], state: Path | None, ca: Path | None, cert:
     found = {role: (pki / f"{files[role]}.pem", pki / f"{files[role]}.key") for role in roles}
     missing = [str(p) for pair in found.values() for p in pair if not p.is_file()]
     if not (pki / "ca.pem").is_file() or missing:
-        where = f"--state {state}" if state else f"{DEFAULT_STATE} (s24kit serve 의 기본 상태 폴더)"
-        raise OneLineError(f"{where}: 시험 인증서가 없습니다 ({', '.join(missing) or pki / 'ca.pem'}): "
+        absent = ", ".join(missing) or pki / "ca.pem"
+        where_ko, where_en = ((f"--state {state}",) * 2 if state else
+                              (f"{DEFAULT_STATE} (s24kit serve 의 기본 상태 폴더)",
+                               f"{DEFAULT_STATE} (the default state folder of s24kit serve)"))
+        raise OneLineError(f"{where_ko}: 시험 인증서가 없습니다 ({absent}): "
                            f"s24kit serve 의 --state 폴더를 주거나 --ca/--cert/--key 를 주십시오",
-                           f"{where}: no test certificates ({', '.join(missing) or pki / 'ca.pem'}); name the "
+                           f"{where_en}: no test certificates ({absent}); name the "
                            f"--state folder of s24kit serve, or give --ca/--cert/--key")
     return str((pki / "ca.pem").absolute()), {r: (str(c.absolute()), str(k.absolute())) for r, (c, k) in found.items()}
 
