@@ -26,7 +26,6 @@ from .inprocess import AsgiRouter
 from .insurer.adjudication import engine_adjudicator, engine_shared_adjudicator
 from .insurer.app import create_insurer_app
 from .insurer.config import InsurerConfig
-from .insurer.delivery import CONCURRENT_CLAIMS
 from .insurer.register import ContractRegister, RegisterClient
 from .insurer.register_app import create_register_app
 from .journal import Journal
@@ -224,13 +223,9 @@ class Stack:
             return self.register_app
         kind, _, code = name.partition(":")
         if kind == "insurer":
-            context = pki.client_context(f"insurer-client-{code}")
-            # as many idle connections kept as claims delivered side by side: beyond httpx's default 20, each
-            # pass closed the extra connections and the next opened them again, a mutual-TLS handshake each
-            kept = httpx.Limits(max_connections=100, max_keepalive_connections=CONCURRENT_CLAIMS)
-            client = httpx.AsyncClient(transport=self._to_relay(httpx.AsyncHTTPTransport(verify=context, limits=kept)),
-                                       timeout=5.0)
-            to_register = httpx.AsyncClient(verify=context, limits=kept, timeout=5.0)
+            client = httpx.AsyncClient(transport=self._to_relay(httpx.AsyncHTTPTransport(
+                verify=pki.client_context(f"insurer-client-{code}"))), timeout=5.0)
+            to_register = httpx.AsyncClient(verify=pki.client_context(f"insurer-client-{code}"), timeout=5.0)
             app = self._insurer_app(code, client, to_register)
             self.load_policies(only=code)
             return app
