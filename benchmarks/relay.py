@@ -76,6 +76,9 @@ async def drive_claims(client: httpx.AsyncClient, claims: list[dict], concurrenc
             except (httpx.HTTPError, KeyError, ValueError):
                 failures += 1
                 continue
+            if state not in FINAL or state == "failed":  # never final, or the relay gave up: not a completed claim
+                failures += 1
+                continue
             latencies.append(time.perf_counter() - started)
 
     await asyncio.gather(*(worker() for _ in range(concurrency)))
@@ -301,15 +304,15 @@ def main() -> None:
     print(f"relay end to end over mutual TLS, {mode}, vendor server for {args.tenants} clinics, "
           f"{args.clients} load processes; load average at the end {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
           f"on {os.cpu_count()} cores")
-    print(f"{'workers':>7} {'concurrency':>11} {'claims/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'relay x/s':>10} "
-          f"{'echo x/s':>9} {'ratio':>6}")
+    print(f"{'workers':>7} {'concurrency':>11} {'claims/s':>9} {'failed':>6} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'relay x/s':>10} {'echo x/s':>9} {'ratio':>6}")
     for r in results:
         if not r["measured"]:
             print(f"{r['workers']:>7} {r['concurrency']:>11} not measured: {r['why']}")
             continue
-        print(f"{r['workers']:>7} {r['concurrency']:>11} {r['claims_per_s']:>9.1f} {r['p50_ms']:>8.0f} "
-              f"{r['p99_ms']:>8.0f} {r['relay_exchanges_per_s']:>10.1f} {r['echo_exchanges_per_s']:>9.1f} "
-              f"{r['ratio']:>6.3f}")
+        print(f"{r['workers']:>7} {r['concurrency']:>11} {r['claims_per_s']:>9.1f} {r['failures']:>6} "
+              f"{r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f} {r['relay_exchanges_per_s']:>10.1f} "
+              f"{r['echo_exchanges_per_s']:>9.1f} {r['ratio']:>6.3f}")
     print("CPU a claim costs each party (ms), and the claims/s every core of this machine could give at that cost:")
     for r in results:
         if r["measured"] and "cpu_ms_per_claim" in r:

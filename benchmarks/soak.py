@@ -43,7 +43,8 @@ def p99(values: list[float]) -> float | None:
 
 
 async def follow(client: httpx.AsyncClient, claim: dict) -> float | None:
-    """Submit ``claim`` and long-poll it to its final state: the seconds it took, or None if it failed."""
+    """Submit ``claim`` and long-poll it to its final state: the seconds it took, or None if it failed (refused,
+    given up by the relay, or not final in time)."""
     started = time.perf_counter()
     try:
         status = (await client.post("/relay/v1/claims", json=claim)).json()
@@ -51,7 +52,8 @@ async def follow(client: httpx.AsyncClient, claim: dict) -> float | None:
             status = (await client.get(f"/relay/v1/claims/{status['claim_id']}", params={"wait": 20})).json()
     except (httpx.HTTPError, KeyError, ValueError):
         return None
-    return time.perf_counter() - started if status["state"] in FINAL else None
+    completed = status["state"] in FINAL and status["state"] != "failed"  # "failed": the relay gave the claim up
+    return time.perf_counter() - started if completed else None
 
 
 async def burst(client: httpx.AsyncClient, stack: Stack, records: list[dict], tag: str,
