@@ -100,6 +100,16 @@ def test_validate_reads_a_compressed_expected_folder(pair) -> None:
     assert [r["valid"] for r in results[1]["results"]] == [r["valid"] for r in results[0]["results"]]
 
 
+def test_validate_reads_a_compressed_file_named_plainly(pair) -> None:
+    plain, packed, _ = pair
+    results = [CliRunner().invoke(main, ["validate", "--format", "json", str(s / "expected" / "documents.jsonl")])
+               for s in (plain, packed)]
+    assert not (packed / "expected" / "documents.jsonl").exists()
+    assert results[1].exit_code == results[0].exit_code != 2, results[1].output
+    found = [[(r["valid"], r["findings"]) for r in json.loads(x.stdout)["results"]] for x in results]
+    assert found[1] == found[0] and found[0]
+
+
 def test_a_damaged_compressed_file_is_one_unusable_input(tmp_path: Path) -> None:
     broken = tmp_path / "documents.jsonl.gz"
     broken.write_bytes(b"\x1f\x8b not really gzip")
