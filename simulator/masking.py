@@ -158,6 +158,8 @@ def _masked_rrn(match: re.Match[str]) -> str:
 
 def mask_rrn(text: str) -> str:
     """Resident numbers, full or masked, → ``YY****-G******`` (``\\u``-escaped digits are decoded first)."""
+    if "0" not in text and "1" not in text:  # a month starts with one of them (so does an escaped digit: \u003…)
+        return text
     if "\\u00" in text:
         text = _ESCAPED_DIGIT.sub(lambda m: chr(int(m[1], 16)), text)
     return _RRN.sub(_masked_rrn, text)
@@ -165,11 +167,13 @@ def mask_rrn(text: str) -> str:
 
 # -- collecting values by meaning from JSON text ------------------------------------------------------------
 
-_STRING = r'"((?:[^"\\]|\\.)*+)'  # a JSON string's content; a value cut at the end of a truncated body matches
+_STRING = r'"((?:[^"\\]++|\\.)*+)'  # a JSON string's content; a value cut at the end of a truncated body matches
 
 
-# The parent's object up to a key: strings, other members, and objects one level deep.
-_OBJECT_BODY = r'(?:[^{}"]|"(?:[^"\\]|\\.)*+"|\{(?:[^{}"]|"(?:[^"\\]|\\.)*+")*\})*?'
+# The parent's object up to a key: strings, other members, and objects one level deep. Text outside strings is
+# taken a run at a time (a key can only start at a quote), so the lazy search for the key tries it once a run,
+# not once a character.
+_OBJECT_BODY = r'(?:[^{}"]++|"(?:[^"\\]++|\\.)*+"|\{(?:[^{}"]++|"(?:[^"\\]++|\\.)*+")*+\})*?'
 
 
 @functools.cache
@@ -344,7 +348,8 @@ class Scrubber:
         if not text:
             return
         scanners = _scanners()
-        for view in (text, text.replace('\\"', '"')) if '\\"' in text else (text,):
+        # (looking for one backslash is a tenth of looking for the pair, and most bodies hold none)
+        for view in (text, text.replace('\\"', '"')) if "\\" in text and '\\"' in text else (text,):
             for needle, expression, kind in scanners:
                 at = view.find(needle)
                 while at >= 0:

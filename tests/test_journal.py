@@ -304,6 +304,30 @@ def test_a_reopened_file_continues_ids_and_totals(tmp_path):
         assert journal._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
 
 
+def test_a_file_made_with_small_pages_is_reopened_as_it_is(tmp_path):
+    """A new journal file takes large pages; one written before (SQLite's 4 kB pages) keeps them, its entries
+    and its ids, and its WAL is still checkpointed at about 4 MB."""
+    import sqlite3
+
+    from s24kit.simulator.journal_store import PAGE_SIZE, SCHEMA
+
+    with Journal(tmp_path / "new.sqlite") as journal:
+        _record(journal)
+        assert journal._db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    old = tmp_path / "old.sqlite"
+    db = sqlite3.connect(old)
+    db.execute("PRAGMA page_size=4096")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(SCHEMA)
+    db.close()
+    with Journal(old) as journal:
+        assert _record(journal) == "x-000001" and _record(journal) == "x-000002"
+    with Journal(old) as journal:
+        assert journal._db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert journal._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1024
+        assert journal.count() == 2 and _record(journal) == "x-000003"
+
+
 # -- reading ------------------------------------------------------------------------------------------------
 
 
