@@ -73,13 +73,14 @@ def mask_headers(headers: Mapping[str, str] | Iterable[tuple[Any, Any]] | None,
     else:
         pairs = headers  # type: ignore[assignment]
     out: dict[str, str] = {}
+    scrub = scrubber.text if scrubber else None  # decided once, not once a header
     for key, value in pairs:
         name = (key if key.__class__ is str else key.decode("latin-1") if isinstance(key, bytes) else str(key)).lower()
         text = value if value.__class__ is str else value.decode("latin-1") if isinstance(value, bytes) else str(value)
         if name in SECRET_HEADERS:
             text = "***"
-        elif scrubber:
-            text = scrubber.text(text)
+        elif scrub is not None:
+            text = scrub(text)
         elif len(text) >= 13:  # shorter values cannot hold a resident number
             text = mask_rrn(text)
         out[name] = f"{out[name]}, {text}" if name in out else text
