@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import resource
 import time
 from collections.abc import Callable, Iterable
@@ -55,6 +56,46 @@ def current_rss_mb() -> float:
     with open("/proc/self/statm") as f:
         pages = int(f.read().split()[1])
     return pages * resource.getpagesize() / 2**20
+
+
+def process_cpu_seconds(pid: int) -> float | None:
+    """User and system CPU seconds process ``pid`` (every thread of it) has used so far; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()  # the name in parentheses may hold spaces
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime, stime (proc(5) fields 14, 15)
+
+
+def process_rss_mb(pid: int) -> float | None:
+    """Resident memory of process ``pid`` now, in MB; None once it is gone."""
+    try:
+        with open(f"/proc/{pid}/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() / 2**20
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+class CpuMeter:
+    """CPU seconds each named process used between :meth:`start` and :meth:`stop` (taken from /proc, so the
+    figure is the processes' own work, whatever else the machine was doing)."""
+
+    def __init__(self, pids: dict[str, int]) -> None:
+        self.pids = pids
+        self.first: dict[str, float | None] = {}
+
+    def start(self) -> None:
+        self.first = {name: process_cpu_seconds(pid) for name, pid in self.pids.items()}
+
+    def stop(self) -> dict[str, float]:
+        """Seconds per process (a process that ended meanwhile is left out)."""
+        used = {}
+        for name, pid in self.pids.items():
+            now, then = process_cpu_seconds(pid), self.first.get(name)
+            if now is not None and then is not None:
+                used[name] = now - then
+        return used
 
 
 def result(name: str, value: float, unit: str, baseline: float, **extra: Any) -> None:

@@ -12,7 +12,8 @@ The parties run each in their own process (``s24kit serve --processes``; ``--sin
 vendor's server answering for ``--tenants`` clinics. The load comes from ``--clients`` processes of its own
 (default 2), each keeping its share of the concurrency in flight, so that one Python client's own limit is not
 taken for the relay's. ``--profile DIR`` records each party's process with py-spy while the claims run. Goals
-(docs/performance.md §1): ≥ 300 claims/s with p99 < 1 s.
+(docs/performance.md §1): ≥ 300 claims/s with p99 < 1 s. Each level also prints the CPU a claim cost each party
+(from /proc) and the claims/s the machine's cores could give at that cost, the ceiling no tuning of the load can pass.
 
     python benchmarks/relay.py [--workers 1,2] [--levels 4,16,32] [--claims 400] [--seconds 20] [--clients 2]
 """
@@ -36,7 +37,7 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).parent))
 import httpx
-from _common import rss_mb
+from _common import CpuMeter, rss_mb
 
 from s24kit.simulator.generator.context import Options
 from s24kit.simulator.generator.scenario import write_scenario
@@ -73,6 +74,9 @@ async def drive_claims(client: httpx.AsyncClient, claims: list[dict], concurrenc
                     polls += 1  # a long poll: the relay answers when the claim is final
                     state = (await client.get(f"/relay/v1/claims/{claim_id}", params={"wait": 20})).json()["state"]
             except (httpx.HTTPError, KeyError, ValueError):
+                failures += 1
+                continue
+            if state not in FINAL or state == "failed":  # never final, or the relay gave up: not a completed claim
                 failures += 1
                 continue
             latencies.append(time.perf_counter() - started)
@@ -188,14 +192,14 @@ def echo_servers(stack: Stack, single: bool, workers: int):
 
         app, tls = build(str(stack.pki.directory))
         with serving(app, tls=tls) as served:
-            yield served.url
+            yield served.url, {}
         return
     sock = bind("127.0.0.1", 0)
     url = f"https://127.0.0.1:{sock.getsockname()[1]}"
     specs = [ServerSpec(f"echo-{n}", "s24kit.simulator.processes:echo_server", (str(stack.pki.directory),), sock)
              for n in range(1, workers + 1)]
-    with serving_in_processes(specs):
-        yield url
+    with serving_in_processes(specs) as servers:
+        yield url, servers.pids()
 
 
 def measure(stack: Stack, claims: list[dict], level: int, args: argparse.Namespace) -> dict[str, Any]:
@@ -203,9 +207,12 @@ def measure(stack: Stack, claims: list[dict], level: int, args: argparse.Namespa
     clients = max(1, min(args.clients, level))
     pki_dir = str(stack.pki.directory)
     first = exchanges(state, workers)
+    parties = CpuMeter(stack.processes.pids() if stack.processes else {})
     with profiled(stack, args.profile, f"w{workers}-c{level}"):
+        parties.start()
         run = in_client_processes("claims", pki_dir, "patient-app", stack.urls["relay"], split(claims, clients),
                                   spread(level, clients), args.seconds)
+        party_cpu = parties.stop()
     latencies = run["latencies"]
     if not latencies:
         return {"workers": workers, "concurrency": level, "measured": False,
@@ -214,11 +221,14 @@ def measure(stack: Stack, claims: list[dict], level: int, args: argparse.Namespa
     with Journal(worker_journal(state, 1)) as journal:
         sizes = [len(json.dumps(e)) for e in journal.search(party="relay→provider:*", limit=50)]
     payload = {"blob": "가" * (sorted(sizes)[len(sizes) // 2] // 3 if sizes else 2000)}
-    with echo_servers(stack, args.single, workers) as url:
+    with echo_servers(stack, args.single, workers) as (url, echo_pids):
         count = max(relayed, 200)
+        meter = CpuMeter(echo_pids)
+        meter.start()
         echo = in_client_processes("echo", pki_dir, "relay-client", url,
                                    [{"payload": payload, "count": n} for n in spread(count, clients)],
                                    spread(level, clients), args.seconds)
+        echo_cpu = sum(meter.stop().values())
     claims_per_s = len(latencies) / run["elapsed"]
     relay_per_s, echo_per_s = relayed / run["elapsed"], echo["done"] / echo["elapsed"]
     return {"workers": workers, "concurrency": level, "clients": clients, "measured": True, "claims": len(latencies),
@@ -227,7 +237,26 @@ def measure(stack: Stack, claims: list[dict], level: int, args: argparse.Namespa
             "p99_ms": round(percentile(latencies, 0.99) * 1000, 1),
             "relay_exchanges_per_s": round(relay_per_s, 1), "exchanges_per_claim": round(relayed / len(latencies), 1),
             "echo_exchanges_per_s": round(echo_per_s, 1),
-            "ratio": round(relay_per_s / echo_per_s, 3) if echo["done"] else None}
+            "ratio": round(relay_per_s / echo_per_s, 3) if echo["done"] else None,
+            **cpu_costs(party_cpu, len(latencies), relayed, echo_cpu, echo["done"])}
+
+
+def cpu_costs(party_cpu: dict[str, float], claims: int, relayed: int, echo_cpu: float, echoed: int) -> dict[str, Any]:
+    """What a claim costs each party in CPU, and the most claims/s the machine's cores could give at that cost
+    (every core busy with the parties alone, the load taking none): the ceiling the profile explains."""
+    if not party_cpu:
+        return {"cpu": "not measured (--single: the parties share the load's process)"}
+    by_party: dict[str, float] = {}
+    for name, seconds in party_cpu.items():
+        kind = "insurers" if name.startswith("insurer") else "relay" if name.startswith("relay") else name
+        by_party[kind] = by_party.get(kind, 0.0) + seconds
+    per_claim = {kind: round(seconds * 1000 / claims, 2) for kind, seconds in sorted(by_party.items())}
+    total = sum(party_cpu.values()) * 1000 / claims
+    cores = os.cpu_count() or 1
+    return {"cpu_ms_per_claim": per_claim, "cpu_ms_per_claim_total": round(total, 2),
+            "cpu_ceiling_claims_per_s": round(cores * 1000 / total, 1) if total else None,
+            "relay_cpu_ms_per_exchange": round(by_party.get("relay", 0.0) * 1000 / relayed, 3) if relayed else None,
+            "echo_cpu_ms_per_exchange": round(echo_cpu * 1000 / echoed, 3) if echoed and echo_cpu else None}
 
 
 def main() -> None:
@@ -275,15 +304,24 @@ def main() -> None:
     print(f"relay end to end over mutual TLS, {mode}, vendor server for {args.tenants} clinics, "
           f"{args.clients} load processes; load average at the end {load[0]:.1f} {load[1]:.1f} {load[2]:.1f} "
           f"on {os.cpu_count()} cores")
-    print(f"{'workers':>7} {'concurrency':>11} {'claims/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'relay x/s':>10} "
-          f"{'echo x/s':>9} {'ratio':>6}")
+    print(f"{'workers':>7} {'concurrency':>11} {'claims/s':>9} {'failed':>6} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'relay x/s':>10} {'echo x/s':>9} {'ratio':>6}")
     for r in results:
         if not r["measured"]:
             print(f"{r['workers']:>7} {r['concurrency']:>11} not measured: {r['why']}")
             continue
-        print(f"{r['workers']:>7} {r['concurrency']:>11} {r['claims_per_s']:>9.1f} {r['p50_ms']:>8.0f} "
-              f"{r['p99_ms']:>8.0f} {r['relay_exchanges_per_s']:>10.1f} {r['echo_exchanges_per_s']:>9.1f} "
-              f"{r['ratio']:>6.3f}")
+        print(f"{r['workers']:>7} {r['concurrency']:>11} {r['claims_per_s']:>9.1f} {r['failures']:>6} "
+              f"{r['p50_ms']:>8.0f} {r['p99_ms']:>8.0f} {r['relay_exchanges_per_s']:>10.1f} "
+              f"{r['echo_exchanges_per_s']:>9.1f} {r['ratio']:>6.3f}")
+    print("CPU a claim costs each party (ms), and the claims/s every core of this machine could give at that cost:")
+    for r in results:
+        if r["measured"] and "cpu_ms_per_claim" in r:
+            parts = ", ".join(f"{kind} {ms:.2f}" for kind, ms in r["cpu_ms_per_claim"].items())
+            print(f"{r['workers']:>7} {r['concurrency']:>11}  {parts}; total {r['cpu_ms_per_claim_total']:.2f} ms → "
+                  f"ceiling {r['cpu_ceiling_claims_per_s']:.0f} claims/s on {os.cpu_count()} cores; relay "
+                  f"{r['relay_cpu_ms_per_exchange']} ms an exchange, echo {r['echo_cpu_ms_per_exchange']} ms")
+        elif r["measured"]:
+            print(f"{r['workers']:>7} {r['concurrency']:>11}  {r['cpu']}")
     print(json.dumps({"benchmark": "relay_sweep", "mode": "single" if args.single else "processes",
                       "tenants": args.tenants, "clients": args.clients, "load_average": load,
                       "goal_claims_per_s": 300, "goal_p99_ms": 1000, "levels": results,

@@ -57,6 +57,20 @@ def test_claims_survive_kill_9_at_random_moments(tmp_path: Path) -> None:
     assert sum(result.states.values()) == result.sent >= 10, summary
 
 
+def test_claims_survive_kill_9_of_a_relay_worker_and_of_the_whole_process_tree(tmp_path: Path) -> None:
+    """``serve --processes --relay-workers 2``: one relay worker killed alone while claims flow (the other carries
+    on), then the whole process tree killed at once, twice, and restarted on the same state; every acknowledged
+    claim final with its expected payout, no insurer receipt twice, every fetch and submission under its claim's
+    one request id and repeated no more often than the crashes explain."""
+    drill = CrashDrill(tmp_path / "state", patients=16, seed=7, claims=8, relay_workers=2)
+    result = drill.run(kills=2, worker_kills=1, seed=5, budget=240, pause=0.4, kill_after=(0.8, 2.0))
+    summary = result.summary()
+    assert (result.kills, result.worker_kills) == (2, 1), summary
+    assert result.ok, summary
+    assert sum(result.states.values()) == result.sent >= 6, summary
+    assert result.resent.keys() == {"/s24/v1/documents:fetch", "/insurer/v1/claims"}, summary  # journals read
+
+
 # -- stopping: a work loop woken at the moment it is cancelled still stops ---------------------------------------
 
 

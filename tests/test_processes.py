@@ -4,6 +4,7 @@ acknowledged claims are in the relay's state file, and every child goes when the
 from __future__ import annotations
 
 import os
+import pickle
 import sqlite3
 import time
 from pathlib import Path
@@ -11,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 
+from s24kit.simulator.faults import FaultPlan, FaultSwitch
 from s24kit.simulator.insurer.config import InsurerConfig
 from s24kit.simulator.journal import Journal
 from s24kit.simulator.processes import ServerSpec, serving_in_processes
@@ -84,3 +86,15 @@ def test_a_server_that_cannot_start_is_named_and_the_others_are_stopped(tmp_path
     with pytest.raises(ServeError) as refused, serving_in_processes(specs):
         pass
     assert "broken" in refused.value.message_en and "no_such_server" in refused.value.message_en
+
+
+def test_a_fault_plan_reaches_each_process_with_the_options(tmp_path):
+    """``serve --processes`` hands each child the stack's options, fault plan included (a plan holds a lock,
+    which cannot be pickled: every ``serve --processes`` once failed with a TypeError before any child ran)."""
+    plan = FaultPlan.from_dict({"seed": 3, "fault": [{"kind": "error_status", "party": "provider:*", "times": 1}]})
+    options = StackOptions(tmp_path / "scenario", tmp_path / "state", faults=FaultSwitch(plan))
+    copy = pickle.loads(pickle.dumps(options))
+    assert copy.faults.plan.as_dict() == plan.as_dict()
+    # and usable (its lock is a new one): the rule fires once, then no more
+    assert copy.faults.plan.pick("provider:99350012", "POST", "/s24/v1/documents:fetch") is not None
+    assert copy.faults.plan.pick("provider:99350012", "POST", "/s24/v1/documents:fetch") is None

@@ -229,6 +229,14 @@ class FaultPlan:
     def empty(cls) -> FaultPlan:
         return cls()
 
+    def __getstate__(self) -> dict[str, Any]:
+        """Pickled without its lock (each process of ``serve --processes`` gets the plan from its options)."""
+        return {k: v for k, v in self.__dict__.items() if k != "_lock"}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._lock = threading.Lock()
+
     # -- loading -----------------------------------------------------------------------------------------
 
     @classmethod
