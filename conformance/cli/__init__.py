@@ -54,9 +54,9 @@ class _LazyGroup(OneLineGroup):
         "pki": "시험용 인증서: 보기, 서버 인증서 발급, 내보내기 / the kit's test certificates: show, issue, export.",
         "report": "보고서 검증과 변환 / "
                   "verify evidence bundles, render reports, rebuild a reproduction's request body.",
-        "rules": "List the document rules (S24-DOC-nnn) of profile kit-v1.",
+        "rules": "서류 규칙 목록 / list the document rules (S24-DOC-nnn) of profile kit-v1.",
         "serve": "시뮬레이터 실행 / run relay, insurers and the reference provider on loopback over mutual TLS.",
-        "validate": "Check kit-v1 documents or bundles (JSON, JSON Lines, or directories of them)."}
+        "validate": "서류 검사 / check kit-v1 documents or bundles (JSON, JSON Lines, or directories of them)."}
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted({*super().list_commands(ctx), *self.lazy})

@@ -108,7 +108,8 @@ def generate(patients: str, seed: str, out: Path, provider: str | None, provider
         expected = estimate(generator)
         if not quiet:
             click.echo(_size_line(expected, compress), err=True)
-        _check_room(out, expected.compressed_bytes if compress else expected.plain_bytes)
+        # the high end of the range: better to refuse now than to fill the disk half-way through
+        _check_room(out, round((expected.compressed_bytes if compress else expected.plain_bytes) * expected.high))
         if show:
             # No refresh thread (auto_refresh=False): worker processes may be forked while the bar is shown.
             with Progress(TextColumn("[bold]시나리오 생성 / generating"), BarColumn(), MofNCompleteColumn(),
@@ -152,12 +153,17 @@ def _size(count: int) -> str:
 
 
 def _size_line(expected: Estimate, compress: bool) -> str:
-    """The estimate, and the other choice's size (so a user about to write 9 GB learns of --compress)."""
+    """The estimate with its range, and the other choice's size (so a user about to write 9 GB learns of
+    --compress)."""
+    chosen, other = ((expected.compressed_bytes, expected.plain_bytes) if compress
+                     else (expected.plain_bytes, expected.compressed_bytes))
+    between = (f" ({_size(round(chosen * expected.low))}–{_size(round(chosen * expected.high))})"
+               if expected.high > expected.low else "")
     if compress:
-        return (f"예상 크기 / estimated size: {_size(expected.compressed_bytes)} (gzip; 압축 없이 / plain "
-                f"{_size(expected.plain_bytes)}), 내원 / visits ≈ {expected.visits:,}")
-    return (f"예상 크기 / estimated size: {_size(expected.plain_bytes)}, 내원 / visits ≈ {expected.visits:,} "
-            f"(--compress: {_size(expected.compressed_bytes)})")
+        return (f"예상 크기 / estimated size: {_size(chosen)}{between} (gzip; 압축 없이 / plain {_size(other)}), "
+                f"내원 / visits ≈ {expected.visits:,}")
+    return (f"예상 크기 / estimated size: {_size(chosen)}{between}, 내원 / visits ≈ {expected.visits:,} "
+            f"(--compress: {_size(other)})")
 
 
 def _check_room(out: Path, needed: int) -> None:

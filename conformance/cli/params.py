@@ -14,6 +14,7 @@ from typing import Any
 
 import click
 
+from ...simulator.scenario_files import resolve
 from . import files
 from .usage import OneLineError
 
@@ -73,12 +74,13 @@ class InputFile(click.ParamType):
 
 class InputPaths(click.ParamType):
     """Files or folders of files that the command reads itself, reporting each unusable one on its own line
-    (``s24kit validate``); only the kind is declared here."""
+    (``s24kit validate``). A scenario's file named plainly is read compressed when only its ``.gz`` exists
+    (``s24kit generate --compress``), as every other reader of scenarios does."""
 
     name = "path"
 
     def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Path:
-        return Path(value)
+        return resolve(Path(value))
 
 
 class InputFolder(click.ParamType):

@@ -14,7 +14,7 @@ from .usage import OneLineCommand, wide_console
 @click.option("--lang", type=click.Choice(["ko", "en"]), default="ko", show_default=True)
 @click.option("--format", "fmt", type=click.Choice(["table", "json", "markdown"]), default="table", show_default=True)
 def rules_command(lang: str, fmt: str) -> None:
-    """List the document rules (S24-DOC-nnn) of profile kit-v1. / 서류 규칙 목록."""
+    """서류 규칙 목록 / list the document rules (S24-DOC-nnn) of profile kit-v1."""
     rules = [describe_rule(rule_id) for rule_id in sorted(RULES)]
     if fmt == "json":
         click.echo(json.dumps(rules, ensure_ascii=False, indent=2))

@@ -36,7 +36,7 @@ EXIT_OK, EXIT_FINDINGS, EXIT_USAGE = 0, 1, 2
               help="The date rules about 'today' compare with (default: today in Korea).")
 def validate_command(paths: tuple[Path, ...], lang: str, fmt: str, max_bytes: int, strict: bool,
                      schema_name: str | None, today: datetime | None) -> None:
-    """Check kit-v1 documents or bundles (JSON, JSON Lines, or directories of them).
+    """서류 검사 / check kit-v1 documents or bundles (JSON, JSON Lines, or directories of them).
 
     서류(또는 서류 묶음)를 스키마와 규칙(S24-DOC-nnn)으로 검사합니다. 한 JSON Lines 파일이나 한 폴더의 서류는
     배열처럼 함께 보낸 서류로 보고 서류 사이 규칙도 검사합니다; 시나리오의 expected/ 폴더는 index.jsonl에
