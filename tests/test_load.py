@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from s24kit.conformance.cli import load as load_module
+from s24kit.conformance.cli.serve import write_tenants
 from s24kit.conformance.load.summary import problem_code, summarise
 from s24kit.conformance.load.workload import (
     Feed,
@@ -19,9 +21,12 @@ from s24kit.conformance.load.workload import (
     RequestIds,
     WorkloadError,
     busiest_provider,
+    read_tenants,
     share,
     worker_budget,
 )
+from s24kit.simulator.insurer.config import InsurerConfig
+from s24kit.simulator.served import write_served
 from s24kit.simulator.stack import Stack, StackOptions
 
 from .conftest import generated_scenario
@@ -37,11 +42,24 @@ def scenario_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.fixture(scope="module")
 def relay(scenario_dir: Path, tmp_path_factory: pytest.TempPathFactory):
-    """The kit's relay, insurers and reference provider on loopback; yields (stack, state folder)."""
+    """The kit's relay, the two insurers ``s24kit serve`` runs by default (the scenario has more) and the
+    reference provider on loopback, its served insurers recorded as serve does; yields (stack, state folder)."""
     state = tmp_path_factory.mktemp("state")
-    stack = Stack(StackOptions(scenario_dir, state, providers=[busiest_provider(scenario_dir)]))
+    stack = Stack(StackOptions(scenario_dir, state, providers=[busiest_provider(scenario_dir)],
+                               insurers=[InsurerConfig("INSA"), InsurerConfig("INSB")]))
     with stack.network() as running:
+        write_served(state, running.urls["relay"], running.insurer_configs)
         yield running, state
+
+
+@pytest.fixture(scope="module")
+def vendor(scenario_dir: Path, tmp_path_factory: pytest.TempPathFactory):
+    """A vendor's central server answering for 12 clinics (the scenario's providers and copies of them) under
+    ``/{provider_code}``, as ``s24kit serve --tenants 12``; yields (stack, state folder, tenants.jsonl)."""
+    state = tmp_path_factory.mktemp("vendor")
+    stack = Stack(StackOptions(scenario_dir, state, providers=None, tenants=12))
+    with stack.network() as running:
+        yield running, state, write_tenants(running)
 
 
 # -- the partition -----------------------------------------------------------------------------------------------
@@ -85,11 +103,26 @@ def test_a_provider_without_claims_is_refused(scenario_dir: Path) -> None:
         share(scenario_dir, Partition(0, 1), frozenset({"99399999"}))
 
 
+def test_missing_certificates_are_explained_in_each_language_alone(scenario_dir: Path, tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from click.testing import CliRunner
+
+    from s24kit.conformance.cli import main
+
+    monkeypatch.chdir(tmp_path)  # no .s24kit here: the default state folder holds no certificates
+    result = CliRunner().invoke(main, ["load", "--target", "https://127.0.0.1:9", "--scenario", str(scenario_dir)])
+    assert result.exit_code == 2, result.output
+    korean, english = result.stderr.split(" / error: ")
+    assert "기본 상태 폴더" in korean and "default state folder" in english
+    assert not any("\uac00" <= ch <= "\ud7a3" for ch in english), english
+
+
 # -- the summary ---------------------------------------------------------------------------------------------------
 
 def test_failures_are_grouped_by_problem_code() -> None:
     assert problem_code("CatchResponseError('problem=forbidden HTTP 403')") == "forbidden"
     assert problem_code("ConnectionRefusedError(111, 'Connection refused')") == "transport:ConnectionRefusedError"
+    assert problem_code("CatchResponseError('problem=transport:tls_certificate')") == "transport:tls_certificate"
 
 
 def test_the_kit_process_never_imports_locust() -> None:
@@ -164,7 +197,7 @@ def test_a_refused_certificate_ends_in_the_summary_as_its_problem_code(relay, sc
     summary = summarise(tmp_path / "locust-final.json", ["patients"])
     assert summary["failures_by_problem"] == {"forbidden": 3}
     headline = summary["headlines"][0]
-    assert headline["completed"] == 0 and not headline["targets"]["national_average"]["met"]
+    assert headline["completed"] == 0 and headline["failed"] == 3 and not headline["targets"]["national_average"]["met"]
     assert "실패 (문제 코드별)" in result.stdout and "`forbidden`: 3" in result.stdout
     assert result.stdout.index("목표 대비 결과") < result.stdout.index("Against the targets")
 
@@ -198,3 +231,132 @@ def test_agents_poll_the_relay_with_their_registered_certificate(scenario_dir: P
     assert polls["completed"] > 0 and polls["unit"] == "polls/s"
     assert refused.returncode == 1
     assert set(json.loads((tmp_path / "refused" / "summary.json").read_text())["failures_by_problem"]) == {"forbidden"}
+
+
+def test_the_default_serve_s_insurers_are_the_only_ones_claims_are_addressed_to(relay, scenario_dir: Path,
+                                                                              tmp_path: Path) -> None:
+    """The scenario's claims also name INSC, which the relay of a default ``s24kit serve`` does not serve: the
+    documented command (no --insurer) must send claims the relay can forward, not 66 ``invalid_request``."""
+    stack, state = relay
+    assert any("INSC" in r["claim"]["insurers"] for r in map(json.loads,
+               (scenario_dir / "claims.jsonl").read_text().splitlines()))
+    result = subprocess.run([*LOAD, "--target", stack.urls["relay"], "--scenario", str(scenario_dir),
+                             "--state", str(state), "-u", "2", "-t", RUN_SECONDS, "--claims", "6",
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=150)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["failures_by_problem"] == {} and summary["headlines"][0]["completed"] == 6
+
+
+def test_a_refused_claim_counts_as_a_failed_claim(relay, scenario_dir: Path, tmp_path: Path) -> None:
+    """Claims for an insurer the relay does not serve are refused at submission: the headline says failed."""
+    stack, _ = relay
+    pki = stack.pki
+    result = subprocess.run([*LOAD, "--target", stack.urls["relay"], "--scenario", str(scenario_dir),
+                             "--insurer", "INSC", "--ca", str(pki.ca_cert), "--cert", str(pki["patient-app"].cert),
+                             "--key", str(pki["patient-app"].key), "-u", "1", "-t", RUN_SECONDS, "--claims", "2",
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=150)
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["failures_by_problem"] == {"invalid_request": 2}
+    assert summary["headlines"][0]["failed"] == 2 and summary["headlines"][0]["completed"] == 0
+    assert "nothing completed" in result.stdout
+
+
+@pytest.mark.parametrize("kind", ["connect_refused", "tls_certificate"])
+def test_transport_failures_are_grouped_by_their_kind(relay, scenario_dir: Path, tmp_path: Path, kind: str) -> None:
+    stack, _ = relay
+    pki = stack.pki
+    # a port nobody listens on; or the relay, checked against a CA that did not sign its certificate
+    target = f"https://127.0.0.1:{_free_port()}" if kind == "connect_refused" else stack.urls["relay"]
+    ca = pki.ca_cert if kind == "connect_refused" else pki["relay-client"].cert
+    result = subprocess.run([*LOAD, "--target", target, "--scenario", str(scenario_dir), "--ca", str(ca),
+                             "--cert", str(pki["patient-app"].cert), "--key", str(pki["patient-app"].key),
+                             "-u", "1", "-t", RUN_SECONDS, "--claims", "2", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=150)
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text(encoding="utf-8"))
+    assert summary["failures_by_problem"] == {f"transport:{kind}": 2}
+    assert summary["headlines"][0]["failed"] == 2
+
+
+def test_the_relay_pulls_from_a_target_with_a_base_path(vendor, scenario_dir: Path, tmp_path: Path) -> None:
+    """A clinic's base URL on a vendor's server (what tenants.jsonl hands out) carries a path: sent once."""
+    _, state, tenants = vendor
+    clinic = json.loads(tenants.read_text().splitlines()[0])
+    result = subprocess.run([*LOAD, "--traffic", "relay", "--target", clinic["base_url"], "--scenario",
+                             str(scenario_dir), "--provider", clinic["provider_code"], "--state", str(state),
+                             "-u", "1", "-t", RUN_SECONDS, "--claims", "2", "--out", str(tmp_path)],
+                            capture_output=True, text=True, timeout=150)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert json.loads((tmp_path / "summary.json").read_text())["headlines"][0]["completed"] == 2
+
+
+def test_every_clinic_of_the_vendor_is_pulled_from_with_its_tenants_file(vendor, scenario_dir: Path,
+                                                                         tmp_path: Path) -> None:
+    stack, state, tenants = vendor
+    clinics = read_tenants(tenants)
+    spread = share(scenario_dir, Partition(0, 1), None, None, clinics)
+    codes = {code for each in clinics.values() for code in each}
+    assert {item.claim["provider_code"] for item in spread} == codes and len(codes) == 12
+    assert len({item.claim["provider_code"] for item in spread[:12]}) > 1, "claims in a row go to one clinic"
+    target = stack.urls["vendor"] + "/{provider}"
+    result = subprocess.run([*LOAD, "--traffic", "relay", "--target", target, "--scenario", str(scenario_dir),
+                             "--provider", "all", "--tenants", str(tenants), "--state", str(state), "--record-ids",
+                             "--workers", "2", "-u", "2", "-t", RUN_SECONDS, "--claims", str(len(spread)),
+                             "--out", str(tmp_path)], capture_output=True, text=True, timeout=240)
+    assert result.returncode == 0, result.stdout + result.stderr
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["headlines"][0]["completed"] == len(spread) and summary["failures_by_problem"] == {}
+    alone = subprocess.run([*LOAD, "--traffic", "relay", "--target", target, "--scenario", str(scenario_dir),
+                            "--tenants", str(tenants), "--state", str(state)], capture_output=True, text=True)
+    assert alone.returncode == 2 and "--provider all" in alone.stderr
+
+
+def test_web_ui_run_ends_with_the_summary(relay, scenario_dir: Path, tmp_path: Path) -> None:
+    stack, state = relay
+    result = subprocess.run([*LOAD, "--target", stack.urls["relay"], "--scenario", str(scenario_dir), "--web",
+                             "--state", str(state), "-u", "1", "-t", "5", "--claims", "1", "--out", str(tmp_path),
+                             "--", "--web-port", str(_free_port())], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (tmp_path / "summary.json").is_file()
+
+
+def test_the_web_ui_listens_on_loopback_only() -> None:
+    command = load_module._locust_command(["patients"], Path("out"), "https://127.0.0.1:1", 1, None, 5, 1, "local",
+                                          "127.0.0.1", 5557, True, ())
+    assert command[command.index("--web-host") + 1] == "127.0.0.1" and "--autoquit" in command
+
+
+@pytest.mark.parametrize("flag, value, named", [("--provider", "99399999", "--provider"),
+                                                ("--scenario", "EMPTY", "--scenario")])
+def test_bad_data_options_are_refused_up_front(relay, scenario_dir: Path, tmp_path: Path, flag: str, value: str,
+                                               named: str) -> None:
+    stack, state = relay
+    args = {"--scenario": str(scenario_dir), flag: str(tmp_path) if value == "EMPTY" else value}
+    result = subprocess.run([*LOAD, "--target", stack.urls["relay"], "--state", str(state), "-u", "1", "-t", "5",
+                             *(x for pair in args.items() for x in pair), "--out", str(tmp_path / "out")],
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert named in result.stderr and "Traceback" not in result.stderr and len(result.stderr.splitlines()) <= 2
+
+
+def test_workers_given_another_workers_count_than_the_master_fail_the_run(relay, scenario_dir: Path,
+                                                                          tmp_path: Path) -> None:
+    stack, state = relay
+    port = str(_free_port())
+    common = ["--scenario", str(scenario_dir), "--state", str(state), "--claims", "4",
+              "--master-host", "127.0.0.1", "--master-port", port]
+    master = subprocess.Popen([*LOAD, "--master", "--workers", "1", "--target", stack.urls["relay"], "-u", "2",
+                               "-t", RUN_SECONDS, "--out", str(tmp_path / "master"), *common],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    worker_ = subprocess.Popen([*LOAD, "--worker", "--workers", "2", "--out", str(tmp_path / "w"), *common],
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        output, errors = master.communicate(timeout=180)
+        _, worker_errors = worker_.communicate(timeout=60)
+    finally:
+        master.kill()
+        worker_.kill()
+    assert master.returncode == 1, output + errors
+    assert "same --workers" in output and "Traceback" not in worker_errors + errors

@@ -17,9 +17,10 @@ from pathlib import Path
 
 import click
 
+from ...simulator.served import served_insurers
 from ..load.settings import TRAFFIC, Settings, locustfile
 from ..load.summary import markdown, summarise
-from ..load.workload import WorkloadError, busiest_provider
+from ..load.workload import WorkloadError, busiest_provider, check_scenario, claim_providers, read_tenants
 from .params import DEFAULT_STATE, InputFile, InputFolder, OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError
 
@@ -42,23 +43,60 @@ def _certificates(traffic: list[str], state: Path | None, ca: Path | None, cert:
     found = {role: (pki / f"{files[role]}.pem", pki / f"{files[role]}.key") for role in roles}
     missing = [str(p) for pair in found.values() for p in pair if not p.is_file()]
     if not (pki / "ca.pem").is_file() or missing:
-        where = f"--state {state}" if state else f"{DEFAULT_STATE} (s24kit serve 의 기본 상태 폴더)"
-        raise OneLineError(f"{where}: 시험 인증서가 없습니다 ({', '.join(missing) or pki / 'ca.pem'}): "
+        absent = ", ".join(missing) or pki / "ca.pem"
+        where_ko, where_en = ((f"--state {state}",) * 2 if state else
+                              (f"{DEFAULT_STATE} (s24kit serve 의 기본 상태 폴더)",
+                               f"{DEFAULT_STATE} (the default state folder of s24kit serve)"))
+        raise OneLineError(f"{where_ko}: 시험 인증서가 없습니다 ({absent}): "
                            f"s24kit serve 의 --state 폴더를 주거나 --ca/--cert/--key 를 주십시오",
-                           f"{where}: no test certificates ({', '.join(missing) or pki / 'ca.pem'}); name the "
+                           f"{where_en}: no test certificates ({absent}); name the "
                            f"--state folder of s24kit serve, or give --ca/--cert/--key")
     return str((pki / "ca.pem").absolute()), {r: (str(c.absolute()), str(k.absolute())) for r, (c, k) in found.items()}
 
 
 def _providers(scenario: Path, given: tuple[str, ...]) -> list[str] | None:
-    if "all" in given:
-        return None
-    if given:
-        return sorted(set(given))
+    """The providers whose claims are sent (None: all), each checked against the scenario's claims."""
     try:
-        return [busiest_provider(scenario)]
+        check_scenario(scenario)
+        if "all" in given:
+            return None
+        if not given:
+            return [busiest_provider(scenario)]
     except WorkloadError as exc:
         raise OneLineError(f"--scenario {exc.message_ko}", f"--scenario {exc.message_en}") from None
+    known = claim_providers(scenario)
+    unknown = sorted(set(given) - known)
+    if unknown:
+        some = ", ".join(sorted(known)[:5]) + (" …" if len(known) > 5 else "")
+        raise OneLineError(f"--provider {', '.join(unknown)}: 시나리오에 이 요양기관의 청구가 없습니다 "
+                           f"(있는 요양기관: {some}; 또는 --provider all)",
+                           f"--provider {', '.join(unknown)}: the scenario has no claim of this provider "
+                           f"(its providers: {some}; or --provider all)")
+    return sorted(set(given))
+
+
+def _check_tenants(tenants_file: Path | None, wanted: list[str] | None, target: str | None) -> None:
+    """``--tenants`` spreads every provider's claims over its clinics: it needs ``--provider all``."""
+    if tenants_file is None:
+        return
+    if wanted is not None:
+        raise OneLineError("--tenants: --provider all 과 함께 씁니다 (모든 요양기관의 청구를 그 사본들에 보냄)",
+                           "--tenants: give --provider all with it (every provider's claims, sent to its copies)")
+    if target is not None and "{provider}" not in target:
+        raise OneLineError("--tenants: --target 에 {provider} 가 필요합니다 (예: https://127.0.0.1:18450/{provider})",
+                           "--tenants: --target needs {provider} (e.g. https://127.0.0.1:18450/{provider})")
+    try:
+        read_tenants(tenants_file)
+    except WorkloadError as exc:
+        raise OneLineError(f"--tenants {exc.message_ko}", f"--tenants {exc.message_en}") from None
+
+
+def _served_insurers(state: Path | None, ca: Path | None) -> list[str] | None:
+    """The insurers the kit's relay serves (``s24kit serve`` writes them in its state); None: not known, every
+    insurer of each claim. A relay that is not the kit's (``--ca`` …) is told by ``--insurer``."""
+    if ca is not None:
+        return None
+    return served_insurers(state or DEFAULT_STATE)
 
 
 def _locust_command(traffic: list[str], out: Path, target: str | None, users: int, spawn_rate: float | None,
@@ -70,7 +108,10 @@ def _locust_command(traffic: list[str], out: Path, target: str | None, users: in
                 *(TRAFFIC[t][0] for t in traffic)]
     command += ["--host", target or "", "-u", str(users), "-r", f"{spawn_rate or users:g}",
                 "--csv", str(out / CSV_PREFIX), "--html", str(out / "report.html")]
-    command += ["--autostart", "-t", f"{run_time:g}s"] if web else ["--headless", "-t", f"{run_time:g}s"]
+    # the web UI on loopback only (Locust binds every interface otherwise); it quits when the run ends, so
+    # the kit's summary is written as without it
+    command += ["--autostart", "--autoquit", "0", "--web-host", "127.0.0.1"] if web else ["--headless"]
+    command += ["-t", f"{run_time:g}s"]
     if role == "master":
         command += ["--master", "--master-bind-host", master_host, "--master-bind-port", str(master_port),
                     "--expect-workers", str(workers), "--expect-workers-max-wait", "120"]
@@ -97,6 +138,9 @@ def _locust_command(traffic: list[str], out: Path, target: str | None, users: in
 @click.option("--insurer", "insurers", multiple=True, metavar="CODE",
               help="Address claims only to this insurer (repeat): the insurers the target relay knows. "
                    "Default: every insurer of each claim.")
+@click.option("--tenants", "tenants_file", type=InputFile("text"), metavar="FILE",
+              help="tenants.jsonl of s24kit serve --tenants N (in its --state): with --provider all, each claim "
+                   "goes to every clinic the vendor's server answers for (a {provider} target).")
 @click.option("--users", "-u", type=click.IntRange(1, 100_000), default=10, show_default=True,
               help="Concurrent Locust users (in all).")
 @click.option("--spawn-rate", "-r", type=Seconds(min=0.01), help="Users started per second (default: all at once).")
@@ -122,7 +166,8 @@ def load(traffic: tuple[str, ...], target: str | None, scenario: Path, state: Pa
          cert: Path | None, key: Path | None, providers: tuple[str, ...], insurers: tuple[str, ...], users: int,
          spawn_rate: float | None,
          run_time: float, claims: int | None, workers: int, role: str | None, master_host: str, master_port: int,
-         web: bool, out: Path, record_ids: bool, poll_wait: float, locust_args: tuple[str, ...]) -> None:
+         web: bool, out: Path, record_ids: bool, poll_wait: float, tenants_file: Path | None,
+         locust_args: tuple[str, ...]) -> None:
     """부하 시험 (Locust) / load a relay, provider or vendor server with Locust.
 
     Patients submitting claims and long-polling their status, the relay pulling documents, provider agents
@@ -138,6 +183,8 @@ def load(traffic: tuple[str, ...], target: str | None, scenario: Path, state: Pa
     ca_file, certificates = _certificates(chosen, state, ca, cert, key)
     agent_provider = None
     wanted = _providers(scenario, providers)
+    _check_tenants(tenants_file, wanted, target)
+    served = sorted(set(insurers)) or _served_insurers(state, ca)
     if "agents" in chosen:
         agent_provider = wanted[0] if wanted else busiest_provider(scenario)
     out = out.absolute()
@@ -145,7 +192,7 @@ def load(traffic: tuple[str, ...], target: str | None, scenario: Path, state: Pa
     results = out / RESULTS
     results.unlink(missing_ok=True)  # a summary must never come from an earlier run
     settings = Settings(scenario=str(scenario.absolute()), ca=ca_file, certificates=certificates, providers=wanted,
-                        insurers=sorted(set(insurers)) or None,
+                        insurers=served, tenants=str(tenants_file.absolute()) if tenants_file else None,
                         workers=workers, run=time.strftime("%H%M%S"), claims=claims,
                         results=str(results), record_ids=str(out / "ids") if record_ids else None,
                         poll_wait=poll_wait,
@@ -169,6 +216,7 @@ def load(traffic: tuple[str, ...], target: str | None, scenario: Path, state: Pa
     (out / "summary.md").write_text(text, encoding="utf-8")
     click.echo(text)
     click.echo(f"보고서 / reports: {out / 'report.html'}, {out / 'summary.md'}, {out / CSV_PREFIX}_*.csv")
-    failed = any(h["failed"] for h in summary["headlines"]) or bool(summary["failures_by_problem"])
+    failed = any(h["failed"] for h in summary["headlines"]) or bool(summary["failures_by_problem"]) \
+        or bool(summary["nothing_completed"]) or bool(summary["run_errors"])  # a run that sent nothing measured nothing
     sys.exit(EXIT_FAILURES if failed else EXIT_OK)
 

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ...simulator.served import write_served
 from ...simulator.tenancy import MAX_TENANTS
 from .params import InputFile, Loaded, OutputFile, OutputFolder, Seconds, writable_folder
 from .usage import OneLineCommand, OneLineError, wide_console
@@ -241,6 +242,7 @@ def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, durat
         stack = build_stack(config, console, agent=agent, tenants=tenants or 0, relay_workers=relay_workers)
         warn_if_exposed(config.host, console)
         with stack.network(processes=processes):
+            write_served(stack.options.state_dir, stack.urls["relay"], stack.insurer_configs)
             describe(stack, write_sample_claim(stack), console)
             stop.wait(duration)
     except (ServeError, PkiError) as exc:

@@ -19,6 +19,9 @@ import functools
 import json
 import os
 import secrets
+import socket
+import ssl
+import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -41,6 +44,7 @@ from s24kit.conformance.load.workload import (
     RequestIds,
     document_fetch,
     patient_claim,
+    read_tenants,
     share,
     visit_search,
     worker_budget,
@@ -50,6 +54,9 @@ from s24kit.simulator.provider import ProviderCore, Scenario
 FINAL = frozenset({"paid", "denied", "more_documents_required", "failed"})
 SETTINGS = Settings.from_environment()
 DONE = "s24kit-done"  # a worker's message to the master: all my claims are sent, my users have stopped
+PARTS = "s24kit-parts"  # a worker's message to the master: its index and the --workers it was given
+#: What went wrong with the run as a whole (a worker given another --workers); the master's results carry it.
+RUN_ERRORS: list[str] = []
 
 
 class Worker:
@@ -76,7 +83,9 @@ class Worker:
     def feed(self) -> Feed:
         """This worker's claims, read on first use (agents answer what the relay sends and need none)."""
         if self._feed is None:
-            self._feed = Feed(share(Path(SETTINGS.scenario), self.partition, self._providers, self._insurers),
+            clinics = read_tenants(Path(SETTINGS.tenants)) if SETTINGS.tenants else None
+            self._feed = Feed(share(Path(SETTINGS.scenario), self.partition, self._providers, self._insurers,
+                                    clinics),
                               repeat=SETTINGS.repeat, budget=worker_budget(SETTINGS.claims, self.partition))
         return self._feed
 
@@ -108,6 +117,16 @@ class Worker:
 
 
 _worker: Worker | None = None
+_refused = False  # this worker's --workers disagrees with the master's: its users send nothing
+
+
+def _mismatch(index: int, workers: int) -> str | None:
+    """The one-line error when worker ``index`` was given ``workers`` and the master another number."""
+    if workers == SETTINGS.workers and index < workers:
+        return None
+    return (f"작업자 {index}: --workers {workers} 이(가) 마스터의 --workers {SETTINGS.workers} 와 다릅니다 — "
+            f"마스터와 모든 --worker 에 같은 --workers 를 주십시오 / worker {index}: --workers {workers} differs "
+            f"from the master's --workers {SETTINGS.workers}; give the master and every --worker the same --workers")
 
 
 def worker(environment: Any) -> Worker:
@@ -145,7 +164,8 @@ def final_results(stats: RequestStats) -> dict[str, Any]:
                       "per_second": e.total_rps, "p50_ms": percentile(e, 0.5), "p99_ms": percentile(e, 0.99)}
                      for e in stats.entries.values()],
             "failures": [{"type": x.method, "name": x.name, "error": StatsError.parse_error(x.error),
-                          "occurrences": x.occurrences} for x in stats.errors.values()]}
+                          "occurrences": x.occurrences} for x in stats.errors.values()],
+            "run_errors": RUN_ERRORS}
 
 
 def _finish_when_idle(environment: Any) -> None:
@@ -161,11 +181,38 @@ def _finish_when_idle(environment: Any) -> None:
         runner.quit()
 
 
+@events.test_start.add_listener
+def _tell_the_master_my_parts(environment: Any, **_: Any) -> None:
+    """A worker checks its index against its own --workers and tells the master both (the master checks
+    them against its own): a mismatch would split the scenario wrongly, so the run stops instead."""
+    global _refused
+    runner = environment.runner
+    if not isinstance(runner, WorkerRunner):
+        return
+    runner.send_message(PARTS, {"index": runner.worker_index, "workers": SETTINGS.workers})
+    if runner.worker_index >= SETTINGS.workers:
+        _refused = True
+        environment.process_exit_code = 2
+        sys.stderr.write(f"s24kit load: 작업자 번호 {runner.worker_index}이(가) --workers {SETTINGS.workers} 범위 "
+                         f"밖입니다 — 마스터와 모든 --worker 에 같은 --workers 를 주십시오 / worker index "
+                         f"{runner.worker_index} is outside --workers {SETTINGS.workers}; give the master and every "
+                         f"--worker the same --workers\n")
+
+
 @events.init.add_listener
 def _master_ends_when_every_worker_is_done(environment: Any, **_: Any) -> None:
     if not isinstance(environment.runner, MasterRunner):
         return
     done: set[int] = set()
+
+    def on_parts(msg: Any, **_: Any) -> None:
+        error = _mismatch(int(msg.data["index"]), int(msg.data["workers"]))
+        if error is not None and error not in RUN_ERRORS:
+            RUN_ERRORS.append(error)
+            environment.process_exit_code = 1
+            gevent.spawn(environment.runner.quit)
+
+    environment.runner.register_message(PARTS, on_parts)
 
     def on_done(msg: Any, **_: Any) -> None:
         done.add(msg.data)
@@ -175,8 +222,28 @@ def _master_ends_when_every_worker_is_done(environment: Any, **_: Any) -> None:
     environment.runner.register_message(DONE, on_done)
 
 
+def transport_error(error: BaseException | None) -> str:
+    """The kind of a connection that failed before any answer: ``connect_refused``, ``tls_certificate`` …"""
+    if isinstance(error, ConnectionRefusedError):
+        return "connect_refused"
+    if isinstance(error, ssl.SSLCertVerificationError):
+        return "tls_certificate"
+    if isinstance(error, ssl.SSLError):
+        return "tls"
+    if isinstance(error, TimeoutError | socket.timeout | gevent.Timeout):
+        return "timeout"
+    if isinstance(error, socket.gaierror):
+        return "dns"
+    if isinstance(error, ConnectionResetError | BrokenPipeError):
+        return "connection_reset"
+    return type(error).__name__ if error is not None else "no_answer"
+
+
 def problem_label(response: Any) -> str:
-    """``problem=<code> HTTP <status>``: the answer's problem code, or ``http_<status>`` when it has none."""
+    """``problem=<code> HTTP <status>``: the answer's problem code, or ``http_<status>`` when it has none;
+    ``problem=transport:<kind>`` when no answer came (status 0: refused, TLS, timeout)."""
+    if not response.status_code:
+        return f"problem=transport:{transport_error(getattr(response, 'error', None))}"
     code = f"http_{response.status_code}"
     try:
         body = json.loads(response.content or b"null")
@@ -212,15 +279,24 @@ class _KitUser(FastHttpUser):
 
         self.ssl_context_factory = context
         super().__init__(environment)
-        self.work = worker(environment)
+        self.work = None if _refused else worker(environment)
+
+    def on_start(self) -> None:
+        if self.work is None:
+            raise StopUser()  # this worker's partition is wrong (said once, in _tell_the_master_my_parts)
 
     def post(self, path: str, body: dict[str, Any], name: str, ok: tuple[int, ...] = (200,)) -> Any | None:
         """POST ``body``; the answer's JSON when its status is in ``ok``, else None (a failure is recorded)."""
+        return self.post_answer(path, body, name, ok)[0]
+
+    def post_answer(self, path: str, body: dict[str, Any], name: str,
+                    ok: tuple[int, ...] = (200,)) -> tuple[Any | None, str]:
+        """POST ``body``: (the answer's JSON, "") when its status is in ``ok``, else (None, its failure label)."""
         with self.client.post(path, json=body, name=name, catch_response=True) as response:
             if response.status_code not in ok:
-                response.failure(problem_label(response))
-                return None
-            return response.json() if response.content else {}
+                response.failure(label := problem_label(response))
+                return None, label
+            return (response.json() if response.content else {}), ""
 
 
 class PatientUser(_KitUser):
@@ -233,15 +309,17 @@ class PatientUser(_KitUser):
         item = self.work.next_item(self.environment)
         started = time.perf_counter()
         body = patient_claim(item, self.work.request_id(item.patient_id), _now())
-        status = self.post("/relay/v1/claims", body, "POST /relay/v1/claims", ok=(200, 202))
+        status, refusal = self.post_answer("/relay/v1/claims", body, "POST /relay/v1/claims", ok=(200, 202))
         if status is None:
+            self._claim_ended(started, RuntimeError(refusal))  # a refused claim is a failed claim
             return
         deadline = time.monotonic() + SETTINGS.claim_timeout
         while status["state"] not in FINAL and time.monotonic() < deadline:
             with self.client.get(f"/relay/v1/claims/{status['claim_id']}?wait={SETTINGS.poll_wait:g}",
                                  name="GET /relay/v1/claims/{id}?wait", catch_response=True) as response:
                 if response.status_code != 200:
-                    response.failure(problem_label(response))
+                    response.failure(label := problem_label(response))
+                    self._claim_ended(started, RuntimeError(label))
                     return
                 status = response.json()
         failure = None
@@ -249,6 +327,11 @@ class PatientUser(_KitUser):
             failure = RuntimeError("problem=claim_failed")
         elif status["state"] not in FINAL:
             failure = RuntimeError("problem=claim_timeout")
+        self._claim_ended(started, failure)
+
+    @staticmethod
+    def _claim_ended(started: float, failure: BaseException | None) -> None:
+        """The whole claim as one ``CLAIM`` entry: the headline counts it completed or failed."""
         events.request.fire(request_type="CLAIM", name="submitted → final", context={}, response=None,
                             response_time=(time.perf_counter() - started) * 1000, response_length=0,
                             exception=failure)
@@ -267,9 +350,10 @@ class RelayPullUser(_KitUser):
         return f"{prefix}/s24/v1/{operation}"
 
     def on_start(self) -> None:
-        if "{provider}" in self.host:
-            parts = urlsplit(self.host)
-            self.client.base_url = f"{parts.scheme}://{parts.netloc}"
+        super().on_start()
+        # every path carries the target's base path (_path): the client keeps the scheme and host alone
+        parts = urlsplit(self.host)
+        self.client.base_url = f"{parts.scheme}://{parts.netloc}"
 
     @task
     def pull(self) -> None:
@@ -296,6 +380,7 @@ class AgentUser(_KitUser):
     role = "provider-agent"
 
     def on_start(self) -> None:
+        super().on_start()
         self.core = agent_core()
         self.agent_id = f"load-{self.work.partition.index}-{id(self):x}"
 

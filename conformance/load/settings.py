@@ -31,6 +31,7 @@ class Settings:
     poll_wait: float = 20.0  # seconds of each long poll (claim status, agent poll)
     claim_timeout: float = 120.0  # a claim not final by then counts as a failure (claim_timeout)
     agent_provider: str | None = None  # the provider code agents poll for
+    tenants: str | None = None  # tenants.jsonl of s24kit serve --tenants: claims spread over its clinics
 
     def to_environment(self) -> dict[str, str]:
         return {VARIABLE: json.dumps(dataclasses.asdict(self), ensure_ascii=False)}

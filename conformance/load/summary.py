@@ -22,7 +22,7 @@ TARGETS = (("national_average", "전국 평균", "national average", 3.0),
 HEADLINE = {"patients": ("CLAIM", "submitted → final", "claims/s"),
             "relay": ("POST", "POST documents:fetch", "claims/s (one fetch per claim)"),
             "agents": ("POST", "POST /relay/v1/agent/poll", "polls/s")}
-_PROBLEM = re.compile(r"problem=([A-Za-z0-9_]+)")
+_PROBLEM = re.compile(r"problem=([A-Za-z0-9_:]+)")
 _EXCEPTION = re.compile(r"^([A-Za-z_][A-Za-z0-9_.]*)\(")
 
 
@@ -53,8 +53,13 @@ def summarise(results: Path, traffic: list[str]) -> dict[str, Any]:
                           "p99_ms": row["p99_ms"], "targets": targets})
     failures: Counter[str] = Counter()
     for failure in final["failures"]:
-        failures[problem_code(failure["error"])] += failure["occurrences"]
-    return {"headlines": headlines, "requests": final["rows"], "failures_by_problem": dict(failures.most_common())}
+        code = problem_code(failure["error"])
+        if failure["type"] == "CLAIM" and not code.startswith("claim_"):
+            continue  # a claim refused on the way: its request's failure is counted already
+        failures[code] += failure["occurrences"]
+    return {"headlines": headlines, "requests": final["rows"], "failures_by_problem": dict(failures.most_common()),
+            "nothing_completed": [h["traffic"] for h in headlines if not h["completed"]],
+            "run_errors": final.get("run_errors", [])}
 
 
 def markdown(summary: dict[str, Any]) -> str:
@@ -74,6 +79,10 @@ def markdown(summary: dict[str, Any]) -> str:
     failures = summary["failures_by_problem"]
     lines += ["", "## 실패 (문제 코드별) / failures by problem code", ""]
     lines += [f"- `{code}`: {count:,}" for code, count in failures.items()] or ["- 없음 / none"]
+    lines += [f"\n**{error}**" for error in summary.get("run_errors", [])]
+    if summary.get("nothing_completed"):
+        lines += ["", f"**완료된 작업이 없습니다 / nothing completed**: {', '.join(summary['nothing_completed'])} — "
+                      "대상, 인증서, --provider 를 확인하십시오 / check the target, the certificates and --provider"]
     return "\n".join(lines) + "\n"
 
 

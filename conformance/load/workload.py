@@ -8,8 +8,10 @@ tests) can build and inspect a worker's share without gevent patching anything.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import itertools
+import json
 import zlib
 from collections import Counter
 from collections.abc import Iterator
@@ -61,6 +63,20 @@ class RequestIds:
         return f"ld-{self.run}-w{self.partition.index:03d}-{next(self._counter):08d}"
 
 
+def check_scenario(scenario: Path) -> None:
+    """Refuse a folder that is not a scenario of ``s24kit generate`` before anything reads it."""
+    missing = [name for name in ("claims.jsonl", "expected/index.jsonl") if not exists(scenario / name)]
+    if missing:
+        raise WorkloadError(f"{scenario}은(는) s24kit generate 가 만든 시나리오가 아닙니다 ({', '.join(missing)} 없음)",
+                            f"{scenario} is not a scenario written by s24kit generate (no {', '.join(missing)})")
+
+
+def claim_providers(scenario: Path) -> set[str]:
+    """The providers that have claims to send (claims whose documents come from the provider)."""
+    return {r["claim"]["provider_code"] for r in read_lines(scenario / "claims.jsonl")
+            if r["documents_from"] == "provider"}
+
+
 def busiest_provider(scenario: Path) -> str:
     """The provider holding the most EMR visits: the one ``s24kit serve`` serves by default."""
     counts = Counter(v["provider_code"] for v in read_lines(scenario / "expected" / "index.jsonl")
@@ -79,10 +95,49 @@ class Item:
     period: tuple[str, str]
 
 
+def read_tenants(path: Path) -> dict[str, list[str]]:
+    """``tenants.jsonl`` of ``s24kit serve --tenants N``: each scenario provider → the clinic codes answering
+    with its records (itself and its copies)."""
+    clinics: dict[str, list[str]] = {}
+    try:
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            if not line.strip():
+                continue
+            try:
+                tenant = json.loads(line)
+                code, source = tenant["provider_code"], tenant.get("copy_of") or tenant["provider_code"]
+            except (ValueError, KeyError, TypeError):
+                raise WorkloadError(f"{path}:{number}: provider_code 가 있는 JSON 줄이 아닙니다 "
+                                    f"(s24kit serve --tenants 가 쓴 tenants.jsonl 을 주십시오)",
+                                    f"{path}:{number}: not a JSON line with a provider_code (give the "
+                                    f"tenants.jsonl written by s24kit serve --tenants)") from None
+            clinics.setdefault(str(source), []).append(str(code))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WorkloadError(f"{path}: 읽을 수 없습니다 ({exc})", f"{path}: cannot be read ({exc})") from None
+    if not clinics:
+        raise WorkloadError(f"{path}: 요양기관이 없습니다", f"{path}: no clinic in it")
+    return clinics
+
+
+def spread(items: list[Item], clinics: dict[str, list[str]]) -> list[Item]:
+    """Each claim once for every clinic answering with its provider's records, in an order where claims
+    in a row go to different clinics (a run bounded by ``--claims`` still reaches many of them)."""
+    rounds = max((len(codes) for codes in clinics.values()), default=0)
+    copies = []
+    for turn in range(rounds):
+        for position, item in enumerate(items):
+            codes = clinics.get(item.claim["provider_code"], ())
+            if turn < len(codes):
+                code = codes[(position + turn) % len(codes)]
+                copies.append(dataclasses.replace(item, claim={**item.claim, "provider_code": code}))
+    return copies
+
+
 def share(scenario: Path, partition: Partition, providers: frozenset[str] | None,
-          insurers: frozenset[str] | None = None) -> list[Item]:
+          insurers: frozenset[str] | None = None, clinics: dict[str, list[str]] | None = None) -> list[Item]:
     """The scenario's claims through ``providers`` (None: any) of the patients ``partition`` owns, each
-    addressed to the ``insurers`` (None: any) the target knows; a claim left with no insurer is not sent."""
+    addressed to the ``insurers`` (None: any) the target knows; a claim left with no insurer is not sent.
+    With ``clinics`` (:func:`read_tenants`), each claim goes to every clinic copying its provider."""
     if not exists(scenario / "claims.jsonl"):
         raise WorkloadError(f"{scenario}은(는) s24kit generate 가 만든 시나리오가 아닙니다 (claims.jsonl 없음)",
                             f"{scenario} is not a scenario written by s24kit generate (no claims.jsonl)")
@@ -103,6 +158,8 @@ def share(scenario: Path, partition: Partition, providers: frozenset[str] | None
         period = (min(s for s, _ in spans), max(e for _, e in spans)) if spans else \
             (claim["period"]["start"], claim["period"]["end"])
         items.append(Item(record["patient_id"], claim, period))
+    if clinics is not None:
+        items = spread(items, clinics)
     if not items:
         wanted = ", ".join(sorted(providers)) if providers else "any provider"
         raise WorkloadError(f"작업자 {partition.index}/{partition.count}에 보낼 청구가 없습니다 ({wanted}): "

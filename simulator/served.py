@@ -1,0 +1,26 @@
+"""``served.json`` in the state folder of ``s24kit serve``: what the running stack serves, for the kit's other
+commands (``s24kit load`` sends only claims its relay can forward)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+SERVED = "served.json"
+
+
+def write_served(state_dir: Path, relay_url: str, insurers: Iterable[str]) -> Path:
+    """Record the relay's URL and the insurer codes it forwards claims to (rewritten at every start)."""
+    path = state_dir / SERVED
+    path.write_text(json.dumps({"relay": relay_url, "insurers": sorted(insurers)}) + "\n", encoding="utf-8")
+    return path
+
+
+def served_insurers(state_dir: Path) -> list[str] | None:
+    """The insurer codes the stack of ``state_dir`` serves; None when it never recorded them."""
+    try:
+        insurers = json.loads((state_dir / SERVED).read_text(encoding="utf-8"))["insurers"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return [str(code) for code in insurers] if isinstance(insurers, list) and insurers else None
