@@ -23,8 +23,8 @@ import json
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Container, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..schemas.loader import schemas
@@ -34,21 +34,29 @@ from ..schemas.loader import schemas
 
 @dataclass(frozen=True)
 class PersonalFields:
-    """Which members hold personal data: ``always`` wherever they occur, ``within`` only under some parents."""
+    """Which members hold personal data: ``always`` wherever they occur, ``within`` only under some parents,
+    ``unless`` an object under that parent has a member only the non-personal objects of that name declare."""
 
     always: dict[str, str]  # key → kind, for keys personal under every parent the schemas give them
     within: dict[str, dict[str, str]]  # key → {parent key → kind}, for keys personal under some parents only
+    # (parent, key) → members that mark an object of another meaning: the pharmacy receipt's ``prescriber`` is
+    # the prescribing provider (its ``name`` an institution, beside ``provider_code``), the prescription's the
+    # prescribing practitioner (a person)
+    unless: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
-    def kind(self, parent: str | None, key: str) -> str | None:
-        """The kind of personal data ``parent.key`` holds, or None."""
+    def kind(self, parent: str | None, key: str, members: Container[str] = ()) -> str | None:
+        """The kind of personal data ``parent.key`` holds, or None; ``members``: the keys of the object that
+        holds it, when known (unknown, a key personal under that parent in any schema is taken as personal)."""
         kind = self.always.get(key)
         if kind is None and key in self.within and parent is not None:
             kind = self.within[key].get(parent)
+            if kind is not None and any(mark in members for mark in self.unless.get((parent, key), ())):
+                return None
         return kind
 
 
-def _walk_schemas() -> Iterator[tuple[str | None, str, dict[str, Any]]]:
-    """``(parent key, key, property schema)`` of every property reachable in the profile's schemas.
+def _schema_objects() -> Iterator[tuple[str | None, dict[str, dict[str, Any]]]]:
+    """``(parent key, properties)`` of every object reachable in the profile's schemas.
 
     The parent key is the member under which the object sits in a document (``patient`` for the patient of a
     receipt), found by following ``$ref``s from each schema's root; array items keep their array's key.
@@ -63,16 +71,17 @@ def _walk_schemas() -> Iterator[tuple[str | None, str, dict[str, Any]]]:
             node = node.get(part) if isinstance(node, dict) else None
         return (node, target) if isinstance(node, dict) else None
 
-    def walk(node: Any, parent: str | None, base: str) -> Iterator[tuple[str | None, str, dict[str, Any]]]:
+    def walk(node: Any, parent: str | None, base: str) -> Iterator[tuple[str | None, dict[str, dict[str, Any]]]]:
         if not isinstance(node, dict) or (id(node), parent) in seen:
             return
         seen.add((id(node), parent))
         if isinstance(node.get("$ref"), str) and (found := resolve(node["$ref"], base)):
             yield from walk(found[0], parent, found[1])
-        for key, sub in (node.get("properties") or {}).items():
-            if isinstance(sub, dict):
-                yield parent, key, sub
-                yield from walk(sub, key, base)
+        properties = {key: sub for key, sub in (node.get("properties") or {}).items() if isinstance(sub, dict)}
+        if properties:
+            yield parent, properties
+        for key, sub in properties.items():
+            yield from walk(sub, key, base)
         for word in ("items", "additionalProperties", "not", "if", "then", "else"):
             yield from walk(node.get(word), parent, base)
         for word in ("allOf", "anyOf", "oneOf", "prefixItems"):
@@ -90,11 +99,16 @@ def personal_fields() -> PersonalFields:
     """The personal members of profile kit-v1, derived from the ``x-personal`` annotations of its schemas."""
     personal: dict[str, dict[str | None, str]] = {}
     ordinary: dict[str, set[str | None]] = {}
-    for parent, key, sub in _walk_schemas():
-        if "x-personal" in sub:
-            personal.setdefault(key, {})[parent] = sub["x-personal"]
-        else:
-            ordinary.setdefault(key, set()).add(parent)
+    # members of the objects under a parent that declare a key, split by whether the key is personal there
+    members: dict[tuple[str | None, str], dict[bool, set[str]]] = {}
+    for parent, properties in _schema_objects():
+        for key, sub in properties.items():
+            kind = sub.get("x-personal")
+            if kind is not None:
+                personal.setdefault(key, {})[parent] = kind
+            else:
+                ordinary.setdefault(key, set()).add(parent)
+            members.setdefault((parent, key), {True: set(), False: set()})[kind is not None].update(properties)
     always, within = {}, {}
     for key, parents in personal.items():
         # A $defs entry walked on its own has no parent: its meaning comes from where documents reference it.
@@ -103,7 +117,10 @@ def personal_fields() -> PersonalFields:
             always[key] = next(iter(parents.values()))
         else:
             within[key] = kinds
-    return PersonalFields(always, within)
+    unless = {(parent, key): frozenset(marks)
+              for key, parents in within.items() for parent in parents
+              if (marks := members[(parent, key)][False] - members[(parent, key)][True])}
+    return PersonalFields(always, within, unless)
 
 
 # -- masked forms -------------------------------------------------------------------------------------------
@@ -220,7 +237,11 @@ def _scanners() -> tuple[tuple[str, re.Pattern[str], str], ...]:
         out.append((f'"{key}"', re.compile(rf'"{re.escape(key)}"\s*:\s*{_STRING}'), kind))
     for key, parents in sorted(fields.within.items()):
         for parent, kind in sorted(parents.items()):
-            out.append((f'"{parent}"', re.compile(rf'"{re.escape(parent)}"\s*:\s*\{{{_OBJECT_BODY}'
+            # an object holding a member of another meaning's objects is not read (the lookahead cannot leave
+            # the object: the body never crosses its closing brace)
+            marks = sorted(fields.unless.get((parent, key), ()))
+            other = (rf'(?!{_OBJECT_BODY}"(?:{"|".join(map(re.escape, marks))})"\s*:)' if marks else "")
+            out.append((f'"{parent}"', re.compile(rf'"{re.escape(parent)}"\s*:\s*\{{{other}{_OBJECT_BODY}'
                                                   rf'"{re.escape(key)}"\s*:\s*{_STRING}'), kind))
     return tuple(out)
 
@@ -392,7 +413,7 @@ class Scrubber:
         fields = personal_fields()
         if isinstance(value, dict):
             for key, sub in value.items():
-                kind = fields.kind(parent, key)
+                kind = fields.kind(parent, key, value)
                 if kind is not None and isinstance(sub, str):
                     self.add(kind, sub)
                 else:
@@ -437,7 +458,7 @@ class Scrubber:
         if isinstance(value, dict):
             out = {}
             for key, sub in value.items():
-                kind = fields.kind(parent, key) if isinstance(key, str) else None
+                kind = fields.kind(parent, key, value) if isinstance(key, str) else None
                 if kind is not None and isinstance(sub, str):
                     out[key] = self.text(mask_as(kind, sub))
                 else:
