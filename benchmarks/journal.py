@@ -33,9 +33,12 @@ from _common import result
 from s24kit.simulator.generator.context import Options
 from s24kit.simulator.generator.scenario import write_scenario
 from s24kit.simulator.journal import Journal, _masked_bodies, mask_headers
-from s24kit.simulator.journal_store import BATCH, INSERT, SCHEMA
+from s24kit.simulator.journal_store import BATCH, INSERT, PAGE_SIZE, SCHEMA
 from s24kit.simulator.masking import Scrubber
 
+#: The goal: tens of thousands of records a second, i.e. at most 50 µs of the process's CPU per record.
+GOAL_RATE = 20_000
+GOAL_CPU_US = 50
 HEADERS = {"content-type": "application/json", "authorization": "Bearer abc", "x-request-id": "req-1"}
 
 
@@ -121,6 +124,7 @@ class BareSide:
     def __init__(self, path: str, batch: int) -> None:
         self.db, self.batch, self.seq = sqlite3.connect(path, isolation_level=None), batch, 0
         if path != ":memory:":
+            self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # the journal's own file settings
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)
@@ -191,12 +195,20 @@ def main() -> None:
             print(f"  {name:38s} {rate:>10,.0f} {cpu:>14,.1f} {share:>11.0%}")
     measured, size, count = results["the claims' mix"]
     journal = measured["Journal.record (masked, committed)"]
+    # Judged twice: records/s is what the goal names, CPU µs per record what a shared machine cannot move much
+    # (a whole core at GOAL_CPU_US per record records GOAL_RATE a second).
+    rate_met, cpu_met = journal[0] >= GOAL_RATE, journal[1] <= GOAL_CPU_US
+    print(f"goal (issue 14 §6): {GOAL_RATE:,} records/s on the claims' mix: {journal[0]:,.0f} "
+          f"({'met' if rate_met else 'not met'}); at most {GOAL_CPU_US} CPU µs per record: {journal[1]:,.1f} "
+          f"({'met' if cpu_met else 'not met'})")
     result("journal.record", journal[0], "records/s", measured[f"bare INSERT, {BATCH} per commit"][0],
            storage="memory" if args.memory else "file", records=count, body_bytes=round(size),
            cpu_us_per_record=round(journal[1], 1), core_share=round(journal[2], 2),
            bare_one_commit_each=round(measured["bare INSERT, one commit each"][0]),
            masking_only=round(measured["masking only (no database)"][0]),
-           documents_only=round(results["documents only"][0]["Journal.record (masked, committed)"][0]))
+           documents_only=round(results["documents only"][0]["Journal.record (masked, committed)"][0]),
+           goal_records_per_second=GOAL_RATE, goal_met=rate_met, goal_cpu_us_per_record=GOAL_CPU_US,
+           cpu_goal_met=cpu_met)
 
 if __name__ == "__main__":
     main()

@@ -34,6 +34,9 @@ class Database:
         self._committed, self._synced = 0, 0
         self._sync_lock = threading.Lock()  # one fsync at a time; the others find their commits covered
         self._wal_inode: int | None = None
+        # the fsync running for the event loop that started it: later waiters await it rather than each
+        # handing the same work to a thread of their own
+        self._flight: tuple[asyncio.AbstractEventLoop, asyncio.Future[None]] | None = None
         with self._lock:
             self._db.execute("PRAGMA journal_mode=WAL")
             # NORMAL: a commit is written to the WAL but not synced; durable() syncs it before anyone hears of it
@@ -74,9 +77,18 @@ class Database:
 
     async def durable(self) -> None:
         """Return once every commit made so far is on disk (at once when it already is): await it before an
-        answer or a request leaves the party. The ``fsync`` runs in a thread, shared by every waiter."""
-        if self.unsynced:
-            await asyncio.to_thread(self.sync, self._committed)
+        answer or a request leaves the party. The ``fsync`` runs in a thread, shared by every waiter: one that
+        arrives while an ``fsync`` runs awaits it, and when that one started before its commit, the next."""
+        through = self._committed
+        if self.path == ":memory:":
+            return
+        loop = asyncio.get_running_loop()
+        while self._synced < through:
+            flight = self._flight
+            if flight is None or flight[0] is not loop or flight[1].done():
+                flight = self._flight = (loop, loop.run_in_executor(None, self.sync, self._committed))
+            # shielded: a waiter cancelled (its client gone) must not cancel the fsync the others await
+            await asyncio.shield(flight[1])
 
     def sync(self, through: int | None = None) -> None:
         """``fsync`` the write-ahead log so that commit number ``through`` (default: the last) is on disk."""

@@ -23,8 +23,8 @@ import json
 import re
 import unicodedata
 import urllib.parse
-from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from collections.abc import Container, Iterable, Iterator
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..schemas.loader import schemas
@@ -34,21 +34,29 @@ from ..schemas.loader import schemas
 
 @dataclass(frozen=True)
 class PersonalFields:
-    """Which members hold personal data: ``always`` wherever they occur, ``within`` only under some parents."""
+    """Which members hold personal data: ``always`` wherever they occur, ``within`` only under some parents,
+    ``unless`` an object under that parent has a member only the non-personal objects of that name declare."""
 
     always: dict[str, str]  # key → kind, for keys personal under every parent the schemas give them
     within: dict[str, dict[str, str]]  # key → {parent key → kind}, for keys personal under some parents only
+    # (parent, key) → members that mark an object of another meaning: the pharmacy receipt's ``prescriber`` is
+    # the prescribing provider (its ``name`` an institution, beside ``provider_code``), the prescription's the
+    # prescribing practitioner (a person)
+    unless: dict[tuple[str, str], frozenset[str]] = field(default_factory=dict)
 
-    def kind(self, parent: str | None, key: str) -> str | None:
-        """The kind of personal data ``parent.key`` holds, or None."""
+    def kind(self, parent: str | None, key: str, members: Container[str] = ()) -> str | None:
+        """The kind of personal data ``parent.key`` holds, or None; ``members``: the keys of the object that
+        holds it, when known (unknown, a key personal under that parent in any schema is taken as personal)."""
         kind = self.always.get(key)
         if kind is None and key in self.within and parent is not None:
             kind = self.within[key].get(parent)
+            if kind is not None and any(mark in members for mark in self.unless.get((parent, key), ())):
+                return None
         return kind
 
 
-def _walk_schemas() -> Iterator[tuple[str | None, str, dict[str, Any]]]:
-    """``(parent key, key, property schema)`` of every property reachable in the profile's schemas.
+def _schema_objects() -> Iterator[tuple[str | None, dict[str, dict[str, Any]]]]:
+    """``(parent key, properties)`` of every object reachable in the profile's schemas.
 
     The parent key is the member under which the object sits in a document (``patient`` for the patient of a
     receipt), found by following ``$ref``s from each schema's root; array items keep their array's key.
@@ -63,16 +71,17 @@ def _walk_schemas() -> Iterator[tuple[str | None, str, dict[str, Any]]]:
             node = node.get(part) if isinstance(node, dict) else None
         return (node, target) if isinstance(node, dict) else None
 
-    def walk(node: Any, parent: str | None, base: str) -> Iterator[tuple[str | None, str, dict[str, Any]]]:
+    def walk(node: Any, parent: str | None, base: str) -> Iterator[tuple[str | None, dict[str, dict[str, Any]]]]:
         if not isinstance(node, dict) or (id(node), parent) in seen:
             return
         seen.add((id(node), parent))
         if isinstance(node.get("$ref"), str) and (found := resolve(node["$ref"], base)):
             yield from walk(found[0], parent, found[1])
-        for key, sub in (node.get("properties") or {}).items():
-            if isinstance(sub, dict):
-                yield parent, key, sub
-                yield from walk(sub, key, base)
+        properties = {key: sub for key, sub in (node.get("properties") or {}).items() if isinstance(sub, dict)}
+        if properties:
+            yield parent, properties
+        for key, sub in properties.items():
+            yield from walk(sub, key, base)
         for word in ("items", "additionalProperties", "not", "if", "then", "else"):
             yield from walk(node.get(word), parent, base)
         for word in ("allOf", "anyOf", "oneOf", "prefixItems"):
@@ -90,11 +99,16 @@ def personal_fields() -> PersonalFields:
     """The personal members of profile kit-v1, derived from the ``x-personal`` annotations of its schemas."""
     personal: dict[str, dict[str | None, str]] = {}
     ordinary: dict[str, set[str | None]] = {}
-    for parent, key, sub in _walk_schemas():
-        if "x-personal" in sub:
-            personal.setdefault(key, {})[parent] = sub["x-personal"]
-        else:
-            ordinary.setdefault(key, set()).add(parent)
+    # members of the objects under a parent that declare a key, split by whether the key is personal there
+    members: dict[tuple[str | None, str], dict[bool, set[str]]] = {}
+    for parent, properties in _schema_objects():
+        for key, sub in properties.items():
+            kind = sub.get("x-personal")
+            if kind is not None:
+                personal.setdefault(key, {})[parent] = kind
+            else:
+                ordinary.setdefault(key, set()).add(parent)
+            members.setdefault((parent, key), {True: set(), False: set()})[kind is not None].update(properties)
     always, within = {}, {}
     for key, parents in personal.items():
         # A $defs entry walked on its own has no parent: its meaning comes from where documents reference it.
@@ -103,7 +117,10 @@ def personal_fields() -> PersonalFields:
             always[key] = next(iter(parents.values()))
         else:
             within[key] = kinds
-    return PersonalFields(always, within)
+    unless = {(parent, key): frozenset(marks)
+              for key, parents in within.items() for parent in parents
+              if (marks := members[(parent, key)][False] - members[(parent, key)][True])}
+    return PersonalFields(always, within, unless)
 
 
 # -- masked forms -------------------------------------------------------------------------------------------
@@ -143,33 +160,66 @@ def mask_as(kind: str, value: str) -> str:
 # -- resident numbers by pattern ----------------------------------------------------------------------------
 
 # YYMMDD-G followed by six digits or six asterisks (a masked number still carries a birth date), or 13 digits
-# whose 7th (G) is 1–8. The match starts at the month (a 0 or 1, which the scan skips to quickly) and looks back
-# for the year and for no digit before it: twice as fast over digit-dense JSON as starting at the year. The
-# year before the match stays; month and day go.
-_RRN = re.compile(r"(?:0[1-9]|1[0-2])(?<=(?<!\d)\d\d(?:0[1-9]|1[0-2]))(?:0[1-9]|[12]\d|3[01])"
-                  r"(?:-(\d)(?:\d{6}|\*{6})|([1-8])\d{6})(?![\d*])")
+# whose 7th (G) is 1–8; no digit around. The year stays; month and day go. The two spellings never overlap
+# (the first holds a run of exactly six digits before its hyphen, the second is a run of exactly thirteen), so
+# each is found on its own by what is rare about it; one pattern tried at every 0 and 1 (a month's first
+# digit) took 40 µs of a 6 kB document's masking, digit-dense JSON as it is:
+# - the hyphenated spelling at its hyphen (a literal, which the scan skips to quickly), its date checked behind;
+_RRN_HYPHENATED = re.compile(r"-(?<=(?<!\d)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])-)(\d)(?:\d{6}|\*{6})(?![\d*])")
+# - thirteen digits (anchored at the month: the year is looked up behind it), in a text that may hold a run of
+#   thirteen digits (:func:`_may_hold_thirteen_digits`): few do.
+_RRN_DIGITS = re.compile(r"(?:0[1-9]|1[0-2])(?<=(?<!\d)\d\d(?:0[1-9]|1[0-2]))(?:0[1-9]|[12]\d|3[01])"
+                         r"([1-8])\d{6}(?![\d*])")
 # Digits and hyphens written as JSON escapes (\u0038\u0035…): decoded before the scan so they are seen too.
 _ESCAPED_DIGIT = re.compile(r"\\u00(3[0-9]|2[dD])")
+# The first UTF-8 bytes of Unicode's decimal digits beyond ASCII (Arabic-Indic, NKo, the Indic scripts, Thai,
+# Myanmar, Vai, fullwidth …; every character beyond the BMP, where new scripts' digits arrive). A test checks it
+# against the running Python's Unicode data (computing it here would cost 0.1 s at import).
+DIGIT_LEAD_BYTES = frozenset({0xD9, 0xDB, 0xDF, 0xE0, 0xE1, 0xEA, 0xEF, 0xF0, 0xF1, 0xF2, 0xF3, 0xF4})
+# One byte per character of a text's UTF-8 form (continuation bytes deleted): 1 when the character may be a
+# decimal digit (``\d`` is Unicode's: ASCII 0–9, or a character whose first byte starts some digit), 0 when it
+# cannot. Hangul mostly gives 0, so a run of thirteen 1s is rare outside real digits.
+_MAY_BE_DIGIT = bytes(ord("1") if 0x30 <= b <= 0x39 or b in DIGIT_LEAD_BYTES else ord("0") for b in range(256))
+_CONTINUATION = bytes(range(0x80, 0xC0))
+_THIRTEEN = b"1" * 13
 
 
-def _masked_rrn(match: re.Match[str]) -> str:
-    return f"****-{match[1] or match[2]}******"  # a function: a template costs a Python-level compile (3.11)
+def _may_hold_thirteen_digits(text: str) -> bool:
+    """Whether ``text`` holds thirteen characters in a row that may be digits (True whenever it holds thirteen
+    digits in a row), found in C: one translation of its UTF-8 bytes and one search."""
+    return _THIRTEEN in text.encode("utf-8", "surrogatepass").translate(_MAY_BE_DIGIT, _CONTINUATION)
 
 
 def mask_rrn(text: str) -> str:
     """Resident numbers, full or masked, → ``YY****-G******`` (``\\u``-escaped digits are decoded first)."""
+    if "0" not in text and "1" not in text:  # a month starts with one of them (so does an escaped digit: \u003…)
+        return text
     if "\\u00" in text:
         text = _ESCAPED_DIGIT.sub(lambda m: chr(int(m[1], 16)), text)
-    return _RRN.sub(_masked_rrn, text)
+    # (start of the month, end, G) of each number
+    found = [(m.start() - 4, m.end(), m[1]) for m in _RRN_HYPHENATED.finditer(text)] if "-" in text else []
+    if _may_hold_thirteen_digits(text):
+        found += [(m.start(), m.end(), m[1]) for m in _RRN_DIGITS.finditer(text)]
+        found.sort()
+    if not found:
+        return text
+    pieces, last = [], 0
+    for start, end, gender in found:
+        pieces += (text[last:start], "****-", gender, "******")
+        last = end
+    pieces.append(text[last:])
+    return "".join(pieces)
 
 
 # -- collecting values by meaning from JSON text ------------------------------------------------------------
 
-_STRING = r'"((?:[^"\\]|\\.)*+)'  # a JSON string's content; a value cut at the end of a truncated body matches
+_STRING = r'"((?:[^"\\]++|\\.)*+)'  # a JSON string's content; a value cut at the end of a truncated body matches
 
 
-# The parent's object up to a key: strings, other members, and objects one level deep.
-_OBJECT_BODY = r'(?:[^{}"]|"(?:[^"\\]|\\.)*+"|\{(?:[^{}"]|"(?:[^"\\]|\\.)*+")*\})*?'
+# The parent's object up to a key: strings, other members, and objects one level deep. Text outside strings is
+# taken a run at a time (a key can only start at a quote), so the lazy search for the key tries it once a run,
+# not once a character.
+_OBJECT_BODY = r'(?:[^{}"]++|"(?:[^"\\]++|\\.)*+"|\{(?:[^{}"]++|"(?:[^"\\]++|\\.)*+")*+\})*?'
 
 
 @functools.cache
@@ -187,7 +237,11 @@ def _scanners() -> tuple[tuple[str, re.Pattern[str], str], ...]:
         out.append((f'"{key}"', re.compile(rf'"{re.escape(key)}"\s*:\s*{_STRING}'), kind))
     for key, parents in sorted(fields.within.items()):
         for parent, kind in sorted(parents.items()):
-            out.append((f'"{parent}"', re.compile(rf'"{re.escape(parent)}"\s*:\s*\{{{_OBJECT_BODY}'
+            # an object holding a member of another meaning's objects is not read (the lookahead cannot leave
+            # the object: the body never crosses its closing brace)
+            marks = sorted(fields.unless.get((parent, key), ()))
+            other = (rf'(?!{_OBJECT_BODY}"(?:{"|".join(map(re.escape, marks))})"\s*:)' if marks else "")
+            out.append((f'"{parent}"', re.compile(rf'"{re.escape(parent)}"\s*:\s*\{{{other}{_OBJECT_BODY}'
                                                   rf'"{re.escape(key)}"\s*:\s*{_STRING}'), kind))
     return tuple(out)
 
@@ -344,7 +398,8 @@ class Scrubber:
         if not text:
             return
         scanners = _scanners()
-        for view in (text, text.replace('\\"', '"')) if '\\"' in text else (text,):
+        # (looking for one backslash is a tenth of looking for the pair, and most bodies hold none)
+        for view in (text, text.replace('\\"', '"')) if "\\" in text and '\\"' in text else (text,):
             for needle, expression, kind in scanners:
                 at = view.find(needle)
                 while at >= 0:
@@ -358,7 +413,7 @@ class Scrubber:
         fields = personal_fields()
         if isinstance(value, dict):
             for key, sub in value.items():
-                kind = fields.kind(parent, key)
+                kind = fields.kind(parent, key, value)
                 if kind is not None and isinstance(sub, str):
                     self.add(kind, sub)
                 else:
@@ -403,7 +458,7 @@ class Scrubber:
         if isinstance(value, dict):
             out = {}
             for key, sub in value.items():
-                kind = fields.kind(parent, key) if isinstance(key, str) else None
+                kind = fields.kind(parent, key, value) if isinstance(key, str) else None
                 if kind is not None and isinstance(sub, str):
                     out[key] = self.text(mask_as(kind, sub))
                 else:

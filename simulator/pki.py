@@ -98,8 +98,10 @@ def leaf_pem(pem: str | bytes) -> str:
     return _first_certificate(pem).public_bytes(serialization.Encoding.PEM).decode()
 
 
+@functools.lru_cache(maxsize=256)
 def certificate_sha256(pem: str | bytes) -> str:
-    """Hex SHA-256 of a PEM certificate's DER (the first one of a chain file): what a pin compares."""
+    """Hex SHA-256 of a PEM certificate's DER (the first one of a chain file): what a pin compares (cached: the
+    relay checks an insurer's pin on every event, and parsing the certificate each time was most of it)."""
     return _first_certificate(pem).fingerprint(hashes.SHA256()).hex()
 
 

@@ -97,6 +97,48 @@ async def test_many_answers_waiting_on_the_same_commits_share_one_fsync(tmp_path
     assert syncs.count == 1  # nothing new committed: nothing to wait for
 
 
+
+async def test_waiters_of_the_same_commits_hand_one_fsync_to_a_thread_not_one_each(tmp_path, monkeypatch):
+    store = Database(tmp_path / "db.sqlite", "CREATE TABLE t (n INTEGER);")
+    handed: list[int] = []
+    real = store.sync
+    monkeypatch.setattr(store, "sync", lambda through=None: (handed.append(through), real(through)))
+    with store.transaction() as db:
+        db.execute("INSERT INTO t VALUES (1)")
+    await asyncio.gather(*(store.durable() for _ in range(20)))
+    assert not store.unsynced and handed == [1]  # one thread hop for twenty waiters
+
+
+async def test_a_commit_made_while_an_fsync_runs_waits_for_the_next_one(tmp_path, monkeypatch):
+    store = Database(tmp_path / "db.sqlite", "CREATE TABLE t (n INTEGER);")
+    real = store.sync
+    started, release = asyncio.Event(), asyncio.Event()
+    loop = asyncio.get_running_loop()
+
+    def slow_sync(through=None):
+        loop.call_soon_threadsafe(started.set)
+        asyncio.run_coroutine_threadsafe(release.wait(), loop).result(5)
+        real(through)
+
+    monkeypatch.setattr(store, "sync", slow_sync)
+    with store.transaction() as db:
+        db.execute("INSERT INTO t VALUES (1)")
+    first = asyncio.create_task(store.durable())
+    await started.wait()  # the fsync for commit 1 runs; commit 2 comes after it started
+    with store.transaction() as db:
+        db.execute("INSERT INTO t VALUES (2)")
+    second = asyncio.create_task(store.durable())
+    cancelled = asyncio.create_task(store.durable())
+    await asyncio.sleep(0)
+    cancelled.cancel()  # a waiter that goes away does not take the others' fsync with it
+    started.clear()
+    release.set()
+    await first
+    assert not first.exception() and store._synced >= 1
+    await asyncio.wait_for(second, 5)
+    assert not store.unsynced  # commit 2 got an fsync of its own, which started after it
+    assert cancelled.cancelled()
+
 async def test_an_insurer_answers_and_sends_events_only_once_its_commits_are_on_disk(tmp_path, monkeypatch, pki):
     syncs = Syncs(monkeypatch)
     app = create_insurer_app(InsurerConfig("INSA"), adjudicator=engine_adjudicator,

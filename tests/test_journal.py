@@ -245,6 +245,45 @@ def test_resident_number_masking_follows_its_definition():
     assert masked > 500  # the cases did exercise masking
 
 
+def test_resident_number_masking_follows_its_definition_in_long_texts():
+    """Over long texts (Korean words, other scripts' digits, several numbers of both spellings, fee amounts and
+    dates), masking found at the hyphen and, for thirteen digits, only where a long run of digits may be, masks
+    exactly what the plain definition masks."""
+    rng = random.Random(25)
+    words = ["김민준", "가각간", "경기도", "재진진찰료-의원", '"copay": 5700, ', "2026-09-28", "R20260928-00000000-001",
+             "٣", "٠١٢", "８", "０１２", "\U000104a3", " ", "-", "*", "x", *"0123456789"]
+    masked = 0
+    for _ in range(3000):
+        parts = [rng.choice(words) for _ in range(rng.randint(0, 40))]
+        for _ in range(rng.randint(0, 3)):
+            year = rng.choice(["85", "٨٥", "８５", "0\U000104a3"])
+            number = (f"{year}{rng.randint(1, 12):02d}{rng.randint(1, 31):02d}{rng.choice(['-', ''])}"
+                      f"{rng.randint(0, 9)}{rng.choice([f'{rng.randint(0, 999_999):06d}', '٣٣٣٣٣٣', '******'])}")
+            parts.insert(rng.randint(0, len(parts)), number)
+        text = "".join(parts)
+        assert mask_rrn(text) == _spec_mask_rrn(text), text
+        masked += mask_rrn(text) != text
+    assert masked > 300  # the cases did hold resident numbers
+
+
+def test_a_person_written_in_other_digits_does_not_leak_through_the_quick_paths():
+    """A resident number of thirteen digits, some of them another script's, inside Korean text is masked; so is
+    one in ASCII digits next to Hangul and one hyphenated among fee amounts."""
+    for text, kept in (("환자 김민준 ٨٥04122٣٤٥٦٧٨ 내원", "٨٥****-2******"),
+                       ("가각간8504122345678각", "85****-2******"),
+                       ('{"copay": 5700, "note": "850412-2345678", "date": "2026-09-28"}', "85****-2******")):
+        stored = mask_rrn(text)
+        assert kept in stored and "0412" not in stored, (text, stored)
+
+
+def test_the_digit_lead_bytes_cover_every_decimal_digit():
+    """The quick look for thirteen digits knows every script's decimal digits by their first UTF-8 byte."""
+    from s24kit.simulator.masking import DIGIT_LEAD_BYTES
+
+    digits = (chr(c) for c in range(0x80, 0x110000) if chr(c).isdecimal())
+    assert {c.encode()[0] for c in digits} <= DIGIT_LEAD_BYTES
+
+
 def test_long_bodies_are_truncated_with_a_marker_and_still_masked_at_the_cut():
     journal = Journal(body_limit=100)
     body = ("가" * 30).encode() + b"-" * 5 + b"900101-1234567" + b"x" * 500  # the number straddles byte 100
@@ -302,6 +341,30 @@ def test_a_reopened_file_continues_ids_and_totals(tmp_path):
     with Journal(path, max_entries=2) as journal:
         assert _record(journal) == "x-000006"
         assert journal._db.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+
+
+def test_a_file_made_with_small_pages_is_reopened_as_it_is(tmp_path):
+    """A new journal file takes large pages; one written before (SQLite's 4 kB pages) keeps them, its entries
+    and its ids, and its WAL is still checkpointed at about 4 MB."""
+    import sqlite3
+
+    from s24kit.simulator.journal_store import PAGE_SIZE, SCHEMA
+
+    with Journal(tmp_path / "new.sqlite") as journal:
+        _record(journal)
+        assert journal._db.execute("PRAGMA page_size").fetchone()[0] == PAGE_SIZE
+    old = tmp_path / "old.sqlite"
+    db = sqlite3.connect(old)
+    db.execute("PRAGMA page_size=4096")
+    db.execute("PRAGMA journal_mode=WAL")
+    db.executescript(SCHEMA)
+    db.close()
+    with Journal(old) as journal:
+        assert _record(journal) == "x-000001" and _record(journal) == "x-000002"
+    with Journal(old) as journal:
+        assert journal._db.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert journal._db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] == 1024
+        assert journal.count() == 2 and _record(journal) == "x-000003"
 
 
 # -- reading ------------------------------------------------------------------------------------------------

@@ -53,3 +53,39 @@ async def test_fee_items_stay_and_the_patient_is_masked_in_the_journal(scenario,
         name = original["patient"]["name"]
         assert statements[0]["patient"]["name"] == mask_name(name)
         assert all(name not in e["response"]["body"] and name not in e["request"]["body"] for e in fetched)
+
+
+# -- the prescriber: a practitioner on a prescription, an institution on a pharmacy receipt ----------------------
+
+PHARMACY = {"document_type": "pharmacy_receipt", "patient": {"name": "김민지"},
+            "prescriber": {"provider_code": "99320131", "facility_type": "31", "name": "가나다내과의원"}}
+PRESCRIPTION = {"document_type": "prescription", "patient": {"name": "김민지"},
+                "prescriber": {"name": "박서준", "license_type": "physician", "license_number": "12345"}}
+
+
+def _masked_both_ways(document: dict) -> tuple[dict, dict]:
+    """The document masked as parsed JSON and as JSON text (the journal's path), each with its own scrubber."""
+    from s24kit.simulator.masking import Scrubber, mask_json, mask_texts
+
+    text = json.dumps({"documents": [document]}, ensure_ascii=False)
+    (masked_text,) = mask_texts(text, scrubber=Scrubber())
+    return mask_json(document), json.loads(masked_text)["documents"][0]
+
+
+@pytest.mark.parametrize("order", ["as written", "name first"])
+def test_the_prescribing_institution_stays_and_the_prescribing_doctor_is_masked(order: str) -> None:
+    pharmacy, prescription = json.loads(json.dumps(PHARMACY)), json.loads(json.dumps(PRESCRIPTION))
+    if order == "name first":  # another key order of the same objects
+        pharmacy["prescriber"] = {"name": "가나다내과의원", "facility_type": "31", "provider_code": "99320131"}
+    for masked in _masked_both_ways(pharmacy):
+        assert masked["prescriber"]["name"] == "가나다내과의원"
+        assert masked["patient"]["name"] == mask_name("김민지")
+    for masked in _masked_both_ways(prescription):
+        assert masked["prescriber"]["name"] == mask_name("박서준")
+
+
+def test_a_mark_of_an_institution_nested_deeper_does_not_unmask_a_doctor() -> None:
+    nested = json.loads(json.dumps(PRESCRIPTION))
+    nested["prescriber"]["extension"] = {"provider_code": "99320131"}  # not a member of the prescriber itself
+    for masked in _masked_both_ways(nested):
+        assert masked["prescriber"]["name"] == mask_name("박서준")

@@ -125,7 +125,8 @@ def _locust_command(traffic: list[str], out: Path, target: str | None, users: in
               help="patients (→ a relay), relay (→ a provider or vendor server), agents (→ a relay); "
                    "repeat for several. Default: patients.")
 @click.option("--target", metavar="URL",
-              help="Base URL of the target; {provider} in it is replaced by each claim's provider code.")
+              help="Base URL of the target (it may carry a base path); {provider} in it is replaced by each claim's "
+                   "provider code: give --provider all (and --tenants for a vendor's clinics).")
 @click.option("--scenario", type=InputFolder(), required=True,
               help="Scenario of s24kit generate (the same seed on every machine of a run).")
 @click.option("--state", type=InputFolder(), help="State folder of s24kit serve: its pki/ (default .s24kit).")

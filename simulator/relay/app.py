@@ -82,14 +82,38 @@ def relay_client(*, client_context: ssl.SSLContext | None = None, transport: htt
     ``transport`` replaces the network (an :class:`~s24kit.simulator.inprocess.AsgiRouter` in-process).
     Calls name their party in ``extensions={"s24_party": "provider:<code>"}``.
     """
-    base = transport or httpx.AsyncHTTPTransport(verify=client_context or True, retries=0,
-                                                 limits=httpx.Limits(max_connections=200,
-                                                                     max_keepalive_connections=50))
+    base = transport or PoolPerOrigin(lambda: httpx.AsyncHTTPTransport(
+        verify=client_context or True, retries=0, limits=httpx.Limits(max_connections=200,
+                                                                      max_keepalive_connections=50)))
     if faults is not None:
         base = PartyFaultTransport(base, faults)
     if journal is not None:
         base = AsyncJournalTransport(base, journal, "relay→?")
     return httpx.AsyncClient(transport=base, timeout=10.0)
+
+
+class PoolPerOrigin(httpx.AsyncBaseTransport):
+    """One connection pool per origin (scheme, host, port), each made by ``make`` when first needed.
+
+    httpcore looks over every connection of its pool on each request and each answer, asking the system whether
+    an idle one was closed (two system calls a connection): with the vendor's and the insurers' connections in
+    one pool, each call to one of them paid for all of them."""
+
+    def __init__(self, make: Callable[[], httpx.AsyncBaseTransport]) -> None:
+        self._make = make
+        self._pools: dict[tuple[bytes, bytes, int | None], httpx.AsyncBaseTransport] = {}
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        origin = (request.url.raw_scheme, request.url.raw_host, request.url.port)
+        pool = self._pools.get(origin)
+        if pool is None:
+            pool = self._pools[origin] = self._make()
+        return await pool.handle_async_request(request)
+
+    async def aclose(self) -> None:
+        pools, self._pools = list(self._pools.values()), {}
+        for pool in pools:
+            await pool.aclose()
 
 
 def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", client: httpx.AsyncClient | None = None,
