@@ -33,7 +33,7 @@ from _common import result
 from s24kit.simulator.generator.context import Options
 from s24kit.simulator.generator.scenario import write_scenario
 from s24kit.simulator.journal import Journal, _masked_bodies, mask_headers
-from s24kit.simulator.journal_store import BATCH, INSERT, PAGE_SIZE, SCHEMA
+from s24kit.simulator.journal_store import BATCH, INSERT, SCHEMA
 from s24kit.simulator.masking import Scrubber
 
 #: The goal: tens of thousands of records a second, i.e. at most 50 µs of the process's CPU per record.
@@ -124,7 +124,6 @@ class BareSide:
     def __init__(self, path: str, batch: int) -> None:
         self.db, self.batch, self.seq = sqlite3.connect(path, isolation_level=None), batch, 0
         if path != ":memory:":
-            self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")  # the journal's own file settings
             self.db.execute("PRAGMA journal_mode=WAL")
             self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(SCHEMA)

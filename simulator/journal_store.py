@@ -38,8 +38,6 @@ INSERT = ("INSERT INTO exchanges (seq, recorded, ts, started_at, party, method, 
           "tls_peer, error, request_headers, request_body, response_headers, response_body, size) "
           "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)")
 
-#: The page size of a new journal file (SQLite's largest).
-PAGE_SIZE = 65536
 #: An in-memory store commits every this many entries (nothing in memory outlives the process anyway).
 BATCH = 256
 #: Bounds of the queue: beyond them :meth:`JournalStore.append` waits for the writer (memory stays bounded
@@ -73,15 +71,11 @@ class JournalStore:
         self.failure: sqlite3.Error | None = None  # the last commit that failed, until one succeeds
         with self._lock:
             if path != ":memory:":
-                # Before WAL, and only for a new file: an entry of a few kB then fits in one page instead of
-                # spilling over several, and a commit writes a few large pages (one write each) instead of many
-                # small ones — half the cost of committing the claims' mix. The WAL is checkpointed at about the
-                # default's 4 MB (64 such pages instead of 1,000 of 4 kB).
-                self.db.execute(f"PRAGMA page_size={PAGE_SIZE}")
+                # SQLite's own 4 kB pages: 64 kB pages halved the CPU of committing big batches, but a journal
+                # mostly commits an entry or two at a time, and then wrote three times the bytes (a soak's relay
+                # wrote 45 MB/s and its p99 tripled: docs/performance.md §8.1)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
-                page_size = self.db.execute("PRAGMA page_size").fetchone()[0]  # an older file keeps its own
-                self.db.execute(f"PRAGMA wal_autocheckpoint={max(4 * 2**20 // page_size, 1)}")
             self.db.executescript(SCHEMA)
             if "recorded" not in {column[1] for column in self.db.execute("PRAGMA table_info(exchanges)")}:
                 self.db.execute("ALTER TABLE exchanges ADD COLUMN recorded REAL")  # a file of an older kit
