@@ -72,8 +72,8 @@ class JournalStore:
         with self._lock:
             if path != ":memory:":
                 # SQLite's own 4 kB pages: 64 kB pages halved the CPU of committing big batches, but a journal
-                # mostly commits an entry or two at a time, and then wrote three times the bytes (a soak's relay
-                # wrote 45 MB/s and its p99 tripled: docs/performance.md §8.1)
+                # mostly commits an entry or two at a time, and then wrote seven times the bytes (a soak's relay
+                # process wrote 45 MB/s instead of 15: docs/performance.md §8.1)
                 self.db.execute("PRAGMA journal_mode=WAL")
                 self.db.execute("PRAGMA synchronous=NORMAL")
             self.db.executescript(SCHEMA)
