@@ -137,9 +137,9 @@ class BareSide:
                 self.seq += 1
                 request, response = (b.decode() if b is not None else None
                                      for b in (fields["request_body"], fields["response_body"]))
-                self.db.execute(INSERT, (self.seq, 0.0, fields["started_at"], fields["party"], fields["method"],
-                                         fields["url"], "/x", 200, 3.2, None, None, None, headers, request,
-                                         headers, response, len(request or "") + len(response or "")))
+                self.db.execute(INSERT, (self.seq, time.time(), 0.0, fields["started_at"], fields["party"],
+                                         fields["method"], fields["url"], "/x", 200, 3.2, None, None, None, headers,
+                                         request, headers, response, len(request or "") + len(response or "")))
             self.db.execute("COMMIT")
         return time.perf_counter() - started
 
