@@ -53,9 +53,8 @@ def rss_mb() -> float:
 
 
 def current_rss_mb() -> float:
-    with open("/proc/self/statm") as f:
-        pages = int(f.read().split()[1])
-    return pages * resource.getpagesize() / 2**20
+    """Resident memory of this process now, in MB."""
+    return process_rss_mb(os.getpid()) or 0.0
 
 
 def process_cpu_seconds(pid: int) -> float | None:
