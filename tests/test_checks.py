@@ -32,7 +32,7 @@ from s24kit.schemas.loader import is_valid
 from s24kit.schemas.rules import RULES, active_rules
 from s24kit.simulator.problems import problem_body
 from s24kit.simulator.provider import ProviderCore, Scenario, create_provider_app
-from s24kit.simulator.provider.core import reference_product
+from s24kit.simulator.provider.core import AnswerMemory, reference_product
 from s24kit.simulator.serving import serving
 
 from .conftest import generated_scenario, load_example
@@ -292,12 +292,8 @@ class DeliversOnce(ProviderCore):
     """Forgets request ids and hands each document out once: a repeated request gets another answer."""
 
     def __init__(self, scenario):
-        super().__init__(scenario)
+        super().__init__(scenario, memory=AnswerMemory(limit=0))
         self.delivered: set[tuple[str, str]] = set()
-
-    def answer(self, operation, body):
-        self._answers.clear()
-        return super().answer(operation, body)
 
     def fetch(self, body, patient):
         status, bundle = super().fetch(body, patient)

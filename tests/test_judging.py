@@ -122,7 +122,7 @@ class ReorderedRepeats(ProviderCore):
         self.changes = Changes()
 
     def answer(self, operation, body):
-        repeated = isinstance(body, dict) and body.get("request_id") in self._answers
+        repeated = isinstance(body, dict) and self.remembers(body.get("request_id"))
         status, answer = super().answer(operation, body)
         if repeated and status == 200 and "documents" in answer:
             self.changes(len(answer["documents"]) > 1)
@@ -209,7 +209,7 @@ def _full_resident_number(doc):
 
 class RepeatDropsADocument(ProviderCore):
     def answer(self, operation, body):
-        repeated = isinstance(body, dict) and body.get("request_id") in self._answers
+        repeated = isinstance(body, dict) and self.remembers(body.get("request_id"))
         status, answer = super().answer(operation, body)
         if repeated and status == 200 and answer.get("documents"):
             answer = {**answer, "documents": answer["documents"][1:]}

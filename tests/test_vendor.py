@@ -98,6 +98,37 @@ async def test_one_server_answers_each_provider_code_under_its_path_and_copies_c
             assert refused.status_code == 403 and refused.json()["code"] == "client_certificate_required"
 
 
+async def test_a_vendors_clinics_share_one_bounded_memory_of_answers(scenario, tmp_path, monkeypatch):
+    # 4,096 answers per clinic let a vendor of 50 clinics grow through an hour's soak; the bound is the server's
+    monkeypatch.setattr("s24kit.simulator.provider.core.REMEMBERED_ANSWERS", 3)
+    providers = Scenario.load_all(scenario)
+    stack = _stack(scenario, tmp_path, len(providers) + 3)
+    assert len({id(core.memory) for core in stack.cores.values()}) == 1
+    async with stack.inprocess():
+        copied = {t.copy_of: t.provider_code for t in stack.tenants if t.copy_of}
+        record = next(r for r in stack.claims()
+                      if r["claim"].get("visit_ids") and r["claim"]["provider_code"] in copied)
+        source = record["claim"]["provider_code"]
+        copy = copied[source]
+        stack.clock.now = dt.datetime.fromisoformat(record["claim"]["consent"]["granted_at"]) + dt.timedelta(minutes=1)
+        body = _fetch_body(stack, record)
+        changed = {**body, "document_types": ["medical_receipt", "itemised_statement"]}
+        async with _caller(stack, stack.provider_apps[VENDOR]) as client:
+            async def fetch(code: str, request_id: str, request: dict[str, Any] = body) -> httpx.Response:
+                return await client.post(f"/{code}/s24/v1/documents:fetch", json={**request, "request_id": request_id})
+            # one request id at two clinics is two requests, not a conflict
+            assert (await fetch(source, "req-shared-00001")).status_code == 200
+            assert (await fetch(copy, "req-shared-00001", changed)).status_code == 200
+            assert (await fetch(source, "req-shared-00001", changed)).status_code == 409
+            for n in range(2, 5):
+                assert (await fetch(copy if n % 2 else source, f"req-shared-{n:05d}")).status_code == 200
+            assert len(stack.cores[source].memory) == 3  # all clinics together, not three each
+            # the oldest answers are forgotten whichever clinic gave them: their ids are answered afresh …
+            assert (await fetch(source, "req-shared-00001", changed)).status_code == 200
+            # … and the latest still conflict
+            assert (await fetch(copy, "req-shared-00003", changed)).status_code == 409
+
+
 async def test_the_relay_pulls_from_the_vendor_for_own_and_copied_clinics(scenario, tmp_path):
     providers = Scenario.load_all(scenario)
     stack = _stack(scenario, tmp_path, 2 * len(providers))

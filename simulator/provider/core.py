@@ -39,9 +39,35 @@ def reference_product() -> dict[str, str]:
     return {"vendor": "silson24-kit", "name": "reference provider", "version": kit}
 
 
-#: Answers a provider remembers for replays of a request id, the oldest forgotten first: a retry comes within
-#: minutes, and a server left running (a soak, a vendor's thousands of clinics) must not grow without end.
-REMEMBERED_ANSWERS = 4096
+#: Answers one server remembers for replays of a request id, the oldest forgotten first: a retry comes within
+#: minutes (the relay's five tries take seconds), and a server left running (a soak, a vendor's thousands of
+#: clinics) must not grow without end. A vendor's clinics share one memory, so the bound is the server's.
+REMEMBERED_ANSWERS = 16_384
+
+Remembered = tuple[str, int, dict[str, Any]]  # (hash of the request, status, body)
+
+
+class AnswerMemory:
+    """The last :data:`REMEMBERED_ANSWERS` answers of one server, by provider code and request id."""
+
+    def __init__(self, limit: int | None = None) -> None:
+        self.limit = limit
+        self._answers: OrderedDict[tuple[str, str], Remembered] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._answers)
+
+    def recall(self, key: tuple[str, str]) -> Remembered | None:
+        return self._answers.get(key)
+
+    def keep(self, key: tuple[str, str], remembered: Remembered) -> None:
+        self._answers[key] = remembered
+        # read at each call so that a test can lower the module's bound
+        while len(self._answers) > (self.limit if self.limit is not None else REMEMBERED_ANSWERS):
+            self._answers.popitem(last=False)
+
+    def forget(self, key: tuple[str, str]) -> None:
+        self._answers.pop(key, None)
 
 
 class ProviderCore:
@@ -50,12 +76,19 @@ class ProviderCore:
     software = "s24kit reference provider"
 
     def __init__(self, scenario: Scenario, *, clock: Callable[[], dt.datetime] = _now,
-                 product: dict[str, str] | None = None) -> None:
-        """``product`` is what health names as the product version this site runs (default: the kit's own)."""
+                 product: dict[str, str] | None = None, memory: AnswerMemory | None = None) -> None:
+        """``product`` is what health names as the product version this site runs (default: the kit's own);
+        ``memory`` is the answers remembered for replays, shared by every clinic of a vendor's server."""
         self.scenario, self.clock = scenario, clock
         self.product = dict(product) if product is not None else reference_product()
-        # request_id → (hash, status, body), the last REMEMBERED_ANSWERS of them
-        self._answers: OrderedDict[str, tuple[str, int, dict[str, Any]]] = OrderedDict()
+        self.memory = memory if memory is not None else AnswerMemory()
+
+    def remembers(self, request_id: str) -> bool:
+        """Whether a replay of ``request_id`` gets the answer already given."""
+        return self.memory.recall((self.scenario.provider_code, request_id)) is not None
+
+    def forget(self, request_id: str) -> None:
+        self.memory.forget((self.scenario.provider_code, request_id))
 
     def health(self) -> dict[str, Any]:
         return {"status": "ok", "profile": "kit-v1", "provider_code": self.scenario.provider_code,
@@ -68,7 +101,8 @@ class ProviderCore:
             return 400, problem_body(400, "invalid_request", "Invalid request",
                                      errors=findings_as_errors(schema_findings(schema, body)))
         digest = hashlib.sha256(json.dumps([operation, body], sort_keys=True).encode()).hexdigest()
-        if (seen := self._answers.get(body["request_id"])) is not None:
+        key = (self.scenario.provider_code, body["request_id"])
+        if (seen := self.memory.recall(key)) is not None:
             if seen[0] != digest:
                 return 409, problem_body(409, "idempotency_conflict", "request_id reused",
                                          "같은 request_id로 다른 요청을 보냈습니다 "
@@ -76,9 +110,7 @@ class ProviderCore:
                                          request_id=body["request_id"])
             return seen[1], seen[2]
         status, answer = self.decide(operation, body)
-        self._answers[body["request_id"]] = (digest, status, answer)
-        if len(self._answers) > REMEMBERED_ANSWERS:
-            self._answers.popitem(last=False)
+        self.memory.keep(key, (digest, status, answer))
         return status, answer
 
     def decide(self, operation: str, body: dict[str, Any]) -> Answer:

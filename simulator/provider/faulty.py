@@ -360,7 +360,7 @@ def _no_conflict(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     class Forgetful(ProviderCore):
         def answer(self, operation: str, body: Any) -> Answer:
             if isinstance(body, dict) and isinstance(body.get("request_id"), str):
-                self._answers.pop(body["request_id"], None)  # forgets every request_id it has seen
+                self.forget(body["request_id"])  # forgets every request_id it has seen
             return super().answer(operation, body)
     return _serve(Forgetful, scenario, clock)
 

@@ -10,8 +10,9 @@ path, not by a body field, and not by host name or SNI (those need DNS names a l
 
 Tenants are the scenario's providers, the busiest first; when more tenants are asked for than the scenario
 holds, each further tenant is a *copy* of one of them under its own code (same patients, visits and documents;
-its own code in every answer; its own idempotency store). A copy's code keeps the first three digits of its
-original — region and facility type (S24-DOC-057) — and never equals a code of the scenario.
+its own code in every answer; its own request ids in the server's one memory of answers). A copy's code
+keeps the first three digits of its original — region and facility type (S24-DOC-057) — and never equals a
+code of the scenario.
 docs/performance.md §3 describes how to start it (``s24kit serve --tenants N``).
 """
 
@@ -31,7 +32,7 @@ from ..last_resort import LastResortMiddleware
 from ..problems import ROUTING_PROBLEMS, problem
 from ..tenancy import MAX_TENANTS
 from .app import answer_request
-from .core import FETCH, SEARCH, ProviderCore
+from .core import FETCH, SEARCH, AnswerMemory, ProviderCore
 from .scenario import Scenario
 
 #: Who may call each route of the vendor's server: the same as one provider's, under each clinic's path.
@@ -93,7 +94,9 @@ class CopiedProviderCore(ProviderCore):
 
 def tenant_cores(scenario: dict[str, Scenario], tenants: Iterable[Tenant],
                  **options: Any) -> dict[str, ProviderCore]:
-    """A :class:`ProviderCore` per tenant (``options``: the clock)."""
+    """A :class:`ProviderCore` per tenant (``options``: the clock), all sharing one memory of answers: a
+    vendor's server holds at most :data:`~.core.REMEMBERED_ANSWERS` however many clinics it answers for."""
+    options.setdefault("memory", AnswerMemory())
     return {t.provider_code: ProviderCore(scenario[t.provider_code], **options) if t.copy_of is None
             else CopiedProviderCore(scenario[t.copy_of], t.provider_code, **options) for t in tenants}
 
