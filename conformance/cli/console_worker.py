@@ -7,12 +7,11 @@ when nothing is left to claim (scripts, CI); without it the worker waits for wor
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
 
 import click
 
+from .interrupt import stop_on_ctrl_c
 from .params import InputFile, InputFolder, OutputFolder, Seconds
 from .usage import OneLineCommand, OneLineError
 
@@ -45,9 +44,5 @@ def worker(options, threads: int, scenario: Path | None, reports: Path | None, c
     if until_idle:
         click.echo(f"{runner.run_until_idle()} jobs")
         return
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
+    with stop_on_ctrl_c() as stop:
         runner.run_forever(stop)
-    finally:
-        signal.signal(signal.SIGINT, previous)

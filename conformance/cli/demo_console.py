@@ -11,8 +11,6 @@ signed over that run's evidence. Then it serves the console (with its workers) o
 
 from __future__ import annotations
 
-import signal
-import threading
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +19,7 @@ from rich.console import Console
 from ...simulator.fleet import PRODUCTS, Fleet, FleetOptions, build_fleet
 from ...simulator.serving import ServeError, serving
 from .fleet import write_fleet_files
+from .interrupt import stop_on_ctrl_c
 from .usage import OneLineError
 
 DEMO_USERNAME = "admin"
@@ -48,7 +47,8 @@ def console_demo(console: Console, state: Path, sites: int, port: int, duration:
         try:
             with serving(app, port=port, name="console") as served:
                 _describe(console, served.url, password, fleet, certified, csv_path, lang)
-                _wait(duration)
+                with stop_on_ctrl_c() as stop:
+                    stop.wait(duration)
         except ServeError as exc:
             raise OneLineError(exc.message_ko, exc.message_en) from None
     database.engine.dispose()
@@ -114,12 +114,4 @@ def _describe(console: Console, url: str, password: str, fleet: Fleet, certified
                      if "decision_id" in certified else ""), highlight=False)
     console.print("[dim]Ctrl-C 로 종료 / Ctrl-C to stop[/]")
 
-
-def _wait(duration: float | None) -> None:
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
-    try:
-        stop.wait(duration)
-    finally:
-        signal.signal(signal.SIGINT, previous)
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
-import threading
 from pathlib import Path
 
 from rich.console import Console
@@ -16,6 +14,7 @@ from ...simulator.generator.scenario import ScenarioError
 from ...simulator.pki import PkiError
 from ...simulator.serving import ServeError
 from ..console.csvformat import write_fleet_csv
+from .interrupt import stop_on_ctrl_c
 from .usage import OneLineError
 
 
@@ -40,10 +39,8 @@ def serve_fleet(console: Console, state: Path, size: int, *, csv_path: Path | No
                            f"--state {state}: cannot generate the scenario — {exc.message_en}") from None
     except PkiError as exc:
         raise OneLineError(exc.message_ko, exc.message_en) from None
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        with fleet.serving():
+        with stop_on_ctrl_c() as stop, fleet.serving():
             key = write_fleet_files(fleet, csv_path)
             _describe(console, fleet, csv_path, key)
             stop.wait(duration)
@@ -52,8 +49,6 @@ def serve_fleet(console: Console, state: Path, size: int, *, csv_path: Path | No
     except OSError as exc:
         raise OneLineError(f"--fleet-csv {csv_path}: 쓸 수 없습니다 ({exc.strerror})",
                            f"--fleet-csv {csv_path}: cannot write ({exc.strerror})") from None
-    finally:
-        signal.signal(signal.SIGINT, previous)
     console.print("정상 종료 / stopped cleanly")
 
 

@@ -10,8 +10,6 @@ from __future__ import annotations
 import ipaddress
 import json
 import shlex
-import signal
-import threading
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +17,7 @@ import click
 
 from ...simulator.served import write_served
 from ...simulator.tenancy import MAX_TENANTS
+from .interrupt import stop_on_ctrl_c
 from .params import InputFile, Loaded, OutputFile, OutputFolder, Seconds, writable_folder
 from .usage import OneLineCommand, OneLineError, wide_console
 
@@ -241,19 +240,16 @@ def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, durat
         config.state_dir = state_dir
     else:
         writable_folder(config.state_dir, f"--config {config_file.path}: state_dir" if config_file else "--state")
-    stop = threading.Event()
-    previous = signal.signal(signal.SIGINT, lambda *_: stop.set())
     try:
-        stack = build_stack(config, console, agent=agent, tenants=tenants or 0, relay_workers=relay_workers)
-        warn_if_exposed(config.host, console)
-        with stack.network(processes=processes):
-            write_served(stack.options.state_dir, stack.urls["relay"], stack.insurer_configs)
-            describe(stack, write_sample_claim(stack), console)
-            stop.wait(duration)
+        with stop_on_ctrl_c() as stop:  # a Ctrl-C while the stack starts stops it as soon as it is up
+            stack = build_stack(config, console, agent=agent, tenants=tenants or 0, relay_workers=relay_workers)
+            warn_if_exposed(config.host, console)
+            with stack.network(processes=processes):
+                write_served(stack.options.state_dir, stack.urls["relay"], stack.insurer_configs)
+                describe(stack, write_sample_claim(stack), console)
+                stop.wait(duration)
     except (ServeError, PkiError) as exc:
         raise OneLineError(exc.message_ko, exc.message_en) from None
     except OSError as exc:
         raise OneLineError(f"시작할 수 없습니다: {exc}", f"cannot start: {exc}") from None
-    finally:
-        signal.signal(signal.SIGINT, previous)
     console.print("정상 종료 / stopped cleanly")
