@@ -255,6 +255,14 @@ def _decoded(raw: str) -> str:
         return raw
 
 
+_UNICODE_ESCAPE = re.compile(r"\\u[0-9a-f]{4}")
+
+
+def _json_content(value: str, ensure_ascii: bool) -> str:
+    """``value`` as the content of a JSON string (between its quotes)."""
+    return json.dumps(value, ensure_ascii=ensure_ascii)[1:-1]
+
+
 @functools.lru_cache(maxsize=4096)  # the same people travel in many exchanges
 def _forms(kind: str, value: str) -> tuple[tuple[str, str], ...]:
     """Every form ``value`` may travel in, each with its masked form."""
@@ -268,12 +276,16 @@ def _forms(kind: str, value: str) -> tuple[tuple[str, str], ...]:
         nfd = unicodedata.normalize("NFD", form)
         if nfd != form:
             pairs[nfd] = unicodedata.normalize("NFD", replacement)
-        if not form.isascii():
-            escaped, masked_escaped = json.dumps(form)[1:-1], json.dumps(replacement)[1:-1]
-            pairs[escaped] = masked_escaped
-            pairs[escaped.upper().replace("\\U", "\\u")] = masked_escaped
-            # JSON carried in a JSON string escapes the escapes
-            pairs[escaped.replace("\\", "\\\\")] = masked_escaped.replace("\\", "\\\\")
+    for form, replacement in list(pairs.items()):
+        # as JSON writes it: quotes, backslashes and control characters escaped (and, ASCII-only, every other
+        # character as \\uXXXX, in lower or upper case); JSON carried in a JSON string escapes the escapes
+        for ensure_ascii in (False, True):
+            escaped = _json_content(form, ensure_ascii)
+            if escaped != form:
+                masked_escaped = _json_content(replacement, ensure_ascii)
+                pairs[escaped] = masked_escaped
+                pairs[_UNICODE_ESCAPE.sub(lambda m: m[0].upper().replace("\\U", "\\u"), escaped)] = masked_escaped
+                pairs[_json_content(escaped, False)] = _json_content(masked_escaped, False)
         try:
             quoted = urllib.parse.quote(form, safe="")
         except UnicodeEncodeError:  # a lone surrogate: no URL carries it
@@ -389,6 +401,14 @@ class Scrubber:
             self.forms.update(forms)
             self._sorted, self._shortest = None, 0
 
+    def _add_as_seen(self, raw: str, value: str) -> None:
+        """Scrub ``raw`` too: ``value`` as one body escaped it, in case its writer escaped more than JSON must
+        (``\\u0048ong`` for ``Hong``), which no form of :func:`_forms` spells."""
+        masked = self.forms.get(value)
+        if masked is not None and raw not in self.forms:
+            self.forms[raw] = _json_content(masked, False)
+            self._sorted, self._shortest = None, 0
+
     def add_all(self, values: Iterable[tuple[str, Any]]) -> None:
         for kind, value in values:
             self.add(kind, value)
@@ -405,7 +425,11 @@ class Scrubber:
                 while at >= 0:
                     match = expression.match(view, at)
                     if match is not None:
-                        self.add(kind, _decoded(match[1]))
+                        raw = match[1]
+                        value = _decoded(raw)
+                        self.add(kind, value)
+                        if raw != value:
+                            self._add_as_seen(raw, value)
                     at = view.find(needle, at + len(needle))
 
     def collect_json(self, value: Any, parent: str | None = None) -> None:

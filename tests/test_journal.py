@@ -94,6 +94,31 @@ def test_personal_values_are_scrubbed_wherever_else_the_exchange_carries_them():
     assert entry["error"] == "KeyError: '박**'"
 
 
+@pytest.mark.parametrize("name", ['Kim "Bob" Lee', '홍"길"동', "홍길동\t", "Back\\slash Kim"])
+@pytest.mark.parametrize("ensure_ascii", [False, True])
+def test_a_name_that_json_escapes_is_masked_as_json_writes_it(name: str, ensure_ascii: bool):
+    """Quotes, backslashes and control characters travel escaped (``Kim \\"Bob\\"``): they were stored in the
+    clear when only the decoded value was looked for."""
+    journal = Journal()
+    body = {"patient": {"name": name, "birth_date": "1990-01-01"}, "note": f"{name} 내원",
+            "echo": json.dumps({"patient": {"name": name}}, ensure_ascii=ensure_ascii)}
+    exchange = _record(journal, request_body=json.dumps(body, ensure_ascii=ensure_ascii).encode())
+    journal.flush()
+    stored = journal._db.execute("SELECT request_body FROM exchanges").fetchone()[0]
+    for part in ("Bob", "Lee", "길", "동", "slash"):
+        assert part not in stored and part not in json.loads(stored)["note"], (part, stored)
+    assert json.loads(journal.get(exchange)["request"]["body"])["patient"]["name"] == name[0] + "*" * (len(name) - 1)
+
+
+def test_a_value_escaped_more_than_json_needs_is_masked_as_the_body_spells_it():
+    journal = Journal()
+    spelled = '{"patient": {"name": "\\u0048ong Gildong"}, "note": "\\u0048ong Gildong came"}'
+    _record(journal, request_body=spelled.encode())
+    journal.flush()
+    stored = journal._db.execute("SELECT request_body FROM exchanges").fetchone()[0]
+    assert "Gildong" not in stored and json.loads(stored)["note"] == "H" + "*" * 11 + " came"
+
+
 def _plain_collection(text: str) -> set[str]:
     """The personal values in JSON text, by the definition spelled as one plain expression: a personal key and
     its string value, or a parent (``patient``) whose object has a ``name`` at its top level."""
