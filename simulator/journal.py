@@ -247,9 +247,9 @@ class Journal:
     """Thread-safe journal of exchanges, kept in a :class:`~.journal_store.JournalStore` (SQLite, WAL on disk,
     written in batches: see that module for what a crash may lose).
 
-    Bounds: the oldest entries go while there are more than ``max_entries`` or the stored text exceeds
-    ``max_bytes`` (the newest entry always stays). Ids keep increasing across trimming, :meth:`clear` and
-    reopening the same file.
+    Bounds: never more than ``max_entries`` entries or ``max_bytes`` of stored text once committed; past
+    either, the oldest go, down to a little under both (the newest entry always stays). Ids keep increasing
+    across trimming, :meth:`clear` and reopening the same file.
 
     When several processes journal one stack (``serve --processes``), each writes its own file: ``recorded_by``
     names the writer in its entries and ``id_prefix`` keeps its ids apart from the others' (``x-relay-2-000042``).
@@ -343,12 +343,20 @@ class Journal:
 
     def search(self, *, party: str | None = None, route: str | None = None, method: str | None = None,
                status: int | None = None, text: str | None = None, since: dt.datetime | str | None = None,
-               limit: int = 100, offset: int = 0) -> list[dict[str, Any]]:
+               limit: int = 100, offset: int = 0, before: str | None = None) -> list[dict[str, Any]]:
         """Entries newest first. ``party`` and ``route`` are exact, or globs when they contain ``*?[``; a party
         "caller→callee" is found by the whole name or by either side (``party="provider:*"`` finds
         ``relay→provider:99350012``). ``text`` is a substring of either masked body; ``since`` an aware
-        datetime or ISO string."""
+        datetime or ISO string. ``before`` (an exchange id, the last of the page before) keeps only the entries
+        after it in that order, so pages do not shift while exchanges are recorded (:class:`ValueError` when it
+        is not an id of this journal)."""
         where, args = search_filter(party=party, route=route, method=method, status=status, text=text, since=since)
+        if before is not None:
+            seq = seq_of(before, self.id_prefix)
+            if seq is None:
+                raise ValueError(f"not an exchange id of this journal: {before[:40]!r}")
+            where.append("seq < ?")
+            args.append(seq)
         sql = f"SELECT {COLUMNS} FROM exchanges"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -606,7 +614,7 @@ class JournalMiddleware:
 
 # -- admin routes ------------------------------------------------------------------------------------------------
 
-_PARAMETERS = ("party", "route", "method", "status", "q", "since", "limit", "offset")
+_PARAMETERS = ("party", "route", "method", "status", "q", "since", "limit", "offset", "before")
 
 
 def _bad_parameter(name: str, ko: str, en: str) -> Response:
@@ -639,6 +647,8 @@ def _search_arguments(request: Request) -> dict[str, Any] | Response:
             return _bad_parameter("since", "시간대가 있는 ISO 8601 시각이어야 합니다 (예: 2026-01-02T03:04:05+09:00)",
                                   "must be an ISO 8601 time with a zone (e.g. 2026-01-02T03:04:05+09:00)")
         args["since"] = query["since"]
+    if "before" in query:
+        args["before"] = query["before"]
     return args
 
 
@@ -650,7 +660,18 @@ def journal_routes(journal: Any) -> list[AdminRoute]:
         args = _search_arguments(request)
         if isinstance(args, Response):
             return args
-        entries = journal.search(**args)
+        try:
+            entries = journal.search(**args)
+        except ValueError:
+            if "before" not in args:
+                raise
+            return _bad_parameter("before", "이 저널의 교환 id 여야 합니다 (예: 앞 페이지의 마지막 id)",
+                                  "must be an exchange id of this journal (e.g. the last id of the page before)")
+        except LookupError:
+            return problem(404, "not_found", "Unknown exchange id",
+                           "쿼리 매개변수 before: 그 교환이 더 이상 저널에 없습니다 (삭제됨) — "
+                           "before 없이 최신부터 다시 읽으십시오 / query parameter before: that exchange is no "
+                           "longer in the journal (trimmed) — read again from the newest, without before")
         return JSONResponse({"entries": entries, "returned": len(entries), "stored": journal.count()})
 
     async def one(request: Request) -> Response:
@@ -667,8 +688,8 @@ def journal_routes(journal: Any) -> list[AdminRoute]:
 
     return [
         AdminRoute("GET", "/__admin/journal", search,
-                   "저널 검색 (?party, route, method, status, q, since, limit, offset; 최신순)",
-                   "search the journal (?party, route, method, status, q, since, limit, offset; newest first)"),
+                   "저널 검색 (?party, route, method, status, q, since, limit, offset, before; 최신순)",
+                   "search the journal (?party, route, method, status, q, since, limit, offset, before; newest first)"),
         AdminRoute("GET", "/__admin/journal/{exchange_id}", one, "교환 한 건", "one exchange"),
         AdminRoute("DELETE", "/__admin/journal", clear, "저널 비우기", "empty the journal"),
     ]

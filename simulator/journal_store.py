@@ -44,6 +44,10 @@ BATCH = 256
 #: when the disk is slower than the callers).
 MAX_QUEUED = 4096
 MAX_QUEUED_BYTES = 16 * 2**20
+#: A trim drops the oldest entries down to this share under each bound (1/64: 156 entries of the default
+#: 10,000), so that a journal at a trickle trims once every so many commits: trimming one entry per commit
+#: rewrote the table's first pages with every entry it recorded.
+TRIM_SHARE = 64
 #: How often an idle writer looks whether the main thread has ended, and how long it idles before it ends.
 WAKE_SECONDS = 0.05
 IDLE_SECONDS = 2.0
@@ -54,9 +58,9 @@ RETRY_SECONDS = 0.5
 class JournalStore:
     """Thread-safe, bounded table of exchange rows ``(ts, …, response_body)`` with their stored size.
 
-    Bounds: after each commit the oldest entries go while there are more than ``max_entries`` or the stored
-    text exceeds ``max_bytes`` (the newest entry always stays). Ids (``seq``) keep increasing across
-    trimming, :meth:`clear` and reopening the same file.
+    Bounds: when a commit leaves more than ``max_entries`` entries or more stored text than ``max_bytes``, the
+    oldest entries go, down to a little under both bounds (the newest entry always stays). Ids (``seq``) keep
+    increasing across trimming, :meth:`clear` and reopening the same file.
     """
 
     def __init__(self, path: str, *, max_entries: int, max_bytes: int) -> None:
@@ -183,9 +187,14 @@ class JournalStore:
         return len(self._sizes) > self.max_entries or self._bytes > self.max_bytes
 
     def _trim(self) -> None:
-        """Drop the oldest entries (one DELETE) until both bounds hold; the newest always stays."""
+        """Once a bound is passed, drop the oldest entries (one DELETE) down to a little under both bounds (by
+        :data:`TRIM_SHARE` of each); the newest always stays."""
+        if not self._over_bounds():
+            return
+        entries = self.max_entries - self.max_entries // TRIM_SHARE
+        stored = self.max_bytes - self.max_bytes // TRIM_SHARE
         sizes, drop, freed = self._sizes, 0, 0
-        while len(sizes) - drop > 1 and (len(sizes) - drop > self.max_entries or self._bytes - freed > self.max_bytes):
+        while len(sizes) - drop > 1 and (len(sizes) - drop > entries or self._bytes - freed > stored):
             freed += sizes[drop]
             drop += 1
         if not drop:

@@ -13,7 +13,8 @@ lags them by a batch, milliseconds), and offers what the admin routes need (``se
   ``x-register-000042``), so an id names one exchange in the whole stack, and each entry says which process
   recorded it (``recorded_by``);
 - **paging**: ``limit`` and ``offset`` count in the merged order (each file is asked for its first
-  ``offset + limit`` matching entries, which holds the page);
+  ``offset + limit`` matching entries, which holds the page); ``before`` (the last id of the page before)
+  starts a page right after that exchange, so pages do not shift while exchanges are recorded;
 - **clearing** writes only the own file: it deletes its entries and keeps the moment of the clear, and the view
   hides every file's entries recorded before the latest such moment of any file.
 """
@@ -82,18 +83,41 @@ class MergedJournal:
         """The latest clear of any file: entries recorded before it are not shown."""
         return max(file.cleared_before() for file in self._files)
 
-    def search(self, *, limit: int = 100, offset: int = 0, **filters: Any) -> list[dict[str, Any]]:
-        """As :meth:`.Journal.search` (same filters), over every file, newest first in the merged order."""
+    def search(self, *, limit: int = 100, offset: int = 0, before: str | None = None,
+               **filters: Any) -> list[dict[str, Any]]:
+        """As :meth:`.Journal.search` (same filters), over every file, newest first in the merged order;
+        ``before`` an exchange id of any file (:class:`LookupError` when it is no longer in the view)."""
         where, args = search_filter(**filters)
         where.append(f"{RECORDED} > ?")
-        wanted = max(limit, 0) + max(offset, 0)
-        sql = (f"SELECT {RECORDED}, {COLUMNS} FROM exchanges WHERE {' AND '.join(where)} "
-               f"ORDER BY {RECORDED} DESC, seq DESC LIMIT ?")
         mark = self._mark()
-        found = [(row[0], -rank, row[1], rank, row[1:])
-                 for rank, file in enumerate(self._files) for row in file.read(sql, (*args, mark, wanted))]
+        after = self._after(before) if before is not None else [("1", ())] * len(self._files)
+        wanted = max(limit, 0) + max(offset, 0)
+        found = []
+        for rank, file in enumerate(self._files):
+            condition, bound = after[rank]
+            sql = (f"SELECT {RECORDED}, {COLUMNS} FROM exchanges WHERE {' AND '.join(where)} AND {condition} "
+                   f"ORDER BY {RECORDED} DESC, seq DESC LIMIT ?")
+            found += [(row[0], -rank, row[1], rank, row[1:]) for row in file.read(sql, (*args, mark, *bound, wanted))]
         found.sort(reverse=True)
         return [self._entry(rank, row) for *_, rank, row in found[max(offset, 0):wanted]]
+
+    def _after(self, exchange: str) -> list[tuple[str, tuple[Any, ...]]]:
+        """Per file, the condition (and its argument) of the entries after ``exchange`` in the merged order,
+        which sorts by (recorded, the file's rank, seq): in its own file the lower ids (``recorded`` never
+        decreases there), in a file ranked before it those recorded earlier, after it those not later."""
+        for rank, source in enumerate(self._sources):
+            seq = seq_of(exchange, source.id_prefix)
+            if seq is None:
+                continue
+            rows = self._files[rank].read(f"SELECT {RECORDED} FROM exchanges WHERE seq = ? AND {RECORDED} > ?",
+                                          (seq, self._mark()))
+            if not rows:
+                raise LookupError(exchange)
+            recorded = rows[0][0]
+            return [("seq < ?", (seq,)) if other == rank else
+                    (f"{RECORDED} < ?", (recorded,)) if other < rank else (f"{RECORDED} <= ?", (recorded,))
+                    for other in range(len(self._sources))]
+        raise ValueError(f"not an exchange id of this journal: {exchange[:40]!r}")
 
     def get(self, exchange: str) -> dict[str, Any] | None:
         """The exchange of id ``exchange``, in whichever file holds it."""

@@ -601,12 +601,21 @@ def test_admin_lists_and_gets(admin):
 
 @pytest.mark.parametrize(("query", "name"), [({"status": "abc"}, "status"), ({"limit": "0"}, "limit"),
                                               ({"offset": "-1"}, "offset"), ({"since": "yesterday"}, "since"),
+                                              ({"before": "x-relay-2-000001"}, "before"), ({"before": "7"}, "before"),
                                               ({"since": "2026-11-01T00:00:00"}, "since"), ({"colour": "x"}, "colour")])
 def test_admin_bad_parameters_are_named_in_both_languages(admin, query, name):
     response = admin.get("/__admin/journal", params=query)
     assert response.status_code == 400 and response.headers["content-type"] == "application/problem+json"
     detail = response.json()["detail"]
     assert f"쿼리 매개변수 {name}" in detail and f"query parameter {name}" in detail
+
+
+def test_admin_pages_with_before_without_shifting_as_exchanges_arrive(admin, filled):
+    first = admin.get("/__admin/journal", params={"limit": "1"}).json()["entries"]
+    _record(filled, party="relay→insurer:LATE")  # arrives between the pages: an offset would show the first again
+    second = admin.get("/__admin/journal", params={"limit": "2", "before": first[0]["id"]}).json()["entries"]
+    assert [e["id"] for e in first + second] == ["x-000003", "x-000002", "x-000001"]
+    assert admin.get("/__admin/journal", params={"before": "x-000001"}).json()["returned"] == 0
 
 
 def test_admin_clear_and_index(admin, filled):

@@ -14,7 +14,7 @@ import time
 import pytest
 
 from s24kit.simulator.journal import Journal
-from s24kit.simulator.journal_store import BATCH, MAX_QUEUED
+from s24kit.simulator.journal_store import BATCH, MAX_QUEUED, TRIM_SHARE
 
 _RECORD = """
 import sys
@@ -114,10 +114,28 @@ def test_the_count_bound_holds_across_batches(tmp_path):
     journal = Journal(tmp_path / "journal.sqlite", max_entries=100)
     for i in range(3 * BATCH):
         _record(journal, i)
-    assert journal.count() == 100
+    kept = journal.count()
+    assert 100 - 100 // TRIM_SHARE <= kept <= 100  # a trim goes a little under the bound
     assert [e["party"] for e in journal.search(limit=2)] == [f"p{3 * BATCH - 1}", f"p{3 * BATCH - 2}"]
     journal.close()
-    assert len(_stored(tmp_path / "journal.sqlite")) == 100
+    assert _stored(tmp_path / "journal.sqlite") == list(range(3 * BATCH - kept + 1, 3 * BATCH + 1))
+
+
+def test_a_journal_at_a_trickle_trims_once_every_so_many_commits(tmp_path):
+    """Trimming one entry per commit rewrote the table's first pages with every entry recorded."""
+    journal = Journal(tmp_path / "journal.sqlite", max_entries=640)
+    for i in range(700):
+        _record(journal, i)
+    journal.count()
+    deletes: list[str] = []
+    journal._db.set_trace_callback(lambda sql: deletes.append(sql) if sql.startswith("DELETE") else None)
+    for i in range(200):  # one entry per commit, past the bound
+        _record(journal, 700 + i)
+        journal.count()
+    journal._db.set_trace_callback(None)
+    assert 1 <= len(deletes) <= 200 // (640 // TRIM_SHARE) + 1, len(deletes)
+    assert journal.count() <= 640
+    journal.close()
 
 
 def test_a_closed_journal_refuses_to_record():

@@ -72,6 +72,29 @@ def test_paging_the_merged_view_loses_and_repeats_nothing(writers, tmp_path):
             assert paged == whole, (filters, size)
 
 
+def test_paging_with_before_does_not_shift_while_every_writer_records(writers, tmp_path):
+    view = MergedJournal(writers[1], _sources(tmp_path))
+    for filters in ({}, {"method": "POST"}, {"party": "→register"}):
+        for size in (1, 4):
+            whole = [e["id"] for e in view.search(limit=10**6, **filters)]
+            paged: list[str] = []
+            before = None
+            while page := view.search(limit=size, before=before, **filters):
+                paged += [e["id"] for e in page]
+                before = page[-1]["id"]
+                for journal in writers:  # newer exchanges in every file between two pages
+                    journal.record(party=f"→{journal.recorded_by}", method="POST", url="https://relay.test/late",
+                                   status=202)
+                    journal.flush()
+            assert paged == whole, (filters, size)
+    with pytest.raises(ValueError):
+        view.search(before="x-relay-9-000001")
+    cleared = view.search(limit=1)[0]["id"]
+    view.clear()
+    with pytest.raises(LookupError):
+        view.search(before=cleared)
+
+
 def test_the_merged_view_shows_what_each_file_masked(writers, tmp_path):
     view = MergedJournal(writers[0], _sources(tmp_path))
     text = json.dumps(view.search(limit=1000), ensure_ascii=False)

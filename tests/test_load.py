@@ -220,7 +220,7 @@ def test_agents_poll_the_relay_with_their_registered_certificate(scenario_dir: P
     stack = Stack(StackOptions(scenario_dir, tmp_path / "state", providers=[code], agents=[code]))
     with stack.network() as running:
         args = [*LOAD, "--traffic", "agents", "--target", running.urls["relay"], "--scenario", str(scenario_dir),
-                "--poll-wait", "1", "-u", "2", "-t", "5"]
+                "--poll-wait", "1", "-u", "2", "-t", "10"]  # room for a slow start under load
         result = subprocess.run([*args, "--state", str(tmp_path / "state"), "--out", str(tmp_path / "ok")],
                                 capture_output=True, text=True, timeout=120)
         refused = subprocess.run([*args, "--ca", str(running.pki.ca_cert), "--cert",

@@ -110,7 +110,8 @@ def test_money_is_integer_won():
     assert validator.is_valid(1000) and not validator.is_valid(-1) and not validator.is_valid(10.5)
 
 
-@pytest.mark.parametrize("name", ["openapi.yaml", "admin-relay.openapi.yaml", "admin-insurer.openapi.yaml"])
+@pytest.mark.parametrize("name", ["openapi.yaml", "admin-relay.openapi.yaml", "admin-insurer.openapi.yaml",
+                                  "register.openapi.yaml"])
 def test_openapi_description_is_valid_and_resolves_every_reference(name):
     path = SCHEMA_DIR / name
     spec, _ = read_from_filename(str(path))
