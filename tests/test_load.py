@@ -117,6 +117,28 @@ def test_missing_certificates_are_explained_in_each_language_alone(scenario_dir:
     assert not any("\uac00" <= ch <= "\ud7a3" for ch in english), english
 
 
+@pytest.mark.parametrize(("arguments", "english"), [
+    (["--cert", "agents=c.pem", "--key", "agents=k.pem"], "--cert agents=…: --traffic agents is not chosen"),
+    (["--traffic", "patients", "--traffic", "agents", "--cert", "patients=c.pem", "--key", "k.pem"],
+     "--cert: no file for the agents traffic"),
+    (["--cert", "c.pem", "--cert", "c.pem", "--key", "k.pem"], "--cert FILE is given twice"),
+    (["--cert", "patients=c.pem", "--cert", "patients=c.pem", "--key", "k.pem"], "--cert patients=… is given twice"),
+])
+def test_certificates_per_traffic_are_checked_up_front(scenario_dir: Path, tmp_path: Path,
+                                                       monkeypatch: pytest.MonkeyPatch, arguments: list[str],
+                                                       english: str) -> None:
+    from click.testing import CliRunner
+
+    from s24kit.conformance.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    for name in ("ca.pem", "c.pem", "k.pem"):
+        (tmp_path / name).write_text("-----BEGIN CERTIFICATE-----\n", encoding="utf-8")
+    result = CliRunner().invoke(main, ["load", "--target", "https://127.0.0.1:9", "--scenario", str(scenario_dir),
+                                       "--ca", "ca.pem", *arguments])
+    assert result.exit_code == 2 and english in result.stderr, result.output
+
+
 # -- the summary ---------------------------------------------------------------------------------------------------
 
 def test_failures_are_grouped_by_problem_code() -> None:
@@ -231,6 +253,26 @@ def test_agents_poll_the_relay_with_their_registered_certificate(scenario_dir: P
     assert polls["completed"] > 0 and polls["unit"] == "polls/s"
     assert refused.returncode == 1
     assert set(json.loads((tmp_path / "refused" / "summary.json").read_text())["failures_by_problem"]) == {"forbidden"}
+
+
+def test_a_mixed_run_presents_each_traffic_the_certificate_of_its_role(scenario_dir: Path, tmp_path: Path) -> None:
+    """Patients and agents against one relay need a patient app's and an agent's certificate: one for all was
+    refused for the other traffic (a foreign relay has no --state to take them from)."""
+    code = busiest_provider(scenario_dir)
+    stack = Stack(StackOptions(scenario_dir, tmp_path / "state", providers=[code], agents=[code]))
+    with stack.network() as running:
+        pki = running.pki
+        mixed = subprocess.run(
+            [*LOAD, "--traffic", "patients", "--traffic", "agents", "--target", running.urls["relay"],
+             "--scenario", str(scenario_dir), "--poll-wait", "1", "-u", "4", "-t", "15", "--claims", "4",
+             "--ca", str(pki.ca_cert), "--cert", f"patients={pki['patient-app'].cert}",
+             "--key", f"patients={pki['patient-app'].key}", "--cert", f"agents={pki['provider-agent'].cert}",
+             "--key", f"agents={pki['provider-agent'].key}", "--out", str(tmp_path / "mixed")],
+            capture_output=True, text=True, timeout=150)
+    assert mixed.returncode == 0, mixed.stdout + mixed.stderr
+    summary = json.loads((tmp_path / "mixed" / "summary.json").read_text(encoding="utf-8"))
+    assert not summary["failures_by_problem"], summary["failures_by_problem"]
+    assert {h["unit"] for h in summary["headlines"] if h["completed"] > 0} == {"claims/s", "polls/s"}, summary
 
 
 def test_the_default_serve_s_insurers_are_the_only_ones_claims_are_addressed_to(relay, scenario_dir: Path,

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -29,15 +30,60 @@ CSV_PREFIX = "locust"
 RESULTS = "locust-final.json"
 
 
-def _certificates(traffic: list[str], state: Path | None, ca: Path | None, cert: Path | None,
-                  key: Path | None) -> tuple[str, dict[str, tuple[str, str]]]:
-    """The CA and each traffic's client certificate: ``--ca/--cert/--key`` for all, or the state's PKI."""
+class TrafficFile(InputFile):
+    """``FILE`` (for every traffic) or ``TRAFFIC=FILE`` (for one: ``patients=app.pem``) → ``(traffic, path)``."""
+
+    name = "[traffic=]file"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if isinstance(value, tuple):
+            return value
+        traffic, sep, path = str(value).partition("=")
+        if sep and traffic in TRAFFIC:
+            return traffic, super().convert(path, param, ctx)
+        return None, super().convert(value, param, ctx)
+
+
+def _per_traffic(option: str, given: tuple[tuple[str | None, Path], ...], traffic: list[str]) -> dict[str, str]:
+    """Each chosen traffic's file of ``option``: its own (``TRAFFIC=FILE``), else the one for every traffic."""
+    for_all = [path for kind, path in given if kind is None]
+    own: dict[str, Path] = {}
+    for kind, path in given:
+        if kind is None:
+            continue
+        if kind not in traffic:
+            raise OneLineError(f"{option} {kind}=…: --traffic {kind} 를 고르지 않았습니다",
+                               f"{option} {kind}=…: --traffic {kind} is not chosen")
+        if kind in own:
+            raise OneLineError(f"{option} {kind}=… 가 두 번 주어졌습니다", f"{option} {kind}=… is given twice")
+        own[kind] = path
+    if len(for_all) > 1:
+        raise OneLineError(f"{option} FILE 이 두 번 주어졌습니다: 트래픽마다 {option} patients=FILE 처럼 주십시오",
+                           f"{option} FILE is given twice: name each one's traffic ({option} patients=FILE)")
+    out = {}
+    for kind in traffic:
+        path = own.get(kind) or (for_all[0] if for_all else None)
+        if path is None:
+            raise OneLineError(f"{option}: {kind} 트래픽의 파일이 없습니다 ({option} {kind}=FILE 또는 모든 트래픽에 "
+                               f"{option} FILE)",
+                               f"{option}: no file for the {kind} traffic (give {option} {kind}=FILE, or one "
+                               f"{option} FILE for every traffic)")
+        out[kind] = str(path.absolute())
+    return out
+
+
+def _certificates(traffic: list[str], state: Path | None, ca: Path | None,
+                  certs: tuple[tuple[str | None, Path], ...],
+                  keys: tuple[tuple[str | None, Path], ...]) -> tuple[str, dict[str, tuple[str, str]]]:
+    """The CA and each traffic's client certificate: ``--ca/--cert/--key`` (a certificate for every traffic or
+    one per traffic: a patient app's and an agent's are of different roles), or the state's PKI."""
     roles = [TRAFFIC[t][1] for t in traffic]
-    if cert or key or ca:
-        if not (cert and key and ca):
+    if certs or keys or ca:
+        if not (certs and keys and ca):
             raise OneLineError("--ca, --cert, --key 는 함께 주어야 합니다",
                                "--ca, --cert and --key go together (or none of them, with --state)")
-        return str(ca.absolute()), {role: (str(cert.absolute()), str(key.absolute())) for role in roles}
+        cert_of, key_of = _per_traffic("--cert", certs, traffic), _per_traffic("--key", keys, traffic)
+        return str(ca.absolute()), {TRAFFIC[t][1]: (cert_of[t], key_of[t]) for t in traffic}
     pki = (state or DEFAULT_STATE) / "pki"
     files = {"patient-app": "patient-app", "relay": "relay-client", "provider-agent": "provider-agent"}
     found = {role: (pki / f"{files[role]}.pem", pki / f"{files[role]}.key") for role in roles}
@@ -131,8 +177,11 @@ def _locust_command(traffic: list[str], out: Path, target: str | None, users: in
               help="Scenario of s24kit generate (the same seed on every machine of a run).")
 @click.option("--state", type=InputFolder(), help="State folder of s24kit serve: its pki/ (default .s24kit).")
 @click.option("--ca", type=InputFile("text"), help="CA bundle that signed the target's certificate.")
-@click.option("--cert", type=InputFile("text"), help="Client certificate (PEM) for every traffic chosen.")
-@click.option("--key", type=InputFile("text"), help="Its private key (PEM).")
+@click.option("--cert", "certs", type=TrafficFile("text"), multiple=True,
+              help="Client certificate (PEM) for every traffic chosen, or TRAFFIC=FILE for one (patients=, relay=, "
+                   "agents=; repeat): a mixed run needs a certificate of each role.")
+@click.option("--key", "keys", type=TrafficFile("text"), multiple=True,
+              help="Its private key (PEM), the same way (FILE, or TRAFFIC=FILE).")
 @click.option("--provider", "providers", multiple=True, metavar="CODE",
               help="Send the claims of this provider (repeat; 'all': every provider). Default: the provider "
                    "with the most visits, the one s24kit serve serves.")
@@ -164,7 +213,8 @@ def _locust_command(traffic: list[str], out: Path, target: str | None, users: in
               help="Seconds of each long poll (claim status, agent poll).")
 @click.argument("locust_args", nargs=-1, type=click.UNPROCESSED, metavar="[-- LOCUST OPTIONS]")
 def load(traffic: tuple[str, ...], target: str | None, scenario: Path, state: Path | None, ca: Path | None,
-         cert: Path | None, key: Path | None, providers: tuple[str, ...], insurers: tuple[str, ...], users: int,
+         certs: tuple[tuple[str | None, Path], ...], keys: tuple[tuple[str | None, Path], ...],
+         providers: tuple[str, ...], insurers: tuple[str, ...], users: int,
          spawn_rate: float | None,
          run_time: float, claims: int | None, workers: int, role: str | None, master_host: str, master_port: int,
          web: bool, out: Path, record_ids: bool, poll_wait: float, tenants_file: Path | None,
@@ -181,7 +231,7 @@ def load(traffic: tuple[str, ...], target: str | None, scenario: Path, state: Pa
     if role != "worker" and not target:
         raise OneLineError("--target 이 필요합니다 (예: https://127.0.0.1:18443)",
                            "--target is required (e.g. https://127.0.0.1:18443)")
-    ca_file, certificates = _certificates(chosen, state, ca, cert, key)
+    ca_file, certificates = _certificates(chosen, state, ca, certs, keys)
     agent_provider = None
     wanted = _providers(scenario, providers)
     _check_tenants(tenants_file, wanted, target)
