@@ -349,12 +349,15 @@ class Journal:
         ``relay→provider:99350012``). ``text`` is a substring of either masked body; ``since`` an aware
         datetime or ISO string. ``before`` (an exchange id, the last of the page before) keeps only the entries
         after it in that order, so pages do not shift while exchanges are recorded (:class:`ValueError` when it
-        is not an id of this journal)."""
+        is not an id of this journal, :class:`LookupError` when that exchange is not in it: never recorded,
+        trimmed or cleared)."""
         where, args = search_filter(party=party, route=route, method=method, status=status, text=text, since=since)
         if before is not None:
             seq = seq_of(before, self.id_prefix)
             if seq is None:
                 raise ValueError(f"not an exchange id of this journal: {before[:40]!r}")
+            if not self._store.read("SELECT 1 FROM exchanges WHERE seq = ?", (seq,)):
+                raise LookupError(before)
             where.append("seq < ?")
             args.append(seq)
         sql = f"SELECT {COLUMNS} FROM exchanges"
@@ -669,9 +672,10 @@ def journal_routes(journal: Any) -> list[AdminRoute]:
                                   "must be an exchange id of this journal (e.g. the last id of the page before)")
         except LookupError:
             return problem(404, "not_found", "Unknown exchange id",
-                           "쿼리 매개변수 before: 그 교환이 더 이상 저널에 없습니다 (삭제됨) — "
-                           "before 없이 최신부터 다시 읽으십시오 / query parameter before: that exchange is no "
-                           "longer in the journal (trimmed) — read again from the newest, without before")
+                           "쿼리 매개변수 before: 그 교환이 저널에 없습니다 (기록된 적이 없거나 삭제됨) — "
+                           "before 없이 최신부터 다시 읽으십시오 / query parameter before: that exchange is not in "
+                           "the journal (never recorded, trimmed or cleared) — read again from the newest, "
+                           "without before")
         return JSONResponse({"entries": entries, "returned": len(entries), "stored": journal.count()})
 
     async def one(request: Request) -> Response:

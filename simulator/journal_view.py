@@ -14,7 +14,9 @@ lags them by a batch, milliseconds), and offers what the admin routes need (``se
   recorded it (``recorded_by``);
 - **paging**: ``limit`` and ``offset`` count in the merged order (each file is asked for its first
   ``offset + limit`` matching entries, which holds the page); ``before`` (the last id of the page before)
-  starts a page right after that exchange, so pages do not shift while exchanges are recorded;
+  starts a page right after that exchange, so pages do not shift while exchanges are recorded — but another
+  file's entry shows once committed, milliseconds after the moment it sorts by, and may then sort below a
+  page already read;
 - **clearing** writes only the own file: it deletes its entries and keeps the moment of the clear, and the view
   hides every file's entries recorded before the latest such moment of any file.
 """

@@ -616,6 +616,11 @@ def test_admin_pages_with_before_without_shifting_as_exchanges_arrive(admin, fil
     second = admin.get("/__admin/journal", params={"limit": "2", "before": first[0]["id"]}).json()["entries"]
     assert [e["id"] for e in first + second] == ["x-000003", "x-000002", "x-000001"]
     assert admin.get("/__admin/journal", params={"before": "x-000001"}).json()["returned"] == 0
+    for gone in ("x-999999", "x-000000"):  # never recorded (beyond the newest, or before the first)
+        refused = admin.get("/__admin/journal", params={"before": gone})
+        assert refused.status_code == 404 and "query parameter before" in refused.json()["detail"], gone
+    filled.clear()
+    assert admin.get("/__admin/journal", params={"before": "x-000002"}).status_code == 404  # cleared
 
 
 def test_admin_clear_and_index(admin, filled):
