@@ -119,6 +119,7 @@ def test_missing_certificates_are_explained_in_each_language_alone(scenario_dir:
 
 @pytest.mark.parametrize(("arguments", "english"), [
     (["--cert", "agents=c.pem", "--key", "agents=k.pem"], "--cert agents=…: --traffic agents is not chosen"),
+    (["--cert", "patients=c.pem"], "--cert and --key go together"),
     (["--traffic", "patients", "--traffic", "agents", "--cert", "patients=c.pem", "--key", "k.pem"],
      "--cert: no file for the agents traffic"),
     (["--cert", "c.pem", "--cert", "c.pem", "--key", "k.pem"], "--cert FILE is given twice"),
@@ -264,11 +265,11 @@ def test_a_mixed_run_presents_each_traffic_the_certificate_of_its_role(scenario_
         pki = running.pki
         mixed = subprocess.run(
             [*LOAD, "--traffic", "patients", "--traffic", "agents", "--target", running.urls["relay"],
-             "--scenario", str(scenario_dir), "--poll-wait", "1", "-u", "4", "-t", "15", "--claims", "4",
-             "--ca", str(pki.ca_cert), "--cert", f"patients={pki['patient-app'].cert}",
+             "--scenario", str(scenario_dir), "--poll-wait", "1", "-u", "4", "-t", "200", "--claims", "4",
+             "--state", str(tmp_path / "state"), "--cert", f"patients={pki['patient-app'].cert}",  # its CA
              "--key", f"patients={pki['patient-app'].key}", "--cert", f"agents={pki['provider-agent'].cert}",
              "--key", f"agents={pki['provider-agent'].key}", "--out", str(tmp_path / "mixed")],
-            capture_output=True, text=True, timeout=150)
+            capture_output=True, text=True, timeout=150)  # --claims ends it: the agents stop with the patients
     assert mixed.returncode == 0, mixed.stdout + mixed.stderr
     summary = json.loads((tmp_path / "mixed" / "summary.json").read_text(encoding="utf-8"))
     assert not summary["failures_by_problem"], summary["failures_by_problem"]

@@ -16,7 +16,10 @@ from s24kit.schemas.loader import is_valid
 from s24kit.simulator.faults import FaultPlan, FaultSwitch
 from s24kit.simulator.inprocess import as_caller
 from s24kit.simulator.insurer.config import Behaviour, InsurerConfig
+from s24kit.simulator.relay.agents import AgentQueue
+from s24kit.simulator.relay.config import Mode, ProviderRegistration
 from s24kit.simulator.relay.states import FINAL
+from s24kit.simulator.relay.store import RelayStore
 from s24kit.simulator.retry import RetryPolicy
 from s24kit.simulator.stack import SimClock, Stack, StackOptions
 
@@ -174,6 +177,25 @@ async def test_an_agent_must_come_from_its_address_with_its_certificate(scenario
         async with _caller(stack, "provider-agent", ("10.0.0.7", 1)) as c:
             refused = await c.post("/relay/v1/agent/poll", json={"provider_code": code, "agent_id": "x"})
         assert refused.status_code == 403 and refused.json()["code"] == "source_ip_not_allowed"
+
+
+async def test_a_poll_whose_agent_hung_up_leases_nothing(tmp_path):
+    """An agent that ends mid-poll (a load run stopping) left its poll waiting at the relay, which then leased
+    the next request to nobody: that request waited out the lease, 10 s, before another poll could take it."""
+    registration = ProviderRegistration("99310001", Mode.AGENT)
+    queue = AgentQueue(RelayStore(tmp_path / "relay.sqlite"), lambda code: registration, 30.0, lambda: None)
+    hung_up = asyncio.Event()
+
+    async def gone() -> bool:
+        return hung_up.is_set()
+
+    polling = asyncio.create_task(queue.poll("99310001", 10, 5.0, gone=gone))
+    await asyncio.sleep(0.05)
+    hung_up.set()
+    queue.ask(registration, "documents:fetch", {"request_id": "req-after-hang-up"})  # wakes the poll
+    assert await polling == {"requests": []}
+    taken = (await queue.poll("99310001", 10, 0.0))["requests"]  # the next poll gets it at once
+    assert [request["request_id"] for request in taken] == ["req-after-hang-up"]
 
 
 def test_an_agent_without_the_registered_certificate_gets_no_work(scenario, tmp_path):

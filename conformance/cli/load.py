@@ -76,12 +76,16 @@ def _certificates(traffic: list[str], state: Path | None, ca: Path | None,
                   certs: tuple[tuple[str | None, Path], ...],
                   keys: tuple[tuple[str | None, Path], ...]) -> tuple[str, dict[str, tuple[str, str]]]:
     """The CA and each traffic's client certificate: ``--ca/--cert/--key`` (a certificate for every traffic or
-    one per traffic: a patient app's and an agent's are of different roles), or the state's PKI."""
+    one per traffic: a patient app's and an agent's are of different roles; the CA may come from ``--state``),
+    or the state's PKI."""
     roles = [TRAFFIC[t][1] for t in traffic]
+    if ca is None and state is not None and (certs or keys):
+        ca = state / "pki" / "ca.pem"
     if certs or keys or ca:
-        if not (certs and keys and ca):
-            raise OneLineError("--ca, --cert, --key 는 함께 주어야 합니다",
-                               "--ca, --cert and --key go together (or none of them, with --state)")
+        if not (certs and keys and ca and ca.is_file()):
+            raise OneLineError("--cert 와 --key 는 함께, --ca 나 pki/ca.pem 이 있는 --state 와 함께 주어야 합니다",
+                               "--cert and --key go together, with --ca or a --state holding pki/ca.pem "
+                               "(or give none of them, with --state)")
         cert_of, key_of = _per_traffic("--cert", certs, traffic), _per_traffic("--key", keys, traffic)
         return str(ca.absolute()), {TRAFFIC[t][1]: (cert_of[t], key_of[t]) for t in traffic}
     pki = (state or DEFAULT_STATE) / "pki"

@@ -169,8 +169,11 @@ def final_results(stats: RequestStats) -> dict[str, Any]:
 
 
 def _finish_when_idle(environment: Any) -> None:
+    """Once no user of this process sends claims any more, end its part of the run: agents, which answer what
+    the relay sends, would otherwise poll on until --run-time."""
     runner = environment.runner
-    while runner.user_count > 0:
+    senders = {PatientUser.__name__, RelayPullUser.__name__}
+    while sum(count for name, count in runner.user_classes_count.items() if name in senders) > 0:
         gevent.sleep(0.2)
     if isinstance(runner, WorkerRunner):
         # this worker's last statistics first, on the same ordered channel: the master, quitting on the last

@@ -8,7 +8,7 @@ import contextlib
 import datetime as dt
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from ..pki import certificate_sha256
@@ -81,10 +81,15 @@ class AgentQueue:
                                          f"{seen[:16]}… is not registered for provider {code}")
         return None
 
-    async def poll(self, code: str, max_requests: int, wait: float) -> dict[str, Any]:
-        """Lease up to ``max_requests`` queued requests, waiting up to ``wait`` seconds for one to arrive."""
+    async def poll(self, code: str, max_requests: int, wait: float,
+                   gone: Callable[[], Awaitable[bool]] | None = None) -> dict[str, Any]:
+        """Lease up to ``max_requests`` queued requests, waiting up to ``wait`` seconds for one to arrive.
+        ``gone`` says whether the agent has hung up: its poll then leases nothing (the work stays queued for
+        the next poll instead of waiting out a lease nobody will answer)."""
         deadline = time.monotonic() + wait
         while True:
+            if gone is not None and await gone():
+                return {"requests": []}
             work = self._lease(code, max_requests)
             remaining = deadline - time.monotonic()
             if work or remaining <= 0:

@@ -182,7 +182,8 @@ def create_relay_app(config: RelayConfig, *, database: Path | str = ":memory:", 
             return exc.response
         if (refused := identity(request, body["provider_code"])) is not None:
             return refused
-        return JSONResponse(await relay.agents.poll(body["provider_code"], body.get("max_requests", 10), wait))
+        return JSONResponse(await relay.agents.poll(body["provider_code"], body.get("max_requests", 10), wait,
+                                                    gone=request.is_disconnected))
 
     async def agent_reply(request: Request) -> Response:
         try:
