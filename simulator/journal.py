@@ -632,6 +632,8 @@ def _search_arguments(request: Request) -> dict[str, Any] | Response:
         if name not in _PARAMETERS:
             return _bad_parameter(name, f"알 수 없는 매개변수입니다 (사용 가능: {', '.join(_PARAMETERS)})",
                                   f"unknown parameter (known: {', '.join(_PARAMETERS)})")
+        if len(query.getlist(name)) > 1:  # which one would count is a guess: say so rather than pick
+            return _bad_parameter(name, "한 번만 줄 수 있습니다", "may be given only once")
     args: dict[str, Any] = {k: query[k] for k in ("party", "route", "method") if k in query}
     if "q" in query:
         args["text"] = query["q"]

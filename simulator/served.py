@@ -7,12 +7,15 @@ import json
 from collections.abc import Iterable
 from pathlib import Path
 
+from .private import private_file
+
 SERVED = "served.json"
 
 
 def write_served(state_dir: Path, relay_url: str, insurers: Iterable[str]) -> Path:
     """Record the relay's URL and the insurer codes it forwards claims to (rewritten at every start)."""
     path = state_dir / SERVED
+    private_file(path)  # the state folder's files are its owner's alone (docs/serve.md)
     path.write_text(json.dumps({"relay": relay_url, "insurers": sorted(insurers)}) + "\n", encoding="utf-8")
     return path
 

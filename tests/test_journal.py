@@ -610,6 +610,11 @@ def test_admin_bad_parameters_are_named_in_both_languages(admin, query, name):
     assert f"쿼리 매개변수 {name}" in detail and f"query parameter {name}" in detail
 
 
+def test_admin_refuses_a_parameter_given_twice(admin):
+    refused = admin.get("/__admin/journal?before=x-000003&before=x-000002")
+    assert refused.status_code == 400 and "query parameter before: may be given only once" in refused.json()["detail"]
+
+
 def test_admin_pages_with_before_without_shifting_as_exchanges_arrive(admin, filled):
     first = admin.get("/__admin/journal", params={"limit": "1"}).json()["entries"]
     _record(filled, party="relay→insurer:LATE")  # arrives between the pages: an offset would show the first again

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -167,6 +168,10 @@ def test_serve_tenants_starts_one_vendor_server_and_writes_the_tenant_list(scena
                                         "--tenants", "40"], env={"COLUMNS": "250"})
     assert result.exit_code == 0, result.output
     assert re.search(r"vendor .*https://127\.0\.0\.1:\d+/\{provider_code\}", result.output), result.output
+    written = [path for path in state.iterdir() if path.is_file()]
+    assert {"tenants.jsonl", "served.json"} <= {path.name for path in written}
+    # the state folder's files are its owner's alone, the ones serve writes itself included
+    assert {path.name: stat.S_IMODE(path.stat().st_mode) for path in written} == {path.name: 0o600 for path in written}
     lines = [json.loads(line) for line in (state / "tenants.jsonl").read_text().splitlines()]
     assert len(lines) == 40 and len({t["provider_code"] for t in lines}) == 40
     assert all(t["base_url"].endswith("/" + t["provider_code"]) for t in lines)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from ...simulator.private import private_file
 from ...simulator.served import write_served
 from ...simulator.tenancy import MAX_TENANTS
 from .interrupt import stop_on_ctrl_c
@@ -89,6 +90,7 @@ def write_sample_claim(stack: Stack) -> Path | None:
         claim = stack.fresh_claim(record, f"sample-{stack.clock():%Y%m%d%H%M%S}")
         if claim is not None:
             path = stack.options.state_dir / "sample-claim.json"
+            private_file(path)  # a synthetic person, but a person's fields: the owner's alone, as the state is
             path.write_text(json.dumps(claim, ensure_ascii=False, indent=2), encoding="utf-8")
             return path
     return None
@@ -98,6 +100,7 @@ def write_tenants(stack: Stack) -> Path:
     """``tenants.jsonl`` in the state directory: each clinic the vendor's server answers for, its base URL
     (what the relay registered) and the scenario provider it is a copy of (null: the scenario's own)."""
     path = stack.options.state_dir / "tenants.jsonl"
+    private_file(path)
     with path.open("w", encoding="utf-8") as out:
         for tenant in stack.tenants:
             out.write(json.dumps({"provider_code": tenant.provider_code, "copy_of": tenant.copy_of,
