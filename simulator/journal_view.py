@@ -92,7 +92,7 @@ class MergedJournal:
         where, args = search_filter(**filters)
         where.append(f"{RECORDED} > ?")
         mark = self._mark()
-        after = self._after(before) if before is not None else [("1", ())] * len(self._files)
+        after = self._after(before, mark) if before is not None else [("1", ())] * len(self._files)
         wanted = max(limit, 0) + max(offset, 0)
         found = []
         for rank, file in enumerate(self._files):
@@ -103,7 +103,7 @@ class MergedJournal:
         found.sort(reverse=True)
         return [self._entry(rank, row) for *_, rank, row in found[max(offset, 0):wanted]]
 
-    def _after(self, exchange: str) -> list[tuple[str, tuple[Any, ...]]]:
+    def _after(self, exchange: str, mark: float) -> list[tuple[str, tuple[Any, ...]]]:
         """Per file, the condition (and its argument) of the entries after ``exchange`` in the merged order,
         which sorts by (recorded, the file's rank, seq): in its own file the lower ids (``recorded`` never
         decreases there), in a file ranked before it those recorded earlier, after it those not later."""
@@ -112,7 +112,7 @@ class MergedJournal:
             if seq is None:
                 continue
             rows = self._files[rank].read(f"SELECT {RECORDED} FROM exchanges WHERE seq = ? AND {RECORDED} > ?",
-                                          (seq, self._mark()))
+                                          (seq, mark))
             if not rows:
                 raise LookupError(exchange)
             recorded = rows[0][0]
