@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import os
 import secrets
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -53,9 +54,28 @@ def fresh_postgres_database() -> Iterator[str]:
     try:
         yield _with_database(server, name)
     finally:
-        with psycopg.connect(server, autocommit=True) as connection:
-            # FORCE: a test that left a pooled connection open must not keep its database alive.
-            connection.execute(sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name)))
+        _drop(server, name)
+
+
+def _drop(server: str, name: str) -> None:
+    """Drop a test database, waiting out an autovacuum worker the role may not end (bounded: 10 s)."""
+    import psycopg
+    from psycopg import sql
+
+    # FORCE: a test that left a pooled connection open must not keep its database alive.
+    statement = sql.SQL("drop database if exists {} with (force)").format(sql.Identifier(name))
+    deadline = time.monotonic() + 10
+    while True:
+        try:
+            with psycopg.connect(server, autocommit=True) as connection:
+                connection.execute(statement)
+            return
+        except psycopg.errors.InsufficientPrivilege:
+            # A server whose test role lacks pg_signal_backend (scripts/start-test-postgres grants it) refuses
+            # to end an autovacuum worker; the worker leaves within moments.
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def fresh_sqlite_url(directory: Path) -> str:

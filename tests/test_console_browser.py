@@ -47,6 +47,17 @@ def _wait_for(predicate, what: str, limit: float = PAGE_WAIT):
     pytest.fail(f"waited {limit:.0f} s for {what}")
 
 
+def _gone(element) -> bool:
+    """True once the page holding `element` has been replaced by another."""
+    from selenium.common.exceptions import StaleElementReferenceException
+
+    try:
+        element.tag_name
+    except StaleElementReferenceException:
+        return True
+    return False
+
+
 @pytest.fixture(scope="module")
 def world(tmp_path_factory):
     """A fleet of six sites being served, and the console with its workers on loopback, with an approver."""
@@ -77,7 +88,11 @@ def test_the_console_in_a_browser(world, tmp_path_factory, capsys):
             browser.save_screenshot(str(shots / f"{name}.png"))
 
         def submit(form) -> None:
+            """Click the form's button and wait for the answer's page: a `get` right after a click could
+            otherwise cancel the post or be replaced by its redirect (a state change lost, the wrong page)."""
+            page = browser.find_element(By.TAG_NAME, "html")
             form.find_element(By.CSS_SELECTOR, "button[type=submit], button").click()
+            _wait_for(lambda: _gone(page), "the answer to the form")
 
         def reload_until(check, what: str, limit: float = RUN_WAIT):
             def look():
