@@ -52,7 +52,7 @@ def _gone(element) -> bool:
     from selenium.common.exceptions import StaleElementReferenceException
 
     try:
-        element.tag_name
+        element.is_enabled()
     except StaleElementReferenceException:
         return True
     return False
