@@ -12,11 +12,15 @@ from .private import private_file
 SERVED = "served.json"
 
 
-def write_served(state_dir: Path, relay_url: str, insurers: Iterable[str]) -> Path:
-    """Record the relay's URL and the insurer codes it forwards claims to (rewritten at every start)."""
+def write_served(state_dir: Path, relay_url: str, insurers: Iterable[str], *, register_url: str | None = None) -> Path:
+    """Record the relay's URL, the insurer codes it forwards claims to and the register's URL (rewritten at every
+    start)."""
     path = state_dir / SERVED
     private_file(path)  # the state folder's files are its owner's alone (docs/serve.md)
-    path.write_text(json.dumps({"relay": relay_url, "insurers": sorted(insurers)}) + "\n", encoding="utf-8")
+    served: dict[str, object] = {"relay": relay_url, "insurers": sorted(insurers)}
+    if register_url is not None:
+        served["register"] = register_url
+    path.write_text(json.dumps(served) + "\n", encoding="utf-8")
     return path
 
 

@@ -301,7 +301,8 @@ def test_a_body_the_masker_cannot_read_is_elided_not_stored_in_the_clear(monkeyp
 # -- size: nothing reads more than its limit ----------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("label", ["relay", "insurer INSA", "reference provider", "suite's agent hub"])
+@pytest.mark.parametrize("label", ["relay", "insurer INSA", "reference provider", "suite's agent hub",
+                                   "중복가입 register"])
 def test_a_body_without_length_is_read_no_further_than_the_limit(scenario: Scenario, label: str) -> None:
     """A chunked body of 64 MiB (no Content-Length): 413 after about the limit, not 64 MiB read into memory."""
     party = next(p for p in parties(scenario) if p.label == label)

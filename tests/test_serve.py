@@ -65,6 +65,16 @@ def test_serve_runs_the_simulator_and_stops_cleanly_on_ctrl_c(state, tmp_path):
         flat = " ".join(output.split())
         cert, key = re.search(r"--cert (\S+patient-app\.pem) --key (\S+patient-app\.key)", flat).groups()
         assert re.search(r"--cert \S+admin\.pem --key \S+admin\.key \S+/__admin/claims", flat)
+        served = json.loads((state / "served.json").read_text(encoding="utf-8"))
+        assert served["relay"] == relay and served["insurers"] == ["INSA", "INSB"]
+        # the register's URL and an insurer's printed client certificate are enough to ask the register
+        insurer_cert, insurer_key = (state / "pki" / f"insurer-client-INSB.{suffix}" for suffix in ("pem", "key"))
+        assert all(str(path) in output for path in (insurer_cert, insurer_key)) and "insurer INSB " in output
+        as_insurer = ssl.create_default_context(cafile=str(state / "pki" / "ca.pem"))
+        as_insurer.load_cert_chain(insurer_cert, insurer_key)
+        lookup = httpx.Client(verify=as_insurer).post(served["register"] + "/register/v1/lookups",
+                                                      json={"identity_token": "x"})
+        assert lookup.status_code in (200, 400), lookup.text  # heard as an insurer: not 403
         trust = ssl.create_default_context(cafile=str(state / "pki" / "ca.pem"))
         claim = json.loads((state / "sample-claim.json").read_text(encoding="utf-8"))
         anonymous = httpx.Client(verify=trust, base_url=relay).post("/relay/v1/claims", json=claim)

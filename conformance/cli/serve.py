@@ -146,6 +146,10 @@ def describe(stack: Stack, sample: Path | None, console: Console) -> None:
                        ("patient-app", "the patient app's certificate: claims to the relay"),
                        ("admin", "the admin certificate: /__admin/ routes")):
         files.add_row(role, f"{pki[role].cert}  {pki[role].key}", note)
+    for code in sorted(stack.insurer_configs):  # what a load or script acting as that insurer presents
+        client = pki.insurer_client(code)
+        files.add_row(f"insurer {code}", f"{client.cert}  {client.key}",
+                      f"insurer {code}'s client certificate: events from the relay, the register")
     if stack.processes is not None:  # a journal file per writing process, shown as one by the admin journal
         files.add_row("journal", "\n".join(str(source.path) for source in journal_sources(stack.options)),
                       "GET /__admin/journal: all of them as one")
@@ -248,7 +252,8 @@ def serve(config_file: Loaded | None, state_dir: Path | None, agent: bool, durat
             stack = build_stack(config, console, agent=agent, tenants=tenants or 0, relay_workers=relay_workers)
             warn_if_exposed(config.host, console)
             with stack.network(processes=processes):
-                write_served(stack.options.state_dir, stack.urls["relay"], stack.insurer_configs)
+                write_served(stack.options.state_dir, stack.urls["relay"], stack.insurer_configs,
+                             register_url=stack.urls["register"])
                 describe(stack, write_sample_claim(stack), console)
                 stop.wait(duration)
     except (ServeError, PkiError) as exc:
