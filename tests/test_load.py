@@ -117,6 +117,24 @@ def test_missing_certificates_are_explained_in_each_language_alone(scenario_dir:
     assert not any("\uac00" <= ch <= "\ud7a3" for ch in english), english
 
 
+@pytest.mark.parametrize(("key", "why"), [("provider-agent.key", "the key is not this certificate's"),
+                                          ("patient-app.pem", "not readable as a PEM certificate and key")])
+def test_a_certificate_and_a_key_that_do_not_go_together_are_refused_before_the_run(
+        scenario_dir: Path, relay, tmp_path: Path, key: str, why: str) -> None:
+    from click.testing import CliRunner
+
+    from s24kit.conformance.cli import main
+
+    running, state = relay
+    pki = state / "pki"
+    result = CliRunner().invoke(main, ["load", "--target", running.urls["relay"], "--scenario", str(scenario_dir),
+                                       "--state", str(state), "--cert", str(pki / "patient-app.pem"),
+                                       "--key", str(pki / key), "--out", str(tmp_path / "out"), "-t", "1"])
+    assert result.exit_code == 2, result.output
+    assert "--cert/--key (patients)" in result.stderr and f"cannot be used together: {why}" in result.stderr
+    assert not (tmp_path / "out").exists()  # refused before anything ran
+
+
 @pytest.mark.parametrize(("arguments", "english"), [
     (["--cert", "agents=c.pem", "--key", "agents=k.pem"], "--cert agents=…: --traffic agents is not chosen"),
     (["--cert", "patients=c.pem"], "--cert and --key go together"),
@@ -124,6 +142,8 @@ def test_missing_certificates_are_explained_in_each_language_alone(scenario_dir:
      "--cert: no file for the agents traffic"),
     (["--cert", "c.pem", "--cert", "c.pem", "--key", "k.pem"], "--cert FILE is given twice"),
     (["--cert", "patients=c.pem", "--cert", "patients=c.pem", "--key", "k.pem"], "--cert patients=… is given twice"),
+    (["--cert", "patient=c.pem", "--key", "k.pem"],
+     "--cert patient=…: unknown traffic (one of patients, relay, agents)"),
 ])
 def test_certificates_per_traffic_are_checked_up_front(scenario_dir: Path, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch, arguments: list[str],

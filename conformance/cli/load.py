@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -22,7 +23,7 @@ from ...simulator.served import served_insurers
 from ..load.settings import TRAFFIC, Settings, locustfile
 from ..load.summary import markdown, summarise
 from ..load.workload import WorkloadError, busiest_provider, check_scenario, claim_providers, read_tenants
-from .params import DEFAULT_STATE, InputFile, InputFolder, OutputFolder, Seconds
+from .params import DEFAULT_STATE, InputFile, InputFolder, OutputFolder, Seconds, option_name
 from .usage import OneLineCommand, OneLineError
 
 EXIT_OK, EXIT_FAILURES = 0, 1
@@ -41,6 +42,10 @@ class TrafficFile(InputFile):
         traffic, sep, path = str(value).partition("=")
         if sep and traffic in TRAFFIC:
             return traffic, super().convert(path, param, ctx)
+        if sep and re.fullmatch(r"[a-z]+", traffic) and not Path(value).exists():  # not a file named with "="
+            option, known = option_name(param), ", ".join(TRAFFIC)
+            raise OneLineError(f"{option} {traffic}=…: 알 수 없는 트래픽입니다 ({known} 중 하나)",
+                               f"{option} {traffic}=…: unknown traffic (one of {known})")
         return None, super().convert(value, param, ctx)
 
 
@@ -87,6 +92,8 @@ def _certificates(traffic: list[str], state: Path | None, ca: Path | None,
                                "--cert and --key go together, with --ca or a --state holding pki/ca.pem "
                                "(or give none of them, with --state)")
         cert_of, key_of = _per_traffic("--cert", certs, traffic), _per_traffic("--key", keys, traffic)
+        for kind in traffic:
+            _usable_pair(kind, cert_of[kind], key_of[kind])
         return str(ca.absolute()), {TRAFFIC[t][1]: (cert_of[t], key_of[t]) for t in traffic}
     pki = (state or DEFAULT_STATE) / "pki"
     files = {"patient-app": "patient-app", "relay": "relay-client", "provider-agent": "provider-agent"}
@@ -102,6 +109,24 @@ def _certificates(traffic: list[str], state: Path | None, ca: Path | None,
                            f"{where_en}: no test certificates ({absent}); name the "
                            f"--state folder of s24kit serve, or give --ca/--cert/--key")
     return str((pki / "ca.pem").absolute()), {r: (str(c.absolute()), str(k.absolute())) for r, (c, k) in found.items()}
+
+
+def _usable_pair(traffic: str, cert: str, key: str) -> None:
+    """Refuse before the run a certificate and key that TLS cannot use together (each user would fail its first
+    handshake as ``transport:tls``, with the cause nowhere)."""
+    import ssl
+
+    try:
+        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cert, key)
+    except (ssl.SSLError, ValueError) as exc:
+        if getattr(exc, "reason", None) == "KEY_VALUES_MISMATCH":
+            why_ko, why_en = "키가 이 인증서의 것이 아닙니다", "the key is not this certificate's"
+        else:
+            why_ko, why_en = "PEM 인증서나 PEM 개인 키로 읽을 수 없습니다", "not readable as a PEM certificate and key"
+        raise OneLineError(f"--cert/--key ({traffic}) {cert} {key}: 함께 쓸 수 없습니다: {why_ko} — "
+                           f"PEM 인증서와 그 인증서의 개인 키를 주십시오",
+                           f"--cert/--key ({traffic}) {cert} {key}: cannot be used together: {why_en}; give a PEM "
+                           f"certificate and its own private key") from None
 
 
 def _providers(scenario: Path, given: tuple[str, ...]) -> list[str] | None:
