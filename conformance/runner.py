@@ -38,10 +38,24 @@ from .agent_session import AgentSession
 from .catalogue import ROLES, requirements
 from .checks import CHECKS, Check, Evidence, Outcome, Result, failed, skipped
 from .reproduction import REQUESTS
-from .session import CertificateRejected, CredentialOrigin, Session, Target, TargetUnreachable
+from .session import CertificateRejected, CredentialOrigin, NotTls, Session, Target, TargetUnreachable, TlsFinding
 
-__all__ = ["CertificateRejected", "ConfigError", "Planned", "SelectionError", "Suite", "SuiteRun", "TargetUnreachable",
-           "credentials_banner", "make_target", "plan", "run_suite", "write_reports"]
+__all__ = [
+    "CertificateRejected",
+    "ConfigError",
+    "NotTls",
+    "Planned",
+    "SelectionError",
+    "Suite",
+    "SuiteRun",
+    "TargetUnreachable",
+    "TlsFinding",
+    "credentials_banner",
+    "make_target",
+    "plan",
+    "run_suite",
+    "write_reports",
+]
 
 DEFAULT_STATE = Path(".s24kit")
 #: What ``s24kit generate`` writes and the suite reads.
@@ -394,9 +408,10 @@ class Suite:
         self._session: Session | None = None
         self._contexts: dict[str, Any] = {}
         self.started_at: dt.datetime | None = None
-        #: Set by :meth:`open` when the target speaks TLS but its certificate does not verify: the TLS and
-        #: network checks still run, the HTTP ones fail with this as their evidence.
-        self.rejected: CertificateRejected | None = None
+        #: Set by :meth:`open` when the target answers but not over verified TLS (its certificate does not
+        #: verify, or the port is not TLS): the TLS and network checks still run, the HTTP ones fail with this
+        #: as their evidence.
+        self.rejected: TlsFinding | None = None
 
     # -- lifecycle ------------------------------------------------------------------------------------------
     def open(self) -> Suite:
@@ -404,7 +419,7 @@ class Suite:
         self.started_at = dt.datetime.now(dt.UTC)
         try:
             self._session = open_session(self.target, journal=self._journal, announce=self.announce)
-        except CertificateRejected as exc:
+        except TlsFinding as exc:
             self.rejected = exc
         except ServeError as exc:  # provider_agent: the address to listen on is taken or not this machine's
             raise ConfigError(f"--listen: {exc.message_ko}", f"--listen: {exc.message_en}") from None
@@ -472,7 +487,7 @@ class Suite:
             return Result(planned.requirement, failed(reason), (time.perf_counter() - start) * 1000)
 
     def _unverified(self) -> Outcome:
-        """The verdict of an HTTP check when no request could be sent: the server certificate did not verify."""
+        """The verdict of an HTTP check when no request could be sent over verified TLS (:attr:`rejected`)."""
         rejected = self.rejected
         assert rejected is not None
         parts = urlsplit(self.target.url)
@@ -482,9 +497,9 @@ class Suite:
             line.append(f"-CAfile {self.target.ca_bundle}")
         if self.target.client_cert:
             line.append(f"-cert {self.target.client_cert} -key {self.target.client_key}")
-        return failed(f"서버 인증서 검증 실패로 HTTP 요청을 보내지 못했습니다 / no HTTP request could be sent: the "
-                      f"server certificate does not verify ({rejected.error})",
-                      Evidence(f"{rejected.message_ko} / {rejected.message_en}", expected="verified",
+        return failed(f"{rejected.reason_ko} HTTP 요청을 보내지 못했습니다 / no HTTP request could be sent: "
+                      f"{rejected.reason_en} ({rejected.error})",
+                      Evidence(f"{rejected.message_ko} / {rejected.message_en}", expected=rejected.expected,
                                actual=rejected.error, reproduction=" ".join(line) + " </dev/null"))
 
     def environment(self) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from ..simulator.masking import Scrubber, mask_as, mask_json, person_values, per
 from ..simulator.pki import certificate_role
 from ..simulator.provider import Scenario
 from .reproduction import STRANGER, STRANGER_ID, RequestFiles, masked_body, rebuild_options, shell_line
+from .tls.probe import SpeaksTls, Timeouts, speaks_tls
 
 ALL_TYPES = ("medical_receipt", "itemised_statement", "prescription", "pharmacy_receipt")
 SEARCH, FETCH = "visits:search", "documents:fetch"
@@ -61,21 +62,63 @@ class TargetUnreachable(Exception):
         self.message_ko, self.message_en = message_ko, message_en
 
 
-class CertificateRejected(TargetUnreachable):
-    """The target speaks TLS, but its server certificate does not verify against the CA the suite trusts.
+class TlsFinding(TargetUnreachable):
+    """The target answers, but no HTTP request can be sent to it over verified TLS: a finding, not unreachable.
 
-    Not unreachable: the TLS checks judge the certificate, and every requirement judged over HTTP fails with
-    ``error`` (the verification error) as its evidence.
+    The TLS checks judge the port; every requirement judged over HTTP fails with ``reason_ko``/``reason_en`` and
+    ``error`` as its evidence (expected ``expected``).
     """
+
+    expected = "TLS"
+    reason_ko = reason_en = ""
+
+    def __init__(self, url: str, error: str, message_ko: str, message_en: str) -> None:
+        super().__init__(message_ko, message_en)
+        self.url, self.error = url, error
+
+
+class CertificateRejected(TlsFinding):
+    """The target speaks TLS, but its server certificate does not verify against the CA the suite trusts."""
+
+    expected = "verified"
+    reason_ko, reason_en = "서버 인증서 검증 실패로", "the server certificate does not verify"
 
     def __init__(self, url: str, error: str, ca: Path | None) -> None:
         where = str(ca) if ca else "the system store"
-        super().__init__(f"{url}의 서버 인증서를 검증할 수 없습니다: {error} (신뢰하는 CA: {where}; 다른 CA 파일은 "
+        super().__init__(url, error,
+                         f"{url}의 서버 인증서를 검증할 수 없습니다: {error} (신뢰하는 CA: {where}; 다른 CA 파일은 "
                          f"--ca FILE, pytest에서는 --s24-ca=FILE로 지정). TLS 검사만 하고 HTTP 검사는 부적합입니다",
                          f"the server certificate of {url} does not verify: {error} (trusted CA: {where}; choose "
                          f"another CA file with --ca FILE, in pytest --s24-ca=FILE). The TLS checks run; every HTTP "
                          f"check fails")
-        self.url, self.error, self.ca = url, error, ca
+        self.ca = ca
+
+
+class NotTls(TlsFinding):
+    """The target's port answers, but not in TLS (plain HTTP, or another protocol)."""
+
+    expected = "TLS ServerHello"
+    reason_ko, reason_en = "포트가 TLS로 응답하지 않아", "the port does not answer TLS"
+
+    def __init__(self, url: str, error: str) -> None:
+        super().__init__(url, error,
+                         f"{url}의 포트가 TLS로 응답하지 않습니다: {error} — 커넥터가 TLS 1.2 이상으로 이 포트를 "
+                         f"서비스해야 합니다. TLS 검사(S24-TLS-001)만 판정하고 HTTP 검사는 부적합입니다",
+                         f"the port of {url} does not answer TLS: {error} — the connector must serve this port over "
+                         f"TLS 1.2 or later. S24-TLS-001 judges it; every HTTP check fails")
+
+
+def not_tls(url: str, timeout: float) -> str | None:
+    """What answers on ``url``'s port when it is not TLS (plain HTTP, another protocol); None otherwise."""
+    parts = urlsplit(url)
+    if parts.scheme != "https" or not parts.hostname:
+        return None
+    speech = speaks_tls(parts.hostname, parts.port or 443, timeout=Timeouts(connect=timeout, read=timeout))
+    if speech.outcome is SpeaksTls.PLAIN_HTTP:
+        return "plain HTTP" + (f" ({speech.reply.detail})" if speech.reply and speech.reply.detail else "")
+    if speech.outcome is SpeaksTls.NOT_TLS:
+        return f"another protocol (first bytes {speech.first_bytes_hex[:32]})"
+    return None
 
 
 def certificate_rejection(url: str, context: Callable[[], ssl.SSLContext], timeout: float) -> str | None:
@@ -269,6 +312,9 @@ class Session:
             error = certificate_rejection(target.url, lambda: self._ssl_context(certificate=True), target.timeout)
             if error is not None:
                 raise CertificateRejected(target.url, error, target.ca_bundle)
+            answer = not_tls(target.url, target.timeout)
+            if answer is not None:
+                raise NotTls(target.url, answer)
             raise TargetUnreachable(f"{target.url}에 연결할 수 없습니다: {health.error}",
                                     f"cannot connect to {target.url}: {health.error}")
         self._cache["health"] = health
@@ -641,6 +687,11 @@ class Session:
             "invalid_request": lambda: self.ask(FETCH, {"patient": query}),
             "invalid_request_date": lambda: self.ask(SEARCH, {**self.search_body(query),
                                                               "period": {"start": "2026-13-45", "end": "x"}}),
+            # a relay's request sent to a wrong address must not look answered (an agent gets neither)
+            "unknown_path": lambda: self.raw("POST", BASE + "documents:fetch-all", content=json.dumps(
+                {"request_id": new_request_id(), **self.fetch_body(query, visits[:1])}, ensure_ascii=False).encode(),
+                headers=json_header),
+            "wrong_method": lambda: self.raw("GET", fetch_path),
         }
         if other is not None:
             cases["other_patients_visit"] = lambda: self.ask(FETCH, self.fetch_body(query, [other]))

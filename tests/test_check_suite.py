@@ -232,6 +232,22 @@ def test_a_server_certificate_that_fails_verification_is_a_tls_finding(case, mis
     assert {p.name for p in out.iterdir()} >= {"report.json", "junit.xml", "report.html", "evidence.zip"}
 
 
+def test_plain_http_behind_an_https_target_is_a_tls_finding(scenario_dir, pki, tmp_path):
+    """A connector that forgot TLS: S24-TLS-001 fails, every HTTP check fails saying why, reports, exit 1."""
+    out = tmp_path / "report"
+    with serving(create_provider_app(Scenario.load(scenario_dir)), tls=None) as plain:
+        port = plain.url.rsplit(":", 1)[1]
+        result = _check("--target", f"https://127.0.0.1:{port}", "--scenario", str(scenario_dir),
+                        "--state", str(pki.directory.parent), "--out", str(out), "--select", f"S24-TLS-001,{FEW}")
+    assert result.exit_code == 1, result.output
+    assert "does not answer TLS: plain HTTP" in result.output
+    verdicts = {r["requirement"]: r for r in json.loads((out / "report.json").read_text(encoding="utf-8"))["results"]}
+    assert verdicts["S24-TLS-001"]["verdict"] == "fail" and "plain HTTP" in verdicts["S24-TLS-001"]["reason"]
+    for rid in FEW.split(","):
+        assert verdicts[rid]["verdict"] == "fail" and "the port does not answer TLS" in verdicts[rid]["reason"]
+        assert verdicts[rid]["evidence"][0]["expected"] == "TLS ServerHello"
+
+
 def test_plugin_runs_the_tls_checks_when_the_certificate_fails_verification(pytester, misconfigured, scenario_dir,
                                                                             pki):
     anchors, creds = misconfigured

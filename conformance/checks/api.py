@@ -21,14 +21,19 @@ CONCURRENT = 20
 
 def expect_refusal(session: Session, cases: tuple[str, ...], status: int, code: str) -> Outcome:
     """Each provoked case must be answered with ``status`` and problem ``code``."""
+    return expect_refusals(session, dict.fromkeys(cases, (status, code)), f"requests expecting {status} {code}")
+
+
+def expect_refusals(session: Session, expected: dict[str, tuple[int, str]], what: str) -> Outcome:
+    """Each provoked case (by name) must be answered with its own status and problem code."""
     provoked = session.provoked()
     problems: list[Evidence] = []
-    judged = [provoked[name] for name in cases if name in provoked]
-    for ex in judged:
+    judged = [(provoked[name], answer) for name, answer in expected.items() if name in provoked]
+    for ex, (status, code) in judged:
         if (ex.status, ex.code) != (status, code):
             problems.append(session.evidence(ex, f"{status} {code}이어야 합니다 / expected {status} {code}",
                                              expected=f"{status} {code}", actual=ex.answered))
-    return session.verdict(problems, len(judged), f"requests expecting {status} {code}")
+    return session.verdict(problems, len(judged), what)
 
 
 def expect_ok(session: Session, exchanges: list[Exchange], what: str) -> Outcome:
@@ -106,6 +111,12 @@ def unknown_patient(session: Session) -> Outcome:
 @check("S24-API-005")
 def unknown_visit(session: Session) -> Outcome:
     return expect_refusal(session, ("unknown_visit", "other_patients_visit"), 404, "unknown_visit")
+
+
+@check("S24-API-018")
+def unknown_route(session: Session) -> Outcome:
+    return expect_refusals(session, {"unknown_path": (404, "not_found"), "wrong_method": (405, "method_not_allowed")},
+                           "requests to a path that does not exist or with a method the path does not have")
 
 
 @check("S24-API-006")

@@ -23,7 +23,7 @@ from typing import Any
 from ..pki import TestPKI
 from ..problems import problem_body
 from .app import create_provider_app
-from .core import SEARCH, Answer, ProviderCore, _now
+from .core import FETCH, SEARCH, Answer, ProviderCore, _now
 from .scenario import Scenario
 
 Clock = Callable[[], dt.datetime]
@@ -369,6 +369,24 @@ def _no_conflict(scenario: Scenario, clock: Clock, timeout: float) -> Any:
          "request bodies of 2 MiB and more are accepted (no 413)", {"S24-API-010"})
 def _no_size_limit(scenario: Scenario, clock: Clock, timeout: float) -> Any:
     return create_provider_app(scenario, clock=clock, max_body_bytes=64 * 2**20)
+
+
+@_faulty("catch_all_routes", "없는 경로나 경로에 없는 메서드에도 200 {\"status\": \"ok\"}로 답함",
+         "a path that does not exist, or a method a path does not have, is answered 200 {\"status\": \"ok\"}",
+         {"S24-API-018"})
+def _catch_all_routes(scenario: Scenario, clock: Clock, timeout: float) -> Any:
+    app = _reference(scenario, clock)
+    routes = {("GET", "/s24/v1/health"), ("POST", "/s24/v1/" + SEARCH), ("POST", "/s24/v1/" + FETCH)}
+
+    async def catch_all(scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (scope["method"], scope["path"]) not in routes:
+            body = b'{"status": "ok"}'
+            await send({"type": "http.response.start", "status": 200,
+                        "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
+            await send({"type": "http.response.body", "body": body})
+            return
+        await app(scope, receive, send)
+    return catch_all
 
 
 TRACEBACK = ('Traceback (most recent call last):\n  File "/opt/emr/connector/handlers.py", line 88, in fetch\n'
