@@ -69,7 +69,7 @@ class CertificateRejected(TargetUnreachable):
     """
 
     def __init__(self, url: str, error: str, ca: Path | None) -> None:
-        where = str(ca) if ca else "the system store"
+        where = str(Path(ca).absolute()) if ca else "the system store"  # the reader may be in another folder
         super().__init__(f"{url}의 서버 인증서를 검증할 수 없습니다: {error} (신뢰하는 CA: {where}; 다른 CA 파일은 "
                          f"--ca FILE, pytest에서는 --s24-ca=FILE로 지정). TLS 검사만 하고 HTTP 검사는 부적합입니다",
                          f"the server certificate of {url} does not verify: {error} (trusted CA: {where}; choose "
