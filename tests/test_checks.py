@@ -753,3 +753,32 @@ def test_plain_words_in_a_correct_document_are_no_leak(scenario, pki):
                    for doc in ex.body["documents"]), "no prescription carried the note"
         result = CHECKS["S24-SEC-002"].run(session)
     assert result.verdict == "pass", result.outcome
+
+
+# -- failure messages that say what is wrong ----------------------------------------------------------------
+
+class SearchWithoutRequestId(ProviderCore):
+    def search(self, body, patient):
+        answer = super().search(body, patient)
+        answer.pop("request_id")
+        return answer
+
+
+def test_a_missing_request_id_under_concurrency_is_called_missing(scenario, pki):
+    """A vendor's report: an answer without request_id read "another request's request_id … actual absent"."""
+    with judged(SearchWithoutRequestId(scenario), scenario, pki) as session:
+        result = CHECKS["S24-API-015"].run(session)
+    assert result.verdict == "fail"
+    messages = {e.message for e in result.outcome.evidence}
+    assert messages and all("the answer has no request_id" in m and "echo the request's request_id" in m
+                            for m in messages), messages
+    assert not any("another" in m for m in messages)
+
+
+def test_only_an_id_sent_alongside_is_called_another_request_s():
+    from s24kit.conformance.checks.api import request_id_problem
+
+    assert request_id_problem({"request_id": "s24kit-a"}, "s24kit-a", {"s24kit-b"}) is None
+    assert "another concurrent request's" in request_id_problem({"request_id": "s24kit-b"}, "s24kit-a", {"s24kit-b"})
+    assert "did not send" in request_id_problem({"request_id": "x-made-up"}, "s24kit-a", {"s24kit-b"})
+    assert "no request_id" in request_id_problem({}, "s24kit-a", {"s24kit-b"})
