@@ -685,14 +685,26 @@ class Session:
             return Evidence(message, **fields)
         return Evidence(message, exchange=exchange.exchange_id, reproduction=self.curl(exchange), **fields)
 
-    def verdict(self, problems: list[Any], judged: int, what: str):
-        """Fail with the first problems as evidence, skip when nothing was judged, else pass with a count."""
+    def verdict(self, problems: list[Any], judged: int, what: str, repeats: int = 0):
+        """Fail with the first problems as evidence, skip when nothing was judged, else pass with a count.
+
+        ``repeats``: findings left out of ``problems`` because they repeat one about the same document in the
+        answer to a request asked again (:mod:`.checks.repeats`); said, so the count is not a mystery.
+        """
         from .checks.registry import failed, passed, skipped
 
         if problems:
-            listed = (f" (처음 {MAX_EVIDENCE}건 기록)", f" (the first {MAX_EVIDENCE} listed)") \
-                if len(problems) > MAX_EVIDENCE else ("", "")
-            return failed(f"{len(problems)}건 위반{listed[0]} / {len(problems)} violation(s) in {what}{listed[1]}",
+            notes_ko, notes_en = [], []
+            if len(problems) > MAX_EVIDENCE:
+                notes_ko.append(f"처음 {MAX_EVIDENCE}건 기록")
+                notes_en.append(f"the first {MAX_EVIDENCE} listed")
+            if repeats:
+                notes_ko.append(f"같은 서류를 다시 요청한 응답에서 반복된 {repeats}건은 세지 않음")
+                notes_en.append(f"{repeats} more repeat these in answers to requests for the same documents, "
+                                f"not counted")
+            ko = f" ({'; '.join(notes_ko)})" if notes_ko else ""
+            en = f" ({'; '.join(notes_en)})" if notes_en else ""
+            return failed(f"{len(problems)}건 위반{ko} / {len(problems)} violation(s) in {what}{en}",
                           *problems[:MAX_EVIDENCE], found=len(problems))
         if not judged:
             return skipped(f"판정할 응답이 없습니다 / no {what} to judge")
