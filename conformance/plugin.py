@@ -127,15 +127,25 @@ class ConformanceRun:
         self.suite: Any = None
         self.results: dict[str, Any] = {}  # requirement id → Result, in run order
         self.written: dict[str, Path] = {}  # report kind → file, once written
+        self.warned: str | None = None  # the new-PKI warning, once shown before the run (repeated at the end)
 
     def pytest_report_header(self) -> list[str]:
-        from .runner import credentials_banner
+        from .runner import credentials_banner, new_pki_notice
 
         where = f"listening for the agent at {self.target.url}" if self.target.role == "provider_agent" else \
             f"target {self.target.url}"
         head = (f"s24kit: {where} ({self.target.role}), scenario {self.target.scenario}, "
                 f"timeout {self.target.timeout:g} s")
-        return [head, *(f"s24kit: {ko if self.lang == 'ko' else en}" for ko, en in credentials_banner(self.target))]
+        notice = new_pki_notice(self.target)  # not here: -q hides the header (see _new_pki_line)
+        return [head, *(f"s24kit: {ko if self.lang == 'ko' else en}" for ko, en in credentials_banner(self.target)
+                        if (ko, en) != notice)]
+
+    def _new_pki_line(self) -> str | None:
+        """The new-PKI warning, Korean first with English like the plugin's other notices (None: no new PKI)."""
+        from .runner import new_pki_notice
+
+        notice = new_pki_notice(self.target)
+        return f"s24kit: {notice[0]} / {notice[1]}" if notice else None
 
     @pytest.hookimpl(tryfirst=True)  # before -k/-m deselection, so those select among the checks too
     def pytest_collection_modifyitems(self, session: pytest.Session, items: list[pytest.Item]) -> None:
@@ -173,6 +183,9 @@ class ConformanceRun:
             return
         if not any(isinstance(item, RequirementItem) for item in session.items):
             return
+        if (warning := self._new_pki_line()) is not None:
+            self._announce(warning)  # before the connection the new CA will likely make fail
+            self.warned = warning
         try:
             self.suite.open()
             if self.suite.rejected is not None:  # the TLS checks still run; the HTTP ones fail with this reason
@@ -195,6 +208,10 @@ class ConformanceRun:
             self.suite.close()
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        # Again at the end, next to the failures it explains (the line before the run has scrolled away by then).
+        if self.warned is not None:
+            terminalreporter.write_sep("-", "s24kit")
+            terminalreporter.write_line(self.warned)
         if self.written:
             terminalreporter.write_sep("-", "s24kit report")
             for kind, path in self.written.items():

@@ -16,6 +16,7 @@ import dataclasses
 import datetime as dt
 import fnmatch
 import importlib
+import shlex
 import socket
 import ssl
 import time
@@ -184,8 +185,11 @@ def make_target(url: str | None, scenario: Path | str, *, role: str = "provider_
         if cert is None:
             own = pki["relay-server" if role == "provider_agent" else "relay-client"]
             cert, key = own.cert, own.key
-    _check_credentials(Path(ca), Path(cert), Path(key))  # type: ignore[arg-type]
-    return Target(url.rstrip("/"), directory, role, provider_code, Path(ca), Path(cert), Path(key), timeout,
+    # Absolute from here on: every message, evidence line and report names them, and a relative path (the
+    # default --state .s24kit) means nothing to whoever reads it from another folder (README: reproduction).
+    ca, cert, key = (Path(p).absolute() for p in (ca, cert, key))  # type: ignore[arg-type]
+    _check_credentials(ca, cert, key)
+    return Target(url.rstrip("/"), directory, role, provider_code, ca, cert, key, timeout,
                   agent_cert_sha256, agent_wait, None if product is None else product_triple(product, "--product"),
                   None if certified is None else frozenset(product_triple(p, "--certified") for p in certified),
                   origin=origin)
@@ -223,14 +227,25 @@ def credentials_banner(target: Target) -> list[tuple[str, str]]:
         ("중계기관 클라이언트 인증서", "relay client certificate")
     lines = [(f"신뢰하는 CA ({whose_ko} 검증): {ca} — {ca_ko}", f"trusted CA (verifies {whose_en}): {ca} — {ca_en}"),
              (f"{mine_ko}: {cert} (SHA-256 {sha}) — {cert_ko}", f"{mine_en}: {cert} (SHA-256 {sha}) — {cert_en}")]
-    if origin.pki_created:
-        lines.append((f"경고: 시험 PKI를 방금 새로 만들었습니다 ({pki}). 연계 모듈은 이 CA를 아직 모르므로 "
-                      f"연결이 거부될 것입니다: s24kit pki export --out DIR 로 내보내 연계 모듈에 설정하거나, "
-                      f"연계 모듈이 쓰는 CA와 인증서를 --state/--ca/--cert/--key 로 지정하십시오",
-                      f"warning: a new test PKI was just created ({pki}). Your connector cannot know this CA yet and "
-                      f"will refuse the suite: export it with s24kit pki export --out DIR and configure your connector "
-                      f"with it, or point the suite at the PKI your connector uses with --state/--ca/--cert/--key"))
-    return lines
+    notice = new_pki_notice(target)
+    return [*lines, notice] if notice else lines
+
+
+def new_pki_notice(target: Target) -> tuple[str, str] | None:
+    """(Korean, English) warning that this run just created the kit's test PKI, or None when it did not.
+
+    Apart from :func:`credentials_banner` because the pytest plugin shows it where ``-q`` does not hide it.
+    """
+    origin = target.origin
+    if origin is None or not origin.pki_created or origin.pki is None:
+        return None
+    pki = origin.pki.resolve()
+    return (f"경고: 시험 PKI를 방금 새로 만들었습니다 ({pki}). 연계 모듈은 이 CA를 아직 모르므로 "
+            f"연결이 거부될 것입니다: s24kit pki export --out DIR 로 내보내 연계 모듈에 설정하거나, "
+            f"연계 모듈이 쓰는 CA와 인증서를 --state/--ca/--cert/--key 로 지정하십시오",
+            f"warning: a new test PKI was just created ({pki}). Your connector cannot know this CA yet and "
+            f"will refuse the suite: export it with s24kit pki export --out DIR and configure your connector "
+            f"with it, or point the suite at the PKI your connector uses with --state/--ca/--cert/--key")
 
 
 def _leaf_sha256(path: Path) -> str:
@@ -493,10 +508,13 @@ class Suite:
         parts = urlsplit(self.target.url)
         line = [f"openssl s_client -connect {parts.hostname}:{parts.port or 443} -servername {parts.hostname}",
                 f"-verify_return_error -verify_hostname {parts.hostname}"]
+        # Absolute, as in every other reproduction line: a Target built without make_target may hold relative ones.
         if self.target.ca_bundle:
-            line.append(f"-CAfile {self.target.ca_bundle}")
+            line.append(f"-CAfile {shlex.quote(str(Path(self.target.ca_bundle).absolute()))}")
         if self.target.client_cert:
-            line.append(f"-cert {self.target.client_cert} -key {self.target.client_key}")
+            cert = Path(self.target.client_cert).absolute()
+            key = Path(self.target.client_key or cert).absolute()
+            line.append(f"-cert {shlex.quote(str(cert))} -key {shlex.quote(str(key))}")
         return failed(f"{rejected.reason_ko} HTTP 요청을 보내지 못했습니다 / no HTTP request could be sent: "
                       f"{rejected.reason_en} ({rejected.error})",
                       Evidence(f"{rejected.message_ko} / {rejected.message_en}", expected=rejected.expected,

@@ -84,7 +84,7 @@ class CertificateRejected(TlsFinding):
     reason_ko, reason_en = "서버 인증서 검증 실패로", "the server certificate does not verify"
 
     def __init__(self, url: str, error: str, ca: Path | None) -> None:
-        where = str(ca) if ca else "the system store"
+        where = str(Path(ca).absolute()) if ca else "the system store"  # the reader may be in another folder
         super().__init__(url, error,
                          f"{url}의 서버 인증서를 검증할 수 없습니다: {error} (신뢰하는 CA: {where}; 다른 CA 파일은 "
                          f"--ca FILE, pytest에서는 --s24-ca=FILE로 지정). TLS 검사만 하고 HTTP 검사는 부적합입니다",
@@ -736,14 +736,26 @@ class Session:
             return Evidence(message, **fields)
         return Evidence(message, exchange=exchange.exchange_id, reproduction=self.curl(exchange), **fields)
 
-    def verdict(self, problems: list[Any], judged: int, what: str):
-        """Fail with the first problems as evidence, skip when nothing was judged, else pass with a count."""
+    def verdict(self, problems: list[Any], judged: int, what: str, repeats: int = 0):
+        """Fail with the first problems as evidence, skip when nothing was judged, else pass with a count.
+
+        ``repeats``: findings left out of ``problems`` because they repeat one about the same document in the
+        answer to a request asked again (:mod:`.checks.repeats`); said, so the count is not a mystery.
+        """
         from .checks.registry import failed, passed, skipped
 
         if problems:
-            listed = (f" (처음 {MAX_EVIDENCE}건 기록)", f" (the first {MAX_EVIDENCE} listed)") \
-                if len(problems) > MAX_EVIDENCE else ("", "")
-            return failed(f"{len(problems)}건 위반{listed[0]} / {len(problems)} violation(s) in {what}{listed[1]}",
+            notes_ko, notes_en = [], []
+            if len(problems) > MAX_EVIDENCE:
+                notes_ko.append(f"처음 {MAX_EVIDENCE}건 기록")
+                notes_en.append(f"the first {MAX_EVIDENCE} listed")
+            if repeats:
+                notes_ko.append(f"같은 서류를 다시 요청한 응답에서 반복된 {repeats}건은 세지 않음")
+                notes_en.append(f"{repeats} more repeat these in answers to requests for the same documents, "
+                                f"not counted")
+            ko = f" ({'; '.join(notes_ko)})" if notes_ko else ""
+            en = f" ({'; '.join(notes_en)})" if notes_en else ""
+            return failed(f"{len(problems)}건 위반{ko} / {len(problems)} violation(s) in {what}{en}",
                           *problems[:MAX_EVIDENCE], found=len(problems))
         if not judged:
             return skipped(f"판정할 응답이 없습니다 / no {what} to judge")

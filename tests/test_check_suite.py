@@ -260,6 +260,24 @@ def test_plugin_runs_the_tls_checks_when_the_certificate_fails_verification(pyte
 
 # ---- the pytest plugin ----------------------------------------------------------------------------------------
 
+def test_plugin_names_a_relative_state_s_certificates_by_absolute_paths_and_warns_of_a_new_pki_under_q(
+        pytester, misconfigured, scenario_dir):
+    """A vendor's report: run from a folder without a PKI (the default --s24-state .s24kit, relative), the
+    evidence and the "trusted CA" notice named .s24kit/pki/… relative, and -q hid the new-PKI warning."""
+    _, creds = misconfigured
+    with tls_server(creds["untrusted_chain"]) as server:  # the new PKI cannot verify it: the notice names the CA
+        result = pytester.runpytest(f"--s24-target=https://127.0.0.1:{server.port}",
+                                    f"--s24-scenario={scenario_dir}", "--s24-select=S24-API-001", "-q")
+    result.assert_outcomes(failed=1)
+    text, pki = result.stdout.str(), pytester.path / ".s24kit" / "pki"
+    assert f"-CAfile {pki / 'ca.pem'}" in text and f"-cert {pki / 'relay-client.pem'}" in text
+    assert f"trusted CA: {pki / 'ca.pem'}" in text
+    assert text.count(".s24kit/pki") == text.count(f"{pytester.path}/.s24kit/pki"), "every path absolute"
+    warned = [line for line in result.outlines if "시험 PKI를 방금 새로 만들었습니다" in line]
+    assert warned and all("/ warning: a new test PKI was just created" in line for line in warned)
+    assert warned[0].index("경고") < warned[0].index("warning")  # Korean first, then English
+
+
 def _plugin_args(url, scenario_dir, pki, *extra):
     return [f"--s24-target={url}", f"--s24-scenario={scenario_dir}", f"--s24-state={pki.directory.parent}",
             "--s24-lang=en", *extra]

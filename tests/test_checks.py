@@ -755,3 +755,85 @@ def test_plain_words_in_a_correct_document_are_no_leak(scenario, pki):
                    for doc in ex.body["documents"]), "no prescription carried the note"
         result = CHECKS["S24-SEC-002"].run(session)
     assert result.verdict == "pass", result.outcome
+
+
+# -- failure messages that say what is wrong ----------------------------------------------------------------
+
+class SearchWithoutRequestId(ProviderCore):
+    def search(self, body, patient):
+        answer = super().search(body, patient)
+        answer.pop("request_id")
+        return answer
+
+
+def test_a_missing_request_id_under_concurrency_is_called_missing(scenario, pki):
+    """A vendor's report: an answer without request_id read "another request's request_id … actual absent"."""
+    with judged(SearchWithoutRequestId(scenario), scenario, pki) as session:
+        result = CHECKS["S24-API-015"].run(session)
+    assert result.verdict == "fail"
+    messages = {e.message for e in result.outcome.evidence}
+    assert messages and all("the answer has no request_id" in m and "echo the request's request_id" in m
+                            for m in messages), messages
+    assert not any("another" in m for m in messages)
+
+
+def test_only_an_id_sent_alongside_is_called_another_request_s():
+    from s24kit.conformance.checks.api import request_id_problem
+
+    assert request_id_problem({"request_id": "s24kit-a"}, "s24kit-a", {"s24kit-b"}) is None
+    assert "another concurrent request's" in request_id_problem({"request_id": "s24kit-b"}, "s24kit-a", {"s24kit-b"})
+    assert "did not send" in request_id_problem({"request_id": "x-made-up"}, "s24kit-a", {"s24kit-b"})
+    assert "no request_id" in request_id_problem({}, "s24kit-a", {"s24kit-b"})
+
+
+class ReceiptTotalOff(ProviderCore):
+    def fetch(self, body, patient):
+        status, bundle = super().fetch(body, patient)
+        bundle = copy.deepcopy(bundle)  # the core may hand out the documents it keeps
+        for doc in bundle.get("documents", []):
+            if doc["document_type"] == "medical_receipt":
+                doc["totals"]["total_amount"] += 1000
+        return status, bundle
+
+
+class ReceiptWithoutNumber(ProviderCore):
+    def fetch(self, body, patient):
+        status, bundle = super().fetch(body, patient)
+        bundle = copy.deepcopy(bundle)
+        for doc in bundle.get("documents", []):
+            if doc["document_type"] == "medical_receipt":
+                del doc["receipt_number"]
+        return status, bundle
+
+
+def _receipts(session: Session) -> tuple[int, int]:
+    """How many medical receipts the fetches returned: distinct, and over all answers."""
+    answered = [doc["visit_id"] for _, ex in session.fetch_requests() for doc in ex.body["documents"]
+                if doc["document_type"] == "medical_receipt"]
+    return len(set(answered)), len(answered)
+
+
+def test_a_document_asked_for_twice_is_one_violation(scenario, pki):
+    """A vendor's report: "61 violation(s)" for a scenario of 59 receipts (the suite asks for some twice)."""
+    with judged(ReceiptTotalOff(scenario), scenario, pki) as session:
+        distinct, answered = _receipts(session)
+        assert answered > distinct, "the narrow question asked for no receipt again: nothing repeated to count"
+        for rid in ("S24-DOC-002", "S24-DOC-103"):
+            outcome = CHECKS[rid].run(session).outcome
+            assert outcome.found == distinct, (rid, outcome.reason)
+            assert outcome.reason.startswith(f"{distinct}건 위반"), (rid, outcome.reason)
+            assert f"{answered - distinct} more repeat these in answers to requests for the same documents" \
+                in outcome.reason, (rid, outcome.reason)
+        # a rule the answers meet counts the receipts it judged once each too
+        assert CHECKS["S24-DOC-010"].run(session).outcome.reason.endswith(f"/ {distinct} documents checked")
+
+
+def test_a_schema_finding_about_a_document_asked_for_twice_is_counted_once(scenario, pki):
+    with judged(ReceiptWithoutNumber(scenario), scenario, pki) as session:
+        distinct, _ = _receipts(session)
+        # S24-SCH-003 lists at most 5 findings per answer (shape_problems): what it can have seen
+        seen = sum(min(5, sum(d["document_type"] == "medical_receipt" for d in ex.body["documents"]))
+                   for _, ex in session.fetch_requests())
+        outcome = CHECKS["S24-SCH-003"].run(session).outcome
+    assert outcome.found < seen and outcome.found <= distinct, outcome.reason
+    assert f"{seen - outcome.found} more repeat these" in outcome.reason, outcome.reason

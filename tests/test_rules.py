@@ -284,6 +284,47 @@ def test_no_date_after_the_issue_date(name, field):
     assert {f.rule for f in validate_document(doc, today=TODAY)} & {"S24-DOC-007", "S24-DOC-013"}
 
 
+def _rows_as_lines(receipt: dict) -> None:
+    """The receipt's rows[] copay and insurer as the statement's lines add them up, the rounding adjustment left
+    out of the rows, its totals kept (a vendor's connector: the rows were right per line, not per receipt)."""
+    for row, (copay, insurer) in zip(receipt["rows"], [(3400, 8040), (470, 1100), (3600, 8400)], strict=True):
+        row["amounts"].update(copay=copay, insurer=insurer)
+
+
+def _doc014(**edits: Callable[[dict], None]) -> dict[tuple[str, str], object]:
+    """DOC-014's findings by (pointer, the column its English message names first)."""
+    findings = [f for f in validate_bundle(_bundle(**edits), TODAY) if f.rule == "S24-DOC-014"]
+    return {(f.pointer, next(c for c in ("copay", "insurer", "full_copay", "non_covered") if c in f.message_en)): f
+            for f in findings}
+
+
+def test_doc014_blames_the_receipt_rows_its_own_totals_contradict():
+    """A vendor's report: rows[] without the adjustment read "rounding adjustment copay -74 differs from what
+    separates the lines from receipt …: 0", blaming the statement that was right."""
+    findings = _doc014(medical_receipt=_rows_as_lines)
+    receipt = next(i for i, d in enumerate(_bundle()["documents"]) if d["document_type"] == "medical_receipt")
+    rows = f"/documents/{receipt}/rows"
+    assert set(findings) == {(rows, "copay"), (rows, "insurer")}, findings
+    text = findings[rows, "copay"].message_en
+    assert "rows[] add up to 7470 in copay" in text and "totals (7400)" in text and "adjustment -70" in text
+    assert "spread the rounding adjustment over the receipt's rows[]" in text
+    assert "rows[] add up to 17540 in insurer" in findings[rows, "insurer"].message_en
+
+
+def test_doc014_blames_the_statement_adjustment_the_receipt_contradicts():
+    findings = _doc014(itemised_statement=_all(_add("bottom_rows.adjustment.copay", -20),
+                                               _add("bottom_rows.adjustment.insurer", 20), _restate))
+    statement = next(i for i, d in enumerate(_bundle()["documents"]) if d["document_type"] == "itemised_statement")
+    copay = findings[f"/documents/{statement}/bottom_rows/adjustment/copay", "copay"].message_en
+    assert "the statement's rounding adjustment copay is -90" in copay and "rows[] and totals both 7400" in copay
+
+
+def test_doc014_names_both_documents_values_when_neither_is_singled_out():
+    findings = _doc014(medical_receipt=_all(_rows_as_lines, _add("totals.copay", 30)))
+    [text] = [f.message_en for (pointer, _), f in findings.items() if pointer.endswith("/copay")]
+    assert "disagree on copay" in text and "rows[] add up to 7470, totals 7430" in text and "= 7400" in text
+
+
 def test_messages_about_identity_do_not_repeat_the_person():
     doc = copy.deepcopy(load_example(OUT))
     doc["patient"]["resident_number_masked"] = "850412-4******"

@@ -7,7 +7,7 @@ import itertools
 import json
 import threading
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -209,8 +209,9 @@ def within_timeout(session: Session) -> Outcome:
     return session.verdict(problems, len(exchanges), "requests")
 
 
-def _correct(session: Session, ex: Exchange, operation: str, body: dict[str, Any]) -> Evidence | None:
-    """Why a concurrent answer is wrong (None when it is right)."""
+def _correct(session: Session, ex: Exchange, operation: str, body: dict[str, Any],
+             others: Collection[str] = ()) -> Evidence | None:
+    """Why a concurrent answer is wrong (None when it is right); ``others``: the ids sent alongside it."""
     if ex.status != 200:
         return session.evidence(ex, f"동시 요청 실패: {ex.answered} / concurrent request failed: {ex.answered}",
                                 expected=200, actual=ex.answered)
@@ -229,10 +230,29 @@ def _correct(session: Session, ex: Exchange, operation: str, body: dict[str, Any
     if got != want:
         return session.evidence(ex, "동시 요청에 틀린 응답 / a wrong answer under concurrency",
                                 expected=want, actual=got)
-    if ex.body.get("request_id") != ex.request_id:
-        return session.evidence(ex, "다른 요청의 request_id / another request's request_id", pointer="/request_id",
-                                expected=ex.request_id, actual=ex.body.get("request_id"))
+    if (wrong := request_id_problem(ex.body, ex.request_id, others)) is not None:
+        return session.evidence(ex, wrong, pointer="/request_id", expected=ex.request_id,
+                                actual=ex.body.get("request_id"))
     return None
+
+
+def request_id_problem(body: dict[str, Any], sent: str, others: Collection[str]) -> str | None:
+    """What is wrong with the ``request_id`` an answer echoes (None when it is ``sent``).
+
+    Only an id of one of the ``others`` sent at the same time is "another request's": a missing or made-up
+    one points at the answer's construction, not at answers crossing between concurrent requests.
+    """
+    echoed = body.get("request_id")
+    if echoed == sent:
+        return None
+    if "request_id" not in body:
+        return ("응답에 request_id가 없습니다: 모든 응답에 요청의 request_id를 그대로 넣으십시오 "
+                "/ the answer has no request_id: echo the request's request_id in every answer")
+    if echoed in others:
+        return ("다른 동시 요청의 request_id를 돌려줌 (응답이 요청 사이에 섞임) "
+                "/ another concurrent request's request_id (answers crossed between requests)")
+    return ("요청과 다른 request_id를 돌려줌: 요청의 request_id를 그대로 넣으십시오 "
+            "/ a request_id the request did not send: echo the request's request_id unchanged")
 
 
 def _concurrent_requests(session: Session) -> Iterator[tuple[str, dict[str, Any]]]:
@@ -258,8 +278,10 @@ def concurrent_requests(session: Session) -> Outcome:
 
     with ThreadPoolExecutor(max_workers=len(requests), thread_name_prefix="s24kit-concurrent") as pool:
         answers = list(pool.map(send, requests))
+    sent = {ex.request_id for ex in answers}
     problems = [problem for (operation, body), ex in zip(requests, answers, strict=True)
-                if (problem := _correct(session, ex, operation, {**body, "request_id": ex.request_id}))]
+                if (problem := _correct(session, ex, operation, {**body, "request_id": ex.request_id},
+                                        sent - {ex.request_id}))]
     return session.verdict(problems, len(answers), "concurrent requests")
 
 

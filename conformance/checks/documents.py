@@ -22,6 +22,7 @@ from ..comparison import Difference, compare, document_shape
 from ..language import split
 from ..session import Exchange, Session, masked
 from .registry import Evidence, Outcome, check, skipped
+from .repeats import distinct, document_key
 
 VISIT_FIELDS = ("setting", "start_date", "end_date")
 PATIENT_FIELDS = ("name", "resident_number_masked", "patient_number")
@@ -72,13 +73,13 @@ def _unreadable(session: Session, ex: Exchange) -> Evidence:
                                 f"(root cause {ROOT_CAUSE}: {en})")
 
 
-def _verdict(session: Session, problems: list[Evidence], judged: int, what: str) -> Outcome:
+def _verdict(session: Session, problems: list[Evidence], judged: int, what: str, repeats: int = 0) -> Outcome:
     """:meth:`Session.verdict`, led by the root cause when answers could not be read: those findings first, and
     the reason names them (the other findings follow from them)."""
     unreadable = [p for p in problems if p.message.startswith(_UNREADABLE[0])]
     if not unreadable:
-        return session.verdict(problems, judged, what)
-    outcome = session.verdict([*unreadable, *(p for p in problems if p not in unreadable)], judged, what)
+        return session.verdict(problems, judged, what, repeats)
+    outcome = session.verdict([*unreadable, *(p for p in problems if p not in unreadable)], judged, what, repeats)
     ko, en = split(outcome.reason) or (outcome.reason, outcome.reason)
     n = len(unreadable)
     return replace(outcome, reason=f"원인 {ROOT_CAUSE}: 읽을 수 없는 응답 {n}건 — {ko} "
@@ -232,17 +233,20 @@ def documents_equal_expected(session: Session) -> Outcome:
     """Field by field under the comparison contract (docs/comparison.md): keyed collections by key, an
     optional member on one side only, null or the schema default left out are no disagreement."""
     problems: list[Evidence] = []
-    compared = 0
+    found: list[tuple[Exchange, Evidence]] = []
+    compared: set[tuple[str, str]] = set()  # documents asked for twice are compared twice, counted once
     for _, ex, expected in _successful_fetches(session, problems, failed=False):
         for key, (i, doc) in _returned(session, ex).items():
             if key not in expected:
                 continue  # S24-DOC-104 judges documents nobody asked for
-            compared += 1
+            compared.add(key)
             if _identical(doc, expected[key]):
                 continue
-            found = compare(expected[key], doc, document_shape(key[1]), f"/documents/{i}")
-            problems += [_disagreement(session, ex, key, d) for d in itertools.islice(found, MAX_DIFFS_PER_DOCUMENT)]
-    return _verdict(session, problems, compared, "returned documents")
+            differences = compare(expected[key], doc, document_shape(key[1]), f"/documents/{i}")
+            found += [(ex, _disagreement(session, ex, key, d))
+                      for d in itertools.islice(differences, MAX_DIFFS_PER_DOCUMENT)]
+    kept, repeats = distinct(found)
+    return _verdict(session, problems + kept, len(compared), "returned documents", repeats)
 
 
 #: What each kind of disagreement is called, in Korean and English.
@@ -347,11 +351,15 @@ def rule_findings(session: Session) -> tuple[list[tuple[Exchange, Finding]], Cou
     def compute() -> tuple[list[tuple[Exchange, Finding]], Counter[str]]:
         found: list[tuple[Exchange, Finding]] = []
         types: Counter[str] = Counter()
+        documents: set[tuple[Any, ...]] = set()  # a document in two answers is judged twice, counted once
         for _, ex in session.fetch_requests():
             if ex.status == 200 and isinstance(ex.body, dict):
                 found += [(ex, f) for f in validate(ex.body)]
                 types["bundle"] += 1  # bundle rules judge the documents of one answer together
-                types.update(str(d.get("document_type")) for d in _items(ex.body, "documents"))
+                keys = [document_key(ex.body, i) for i in range(len(ex.body.get("documents") or ()))]
+                new = [k for k in keys if k is not None and k not in documents]
+                documents.update(new)
+                types.update(str(k[1]) for k in new)
         return found, types
     return session.once("rule_findings", compute)
 
@@ -362,12 +370,12 @@ def _rule_check(rule_id: str) -> Callable[[Session], Outcome]:
     def run(session: Session) -> Outcome:
         found, types = rule_findings(session)
         judged = sum(types[t] for t in rule.applies_to)
-        problems = [session.evidence(ex, f"{f.message_ko} / {f.message_en}", pointer=f.pointer)
-                    for ex, f in found if f.rule == rule_id]
+        problems, repeats = distinct((ex, session.evidence(ex, f"{f.message_ko} / {f.message_en}", pointer=f.pointer))
+                                     for ex, f in found if f.rule == rule_id)
         if not problems and not judged:
             kinds = ", ".join(rule.applies_to)
             return skipped(f"해당 서류({kinds})를 받지 못했습니다 / no {kinds} returned to check")
-        return _verdict(session, problems, judged, "documents")
+        return _verdict(session, problems, judged, "documents", repeats)
 
     run.__name__ = run.__qualname__ = f"rule_{rule_id.replace('-', '_')}"
     run.__doc__ = f"{rule.title_ko} / {rule.title_en}"

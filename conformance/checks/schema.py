@@ -9,6 +9,7 @@ from ...schemas.validation import schema_findings
 from ..language import excerpt
 from ..session import Exchange, Session
 from .registry import Evidence, Outcome, check, failed
+from .repeats import distinct
 
 SEARCH_ANSWER, BUNDLE, PROBLEM, HEALTH = "visit-search#/$defs/response", "bundle", "problem", "health"
 
@@ -53,8 +54,14 @@ def search_shape(session: Session) -> Outcome:
 
 @check("S24-SCH-003")
 def bundle_shape(session: Session) -> Outcome:
-    problems, judged = shape_problems(session, [ex for _, ex in session.fetch_requests()], BUNDLE)
-    return session.verdict(problems, judged, "document bundles")
+    found: list[tuple[Exchange, Evidence]] = []
+    judged = 0
+    for _, ex in session.fetch_requests():  # per answer: a document asked for twice is one violation, not two
+        problems, counted = shape_problems(session, [ex], BUNDLE)
+        found += [(ex, problem) for problem in problems]
+        judged += counted
+    kept, repeats = distinct(found)
+    return session.verdict(kept, judged, "document bundles", repeats)
 
 
 @check("S24-SCH-004")

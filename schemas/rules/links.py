@@ -5,6 +5,7 @@ from __future__ import annotations
 import unicodedata
 from collections import defaultdict
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 from ..codes import code_list, is_generic_code
 from .pharmacy import last_dispensing_day
@@ -47,7 +48,7 @@ def statement_adds_up(documents: list[Document]) -> Iterator[Violation]:
     for s_index, statement in _by_type(documents, "itemised_statement"):
         if _receipt_key(statement) not in receipts:
             continue
-        _, receipt = receipts[_receipt_key(statement)]
+        r_index, receipt = receipts[_receipt_key(statement)]
         summed: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(LINE_COLUMNS, 0))
         counts: dict[str, int] = defaultdict(int)
         for line in statement["lines"]:
@@ -76,11 +77,69 @@ def statement_adds_up(documents: list[Document]) -> Iterator[Violation]:
         for column in LINE_COLUMNS:
             moved = adjustment.get(column, 0)
             if adjustment.get(column) and differences[column] != moved:
-                yield Violation(f"/documents/{s_index}/bottom_rows/adjustment/{column}",
-                                f"끝처리 조정금액 {column} {won(moved)}이 영수증 {receipt['receipt_number']}과 "
-                                f"세부내역의 차이 {won(differences[column])}과 다릅니다",
-                                f"rounding adjustment {column} {moved} differs from what separates the lines "
-                                f"from receipt {receipt['receipt_number']}: {differences[column]}")
+                lines_sum = sum(lines[column] for lines in summed.values())
+                yield _adjustment_disagrees(Gap(column, moved, lines_sum, lines_sum + differences[column],
+                                                _receipt_total(receipt, column)), s_index, r_index, receipt)
+
+
+@dataclass(frozen=True, slots=True)
+class Gap:
+    """One column where the statement's rounding adjustment does not separate its lines from the receipt's rows."""
+
+    column: str
+    moved: int  # the statement's 끝처리 조정금액
+    lines: int  # the statement's lines, summed
+    rows: int  # the receipt's rows[], summed (non_covered: selective + non_covered)
+    total: int | None  # the receipt's totals for the column, None when it has none
+
+
+#: The receipt's fields that a statement column is compared with.
+_RECEIPT_FIELD = {"non_covered": "selective + non_covered"}
+
+
+def _receipt_total(receipt: Document, column: str) -> int | None:
+    totals = receipt.get("totals", {})
+    names = ("selective", "non_covered") if column == "non_covered" else (column,)
+    values = [totals.get(name) for name in names]
+    return sum(values) if all(isinstance(v, int) for v in values) else None
+
+
+def _adjustment_disagrees(gap: Gap, s_index: int, r_index: int, receipt: Document) -> Violation:
+    """The finding for ``gap``, blaming the document the receipt's own totals contradict.
+
+    Three numbers, two documents: the receipt's totals side with the statement (lines + adjustment) when the
+    rows left the adjustment out, so the rows are wrong; they side with the rows when the statement's
+    adjustment is wrong; otherwise neither is singled out and both documents' values are named.
+    """
+    number, column = receipt["receipt_number"], gap.column
+    field = _RECEIPT_FIELD.get(column, column)
+    stated = gap.lines + gap.moved
+    if gap.total == stated:
+        return Violation(f"/documents/{r_index}/rows",
+                         f"영수증 {number}의 rows[] {field} 합 {won(gap.rows)}이 영수증 totals({won(gap.total)})와 "
+                         f"세부내역서(줄 합 {won(gap.lines)} + 끝처리 조정금액 {won(gap.moved)})가 함께 말하는 "
+                         f"{won(stated)}과 다릅니다: 끝처리 조정금액을 영수증 rows[]의 {field}에 나누어 반영하십시오",
+                         f"receipt {number}'s rows[] add up to {gap.rows} in {field}, but its totals ({gap.total}) "
+                         f"and the statement (lines {gap.lines} + rounding adjustment {gap.moved}) both make "
+                         f"{stated}: spread the rounding adjustment over the receipt's rows[] ({field})")
+    pointer = f"/documents/{s_index}/bottom_rows/adjustment/{column}"
+    if gap.total == gap.rows:
+        return Violation(pointer,
+                         f"세부내역서의 끝처리 조정금액 {column} {won(gap.moved)}이 영수증 {number}"
+                         f"(rows[]와 totals 모두 {won(gap.rows)})과 세부내역 줄 합 {won(gap.lines)}의 차이 "
+                         f"{won(gap.rows - gap.lines)}과 다릅니다",
+                         f"the statement's rounding adjustment {column} is {gap.moved}, but receipt {number} (rows[] "
+                         f"and totals both {gap.rows}) differs from the statement's lines ({gap.lines}) by "
+                         f"{gap.rows - gap.lines}")
+    totals_ko = f", totals {won(gap.total)}" if gap.total is not None else ""
+    totals_en = f", totals {gap.total}" if gap.total is not None else ""
+    return Violation(pointer,
+                     f"영수증 {number}과 세부내역서가 {field}에서 맞지 않습니다: 영수증 rows[] 합 {won(gap.rows)}"
+                     f"{totals_ko}, 세부내역서 줄 합 {won(gap.lines)} + 끝처리 조정금액 {won(gap.moved)} = "
+                     f"{won(stated)}",
+                     f"receipt {number} and its itemised statement disagree on {field}: the receipt's rows[] add "
+                     f"up to {gap.rows}{totals_en}, the statement's lines {gap.lines} + rounding adjustment "
+                     f"{gap.moved} = {stated}")
 
 
 @rule("S24-DOC-015", "세부내역서는 같은 내원의 영수증을 가리킴",
