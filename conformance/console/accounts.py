@@ -23,6 +23,11 @@ HASHER = PasswordHasher()  # argon2id with the library's current recommended par
 TOKEN_PREFIX = "s24c_"
 MIN_PASSWORD = 12
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+#: What of an account may leave the store (API answers, pages): never its password hash, nor anything else
+#: that is not listed here.
+PUBLIC_FIELDS = ("id", "username", "role", "disabled", "must_change_password", "created_at", "last_login_at")
+#: What an audit entry of an account keeps (when the password was set says a reset happened; the hash never).
+AUDITED_FIELDS = (*PUBLIC_FIELDS, "password_changed_at")
 #: A hash to verify against when the username does not exist, so that both cases take the same time.
 _DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
 
@@ -66,6 +71,10 @@ def _columns() -> list[Any]:
             accounts.c.must_change_password, accounts.c.password_changed_at, accounts.c.password_hash]
 
 
+def _audited(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key in AUDITED_FIELDS}
+
+
 def hash_password(password: str) -> str:
     return HASHER.hash(password)
 
@@ -97,7 +106,7 @@ def create_account(connection: Connection, actor: Actor, username: str, role: st
     values = {"username": username, "password_hash": hashed, "role": role, "disabled": False,
               "must_change_password": must_change_password, "password_changed_at": when, "created_at": when}
     new_id = connection.execute(insert(accounts).values(**values)).inserted_primary_key[0]
-    audit.record(connection, actor, "account.create", "account", new_id, after={"id": new_id, **values})
+    audit.record(connection, actor, "account.create", "account", new_id, after=_audited({"id": new_id, **values}))
     return Account(new_id, username, role, False, must_change_password, when, _stamp_of(hashed))
 
 
@@ -146,8 +155,8 @@ def change_password(connection: Connection, account: Account, current: str, new:
 
 
 def list_accounts(connection: Connection) -> list[dict[str, Any]]:
-    rows = connection.execute(select(*_columns(), accounts.c.last_login_at, accounts.c.created_at)
-                              .order_by(accounts.c.username))
+    """Every account, as :data:`PUBLIC_FIELDS` only (the password hash never leaves :mod:`.accounts`)."""
+    rows = connection.execute(select(*(accounts.c[name] for name in PUBLIC_FIELDS)).order_by(accounts.c.username))
     return [dict(row._mapping) for row in rows]
 
 
@@ -175,7 +184,8 @@ def update_account(connection: Connection, actor: Actor, account_id: int, *, rol
     if values:
         connection.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
         after = {**dict(before._mapping), **values}
-        audit.record(connection, actor, "account.update", "account", account_id, dict(before._mapping), after)
+        audit.record(connection, actor, "account.update", "account", account_id, _audited(dict(before._mapping)),
+                     _audited(after))
     return password
 
 
