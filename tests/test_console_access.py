@@ -275,6 +275,23 @@ def test_no_password_hash_leaves_the_console(own_console: Console) -> None:
         assert not validator.is_valid({**value, "password_hash": "$argon2id$v=19$..."})
 
 
+def test_logging_out_ends_the_session_on_the_server(own_console: Console) -> None:
+    """A copy of the session cookie taken before logging out opens nothing afterwards."""
+    client = own_console.anonymous()
+    log_in(client, "operator")
+    copied = client.cookies.get("s24kit_console")
+    assert copied and client.get("/sites").status_code == 200
+    answer = client.post("/logout", data={"csrf_token": csrf_of(client)})
+    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    replayed = own_console.anonymous()
+    replayed.cookies.set("s24kit_console", copied)
+    answer = replayed.get("/sites")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    log_in(client, "operator")  # a new login opens a new session
+    assert client.get("/sites").status_code == 200
+    assert replayed.get("/sites").status_code == 303
+
+
 def test_a_weak_new_password_is_refused_naming_the_field(console: Console) -> None:
     client = console.pages["viewer"]
     answer = client.post("/account/password", data={"current_password": PASSWORD, "new_password": "short",

@@ -40,8 +40,9 @@ class Account:
     disabled: bool
     must_change_password: bool
     password_changed_at: datetime
-    #: Changes with every password (the hash carries a fresh salt); timestamps are to the second, and two
-    #: passwords set within one second must still end the sessions opened with the first.
+    #: Changes with every password (the hash carries a fresh salt; timestamps are to the second, and two
+    #: passwords set within one second must still end the sessions opened with the first) and with every
+    #: logout (``session_epoch``): a session whose stamp is not the account's current one has ended.
     password_stamp: str = ""
 
     @property
@@ -59,16 +60,17 @@ def at_least(role: str, minimum: str) -> bool:
 
 def _account(row: Any) -> Account:
     return Account(row.id, row.username, row.role, bool(row.disabled), bool(row.must_change_password),
-                   row.password_changed_at, _stamp_of(row.password_hash))
+                   row.password_changed_at, _stamp_of(row.password_hash, row.session_epoch))
 
 
-def _stamp_of(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
+def _stamp_of(password_hash: str, session_epoch: int) -> str:
+    return hashlib.sha256(f"{password_hash}\n{session_epoch}".encode()).hexdigest()[:32]
 
 
 def _columns() -> list[Any]:
     return [accounts.c.id, accounts.c.username, accounts.c.role, accounts.c.disabled,
-            accounts.c.must_change_password, accounts.c.password_changed_at, accounts.c.password_hash]
+            accounts.c.must_change_password, accounts.c.password_changed_at, accounts.c.password_hash,
+            accounts.c.session_epoch]
 
 
 def _audited(values: dict[str, Any]) -> dict[str, Any]:
@@ -107,7 +109,7 @@ def create_account(connection: Connection, actor: Actor, username: str, role: st
               "must_change_password": must_change_password, "password_changed_at": when, "created_at": when}
     new_id = connection.execute(insert(accounts).values(**values)).inserted_primary_key[0]
     audit.record(connection, actor, "account.create", "account", new_id, after=_audited({"id": new_id, **values}))
-    return Account(new_id, username, role, False, must_change_password, when, _stamp_of(hashed))
+    return Account(new_id, username, role, False, must_change_password, when, _stamp_of(hashed, 0))
 
 
 def authenticate(connection: Connection, username: str, password: str) -> Account | None:
@@ -135,7 +137,8 @@ def account_by_id(connection: Connection, account_id: int) -> Account | None:
 
 
 def change_password(connection: Connection, account: Account, current: str, new: str) -> Account:
-    row = connection.execute(select(accounts.c.password_hash).where(accounts.c.id == account.id)).one()
+    row = connection.execute(select(accounts.c.password_hash, accounts.c.session_epoch)
+                             .where(accounts.c.id == account.id)).one()
     try:
         HASHER.verify(row.password_hash, current)
     except (VerificationError, InvalidHashError):
@@ -151,7 +154,14 @@ def change_password(connection: Connection, account: Account, current: str, new:
     audit.record(connection, account.actor, "account.password", "account", account.id,
                  before={"must_change_password": account.must_change_password},
                  after={"must_change_password": False})
-    return Account(account.id, account.username, account.role, account.disabled, False, when, _stamp_of(hashed))
+    return Account(account.id, account.username, account.role, account.disabled, False, when,
+                   _stamp_of(hashed, row.session_epoch))
+
+
+def end_sessions(connection: Connection, account_id: int) -> None:
+    """End every session of the account (logging out): each names the epoch it was opened in, now past."""
+    connection.execute(update(accounts).where(accounts.c.id == account_id)
+                       .values(session_epoch=accounts.c.session_epoch + 1))
 
 
 def list_accounts(connection: Connection) -> list[dict[str, Any]]:
