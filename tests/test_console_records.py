@@ -248,3 +248,58 @@ def test_results_export_lists_every_finished_run(console: Console, tmp_path):
     xlsx = console.pages["viewer"].get("/results/export", params={"format": "xlsx"})
     rows = list(load_workbook(io.BytesIO(xlsx.content)).active.values)
     assert rows[0] == RESULT_COLUMNS and run["id"] in [r[0] for r in rows[1:]]
+
+
+def _passing_certification(console: Console, version_id: int) -> int:
+    """A finished, passing certification run of the version (as a worker or an upload would leave it)."""
+    from s24kit.conformance.console.db import now
+    from s24kit.conformance.console.tables import runs
+
+    with console.database.engine.begin() as connection:
+        return connection.execute(runs.insert().values(
+            kind="certification", product_version_id=version_id, parameters={}, state="done", verdict="pass",
+            evidence_sha256=EVIDENCE, created_at=now(), finished_at=now())).inserted_primary_key[0]
+
+
+def test_product_version_decisions_follow_the_allowed_moves(console: Console):
+    """docs/console.md §9: uncertified → certified | rejected; rejected → certified; certified → suspended;
+    suspended → certified | rejected; any other move 409 as for sites; the certification in force only while
+    certified; the page's form offers the allowed moves."""
+    _import_api(console, csv_text(site("41390080", product_version="10.0.0")).encode())
+    version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390080')}").json()[
+        "product_version_id"]
+    approver = console.api("approver")
+
+    def decide(decision: str, run_id: int | None = None):
+        body = {"subject_kind": "product_version", "subject_id": version_id, "decision": decision, "reason": "검토"}
+        answer = approver.post("/api/v1/decisions", json=body if run_id is None else {**body, "run_id": run_id})
+        assert_documented("POST", "/api/v1/decisions", answer)
+        return answer
+
+    def version() -> dict:
+        return console.api("viewer").get(f"/api/v1/product-versions/{version_id}").json()
+
+    first = _passing_certification(console, version_id)
+    assert decide("certified", first).status_code == 201
+    assert (version()["state"], version()["certified_run_id"]) == ("certified", first)
+    decided = len(approver.get("/api/v1/decisions", params={"subject_kind": "product_version",
+                                                           "subject_id": version_id}).json()["items"])
+    for refused in (decide("certified", _passing_certification(console, version_id)), decide("rejected")):
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["errors"][0]["field"] == "state" and "suspended" in refused.json()["detail"]
+    assert (version()["state"], version()["certified_run_id"]) == ("certified", first)
+    assert len(approver.get("/api/v1/decisions", params={"subject_kind": "product_version",
+                                                        "subject_id": version_id}).json()["items"]) == decided
+    page = console.pages["approver"]
+    form = page.get(f"/product-versions/{version_id}").text
+    assert 'value="suspended"' in form and 'value="certified"' not in form and 'value="rejected"' not in form
+    suspended = page.post(f"/product-versions/{version_id}/decisions",
+                          data={"decision": "suspended", "reason": "현장 결함", "csrf_token": csrf_of(page)})
+    assert suspended.status_code == 303
+    assert (version()["state"], version()["certified_run_id"], version()["certified_at"]) == ("suspended", None, None)
+    assert decide("rejected").status_code == 201
+    assert (version()["state"], version()["certified_run_id"]) == ("rejected", None)
+    assert decide("suspended").status_code == 409 and decide("rejected").status_code == 409
+    again = _passing_certification(console, version_id)
+    assert decide("certified", again).status_code == 201
+    assert (version()["state"], version()["certified_run_id"]) == ("certified", again)

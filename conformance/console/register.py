@@ -170,9 +170,13 @@ VERSION_TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 
 def change_version_state(connection: Connection, actor: Actor, role: str | None, version_id: int, state: str,
-                         run_id: int | None = None) -> dict[str, Any]:
-    """Certify, reject or suspend a product version along :data:`VERSION_TRANSITIONS`. Certifying names the
-    run that certified it (``run_id``). ``role`` is the caller's (``None``: the console itself)."""
+                         run_id: int | None = None, *, reason: str = "") -> dict[str, Any]:
+    """Certify, reject or suspend a product version along :data:`VERSION_TRANSITIONS` (any other move: 409).
+    ``role`` is the caller's (``None``: the console itself).
+
+    ``certified_run_id`` and ``certified_at`` name the certification in force: certifying sets them (``run_id``,
+    the run that certified it, is required), and leaving ``certified`` (suspended, rejected) clears them — they
+    are set exactly while the version is certified. Every earlier certification stays in ``decisions``."""
     if role is not None and role not in ("approver", "admin"):
         raise FieldError("state", f"state: 제품 버전의 {state} 는 결정이라 approver 이상만 할 수 있습니다",
                          f"state: making a product version {state} is a decision: approver or admin only", status=403)
@@ -191,14 +195,17 @@ def change_version_state(connection: Connection, actor: Actor, role: str | None,
     values: dict[str, Any] = {"state": state}
     if state == "certified":
         values.update(certified_run_id=run_id, certified_at=now())
+    else:
+        values.update(certified_run_id=None, certified_at=None)
     moved = connection.execute(update(product_versions).where(product_versions.c.id == version_id,
                                                               product_versions.c.state == row.state)
                                .values(**values)).rowcount
     if moved != 1:
         raise _conflict("state", "state: 다른 사용자가 방금 상태를 바꿨습니다 — 다시 보십시오",
                         "state: someone else changed the state just now — look again")
+    before = {"state": row.state, "certified_run_id": row.certified_run_id, "certified_at": row.certified_at}
     audit.record(connection, actor, "product_version.state", "product_version", version_id,
-                 {"state": row.state}, values)
+                 before, {**values, "reason": reason} if reason else values)
     return get_version(connection, version_id)
 
 
