@@ -242,6 +242,56 @@ def test_a_one_time_password_must_be_changed_first(own_console: Console) -> None
     assert early.get("/sites").headers["location"].startswith("/login"), "an older session outlived the password"
 
 
+def test_no_password_hash_leaves_the_console(own_console: Console) -> None:
+    """Account answers carry the listed fields only: listing, creating, changing and resetting, the accounts
+    page, the audit log (API and page) and the OpenAPI description's account shape."""
+    console = own_console
+    admin = console.api("admin")
+    created = admin.post("/api/v1/accounts", json={"username": "hashless", "role": "viewer"})
+    assert created.status_code == 201, created.text
+    changed = admin.patch(f"/api/v1/accounts/{created.json()['id']}", json={"role": "operator"})
+    reset = admin.patch(f"/api/v1/accounts/{created.json()['id']}", json={"reset_password": True})
+    listed = admin.get("/api/v1/accounts")
+    public = {"id", "username", "role", "disabled", "must_change_password", "created_at", "last_login_at"}
+    for answer, extra in ((created, {"one_time_password"}), (changed, set()), (reset, {"one_time_password"})):
+        assert answer.status_code in (200, 201), answer.text
+        assert set(answer.json()) == public | extra, answer.json()
+    assert_documented("PATCH", "/api/v1/accounts/{account_id:id}", changed)
+    assert_documented("GET", "/api/v1/accounts", listed)
+    assert all(set(row) == public for row in listed.json()["items"])
+    for text in (created.text, changed.text, reset.text, listed.text, admin.get("/api/v1/audit?per_page=500").text,
+                 console.pages["admin"].get("/accounts").text, console.pages["admin"].get("/audit").text):
+        assert "argon2" not in text and "password_hash" not in text
+    # the description closes the shape: an answer with a hash in it would not match
+    from jsonschema import Draft202012Validator
+    from referencing import Registry, Resource
+    from referencing.jsonschema import DRAFT202012
+
+    registry = Registry().with_resource("urn:console", Resource(contents=openapi(), specification=DRAFT202012))
+    row = listed.json()["items"][0]
+    for name, value in (("Account", row), ("AccountWithPassword", {**row, "one_time_password": "x"})):
+        validator = Draft202012Validator({"$ref": f"urn:console#/components/schemas/{name}"}, registry=registry)
+        assert validator.is_valid(value)
+        assert not validator.is_valid({**value, "password_hash": "$argon2id$v=19$..."})
+
+
+def test_logging_out_ends_the_session_on_the_server(own_console: Console) -> None:
+    """A copy of the session cookie taken before logging out opens nothing afterwards."""
+    client = own_console.anonymous()
+    log_in(client, "operator")
+    copied = client.cookies.get("s24kit_console")
+    assert copied and client.get("/sites").status_code == 200
+    answer = client.post("/logout", data={"csrf_token": csrf_of(client)})
+    assert answer.status_code == 303 and answer.headers["location"] == "/login"
+    replayed = own_console.anonymous()
+    replayed.cookies.set("s24kit_console", copied)
+    answer = replayed.get("/sites")
+    assert answer.status_code == 303 and answer.headers["location"].startswith("/login")
+    log_in(client, "operator")  # a new login opens a new session
+    assert client.get("/sites").status_code == 200
+    assert replayed.get("/sites").status_code == 303
+
+
 def test_a_weak_new_password_is_refused_naming_the_field(console: Console) -> None:
     client = console.pages["viewer"]
     answer = client.post("/account/password", data={"current_password": PASSWORD, "new_password": "short",

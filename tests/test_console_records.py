@@ -169,23 +169,57 @@ def decisions_actor(connection):
     return account.actor
 
 
-def _bundle(folder, passing: bool = True) -> bytes:
-    """An evidence bundle around the shipped example report (made to pass, or as it is: failing)."""
-    from s24kit.conformance.catalogue import digest
+#: The product version the sites of site() run (test_console_sitecsv), as a vendor's run would name it.
+PRODUCT = ("가상의료정보", "온누리EMR")
+
+
+class _Journal:
+    """A journal of one health answer naming ``product`` (what a full run's journal.jsonl holds first)."""
+
+    def __init__(self, product: tuple[str, str, str] | None) -> None:
+        self.product = product
+
+    def export_jsonl(self, path) -> int:
+        body = {"status": "ok", "profile": "kit-v1", "provider_code": "99190000"}
+        if self.product:
+            body["product"] = dict(zip(("vendor", "name", "version"), self.product, strict=True))
+        entry = {"id": "x-000001", "route": "/s24/v1/health", "method": "GET", "status": 200,
+                 "response": {"headers": {}, "body": json.dumps(body, ensure_ascii=False)}}
+        path.write_text(json.dumps(entry, ensure_ascii=False) + "\n", encoding="utf-8")
+        return 1
+
+
+def _bundle(folder, passing: bool = True, *, version: str = "7.0.0", product: tuple[str, str, str] | None = None,
+            named: bool = True, selection: list[str] | None = None) -> bytes:
+    """An evidence bundle as ``s24kit check --product …`` (the full suite, pull role) leaves it: a result for
+    every requirement, S24-API-017 judged, a health answer naming ``product`` (default: ``PRODUCT`` at
+    ``version``) in the journal; failing on S24-DOC-002 unless ``passing``. ``named=False``: a run without
+    --product (S24-API-017 skipped); ``selection``: a run of those requirements only (--select)."""
+    from s24kit.conformance.catalogue import digest, requirements
     from s24kit.conformance.reports import report_problems
     from s24kit.conformance.reports.bundle import write_bundle
+    from s24kit.conformance.runner import plan
 
     from .conftest import load_example
 
-    report = {**load_example("report"), "rule_pack_digest": digest()}
-    if passing:
-        report["results"] = [r for r in report["results"] if r["verdict"] != "fail"]
-        report["summary"] = {v: sum(r["verdict"] == v for r in report["results"]) for v in report["summary"]}
-        report["verdict"] = "pass"
+    product = product or (*PRODUCT, version)
+    catalogue = requirements()
+    chosen = [p.requirement for p in plan("provider_pull", selection)]
+    results = [{"requirement": rid, "title_ko": catalogue[rid].title_ko, "title_en": catalogue[rid].title_en,
+                "severity": catalogue[rid].level, "verdict": "pass"} for rid in chosen]
+    for result in results:
+        if result["requirement"] == "S24-API-017" and not named:
+            result.update(verdict="skip", reason="no product version expected (--product VENDOR/NAME/VERSION)")
+        if result["requirement"] == "S24-DOC-002" and not passing:
+            result.update(verdict="fail", reason="total_amount 125,000 must equal 125,010")
+    report = {**load_example("report"), "rule_pack_digest": digest(), "results": results,
+              "environment": {"python": "3.11", "selection": selection or [], "checks": len(results)}}
+    report["summary"] = {v: sum(r["verdict"] == v for r in results) for v in report["summary"]}
+    report["verdict"] = "pass" if passing else "fail"
     assert report_problems(report) == []
     folder.mkdir(exist_ok=True)
     (folder / "report.json").write_text(json.dumps(report), encoding="utf-8")
-    return write_bundle(folder / "evidence.zip", [folder / "report.json"]).read_bytes()
+    return write_bundle(folder / "evidence.zip", [folder / "report.json"], journal=_Journal(product)).read_bytes()
 
 
 def test_a_vendor_bundle_is_verified_attached_and_certifies(console: Console, tmp_path):
@@ -237,7 +271,7 @@ def test_results_export_lists_every_finished_run(console: Console, tmp_path):
     version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390070')}").json()[
         "product_version_id"]
     run = console.api("operator").post(f"/api/v1/product-versions/{version_id}/evidence",
-                                       content=_bundle(tmp_path / "b", passing=False)).json()
+                                       content=_bundle(tmp_path / "b", passing=False, version="8.0.0")).json()
     answer = console.api("viewer").get("/api/v1/results/export", params={"format": "csv"})
     assert answer.status_code == 200
     assert_documented("GET", "/api/v1/results/export", answer)
@@ -248,3 +282,110 @@ def test_results_export_lists_every_finished_run(console: Console, tmp_path):
     xlsx = console.pages["viewer"].get("/results/export", params={"format": "xlsx"})
     rows = list(load_workbook(io.BytesIO(xlsx.content)).active.values)
     assert rows[0] == RESULT_COLUMNS and run["id"] in [r[0] for r in rows[1:]]
+
+
+def _passing_certification(console: Console, version_id: int) -> int:
+    """A finished, passing certification run of the version (as a worker or an upload would leave it)."""
+    from s24kit.conformance.console.db import now
+    from s24kit.conformance.console.tables import runs
+
+    with console.database.engine.begin() as connection:
+        return connection.execute(runs.insert().values(
+            kind="certification", product_version_id=version_id, parameters={}, state="done", verdict="pass",
+            evidence_sha256=EVIDENCE, created_at=now(), finished_at=now())).inserted_primary_key[0]
+
+
+def test_product_version_decisions_follow_the_allowed_moves(console: Console):
+    """docs/console.md §9: uncertified → certified | rejected; rejected → certified; certified → suspended;
+    suspended → certified | rejected; any other move 409 as for sites; the certification in force only while
+    certified; the page's form offers the allowed moves."""
+    _import_api(console, csv_text(site("41390080", product_version="10.0.0")).encode())
+    version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390080')}").json()[
+        "product_version_id"]
+    approver = console.api("approver")
+
+    def decide(decision: str, run_id: int | None = None):
+        body = {"subject_kind": "product_version", "subject_id": version_id, "decision": decision, "reason": "검토"}
+        answer = approver.post("/api/v1/decisions", json=body if run_id is None else {**body, "run_id": run_id})
+        assert_documented("POST", "/api/v1/decisions", answer)
+        return answer
+
+    def version() -> dict:
+        return console.api("viewer").get(f"/api/v1/product-versions/{version_id}").json()
+
+    first = _passing_certification(console, version_id)
+    assert decide("certified", first).status_code == 201
+    assert (version()["state"], version()["certified_run_id"]) == ("certified", first)
+    decided = len(approver.get("/api/v1/decisions", params={"subject_kind": "product_version",
+                                                           "subject_id": version_id}).json()["items"])
+    for refused in (decide("certified", _passing_certification(console, version_id)), decide("rejected")):
+        assert refused.status_code == 409, refused.text
+        assert refused.json()["errors"][0]["field"] == "state" and "suspended" in refused.json()["detail"]
+    assert (version()["state"], version()["certified_run_id"]) == ("certified", first)
+    assert len(approver.get("/api/v1/decisions", params={"subject_kind": "product_version",
+                                                        "subject_id": version_id}).json()["items"]) == decided
+    page = console.pages["approver"]
+    form = page.get(f"/product-versions/{version_id}").text
+    assert 'value="suspended"' in form and 'value="certified"' not in form and 'value="rejected"' not in form
+    suspended = page.post(f"/product-versions/{version_id}/decisions",
+                          data={"decision": "suspended", "reason": "현장 결함", "csrf_token": csrf_of(page)})
+    assert suspended.status_code == 303
+    assert (version()["state"], version()["certified_run_id"], version()["certified_at"]) == ("suspended", None, None)
+    assert decide("rejected").status_code == 201
+    assert (version()["state"], version()["certified_run_id"]) == ("rejected", None)
+    assert decide("suspended").status_code == 409 and decide("rejected").status_code == 409
+    again = _passing_certification(console, version_id)
+    assert decide("certified", again).status_code == 201
+    assert (version()["state"], version()["certified_run_id"]) == ("certified", again)
+
+
+def test_a_bundle_of_another_profile_or_product_is_refused_never_relabelled(console: Console, tmp_path):
+    """Only the full suite run against this very product version certifies it: a site check's bundle (of a site
+    running another version), a --select run, another product's full-suite bundle and a run that names no
+    product are refused, in Korean and English naming what is wrong, and nothing is recorded."""
+    from s24kit.conformance.runner import make_target
+    from s24kit.conformance.sitecheck import run_site_check
+    from s24kit.simulator.fleet import FleetOptions, build_fleet
+
+    _import_api(console, csv_text(site("41390090", product_version="11.0.0")).encode())
+    version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390090')}").json()[
+        "product_version_id"]
+    fleet = build_fleet(FleetOptions(1, tmp_path / "fleet", seed=5, defect_share=0))
+    with fleet.serving():
+        other = fleet.sites[0]
+        assert other.product_triple != (*PRODUCT, "11.0.0")
+        checked = run_site_check(make_target(other.url, fleet.scenario, provider_code=other.provider_code,
+                                             state=fleet.options.state_dir, product=other.product_triple),
+                                 tmp_path / "site-check")
+    assert checked.verdict == "pass"
+    path = f"/api/v1/product-versions/{version_id}/evidence"
+
+    def runs_of_version() -> list:
+        from s24kit.conformance.console.tables import runs
+
+        with console.database.engine.connect() as connection:
+            return connection.execute(runs.select().where(runs.c.product_version_id == version_id)).all()
+
+    cases = {
+        "site profile": (tmp_path / "site-check" / "evidence.zip").read_bytes(),
+        "--select": _bundle(tmp_path / "select", version="11.0.0", selection=["API"]),
+        "another product version": _bundle(tmp_path / "other", product=other.product_triple),
+        "--product": _bundle(tmp_path / "unnamed", version="11.0.0", named=False),
+    }
+    for said, data in cases.items():
+        refused = console.api("operator").post(path, content=data, headers={"content-type": "application/zip"})
+        assert refused.status_code == 400, (said, refused.text)
+        assert_documented("POST", "/api/v1/product-versions/{version_id:id}/evidence", refused)
+        error = refused.json()["errors"][0]
+        assert error["field"] == "file" and said in error["message_en"], (said, error)
+        assert error["message_ko"] and error["message_ko"] != error["message_en"]
+    assert "/".join(other.product_triple) in console.api("operator").post(path, content=cases[
+        "another product version"]).json()["errors"][0]["message_en"]
+    page = console.pages["operator"]
+    shown = page.post(f"/product-versions/{version_id}/evidence", data={"csrf_token": csrf_of(page)},
+                      files={"file": ("evidence.zip", cases["site profile"], "application/zip")})
+    assert shown.status_code == 400 and "사이트 점검" in shown.text
+    assert runs_of_version() == []
+    # the bundle of this version's own full run is accepted, as a run of this version
+    accepted = console.api("operator").post(path, content=_bundle(tmp_path / "own", version="11.0.0"))
+    assert accepted.status_code == 201 and accepted.json()["product_version_id"] == version_id, accepted.text

@@ -165,6 +165,56 @@ def test_a_site_is_edited_and_its_pin_normalised(console: Console) -> None:
     assert answer.json()["server_cert_sha256"] == "ab" * 32 and answer.json()["name"] == "행복의원 본점"
 
 
+def test_what_a_decision_rests_on_cannot_change_without_a_new_check(console: Console, version_id: int) -> None:
+    """An accepted or passed site keeps the endpoint, pins, product version and mode it was checked with (the
+    provider code never changes):
+    a change is 409 (move it back to testing first, docs/console.md §9), through the API and the page form;
+    its name and contacts may change; back in testing everything may."""
+    api = console.api("operator")
+    other = api.post("/api/v1/product-versions", json={"product_id": api.get(
+        f"/api/v1/product-versions/{version_id}").json()["product_id"], "version": "7.1.1-other"}).json()["id"]
+    accepted = new_site(console, "31310711", product_version_id=version_id, server_cert_sha256="ab" * 32)
+    passed = new_site(console, "31310712", product_version_id=version_id, server_cert_sha256="ab" * 32)
+    for site in (accepted, passed):
+        for state in ("testing", "passed"):
+            assert move(console, "operator", site["id"], state).status_code == 200
+    decide(console, accepted["id"], "accepted")
+    changes = ({"pull_url": "https://127.0.0.1:45431", "server_cert_sha256": None}, {"product_version_id": other},
+               {"server_cert_sha256": "cd" * 32}, {"mode": "agent", "agent_source_ip": "10.0.0.1"},
+               {"product_version_id": None})
+    for site, state in ((accepted, "accepted"), (passed, "passed")):
+        for change in changes:
+            answer = api.patch(f"/api/v1/sites/{site['id']}", json=change)
+            assert answer.status_code == 409, (change, answer.text)
+            assert_documented("PATCH", "/api/v1/sites/{site_id:id}", answer)
+            assert "testing" in answer.json()["detail"] and state in answer.json()["detail"]
+        for role in ("operator", "admin"):
+            assert console.api(role).patch(f"/api/v1/sites/{site['id']}", json=changes[0]).status_code == 409
+        now = console.api("viewer").get(f"/api/v1/sites/{site['id']}").json()
+        assert (now["state"], now["pull_url"], now["server_cert_sha256"], now["product_version_id"]) == \
+            (state, SITE["pull_url"], "ab" * 32, version_id)
+        # the same values again, and the name and contacts, are no change of what was checked
+        same = api.patch(f"/api/v1/sites/{site['id']}", json={"pull_url": SITE["pull_url"], "name": "행복의원 2",
+                                                               "product_version_id": version_id})
+        assert same.status_code == 200 and same.json()["state"] == state, same.text
+    page = console.pages["operator"]
+    form = {key: "" if value is None else str(value) for key, value in
+            console.api("viewer").get(f"/api/v1/sites/{accepted['id']}").json().items()
+            if key in ("name", "facility_type", "region", "product_version_id", "mode", "pull_url",
+                       "server_cert_sha256", "agent_source_ip", "agent_cert_sha256", "contact_name", "contact_phone")}
+    token = csrf_of(page)
+    assert page.post(f"/sites/{accepted['id']}", data={**form, "name": "행복의원 3", "csrf_token": token}) \
+        .status_code == 303
+    shown = page.post(f"/sites/{accepted['id']}", data={**form, "pull_url": "https://127.0.0.1:45431",
+                                                        "csrf_token": token})
+    assert shown.status_code == 409 and "pull_url" in shown.text
+    assert console.api("viewer").get(f"/api/v1/sites/{accepted['id']}").json()["pull_url"] == SITE["pull_url"]
+    # back in testing, a new check will judge the new endpoint
+    assert move(console, "operator", passed["id"], "testing").status_code == 200
+    answer = api.patch(f"/api/v1/sites/{passed['id']}", json={**changes[0], "product_version_id": other})
+    assert answer.status_code == 200 and answer.json()["state"] == "testing", answer.text
+
+
 def test_an_agent_site_needs_its_source_address(console: Console) -> None:
     answer = console.api("operator").post("/api/v1/sites", json={**SITE, "provider_code": "31310801",
                                                                  "mode": "agent", "pull_url": None})

@@ -242,3 +242,24 @@ def test_a_product_certification_runs_the_full_suite_and_keeps_its_evidence(flee
 
 def site_of_defect(fleet, defect):
     return next(s for s in fleet.sites if s.defect == defect)
+
+
+def test_a_suspended_version_is_not_certified_for_its_sites_checks(fleet, console_database, tmp_path):
+    """docs/console.md §9/§2: only a certified version counts as certified; the site check of a site whose
+    version was suspended fails S24-API-017 (so the site cannot be accepted on it)."""
+    from s24kit.conformance.console.executor import site_target
+    from s24kit.conformance.sitecheck import run_site_check
+
+    database = prepare(console_database)
+    ids = register_fleet(database, fleet)
+    correct = next(s for s in fleet.sites if s.defect is None and s.product_triple in fleet.certified)
+    settings = run_settings(fleet, tmp_path)
+    assert correct.product_triple in site_target(database, ids[correct.provider_code], settings).certified
+    with database.engine.begin() as connection:
+        version_id = connection.execute(select(sites.c.product_version_id)
+                                        .where(sites.c.id == ids[correct.provider_code])).scalar_one()
+        register.change_version_state(connection, SYSTEM, None, version_id, "suspended")
+    target = site_target(database, ids[correct.provider_code], settings)
+    assert correct.product_triple not in target.certified
+    assert run_site_check(target, tmp_path / "check").failed == ["S24-API-017"]
+    database.engine.dispose()

@@ -23,6 +23,11 @@ HASHER = PasswordHasher()  # argon2id with the library's current recommended par
 TOKEN_PREFIX = "s24c_"
 MIN_PASSWORD = 12
 TOKEN_USE_RESOLUTION = timedelta(minutes=1)
+#: What of an account may leave the store (API answers, pages): never its password hash, nor anything else
+#: that is not listed here.
+PUBLIC_FIELDS = ("id", "username", "role", "disabled", "must_change_password", "created_at", "last_login_at")
+#: What an audit entry of an account keeps (when the password was set says a reset happened; the hash never).
+AUDITED_FIELDS = (*PUBLIC_FIELDS, "password_changed_at")
 #: A hash to verify against when the username does not exist, so that both cases take the same time.
 _DUMMY_HASH = HASHER.hash(secrets.token_urlsafe(16))
 
@@ -35,8 +40,9 @@ class Account:
     disabled: bool
     must_change_password: bool
     password_changed_at: datetime
-    #: Changes with every password (the hash carries a fresh salt); timestamps are to the second, and two
-    #: passwords set within one second must still end the sessions opened with the first.
+    #: Changes with every password (the hash carries a fresh salt; timestamps are to the second, and two
+    #: passwords set within one second must still end the sessions opened with the first) and with every
+    #: logout (``session_epoch``): a session whose stamp is not the account's current one has ended.
     password_stamp: str = ""
 
     @property
@@ -54,16 +60,21 @@ def at_least(role: str, minimum: str) -> bool:
 
 def _account(row: Any) -> Account:
     return Account(row.id, row.username, row.role, bool(row.disabled), bool(row.must_change_password),
-                   row.password_changed_at, _stamp_of(row.password_hash))
+                   row.password_changed_at, _stamp_of(row.password_hash, row.session_epoch))
 
 
-def _stamp_of(password_hash: str) -> str:
-    return hashlib.sha256(password_hash.encode()).hexdigest()[:32]
+def _stamp_of(password_hash: str, session_epoch: int) -> str:
+    return hashlib.sha256(f"{password_hash}\n{session_epoch}".encode()).hexdigest()[:32]
 
 
 def _columns() -> list[Any]:
     return [accounts.c.id, accounts.c.username, accounts.c.role, accounts.c.disabled,
-            accounts.c.must_change_password, accounts.c.password_changed_at, accounts.c.password_hash]
+            accounts.c.must_change_password, accounts.c.password_changed_at, accounts.c.password_hash,
+            accounts.c.session_epoch]
+
+
+def _audited(values: dict[str, Any]) -> dict[str, Any]:
+    return {key: value for key, value in values.items() if key in AUDITED_FIELDS}
 
 
 def hash_password(password: str) -> str:
@@ -97,8 +108,8 @@ def create_account(connection: Connection, actor: Actor, username: str, role: st
     values = {"username": username, "password_hash": hashed, "role": role, "disabled": False,
               "must_change_password": must_change_password, "password_changed_at": when, "created_at": when}
     new_id = connection.execute(insert(accounts).values(**values)).inserted_primary_key[0]
-    audit.record(connection, actor, "account.create", "account", new_id, after={"id": new_id, **values})
-    return Account(new_id, username, role, False, must_change_password, when, _stamp_of(hashed))
+    audit.record(connection, actor, "account.create", "account", new_id, after=_audited({"id": new_id, **values}))
+    return Account(new_id, username, role, False, must_change_password, when, _stamp_of(hashed, 0))
 
 
 def authenticate(connection: Connection, username: str, password: str) -> Account | None:
@@ -126,7 +137,8 @@ def account_by_id(connection: Connection, account_id: int) -> Account | None:
 
 
 def change_password(connection: Connection, account: Account, current: str, new: str) -> Account:
-    row = connection.execute(select(accounts.c.password_hash).where(accounts.c.id == account.id)).one()
+    row = connection.execute(select(accounts.c.password_hash, accounts.c.session_epoch)
+                             .where(accounts.c.id == account.id)).one()
     try:
         HASHER.verify(row.password_hash, current)
     except (VerificationError, InvalidHashError):
@@ -142,12 +154,19 @@ def change_password(connection: Connection, account: Account, current: str, new:
     audit.record(connection, account.actor, "account.password", "account", account.id,
                  before={"must_change_password": account.must_change_password},
                  after={"must_change_password": False})
-    return Account(account.id, account.username, account.role, account.disabled, False, when, _stamp_of(hashed))
+    return Account(account.id, account.username, account.role, account.disabled, False, when,
+                   _stamp_of(hashed, row.session_epoch))
+
+
+def end_sessions(connection: Connection, account_id: int) -> None:
+    """End every session of the account (logging out): each names the epoch it was opened in, now past."""
+    connection.execute(update(accounts).where(accounts.c.id == account_id)
+                       .values(session_epoch=accounts.c.session_epoch + 1))
 
 
 def list_accounts(connection: Connection) -> list[dict[str, Any]]:
-    rows = connection.execute(select(*_columns(), accounts.c.last_login_at, accounts.c.created_at)
-                              .order_by(accounts.c.username))
+    """Every account, as :data:`PUBLIC_FIELDS` only (the password hash never leaves :mod:`.accounts`)."""
+    rows = connection.execute(select(*(accounts.c[name] for name in PUBLIC_FIELDS)).order_by(accounts.c.username))
     return [dict(row._mapping) for row in rows]
 
 
@@ -175,7 +194,8 @@ def update_account(connection: Connection, actor: Actor, account_id: int, *, rol
     if values:
         connection.execute(update(accounts).where(accounts.c.id == account_id).values(**values))
         after = {**dict(before._mapping), **values}
-        audit.record(connection, actor, "account.update", "account", account_id, dict(before._mapping), after)
+        audit.record(connection, actor, "account.update", "account", account_id, _audited(dict(before._mapping)),
+                     _audited(after))
     return password
 
 

@@ -1,4 +1,4 @@
-"""Decisions on the record: accept, reject or suspend a site; certify or reject a product version.
+"""Decisions on the record: accept, reject or suspend a site; certify, reject or suspend a product version.
 
 Each decision names who (an approver), when, why and the run it rests on, and is written to ``decisions``
 with the console's Ed25519-signed record over the run's evidence digest (:mod:`..reports.record`), in the same
@@ -15,20 +15,20 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, insert, select
 
 from ..reports.json_report import PROFILE, kit_version
 from ..reports.record import dumps, sign_record
 from . import audit
 from .audit import Actor
 from .db import as_utc, now
-from .register import change_site_state, get_site, get_version
+from .register import change_site_state, change_version_state, get_site, get_version
 from .signing import console_signing_key
-from .tables import decisions, product_versions, runs
+from .tables import decisions, runs
 from .validation import FieldError, NotFound
 
 SITE_DECISIONS = ("accepted", "rejected", "suspended")
-VERSION_DECISIONS = ("certified", "rejected")
+VERSION_DECISIONS = ("certified", "rejected", "suspended")
 NEEDS_PASSING_RUN = ("accepted", "certified")
 DECIDERS = ("approver", "admin")
 MAX_REASON = 2_000
@@ -72,7 +72,9 @@ def decide(connection: Connection, actor: Actor, role: str, state_dir: Path, *, 
             subject["product"] = {"vendor": label["vendor"], "name": label["product"], "version": label["version"]}
     else:
         version = get_version(connection, subject_id)
-        _change_version(connection, actor, version, decision, reason, run)
+        # the moves of VERSION_TRANSITIONS only (docs/console.md §9): any other is 409 naming the allowed ones
+        change_version_state(connection, actor, role, subject_id, decision, None if run is None else run.id,
+                             reason=reason)
         subject = {"kind": "product_version",
                    "product": {"vendor": version["vendor"], "name": version["product"], "version": version["version"]}}
     when = now()
@@ -113,20 +115,6 @@ def _check_run(subject_kind: str, subject_id: int, decision: str, run: RunFacts 
     if decision in NEEDS_PASSING_RUN and run.verdict != "pass":
         raise FieldError("run_id", f"run_id: 실행 {run.id}는 통과하지 못했습니다 ({run.verdict})",
                          f"run_id: run {run.id} did not pass ({run.verdict})", status=409)
-
-
-def _change_version(connection: Connection, actor: Actor, version: dict[str, Any], decision: str, reason: str,
-                    run: RunFacts | None) -> None:
-    values: dict[str, Any] = {"state": decision}
-    if decision == "certified" and run is not None:
-        values.update(certified_run_id=run.id, certified_at=now())
-    moved = connection.execute(update(product_versions).where(
-        product_versions.c.id == version["id"], product_versions.c.state == version["state"]).values(**values)).rowcount
-    if moved != 1:
-        raise FieldError("decision", "decision: 다른 사용자가 방금 이 버전을 바꿨습니다 — 다시 보십시오",
-                         "decision: someone else changed this version just now — look again", status=409)
-    audit.record(connection, actor, "product_version.state", "product_version", version["id"],
-                 {"state": version["state"]}, {**values, "reason": reason})
 
 
 def get_decision(connection: Connection, decision_id: int) -> dict[str, Any]:

@@ -170,9 +170,13 @@ VERSION_TRANSITIONS: dict[str, tuple[str, ...]] = {
 
 
 def change_version_state(connection: Connection, actor: Actor, role: str | None, version_id: int, state: str,
-                         run_id: int | None = None) -> dict[str, Any]:
-    """Certify, reject or suspend a product version along :data:`VERSION_TRANSITIONS`. Certifying names the
-    run that certified it (``run_id``). ``role`` is the caller's (``None``: the console itself)."""
+                         run_id: int | None = None, *, reason: str = "") -> dict[str, Any]:
+    """Certify, reject or suspend a product version along :data:`VERSION_TRANSITIONS` (any other move: 409).
+    ``role`` is the caller's (``None``: the console itself).
+
+    ``certified_run_id`` and ``certified_at`` name the certification in force: certifying sets them (``run_id``,
+    the run that certified it, is required), and leaving ``certified`` (suspended, rejected) clears them — they
+    are set exactly while the version is certified. Every earlier certification stays in ``decisions``."""
     if role is not None and role not in ("approver", "admin"):
         raise FieldError("state", f"state: 제품 버전의 {state} 는 결정이라 approver 이상만 할 수 있습니다",
                          f"state: making a product version {state} is a decision: approver or admin only", status=403)
@@ -191,14 +195,17 @@ def change_version_state(connection: Connection, actor: Actor, role: str | None,
     values: dict[str, Any] = {"state": state}
     if state == "certified":
         values.update(certified_run_id=run_id, certified_at=now())
+    else:
+        values.update(certified_run_id=None, certified_at=None)
     moved = connection.execute(update(product_versions).where(product_versions.c.id == version_id,
                                                               product_versions.c.state == row.state)
                                .values(**values)).rowcount
     if moved != 1:
         raise _conflict("state", "state: 다른 사용자가 방금 상태를 바꿨습니다 — 다시 보십시오",
                         "state: someone else changed the state just now — look again")
+    before = {"state": row.state, "certified_run_id": row.certified_run_id, "certified_at": row.certified_at}
     audit.record(connection, actor, "product_version.state", "product_version", version_id,
-                 {"state": row.state}, values)
+                 before, {**values, "reason": reason} if reason else values)
     return get_version(connection, version_id)
 
 
@@ -296,13 +303,43 @@ def _site_row(connection: Connection, site_id: int) -> dict[str, Any]:
 
 
 def update_site(connection: Connection, actor: Actor, site_id: int, data: Any) -> dict[str, Any]:
+    """Edit a site. What a check judged and a decision rests on (:data:`CHECKED_FIELDS`) cannot change on a
+    site in :data:`CHECKED_STATES`: that is 409, saying to move it back to testing first (docs/console.md §9)."""
     values = _nfc(check("SitePatch", _normalised_site(data)))
     before = _site_row(connection, site_id)
     _check_site(connection, values, before)
+    changed = [key for key in CHECKED_FIELDS if key in values and values[key] != before[key]]
+    if changed and before["state"] in CHECKED_STATES:
+        raise _checked_conflict(before["state"], changed)
     values["updated_at"] = now()
-    connection.execute(update(sites).where(sites.c.id == site_id).values(**values))
+    # guarded by the state read: a site accepted meanwhile is not changed under its decision
+    moved = connection.execute(update(sites).where(sites.c.id == site_id, sites.c.state == before["state"])
+                               .values(**values)).rowcount
+    if moved != 1:
+        raise _conflict("state", "state: 다른 사용자가 방금 상태를 바꿨습니다 — 다시 보십시오",
+                        "state: someone else changed the state just now — look again")
     audit.record(connection, actor, "site.update", "site", site_id, before, {**before, **values})
     return get_site(connection, site_id)
+
+
+#: What a site check judges and an acceptance rests on: the site's identity, endpoint, pins and product version.
+CHECKED_FIELDS = ("provider_code", "mode", "pull_url", "server_cert_sha256", "agent_source_ip", "agent_cert_sha256",
+                  "product_version_id")
+#: States that stand on a passing check of those fields: changing one needs a new check (back to testing).
+CHECKED_STATES = ("passed", "accepted")
+
+
+def _checked_conflict(state: str, changed: list[str]) -> FieldError:
+    fields = ", ".join(changed)
+    if state == "accepted":
+        how_ko = "승인된 사이트는 먼저 중지(결정)하고 시험 중으로 되돌린 뒤 바꾸십시오"
+        how_en = "suspend the accepted site (a decision) and move it back to testing first, then change it"
+    else:
+        how_ko = "먼저 시험 중(testing)으로 되돌린 뒤 바꾸십시오"
+        how_en = "move it back to testing first, then change it"
+    return _conflict(changed[0],
+                     f"{changed[0]}: {state} 사이트의 {fields} 를 바꾸려면 점검을 다시 받아야 합니다 — {how_ko}",
+                     f"{changed[0]}: a site in state {state} needs a new check to change {fields} — {how_en}")
 
 
 def change_site_state(connection: Connection, actor: Actor, role: str | None, site_id: int,

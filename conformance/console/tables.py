@@ -104,6 +104,8 @@ accounts = Table(
     Column("disabled", Boolean, nullable=False, server_default=false()),
     Column("must_change_password", Boolean, nullable=False, server_default=false()),
     Column("password_changed_at", DateTime(timezone=True), nullable=False),
+    # Raised by every logout: a session names the epoch it was opened in (see accounts.Account.password_stamp).
+    Column("session_epoch", Integer, nullable=False, server_default="0"),
     Column("last_login_at", DateTime(timezone=True)),
     _when(),
     CheckConstraint(_one_of("role", ROLES), name="role"))

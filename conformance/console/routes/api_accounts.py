@@ -21,7 +21,8 @@ def _times(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def _public(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in _times(row).items() if key != "password_changed_at"}
+    """The fields of an account an answer may carry, and nothing else (never its password hash)."""
+    return _times({key: row[key] for key in accounts.PUBLIC_FIELDS})
 
 
 @api

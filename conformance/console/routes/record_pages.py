@@ -73,10 +73,12 @@ def _version_runs(connection: Connection, version_id: int) -> list[dict[str, Any
 
 
 def _version_decisions(connection: Connection, version_id: int) -> dict[str, Any]:
-    return {"version": register.get_version(connection, version_id), "state_labels": STATE_LABELS,
-            "runs": _version_runs(connection, version_id),
+    version = register.get_version(connection, version_id)
+    # the form offers the moves docs/console.md §9 allows from where the version is (the store refuses others)
+    return {"version": version, "state_labels": STATE_LABELS, "runs": _version_runs(connection, version_id),
             "decisions": decisions.list_decisions(connection, "product_version", version_id),
-            "choices": decisions.VERSION_DECISIONS, "subject_kind": "product_version", "subject_id": version_id}
+            "choices": register.VERSION_TRANSITIONS.get(version["state"], ()), "subject_kind": "product_version",
+            "subject_id": version_id}
 
 
 async def site_decisions(request: Request) -> Response:

@@ -43,6 +43,9 @@ async def login(request: Request) -> Response:
 
 
 async def logout(request: Request) -> Response:
+    # Clearing the cookie is not enough: a copy of it would still work. The account's session epoch moves on,
+    # so every session opened before (this one and any copy of it) is refused from now on.
+    await in_transaction(request, accounts.end_sessions, current_account(request).id)
     log_out(request)
     return RedirectResponse("/login", status_code=303)
 
