@@ -375,18 +375,25 @@ def _no_size_limit(scenario: Scenario, clock: Clock, timeout: float) -> Any:
          "a path that does not exist, or a method a path does not have, is answered 200 {\"status\": \"ok\"}",
          {"S24-API-018"})
 def _catch_all_routes(scenario: Scenario, clock: Clock, timeout: float) -> Any:
-    app = _reference(scenario, clock)
-    routes = {("GET", "/s24/v1/health"), ("POST", "/s24/v1/" + SEARCH), ("POST", "/s24/v1/" + FETCH)}
+    return CatchAllRoutes(_reference(scenario, clock))
 
-    async def catch_all(scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and (scope["method"], scope["path"]) not in routes:
+
+class CatchAllRoutes:
+    """Answer 200 ``{"status": "ok"}`` to every request that is not one of the provider's three routes."""
+
+    ROUTES = {("GET", "/s24/v1/health"), ("POST", "/s24/v1/" + SEARCH), ("POST", "/s24/v1/" + FETCH)}
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
+        if scope["type"] == "http" and (scope["method"], scope["path"]) not in self.ROUTES:
             body = b'{"status": "ok"}'
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
             await send({"type": "http.response.body", "body": body})
             return
-        await app(scope, receive, send)
-    return catch_all
+        await self.app(scope, receive, send)
 
 
 TRACEBACK = ('Traceback (most recent call last):\n  File "/opt/emr/connector/handlers.py", line 88, in fetch\n'
