@@ -381,7 +381,7 @@ def _catch_all_routes(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 class CatchAllRoutes:
     """Answer 200 ``{"status": "ok"}`` to every request that is not one of the provider's three routes."""
 
-    ROUTES = {("GET", "/s24/v1/health"), ("POST", "/s24/v1/" + SEARCH), ("POST", "/s24/v1/" + FETCH)}
+    ROUTES = frozenset({("GET", "/s24/v1/health"), ("POST", "/s24/v1/" + SEARCH), ("POST", "/s24/v1/" + FETCH)})
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
