@@ -80,6 +80,18 @@ class ConfigError(ValueError):
         self.message_ko, self.message_en = message_ko, message_en
 
 
+class ProviderNotInScenario(ConfigError):
+    """The scenario holds no visit of the provider code asked for (``known``: the codes it holds)."""
+
+    def __init__(self, provider_code: str, scenario: Path, known: list[str]) -> None:
+        shown = ", ".join(known[:5]) + (" …" if len(known) > 5 else "")
+        super().__init__(f"--provider {provider_code}: 시나리오 {scenario}에 이 요양기관의 방문이 없습니다 — "
+                         f"시나리오에 있는 기관: {shown}",
+                         f"--provider {provider_code}: the scenario {scenario} has no visit at this provider — "
+                         f"providers in it: {shown}")
+        self.provider_code, self.scenario, self.known = provider_code, scenario, known
+
+
 class SelectionError(ConfigError):
     """A ``--select`` pattern that matches no requirement."""
 
@@ -442,11 +454,7 @@ class Suite:
             raise ConfigError(f"인증서 파일을 쓸 수 없습니다 (--ca/--cert/--key): {exc}",
                               f"cannot use the certificate files (--ca/--cert/--key): {exc}") from None
         except UnknownProvider as exc:
-            shown = ", ".join(exc.known[:5]) + (" …" if len(exc.known) > 5 else "")
-            raise ConfigError(f"--provider {exc.provider_code}: 시나리오 {self.target.scenario}에 이 요양기관의 방문이 "
-                              f"없습니다 — 시나리오에 있는 기관: {shown}",
-                              f"--provider {exc.provider_code}: the scenario {self.target.scenario} has no visit at "
-                              f"this provider — providers in it: {shown}") from None
+            raise ProviderNotInScenario(exc.provider_code, Path(self.target.scenario), exc.known) from None
         except (OSError, ValueError, KeyError) as exc:  # the scenario files (TargetUnreachable is neither)
             raise ConfigError(f"--scenario {self.target.scenario}: 읽을 수 없습니다 ({exc})",
                               f"--scenario {self.target.scenario}: cannot be read ({exc})") from None

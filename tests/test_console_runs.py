@@ -263,3 +263,20 @@ def test_a_suspended_version_is_not_certified_for_its_sites_checks(fleet, consol
     assert correct.product_triple not in target.certified
     assert run_site_check(target, tmp_path / "check").failed == ["S24-API-017"]
     database.engine.dispose()
+
+
+def test_a_site_the_scenario_does_not_hold_fails_to_run_saying_how_to_check_it(fleet, database, tmp_path):
+    """A registered site whose code the worker's scenario does not hold: the run cannot ask it anything, so it
+    ends failed (no verdict) with a message in the console's words, not the command line's --provider."""
+    ids = register_fleet(database, fleet)
+    site = next(s for s in fleet.sites if s.defect is None)
+    stranger = "99999999" if site.provider_code != "99999999" else "99999998"
+    with database.engine.begin() as connection:
+        connection.execute(update(sites).where(sites.c.id == ids[site.provider_code]).values(provider_code=stranger))
+        run_id = enqueue(connection, kind="site_check", parameters={}, site_id=ids[site.provider_code])
+    Worker(database, run_settings(fleet, tmp_path), threads=1, monitor=False).run_until_idle()
+    with database.engine.connect() as connection:
+        run = connection.execute(select(runs).where(runs.c.id == run_id)).one()
+    assert run.state == "failed" and run.verdict is None
+    assert f"site {stranger}: the site-check scenario" in run.error and "--scenario" in run.error
+    assert "--provider" not in run.error

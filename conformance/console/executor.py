@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import select
 
 from ..checks import Result
-from ..runner import ConfigError, make_target, run_suite, write_reports
+from ..runner import ConfigError, ProviderNotInScenario, make_target, run_suite, write_reports
 from ..session import TargetUnreachable
 from ..sitecheck import SiteCheck, run_site_check
 from .db import Database
@@ -87,6 +87,15 @@ def _run(database: Database, claimed: Claimed, worker: str, settings: RunSetting
         else:
             values = certification_values(database, run, settings, out, progress)
     except JobLost:
+        return
+    except ProviderNotInScenario as exc:  # a site the console's scenario does not hold: say how to give it one
+        code, scenario = exc.provider_code, exc.scenario
+        finish(database, claimed, worker, state="failed", values={"error": (
+            f"기관 {code}: 사이트 점검 시나리오 {scenario}(작업자의 --scenario)에 이 기관의 방문이 없어 점검할 수 "
+            f"없습니다 — 점검하려면 기관의 EMR에 이 시나리오의 시험 환자가 이 기관의 요양기관기호로 들어 있어야 합니다 "
+            f"(docs/console.md §3) / site {code}: the site-check scenario {scenario} (the worker's --scenario) holds "
+            f"no visit of this site, so it cannot be checked — the site's EMR must hold that scenario's test patients "
+            f"under its own provider code (docs/console.md §3)")})
         return
     except ConfigError as exc:
         finish(database, claimed, worker, state="failed", values={"error": f"{exc.message_ko} / {exc.message_en}"})
