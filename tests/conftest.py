@@ -62,6 +62,13 @@ def pki(tmp_path_factory) -> TestPKI:
 
 
 @pytest.fixture(scope="module")
+def state_pki(tmp_path_factory) -> TestPKI:
+    """The kit's test PKI inside a state folder (``STATE/pki``), as ``s24kit serve`` keeps it: ``--state STATE``
+    (``state_pki.directory.parent``) finds it."""
+    return ensure_pki(tmp_path_factory.mktemp("state") / "pki")
+
+
+@pytest.fixture(scope="module")
 def scenario(scenario_dir) -> Scenario:
     """The scenario of the module's ``scenario_dir`` fixture, loaded for its default provider."""
     return Scenario.load(scenario_dir)

@@ -18,7 +18,6 @@ from click.testing import CliRunner
 
 from s24kit.conformance.cli import main
 from s24kit.conformance.runner import make_target, run_suite
-from s24kit.simulator.pki import ensure_pki
 
 from ._require import require
 from .conftest import ROOT, generated_scenario
@@ -35,21 +34,16 @@ def java() -> str:
 
 
 @pytest.fixture(scope="module")
-def kit(tmp_path_factory):
-    return ensure_pki(tmp_path_factory.mktemp("state") / "pki")
-
-
-@pytest.fixture(scope="module")
 def scenario_dir(tmp_path_factory):
     return generated_scenario(tmp_path_factory, "--patients", "3", "--seed", "5")
 
 
 @pytest.fixture(scope="module")
-def stores(kit, tmp_path_factory) -> tuple[Path, Path]:
+def stores(state_pki, tmp_path_factory) -> tuple[Path, Path]:
     """server.p12 and truststore.p12 as a vendor gets them: ``s24kit pki export`` (java.md §1)."""
     out = tmp_path_factory.mktemp("export") / "certs"
     result = CliRunner().invoke(main, ["pki", "export", "--out", str(out), "--password", PASSWORD,
-                                       "--state", str(kit.directory.parent)])
+                                       "--state", str(state_pki.directory.parent)])
     assert result.exit_code == 0, result.output
     return out / "server.p12", out / "truststore.p12"
 
@@ -80,14 +74,14 @@ def serve(java, stores):
         generator.close()
 
 
-def _tls_verdicts(url: str, scenario_dir: Path, kit, select: str = "TLS") -> dict[str, str]:
-    target = make_target(url, scenario_dir, state=kit.directory.parent, timeout=10.0)
+def _tls_verdicts(url: str, scenario_dir: Path, state_pki, select: str = "TLS") -> dict[str, str]:
+    target = make_target(url, scenario_dir, state=state_pki.directory.parent, timeout=10.0)
     run = run_suite(target, select=select)
     return {r.requirement: r.verdict for r in run.results}
 
 
-def test_the_page_s_jsse_server_passes_every_tls_must(serve, scenario_dir, kit):
-    verdicts = _tls_verdicts(serve("page"), scenario_dir, kit)
+def test_the_page_s_jsse_server_passes_every_tls_must(serve, scenario_dir, state_pki):
+    verdicts = _tls_verdicts(serve("page"), scenario_dir, state_pki)
     assert verdicts and all(rid.startswith("S24-TLS-") for rid in verdicts)
     failed = {rid: v for rid, v in verdicts.items() if v == "fail"}
     assert not failed, failed
@@ -96,14 +90,14 @@ def test_the_page_s_jsse_server_passes_every_tls_must(serve, scenario_dir, kit):
         assert verdicts[rid] == "pass", (rid, verdicts[rid])
 
 
-def test_java_s_default_suites_fail_the_suite_policy(serve, scenario_dir, kit):
+def test_java_s_default_suites_fail_the_suite_policy(serve, scenario_dir, state_pki):
     # With the kit's EC key the defaults' ECDHE-ECDSA CBC/SHA-1 suites fail S24-TLS-006 (an RSA key would also
     # negotiate TLS_RSA_* and fail S24-TLS-007: the page says so; this key cannot show it).
-    verdicts = _tls_verdicts(serve("default-suites"), scenario_dir, kit, "S24-TLS-006")
+    verdicts = _tls_verdicts(serve("default-suites"), scenario_dir, state_pki, "S24-TLS-006")
     assert verdicts["S24-TLS-006"] == "fail"
 
 
-def test_want_client_auth_fails_mutual_tls(serve, scenario_dir, kit):
-    verdicts = _tls_verdicts(serve("want"), scenario_dir, kit, "S24-TLS-006,S24-TLS-018")
+def test_want_client_auth_fails_mutual_tls(serve, scenario_dir, state_pki):
+    verdicts = _tls_verdicts(serve("want"), scenario_dir, state_pki, "S24-TLS-006,S24-TLS-018")
     assert verdicts["S24-TLS-018"] == "fail"
     assert verdicts["S24-TLS-006"] == "pass"

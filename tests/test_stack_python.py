@@ -18,7 +18,6 @@ from click.testing import CliRunner
 
 from s24kit.conformance.cli import main
 from s24kit.conformance.runner import make_target, run_suite
-from s24kit.simulator.pki import ensure_pki
 
 from .conftest import ROOT, generated_scenario
 
@@ -37,21 +36,16 @@ def page_server() -> str:
 
 
 @pytest.fixture(scope="module")
-def kit(tmp_path_factory):
-    return ensure_pki(tmp_path_factory.mktemp("state") / "pki")
-
-
-@pytest.fixture(scope="module")
 def scenario_dir(tmp_path_factory):
     return generated_scenario(tmp_path_factory, "--patients", "3", "--seed", "5")
 
 
 @pytest.fixture(scope="module")
-def workdir(kit, tmp_path_factory) -> Path:
+def workdir(state_pki, tmp_path_factory) -> Path:
     """A folder with ``certs/`` as a vendor gets it: ``s24kit pki export`` (python.md §1)."""
     folder = tmp_path_factory.mktemp("connector")
     result = CliRunner().invoke(main, ["pki", "export", "--out", str(folder / "certs"),
-                                       "--state", str(kit.directory.parent)])
+                                       "--state", str(state_pki.directory.parent)])
     assert result.exit_code == 0, result.output
     return folder
 
@@ -78,23 +72,23 @@ def serve(workdir) -> Iterator:
         process.wait(timeout=30)
 
 
-def _verdicts(url: str, scenario_dir: Path, kit, select: str = "TLS") -> dict[str, str]:
-    target = make_target(url, scenario_dir, state=kit.directory.parent, timeout=10.0)
+def _verdicts(url: str, scenario_dir: Path, state_pki, select: str = "TLS") -> dict[str, str]:
+    target = make_target(url, scenario_dir, state=state_pki.directory.parent, timeout=10.0)
     return {r.requirement: r.verdict for r in run_suite(target, select=select).results}
 
 
-def test_the_page_s_server_passes_every_tls_requirement(serve, scenario_dir, kit):
-    verdicts = _verdicts(serve(), scenario_dir, kit, "TLS,S24-SEC-003,S24-SEC-004,S24-SEC-006")
+def test_the_page_s_server_passes_every_tls_requirement(serve, scenario_dir, state_pki):
+    verdicts = _verdicts(serve(), scenario_dir, state_pki, "TLS,S24-SEC-003,S24-SEC-004,S24-SEC-006")
     assert len([rid for rid in verdicts if rid.startswith("S24-TLS-")]) == 22
     assert set(verdicts.values()) == {"pass"}, {rid: v for rid, v in verdicts.items() if v != "pass"}
 
 
-def test_python_s_default_suites_only_warn_on_the_suite_policy(serve, scenario_dir, kit):
+def test_python_s_default_suites_only_warn_on_the_suite_policy(serve, scenario_dir, state_pki):
     url = serve(('context.set_ciphers("ECDHE+AESGCM:ECDHE+CHACHA20")', "pass"))
-    assert _verdicts(url, scenario_dir, kit, "S24-TLS-006")["S24-TLS-006"] == "warn"
+    assert _verdicts(url, scenario_dir, state_pki, "S24-TLS-006")["S24-TLS-006"] == "warn"
 
 
-def test_an_optional_client_certificate_fails_mutual_tls(serve, scenario_dir, kit):
+def test_an_optional_client_certificate_fails_mutual_tls(serve, scenario_dir, state_pki):
     url = serve(("ssl.CERT_REQUIRED", "ssl.CERT_OPTIONAL"))
-    verdicts = _verdicts(url, scenario_dir, kit, "S24-TLS-006,S24-TLS-018")
+    verdicts = _verdicts(url, scenario_dir, state_pki, "S24-TLS-006,S24-TLS-018")
     assert verdicts == {"S24-TLS-006": "pass", "S24-TLS-018": "fail"}
