@@ -116,6 +116,27 @@ def decide(console: Console, site_id: int, state: str) -> None:
                                    {"state": state, "reason": f"to {state}"}, decided=True)
 
 
+def test_the_decision_form_offers_only_the_decisions_the_site_s_state_allows(console: Console) -> None:
+    site = new_site(console, "31310211")
+    page = console.pages["approver"]
+
+    def offered() -> set[str]:
+        text = page.get(f"/sites/{site['id']}/decisions").text
+        if 'id="decision-form"' not in text:
+            assert 'id="no-decision"' in text
+            return set()
+        return {d for d in ("accepted", "rejected", "suspended") if f'<option value="{d}"' in text}
+
+    assert offered() == {"rejected"}  # applied
+    move(console, "operator", site["id"], "testing")
+    move(console, "operator", site["id"], "passed")
+    assert offered() == {"accepted", "rejected"}
+    decide(console, site["id"], "accepted")
+    assert offered() == {"suspended"}
+    decide(console, site["id"], "suspended")
+    assert offered() == set()  # suspended → testing is a state change, not a decision
+
+
 def test_the_store_itself_enforces_the_transitions(console: Console) -> None:
     from s24kit.conformance.console.validation import FieldError
 

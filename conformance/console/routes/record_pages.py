@@ -61,9 +61,13 @@ async def export_results(request: Request) -> Response:
 
 
 def _site_decisions(connection: Connection, site_id: int) -> dict[str, Any]:
-    return {"site": register.get_site(connection, site_id), "state_labels": STATE_LABELS,
+    site = register.get_site(connection, site_id)
+    # as for versions: only the decisions docs/console.md §9 allows from the site's state (the store refuses others)
+    allowed = register.SITE_TRANSITIONS.get(site["state"], ())
+    return {"site": site, "state_labels": STATE_LABELS,
             "decisions": decisions.list_decisions(connection, "site", site_id),
-            "choices": decisions.SITE_DECISIONS, "subject_kind": "site", "subject_id": site_id}
+            "choices": tuple(d for d in decisions.SITE_DECISIONS if d in allowed), "subject_kind": "site",
+            "subject_id": site_id}
 
 
 def _version_runs(connection: Connection, version_id: int) -> list[dict[str, Any]]:
