@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from ...fixtures import fixture_path
 from ...schemas.codes import code_list
-from .csvformat import FLEET_COLUMNS, REQUIRED_COLUMNS
+from .csvformat import FLEET_COLUMNS, READ_ONLY_COLUMNS, REQUIRED_COLUMNS
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_SITES = 200_000
@@ -87,6 +87,7 @@ class SiteRow:
 class ParsedSites:
     encoding: str  # "utf-8", "utf-8-sig" or "cp949"
     rows: list[SiteRow] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)  # an export's read-only columns (READ_ONLY_COLUMNS)
 
 
 class SitesRefused(Exception):
@@ -175,6 +176,8 @@ def read_sites(data: bytes) -> tuple[ParsedSites, Errors]:
         raise SitesRefused([LineError(1, "header", "빈 파일입니다. 머리글 줄이 있어야 합니다",
                                       f"the file is empty; it needs a header line: {','.join(FLEET_COLUMNS)}")])
     columns = _check_header(header[1], errors)
+    if columns is not None:
+        parsed.ignored_columns = [name for name in columns if name in READ_ONLY_COLUMNS]
     seen: dict[str, int] = {}
     for line, cells in records:
         if len(parsed.rows) >= MAX_SITES:
@@ -218,9 +221,11 @@ def _check_header(cells: list[str], errors: Errors) -> list[str] | None:
     names = [unicodedata.normalize("NFC", cell.strip()) for cell in cells]
     bad = False
     for name in dict.fromkeys(names):
-        if name not in FLEET_COLUMNS:
-            errors.add(1, "header", f"알 수 없는 열 '{name}'. 쓸 수 있는 열: {', '.join(FLEET_COLUMNS)}",
-                       f"unknown column '{name}'; the columns are: {', '.join(FLEET_COLUMNS)}")
+        if name not in FLEET_COLUMNS and name not in READ_ONLY_COLUMNS:
+            errors.add(1, "header", f"알 수 없는 열 '{name}'. 쓸 수 있는 열: {', '.join(FLEET_COLUMNS)} "
+                       f"(내보낸 파일의 {', '.join(READ_ONLY_COLUMNS)}은(는) 무시합니다)",
+                       f"unknown column '{name}'; the columns are: {', '.join(FLEET_COLUMNS)} "
+                       f"(an export's {', '.join(READ_ONLY_COLUMNS)} are ignored)")
             bad = True
         elif names.count(name) > 1:
             errors.add(1, "header", f"열 '{name}'이(가) 두 번 있습니다", f"column '{name}' appears twice")
