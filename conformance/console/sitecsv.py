@@ -260,9 +260,8 @@ def _check_row(line: int, columns: list[str], cells: list[str], errors: Errors) 
         longest = MAX_LENGTHS.get(name, MAX_CELL)
         if len(value) > longest:
             bad(name, f"{name}이(가) {longest}자를 넘습니다", f"{name} is longer than {longest} characters")
-        elif name in FREE_TEXT and value.startswith(FORMULA_STARTS):
-            bad(name, f"{name}이(가) '{value[0]}'(으)로 시작합니다. 스프레드시트가 수식으로 읽으므로 받지 않습니다",
-                f"{name} starts with '{value[0]}', which spreadsheets run as a formula; it is refused")
+        elif name in FREE_TEXT and (formula := formula_refusal(name, value)):
+            bad(name, *formula)
         elif any(unicodedata.category(ch) == "Cc" for ch in value):
             bad(name, f"{name}에 제어 문자가 있습니다", f"{name} contains a control character")
     _check_values(values, bad)
@@ -310,6 +309,18 @@ def _check_values(values: dict[str, str | None], bad: Report) -> None:
             bad(pin_column, f"{pin_column}는 SHA-256 16진수 64자여야 합니다 (':' 구분 가능)",
                 f"{pin_column} must be a hex SHA-256: 64 hex digits (':' separators allowed)")
         values[pin_column] = normal
+
+
+def formula_refusal(name: str, value: str) -> tuple[str, str] | None:
+    """Why a free-text ``value`` (of the field ``name``) is refused as a spreadsheet formula, in Korean and
+    English, or None. The rule of the import, for the register's pages and API too: the value as the import
+    would read it back from an export — spaces and tabs around it stripped, an export's leading apostrophe
+    taken off — must not start with a formula character, or the export of it could never be imported again."""
+    cell = _unescaped(unicodedata.normalize("NFC", value.strip()))
+    if not cell.startswith(FORMULA_STARTS):
+        return None
+    return (f"{name}이(가) '{cell[0]}'(으)로 시작합니다. 스프레드시트가 수식으로 읽으므로 받지 않습니다",
+            f"{name} starts with '{cell[0]}', which spreadsheets run as a formula; it is refused")
 
 
 def _unescaped(cell: str) -> str:
