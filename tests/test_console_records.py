@@ -275,6 +275,51 @@ def test_a_vendor_bundle_is_verified_attached_and_certifies(console: Console, tm
     assert "version-runs" in page.get(f"/product-versions/{version_id}").text
 
 
+def test_a_refused_or_failed_upload_leaves_no_file_and_names_no_server_path(console: Console, tmp_path,
+                                                                             monkeypatch):
+    import zipfile
+
+    from s24kit.conformance.console import evidence
+
+    _import_api(console, csv_text(site("41390065", product_version="7.5.0")).encode())
+    version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390065')}").json()[
+        "product_version_id"]
+    state_dir = console.app.state.settings.state_dir
+    kept = state_dir / "console" / "evidence"
+
+    def files() -> set:
+        return {p.relative_to(state_dir) for p in (state_dir / "console").rglob("*") if p.is_file()}
+
+    before = files()
+    good = _bundle(tmp_path / "good")
+    altered = tmp_path / "altered.zip"
+    with zipfile.ZipFile(tmp_path / "good" / "evidence.zip") as source, zipfile.ZipFile(altered, "w") as out:
+        for item in source.infolist():
+            body = source.read(item)
+            out.writestr(item, body.replace(b'"pass"', b'"fail"', 1) if item.filename == "report.json" else body)
+    path = f"/api/v1/product-versions/{version_id}/evidence"
+    for data in (b"not a zip", altered.read_bytes()):
+        refused = console.api("operator").post(path, content=data, headers={"content-type": "application/zip"})
+        assert refused.status_code == 400, refused.text
+        assert str(state_dir) not in refused.text and "console/evidence" not in refused.text
+        assert ".zip" not in refused.json()["errors"][0]["message_en"].split("—")[-1], refused.text
+        page = console.pages["operator"]
+        shown = page.post(f"/product-versions/{version_id}/evidence", data={"csrf_token": csrf_of(page)},
+                          files={"file": ("evidence.zip", data, "application/zip")})
+        assert shown.status_code == 400 and str(state_dir) not in shown.text
+    assert files() == before  # nothing recorded, nothing on disk
+    # a failure after the bundle was written and unpacked takes both away again
+    monkeypatch.setattr(evidence, "get_run", lambda connection, run_id: (_ for _ in ()).throw(OSError("disk")))
+    with pytest.raises(OSError), console.database.engine.begin() as connection:
+        evidence.attach_bundle(connection, decisions_actor(connection), state_dir, version_id, good, "e.zip")
+    assert files() == before
+    monkeypatch.undo()
+    answer = console.api("operator").post(path, content=good)
+    assert answer.status_code == 201, answer.text
+    assert (kept / f"{hashlib.sha256(good).hexdigest()}.zip").is_file()
+    assert not list(kept.glob(".*.part"))
+
+
 def test_results_export_lists_every_finished_run(console: Console, tmp_path):
     _import_api(console, csv_text(site("41390070", product_version="8.0.0")).encode())
     version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390070')}").json()[
