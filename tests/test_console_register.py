@@ -281,6 +281,54 @@ def test_the_list_page_shows_counted_pages(fleet: Console) -> None:
     assert f"{total:,}" in page and f"2 / {-(-total // 20)}" in page
 
 
+def test_a_page_past_the_last_is_empty_and_keeps_its_number(fleet: Console) -> None:
+    answer = fleet.api("viewer").get("/api/v1/sites", params={"page": 999999})
+    assert answer.status_code == 200
+    assert_documented("GET", "/api/v1/sites", answer)
+    body = answer.json()
+    assert body["items"] == [] and body["page"] == 999999 and body["total"] > 0 and body["pages"] < 999999
+    # a client that pages until a page is empty stops, having seen every site once
+    codes, page = [], 1
+    while items := fleet.api("viewer").get("/api/v1/sites", params={"page": page, "per_page": 200}).json()["items"]:
+        codes += [site["provider_code"] for site in items]
+        page += 1
+    assert codes == expected_codes(fleet)
+    shown = fleet.pages["viewer"].get("/sites?page=999999")
+    assert shown.status_code == 200 and "999999 /" in shown.text
+
+
+def test_runs_are_paged_like_sites(console: Console, version_id: int) -> None:
+    from s24kit.conformance.console.tables import runs
+
+    with console.database.engine.begin() as connection:
+        connection.execute(insert(runs), [{"kind": "certification", "product_version_id": version_id,
+                                           "parameters": {}, "state": "done", "verdict": "pass",
+                                           "created_at": now()} for _ in range(7)])
+    api = console.api("viewer")
+    first = api.get("/api/v1/runs", params={"per_page": 3})
+    assert first.status_code == 200, first.text
+    assert_documented("GET", "/api/v1/runs", first)
+    total = first.json()["total"]
+    assert total >= 7 and first.json()["pages"] == -(-total // 3) and len(first.json()["items"]) == 3
+    ids, page = [], 1
+    while items := api.get("/api/v1/runs", params={"page": page, "per_page": 3}).json()["items"]:
+        ids += [run["id"] for run in items]
+        page += 1
+    assert len(ids) == total and ids == sorted(ids, reverse=True)  # every run once, newest first
+    past = api.get("/api/v1/runs", params={"page": 999999})
+    assert past.json()["items"] == [] and past.json()["page"] == 999999
+    assert api.get("/api/v1/runs", params={"per_page": 500}).json()["per_page"] == 500
+    for bad, field in (("per_page=501", "per_page"), ("per_page=0", "per_page"), ("page=0", "page"),
+                       ("page=1000001", "page")):
+        refused = api.get(f"/api/v1/runs?{bad}")
+        assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == field
+        assert_documented("GET", "/api/v1/runs", refused)
+        assert console.pages["viewer"].get(f"/runs?{bad}").status_code == 400
+    shown = console.pages["viewer"].get("/runs?page=2&per_page=3")
+    assert shown.status_code == 200 and f"2 / {-(-total // 3)}" in shown.text
+    assert shown.text.count('<a href="/runs/') == 3 and 'href="/runs?page=3&amp;per_page=3"' in shown.text
+
+
 @pytest.mark.parametrize("where", ["state = 'testing'", "region = '11'", "product_version_id = 1"])
 def test_each_filter_has_an_index_that_also_orders_the_page(tmp_path: Path, where: str) -> None:
     """What keeps the register page fast at 100,000 sites: no full scan, no sort of all matching rows (read

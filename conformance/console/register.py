@@ -417,7 +417,8 @@ def list_sites(connection: Connection, selection: SiteFilter, page: int = 1,
     The filters each have an index that also orders by provider code, so a page costs a range scan."""
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     total = connection.execute(_where(select(func.count()).select_from(sites), selection)).scalar_one()
-    page = max(1, min(page, max(1, math.ceil(total / per_page))))
+    # A page past the last is empty and keeps its number: a client paging until a page is empty stops there.
+    page = max(1, page)
     # The page's ids first, from the index alone; only those rows are joined to their product version.
     chosen = (_where(select(sites.c.id), selection).order_by(sites.c.provider_code)
               .limit(per_page).offset((page - 1) * per_page).subquery())

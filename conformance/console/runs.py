@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from . import audit
 from .audit import Actor
 from .jobs import enqueue
+from .register import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page
 from .tables import jobs, product_versions, run_progress, runs, sites
 from .validation import FieldError, NotFound, check
 
@@ -45,15 +46,23 @@ def report_dir(connection: Connection, run_id: int) -> str | None:
 
 
 def list_runs(connection: Connection, *, site_id: int | None = None, batch_id: int | None = None,
-              limit: int = 100) -> list[dict[str, Any]]:
-    query = select(runs, sites.c.provider_code, sites.c.name.label("site_name")).outerjoin(
-        sites, sites.c.id == runs.c.site_id)
+              page: int = 1, per_page: int = DEFAULT_PER_PAGE) -> Page:
+    """One page of runs, newest first (of one site or one batch if asked), with the count of all of them —
+    paged like the register (:func:`.register.list_sites`): a page past the last is empty and keeps its number."""
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, page)
+    where = []
     if site_id is not None:
-        query = query.where(runs.c.site_id == site_id)
+        where.append(runs.c.site_id == site_id)
     if batch_id is not None:
-        query = query.where(runs.c.batch_id == batch_id)
-    rows = connection.execute(query.order_by(runs.c.id.desc()).limit(limit)).all()
-    return [{**run_json(r), "provider_code": r.provider_code, "site_name": r.site_name} for r in rows]
+        where.append(runs.c.batch_id == batch_id)
+    total = connection.execute(select(func.count()).select_from(runs).where(*where)).scalar_one()
+    query = (select(runs, sites.c.provider_code, sites.c.name.label("site_name"))
+             .outerjoin(sites, sites.c.id == runs.c.site_id).where(*where)
+             .order_by(runs.c.id.desc()).limit(per_page).offset((page - 1) * per_page))
+    rows = connection.execute(query).all()
+    return Page([{**run_json(r), "provider_code": r.provider_code, "site_name": r.site_name} for r in rows],
+                total, page, per_page)
 
 
 def start_run(connection: Connection, actor: Actor, data: Any) -> dict[str, Any]:

@@ -9,6 +9,7 @@ import json as jsonlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -54,10 +55,14 @@ async def run_list(request: Request) -> Response:
         values = query(request, "RunQuery")
     except FieldError as error:
         return page_error(request, error)
-    listed = await in_transaction(request, lambda c: runs.list_runs(c, site_id=values.get("site_id"),
-                                                                    batch_id=values.get("batch_id")))
+    listed = await in_transaction(request, lambda c: runs.list_runs(
+        c, site_id=values.get("site_id"), batch_id=values.get("batch_id"), page=values.get("page", 1),
+        per_page=values.get("per_page", register.DEFAULT_PER_PAGE)))
     versions = await in_transaction(request, register.list_versions)
-    return render(request, "runs.html", {"runs": listed, "versions": versions, "site_id": values.get("site_id")})
+    args = {k: v for k, v in values.items() if k in ("site_id", "batch_id")}
+    return render(request, "runs.html", {
+        "runs": listed.items, "page": listed, "versions": versions, "site_id": values.get("site_id"),
+        "page_url": lambda n: "/runs?" + urlencode({**args, "page": n, "per_page": listed.per_page})})
 
 
 async def run_start(request: Request) -> Response:
