@@ -484,6 +484,31 @@ def test_a_formula_is_refused_by_the_api_and_the_form_as_the_import_refuses_it(c
     assert api.get(f"/api/v1/sites/{site['id']}").json()["contact_name"] == SITE["contact_name"]
 
 
+@pytest.mark.parametrize(("url", "words"), [("http://127.0.0.1:1", "must be https://host:port"),
+                                             ("https://127.0.0.1", "has no port"),
+                                             ("https://emr.example:8443/api", "must be https://host:port")])
+def test_a_certification_target_is_checked_like_the_import_before_it_is_queued(console: Console, version_id: int,
+                                                                              url: str, words: str) -> None:
+    api = console.api("operator")
+    before = api.get("/api/v1/runs").json()["total"]
+    answer = api.post("/api/v1/runs", json={"kind": "certification", "product_version_id": version_id,
+                                            "target_url": url})
+    assert answer.status_code == 400, answer.text
+    assert_documented("POST", "/api/v1/runs", answer)
+    (error,) = answer.json()["errors"]
+    assert error["field"] == "target_url"
+    assert words in error["message_en"] or "https://host:port" in error["message_en"]
+    assert error["message_ko"] != error["message_en"]
+    client = console.pages["operator"]
+    page = client.post("/runs", data={"kind": "certification", "product_version_id": version_id, "target_url": url,
+                                      "csrf_token": csrf_of(client, "/runs")})
+    assert page.status_code == 400 and "target_url" in page.text
+    assert api.get("/api/v1/runs").json()["total"] == before  # nothing queued
+    good = api.post("/api/v1/runs", json={"kind": "certification", "product_version_id": version_id,
+                                          "target_url": "https://127.0.0.1:18443"})
+    assert good.status_code == 201, good.text
+
+
 def test_nothing_was_recorded_by_a_refused_request(console: Console) -> None:
     assert console.api("viewer").get("/api/v1/sites", params={"q": "31318801"}).json()["total"] == 0
     assert console.api("viewer").get("/api/v1/sites", params={"q": "31318802"}).json()["total"] == 0

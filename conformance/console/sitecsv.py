@@ -328,7 +328,10 @@ def _unescaped(cell: str) -> str:
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
-def _check_url(url: str, bad: Report) -> None:
+def url_refusal(name: str, url: str) -> tuple[str, str] | None:
+    """Why ``url`` (of the field ``name``) is not a connector's address — https://host:port, nothing else —
+    in Korean and English, or None. The import's rule for pull_url, and the console's for a certification's
+    target_url."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -336,11 +339,16 @@ def _check_url(url: str, bad: Report) -> None:
         parts, port = None, None
     if parts is None or parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") \
             or parts.query or parts.fragment or parts.username or parts.password:
-        bad("pull_url", f"pull_url '{url}'는 https://호스트:포트 형식이어야 합니다",
-            f"pull_url '{url}' must be https://host:port")
-    elif port is None:
-        bad("pull_url", f"pull_url '{url}'에 포트가 없습니다 (예: https://emr.example:8443)",
-            f"pull_url '{url}' has no port (e.g. https://emr.example:8443)")
+        return f"{name} '{url}'는 https://호스트:포트 형식이어야 합니다", f"{name} '{url}' must be https://host:port"
+    if port is None:
+        return (f"{name} '{url}'에 포트가 없습니다 (예: https://emr.example:8443)",
+                f"{name} '{url}' has no port (e.g. https://emr.example:8443)")
+    return None
+
+
+def _check_url(url: str, bad: Report) -> None:
+    if refusal := url_refusal("pull_url", url):
+        bad("pull_url", *refusal)
 
 
 def _check_ip(address: str, bad: Report) -> None:
