@@ -546,6 +546,16 @@ def test_a_product_version_is_certified_by_a_run_and_an_approver(console: Consol
     assert answer.json()["state"] == "certified"
 
 
+def test_a_missing_static_file_is_the_bilingual_404_page(console: Console) -> None:
+    for client in (console.anonymous(), console.pages["viewer"]):
+        answer = client.get("/static/nope.css")
+        assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html")
+        assert "그런 정적 파일이 없습니다" in answer.text and "no such static file" in answer.text
+        assert answer.text != "Not Found"
+    found = console.anonymous().get("/static/console.css")
+    assert found.status_code == 200 and found.headers["content-type"].startswith("text/css")
+
+
 def test_pages_escape_what_users_typed(console: Console) -> None:
     site = new_site(console, "31317701", name="<script>alert(1)</script>의원")
     page = console.pages["viewer"].get(f"/sites/{site['id']}").text
