@@ -31,6 +31,7 @@ def test_init_prints_a_one_time_password_that_must_be_changed(tmp_path: Path, co
                                        "--init", "--username", "chief"])
     assert result.exit_code == 0, result.output
     password = re.search(r"one-time password: (\S+)", result.output).group(1)
+    assert "관리자 계정을 만들었습니다: chief / admin account chief created" in result.output
     again = CliRunner().invoke(main, ["console", "--state", str(state), "--database", console_database,
                                       "--init", "--username", "chief"])
     assert again.exit_code == 2 and "chief" in again.stderr and password not in again.output

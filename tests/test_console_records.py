@@ -335,4 +335,4 @@ def test_results_export_lists_every_finished_run(console: Console, tmp_path):
     assert ",certification,,,가상의료정보,온누리EMR,8.0.0,done,fail," in mine
     xlsx = console.pages["viewer"].get("/results/export", params={"format": "xlsx"})
     rows = list(load_workbook(io.BytesIO(xlsx.content)).active.values)
-    assert rows[0] == RESULT_COLUMNS and run["id"] in [r[0] for r in rows[1:]]
+    assert rows[0] == RESULT_COLUMNS and str(run["id"]) in [r[0] for r in rows[1:]]  # text cells only

@@ -556,6 +556,43 @@ def test_a_missing_static_file_is_the_bilingual_404_page(console: Console) -> No
     assert found.status_code == 200 and found.headers["content-type"].startswith("text/css")
 
 
+def test_the_needs_a_person_list_holds_accepted_sites_only(console: Console) -> None:
+    from sqlalchemy import update
+
+    from s24kit.conformance.console.monitoring import needs_a_person
+    from s24kit.conformance.console.tables import runs
+
+    site = new_site(console, "31314401")
+    with console.database.engine.begin() as connection:
+        connection.execute(insert(runs).values(
+            kind="site_check", site_id=site["id"], parameters={}, state="done", verdict="fail", created_at=now(),
+            finished_at=now(), summary={"verdicts": {"S24-NET-002": "fail"}}))
+    listed = console.api("viewer").get("/api/v1/monitoring").json()["needs_a_person"]
+    assert "31314401" not in [entry["provider_code"] for entry in listed]  # applied: on its way, not in service
+    with console.database.engine.begin() as connection:
+        connection.execute(update(sites).where(sites.c.id == site["id"]).values(state="accepted"))
+        assert [e["reasons"] for e in needs_a_person(connection) if e["provider_code"] == "31314401"] == [
+            ["unreachable"]]
+
+
+def test_the_batch_board_lists_jobs_that_failed_to_run_with_the_failures(console: Console) -> None:
+    from s24kit.conformance.console.batches import batch_runs
+    from s24kit.conformance.console.tables import batches, runs
+
+    made = {code: new_site(console, code)["id"] for code in ("31314501", "31314502", "31314503", "31314504")}
+    with console.database.engine.begin() as connection:
+        batch_id = connection.execute(insert(batches).values(
+            label="order", selection={}, concurrency=1, state="done", total=4, created_at=now())
+        ).inserted_primary_key[0]
+        for code, state, verdict in (("31314501", "done", "pass"), ("31314502", "failed", None),
+                                     ("31314503", "done", "fail"), ("31314504", "done", "pass")):
+            connection.execute(insert(runs).values(kind="site_check", site_id=made[code], batch_id=batch_id,
+                                                   parameters={}, state=state, verdict=verdict, created_at=now()))
+        listed = [(r["provider_code"], r["state"], r["verdict"]) for r in batch_runs(connection, batch_id)]
+    assert listed == [("31314502", "failed", None), ("31314503", "done", "fail"),
+                      ("31314501", "done", "pass"), ("31314504", "done", "pass")]
+
+
 def test_pages_escape_what_users_typed(console: Console) -> None:
     site = new_site(console, "31317701", name="<script>alert(1)</script>의원")
     page = console.pages["viewer"].get(f"/sites/{site['id']}").text

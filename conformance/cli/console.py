@@ -86,7 +86,7 @@ def _init(options: ConsoleOptions, username: str) -> None:
     except FieldError as exc:
         raise OneLineError(f"--username {username}: {exc.message_ko}", f"--username {username}: {exc.message_en}") \
             from None
-    click.echo(f"관리자 계정 {username} 를 만들었습니다 / admin account {username} created ({database.url})")
+    click.echo(f"관리자 계정을 만들었습니다: {username} / admin account {username} created ({database.url})")
     click.echo(f"일회용 비밀번호 / one-time password: {password}")
     click.echo("첫 로그인 때 새 비밀번호를 정해야 합니다. 이 비밀번호는 다시 보이지 않습니다. / "
                "It must be changed at the first login and is not shown again.")

@@ -293,9 +293,10 @@ def _check_values(values: dict[str, str | None], bad: Report) -> None:
     own, other = (PULL_COLUMNS, AGENT_COLUMNS) if mode == "pull" else (AGENT_COLUMNS, PULL_COLUMNS)
     for name in other:
         if values[name] is not None:
-            bad(name, f"{mode} 사이트에는 {name}을(를) 비워 두십시오", f"leave {name} empty for a {mode} site")
+            bad(name, f"{mode} 사이트에는 {name}을(를) 비워 두십시오",
+                f"leave {name} empty for {_article(mode)} {mode} site")
     if values[own[0]] is None:
-        bad(own[0], f"{mode} 사이트에는 {own[0]}이(가) 필요합니다", f"a {mode} site needs {own[0]}")
+        bad(own[0], f"{mode} 사이트에는 {own[0]}이(가) 필요합니다", f"{_article(mode)} {mode} site needs {own[0]}")
     elif mode == "pull":
         _check_url(values["pull_url"] or "", bad)
         values["pull_url"] = (values["pull_url"] or "").rstrip("/")
@@ -321,6 +322,10 @@ def formula_refusal(name: str, value: str) -> tuple[str, str] | None:
         return None
     return (f"{name}이(가) '{cell[0]}'(으)로 시작합니다. 스프레드시트가 수식으로 읽으므로 받지 않습니다",
             f"{name} starts with '{cell[0]}', which spreadsheets run as a formula; it is refused")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
 
 
 def _unescaped(cell: str) -> str:
