@@ -593,6 +593,30 @@ def test_the_batch_board_lists_jobs_that_failed_to_run_with_the_failures(console
                       ("31314501", "done", "pass"), ("31314504", "done", "pass")]
 
 
+def test_pages_show_times_in_kst_with_the_zone(console: Console) -> None:
+    import datetime as dt
+    import re
+
+    from s24kit.conformance.console.labels import kst
+
+    assert kst(dt.datetime(2026, 3, 2, 0, 30, tzinfo=dt.UTC)) == "2026-03-02 09:30:00 KST (UTC+09:00)"
+    assert kst(dt.datetime(2026, 3, 2, 0, 30)) == "2026-03-02 09:30:00 KST (UTC+09:00)"  # SQLite: written in UTC
+    assert kst("2026-03-02T00:30:00+00:00") == "2026-03-02 09:30:00 KST (UTC+09:00)" and kst(None) == "—"
+    from s24kit.conformance.console.tables import runs
+
+    site = new_site(console, "31314601")
+    with console.database.engine.begin() as connection:
+        connection.execute(insert(runs).values(kind="site_check", site_id=site["id"], parameters={}, state="queued",
+                                               created_at=now()))
+    iso = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")  # a bare ISO time: no zone a reader can see at once
+    for client, path in ((console.pages["viewer"], f"/sites/{site['id']}"), (console.pages["viewer"], "/runs"),
+                         (console.pages["admin"], "/accounts"), (console.pages["admin"], "/audit")):
+        page = client.get(path)
+        assert page.status_code == 200 and "KST (UTC+09:00)" in page.text, path
+        if path != "/audit":  # (the audit page also shows each entry's recorded before/after, as stored)
+            assert not iso.search(page.text), (path, iso.search(page.text))
+
+
 def test_pages_escape_what_users_typed(console: Console) -> None:
     site = new_site(console, "31317701", name="<script>alert(1)</script>의원")
     page = console.pages["viewer"].get(f"/sites/{site['id']}").text

@@ -25,6 +25,7 @@ from ...simulator.private import FILE_MODE, private_file, private_state_director
 from .auth import AccessGate
 from .db import Database, prepare
 from .headers import SecurityHeaders
+from .labels import kst
 from .routes import ROUTE_MODULES
 from .routes.common import refusal_page
 
@@ -102,5 +103,6 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
     app = Starlette(routes=collect_routes(), middleware=middleware, lifespan=lifespan)
     app.state.settings, app.state.database = settings, database
     templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["kst"] = kst  # every time a page shows: KST, the zone written out
     app.state.templates = templates
     return app
