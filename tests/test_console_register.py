@@ -617,6 +617,50 @@ def test_pages_show_times_in_kst_with_the_zone(console: Console) -> None:
             assert not iso.search(page.text), (path, iso.search(page.text))
 
 
+def test_live_progress_stops_writing_once_the_page_is_gone(console: Console) -> None:
+    """A server that does not cancel the stream itself on a disconnect (ASGI spec 2.4, where Starlette leaves it
+    to the stream) and drops what is sent after it, as uvicorn does: the stream must stop, not keep writing."""
+    import asyncio
+
+    from s24kit.conformance.console.tables import run_progress, runs
+
+    with console.database.engine.begin() as connection:
+        run_id = connection.execute(insert(runs).values(kind="site_check", parameters={}, state="running",
+                                                        progress_total=20, created_at=now())).inserted_primary_key[0]
+        connection.execute(insert(run_progress), [{"run_id": run_id, "seq": i, "requirement": f"S24-API-{i:03d}",
+                                                   "verdict": "pass", "at": now()} for i in range(1, 21)])
+    cookie = "; ".join(f"{name}={value}" for name, value in console.pages["viewer"].cookies.items())
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": f"/runs/{run_id}/events",
+             "raw_path": f"/runs/{run_id}/events".encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"console"), (b"cookie", cookie.encode())],
+             "client": ("127.0.0.1", 50000), "server": ("console", 80)}
+    written: list[bytes] = []
+    after_gone: list[bytes] = []  # what the stream still tried to write to a connection that was gone
+
+    async def call() -> None:
+        gone = asyncio.Event()
+
+        async def receive() -> dict:
+            if not written:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if gone.is_set():
+                after_gone.append(message.get("body", b""))
+                return  # uvicorn drops what is sent to a connection that is gone
+            written.append(message.get("body", b""))
+            if b"event: progress" in message.get("body", b""):
+                gone.set()  # the page went away right after its first event
+
+        await asyncio.wait_for(console.app(scope, receive, send), 30)
+    asyncio.run(call())
+    assert b"".join(written).decode().count("event: progress") == 1
+    assert b"event:" not in b"".join(after_gone), b"".join(after_gone)[:200]
+
+
 def test_pages_escape_what_users_typed(console: Console) -> None:
     site = new_site(console, "31317701", name="<script>alert(1)</script>의원")
     page = console.pages["viewer"].get(f"/sites/{site['id']}").text

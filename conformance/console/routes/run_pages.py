@@ -110,6 +110,8 @@ async def run_events(request: Request) -> Response:
         while True:
             rows, run = await _read(request, runs.progress_since, run_id, seen)
             for row in rows:
+                if await request.is_disconnected():
+                    return  # the page is gone: nothing more is written to its connection
                 seen = row["id"]
                 yield _event("progress", {**row, "total": run["progress_total"]}, row["id"])
             if run["state"] in runs.FINISHED:
@@ -187,6 +189,8 @@ async def batch_events(request: Request) -> Response:
         yield "retry: 2000\n\n"
         while True:
             board = await _read(request, batches.board, batch_id)
+            if await request.is_disconnected():
+                return  # the board is gone: nothing more is written to its connection
             if board != last:
                 last = board
                 yield _event("board", board)
