@@ -327,6 +327,25 @@ def test_a_revoked_token_stops_working(console: Console) -> None:
     assert all(issued["token"] not in str(row) for row in listed)
 
 
+def test_a_wrong_token_is_told_it_is_not_valid_not_that_none_was_sent(console: Console) -> None:
+    missing = console.api(None).get("/api/v1/whoami")
+    assert missing.status_code == 401 and "needs Authorization: Bearer <token>" in missing.json()["detail"]
+    assert "invalid_token" not in missing.headers["www-authenticate"]
+    admin_id = console.api("admin").get("/api/v1/whoami").json()["id"]
+    issued = console.api("admin").post(f"/api/v1/accounts/{admin_id}/tokens", json={"name": "to revoke"}).json()
+    assert console.api("admin").delete(f"/api/v1/tokens/{issued['id']}").status_code == 204
+    for token in ("s24c_" + "x" * 40, "not-even-a-token", issued["token"]):
+        client = console.api(None)
+        client.headers["authorization"] = f"Bearer {token}"
+        answer = client.get("/api/v1/sites")
+        assert answer.status_code == 401 and answer.json()["code"] == "unauthenticated"
+        assert_documented("GET", "/api/v1/sites", answer)
+        detail = answer.json()["detail"]
+        assert "토큰이 유효하지 않습니다" in detail and "the token is not valid (revoked, expired or unknown" in detail
+        assert "needs Authorization" not in detail
+        assert 'error="invalid_token"' in answer.headers["www-authenticate"]
+
+
 def test_the_session_cookie_is_httponly_and_samesite_strict(tmp_path: Path) -> None:
     made = make_console(tmp_path / "state")
     client = made.anonymous()

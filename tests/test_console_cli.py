@@ -31,6 +31,7 @@ def test_init_prints_a_one_time_password_that_must_be_changed(tmp_path: Path, co
                                        "--init", "--username", "chief"])
     assert result.exit_code == 0, result.output
     password = re.search(r"one-time password: (\S+)", result.output).group(1)
+    assert "관리자 계정을 만들었습니다: chief / admin account chief created" in result.output
     again = CliRunner().invoke(main, ["console", "--state", str(state), "--database", console_database,
                                       "--init", "--username", "chief"])
     assert again.exit_code == 2 and "chief" in again.stderr and password not in again.output
@@ -95,3 +96,45 @@ def test_the_command_line_does_not_load_the_console_to_start() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_a_busy_port_is_one_line_naming_listen_before_any_banner(tmp_path: Path) -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen(1)
+        port = taken.getsockname()[1]
+        result = CliRunner().invoke(main, ["console", "--state", str(tmp_path / "state"), "--workers", "0",
+                                           "--listen", f"127.0.0.1:{port}"])
+    assert result.exit_code == 2, result.output
+    assert "s24kit console: http" not in result.output  # no banner for a console that is not there
+    assert result.output.count("\n") == 1 and f"--listen 127.0.0.1:{port}" in result.output
+    assert "already in use" in result.output and "이미 다른 프로그램이 쓰고 있습니다" in result.output
+    assert "Errno" not in result.output
+
+
+def test_ctrl_c_stops_the_console_cleanly(tmp_path: Path) -> None:
+    port = _free_port()
+    command = [sys.executable, "-m", "s24kit.conformance.cli", "console", "--state", str(tmp_path / "state"),
+               "--workers", "0", "--listen", f"127.0.0.1:{port}"]
+    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            try:
+                assert httpx.get(f"http://127.0.0.1:{port}/login", timeout=5).status_code == 200
+                break
+            except httpx.TransportError:
+                assert server.poll() is None, server.communicate()
+                if time.monotonic() > deadline:
+                    pytest.fail(f"the console did not answer within {STARTUP_SECONDS} s")
+                time.sleep(0.3)
+        server.send_signal(signal.SIGINT)
+        out, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.wait()
+    assert server.returncode == 0, (out, err)
+    assert "정상 종료 / stopped cleanly" in out
+    assert "Aborted" not in out + err and "Traceback" not in err

@@ -22,7 +22,7 @@ def test_demo_console_certifies_one_product_and_prints_the_login(tmp_path):
     result = CliRunner().invoke(main, ["demo", "--console", "--sites", "4", "--port", "0", "--duration", "0",
                                        "--state", str(state), "--lang", "en"])
     assert result.exit_code == 0, result.output
-    login = re.search(r"log in: admin / (\S+)", result.output)
+    login = re.search(r"로그인 / log in: admin / (\S+)", result.output)  # both languages, whatever --lang
     assert login and re.search(r"http://127\.0\.0\.1:\d+/", result.output)
     assert "certified, decision" in result.output
     database = prepare(default_url(state), state_dir=state)

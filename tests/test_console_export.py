@@ -6,7 +6,7 @@ import io
 
 from openpyxl import load_workbook
 
-from s24kit.conformance.console.csvformat import FLEET_COLUMNS, REGISTER_COLUMNS
+from s24kit.conformance.console.csvformat import FLEET_COLUMNS, REGISTER_COLUMNS, RESULT_COLUMNS
 from s24kit.conformance.console.exporting import to_csv, to_xlsx
 from s24kit.conformance.console.sitecsv import parse_sites
 
@@ -41,3 +41,13 @@ def test_xlsx_export_has_the_header_and_every_row():
     values = list(sheet.values)
     assert values[0] == REGISTER_COLUMNS and len(values) == 251
     assert values[-1][0] == "11390250" and values[1][1] == "서울 하늘 의원"
+
+
+def test_xlsx_cells_are_text_only_numbers_too():
+    row = {"run_id": 62, "kind": "site_check", "provider_code": "11390001", "verdict": "pass",
+           "failed_requirements": ""}
+    sheet = load_workbook(io.BytesIO(to_xlsx([row], RESULT_COLUMNS, "results"))).active
+    cell = sheet.cell(row=2, column=RESULT_COLUMNS.index("run_id") + 1)
+    assert cell.value == "62" and cell.data_type == "s"
+    assert sheet.cell(row=2, column=RESULT_COLUMNS.index("provider_code") + 1).value == "11390001"
+    assert sheet.cell(row=2, column=RESULT_COLUMNS.index("state") + 1).value is None  # an empty cell stays empty

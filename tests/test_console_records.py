@@ -20,7 +20,7 @@ from s24kit.conformance.console.signing import PUBLIC_KEY_FILE
 from s24kit.conformance.console.validation import FieldError
 from s24kit.conformance.reports.record import check_record
 
-from .console_kit import DATABASES, Console, assert_documented, console_on, csrf_of
+from .console_kit import DATABASES, Console, assert_documented, console_on, csrf_of, make_console
 from .test_console_sitecsv import csv_text, site
 
 EVIDENCE = hashlib.sha256(b"evidence.zip of the run").hexdigest()
@@ -75,6 +75,49 @@ def test_export_csv_and_xlsx(console: Console):
     rows = list(load_workbook(io.BytesIO(xlsx.content)).active.values)
     assert rows[0] == REGISTER_COLUMNS and "41390020" in [r[0] for r in rows[1:]]
     assert console.api("viewer").get("/api/v1/sites/export", params={"format": "pdf"}).status_code == 400
+
+
+def _register(console: Console) -> list[dict]:
+    """Every site of the register as the import columns hold it (ids, states and times are the console's own)."""
+    sites, page = [], 1
+    while True:
+        answer = console.api("viewer").get("/api/v1/sites", params={"page": page, "per_page": 200}).json()
+        sites += answer["items"]
+        if page >= answer["pages"]:
+            break
+        page += 1
+    kept = ("provider_code", "name", "facility_type", "region", "mode", "pull_url", "server_cert_sha256",
+            "agent_source_ip", "agent_cert_sha256", "contact_name", "contact_phone")
+    return sorted(({name: s.get(name) for name in kept} | {"version": (
+        s["product_version"]["vendor"], s["product_version"]["product"], s["product_version"]["version"])}
+        for s in sites), key=lambda s: s["provider_code"])
+
+
+def test_an_export_imports_again_into_a_fresh_console(console: Console, tmp_path):
+    _import_api(console, csv_text(
+        site("41390080", name="왕복 의원", contact_phone="+82 2 1234 5678"),
+        site("41390081", mode="agent", pull_url="", server_cert_sha256="", agent_source_ip="203.0.113.7",
+             agent_cert_sha256="cd" * 32, region="부산광역시")).encode())
+    exported = console.pages["viewer"].get("/sites/export", params={"format": "csv"})
+    assert exported.status_code == 200
+    assert exported.content.decode("utf-8-sig").splitlines()[0] == ",".join(REGISTER_COLUMNS)
+    fresh = make_console(tmp_path / "fresh")
+    try:
+        answer = fresh.api("operator").post("/api/v1/sites/import", content=exported.content,
+                                            headers={"content-type": "text/csv"})
+        assert answer.status_code == 201, answer.text
+        assert_documented("POST", "/api/v1/sites/import", answer)
+        assert answer.json()["ignored_columns"] == ["state", "state_changed_at", "version_state"]
+        (note,) = answer.json()["notes"]
+        assert "state" in note["message_ko"] and "ignored" in note["message_en"]
+        assert _register(fresh) == _register(console) and len(_register(fresh)) >= 2
+        page = fresh.pages["operator"]
+        again = page.post("/sites/import", data={"csrf_token": csrf_of(page, "/sites/import")},
+                          files={"file": ("sites.csv", exported.content, "text/csv")})
+        assert again.status_code == 400 and "이미 등록" in again.text  # the header itself is accepted
+        assert "알 수 없는 열" not in again.text
+    finally:
+        fresh.database.engine.dispose()
 
 
 def _site_id(console: Console, code: str) -> int:
@@ -266,6 +309,51 @@ def test_a_vendor_bundle_is_verified_attached_and_certifies(console: Console, tm
     assert "version-runs" in page.get(f"/product-versions/{version_id}").text
 
 
+def test_a_refused_or_failed_upload_leaves_no_file_and_names_no_server_path(console: Console, tmp_path,
+                                                                             monkeypatch):
+    import zipfile
+
+    from s24kit.conformance.console import evidence
+
+    _import_api(console, csv_text(site("41390065", product_version="7.5.0")).encode())
+    version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390065')}").json()[
+        "product_version_id"]
+    state_dir = console.app.state.settings.state_dir
+    kept = state_dir / "console" / "evidence"
+
+    def files() -> set:
+        return {p.relative_to(state_dir) for p in (state_dir / "console").rglob("*") if p.is_file()}
+
+    before = files()
+    good = _bundle(tmp_path / "good")
+    altered = tmp_path / "altered.zip"
+    with zipfile.ZipFile(tmp_path / "good" / "evidence.zip") as source, zipfile.ZipFile(altered, "w") as out:
+        for item in source.infolist():
+            body = source.read(item)
+            out.writestr(item, body.replace(b'"pass"', b'"fail"', 1) if item.filename == "report.json" else body)
+    path = f"/api/v1/product-versions/{version_id}/evidence"
+    for data in (b"not a zip", altered.read_bytes()):
+        refused = console.api("operator").post(path, content=data, headers={"content-type": "application/zip"})
+        assert refused.status_code == 400, refused.text
+        assert str(state_dir) not in refused.text and "console/evidence" not in refused.text
+        assert ".zip" not in refused.json()["errors"][0]["message_en"].split("—")[-1], refused.text
+        page = console.pages["operator"]
+        shown = page.post(f"/product-versions/{version_id}/evidence", data={"csrf_token": csrf_of(page)},
+                          files={"file": ("evidence.zip", data, "application/zip")})
+        assert shown.status_code == 400 and str(state_dir) not in shown.text
+    assert files() == before  # nothing recorded, nothing on disk
+    # a failure after the bundle was written and unpacked takes both away again
+    monkeypatch.setattr(evidence, "get_run", lambda connection, run_id: (_ for _ in ()).throw(OSError("disk")))
+    with pytest.raises(OSError), console.database.engine.begin() as connection:
+        evidence.attach_bundle(connection, decisions_actor(connection), state_dir, version_id, good, "e.zip")
+    assert files() == before
+    monkeypatch.undo()
+    answer = console.api("operator").post(path, content=good)
+    assert answer.status_code == 201, answer.text
+    assert (kept / f"{hashlib.sha256(good).hexdigest()}.zip").is_file()
+    assert not list(kept.glob(".*.part"))
+
+
 def test_results_export_lists_every_finished_run(console: Console, tmp_path):
     _import_api(console, csv_text(site("41390070", product_version="8.0.0")).encode())
     version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390070')}").json()[
@@ -281,7 +369,7 @@ def test_results_export_lists_every_finished_run(console: Console, tmp_path):
     assert ",certification,,,가상의료정보,온누리EMR,8.0.0,done,fail," in mine
     xlsx = console.pages["viewer"].get("/results/export", params={"format": "xlsx"})
     rows = list(load_workbook(io.BytesIO(xlsx.content)).active.values)
-    assert rows[0] == RESULT_COLUMNS and run["id"] in [r[0] for r in rows[1:]]
+    assert rows[0] == RESULT_COLUMNS and str(run["id"]) in [r[0] for r in rows[1:]]  # text cells only
 
 
 def _passing_certification(console: Console, version_id: int) -> int:

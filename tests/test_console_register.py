@@ -352,6 +352,54 @@ def test_the_list_page_shows_counted_pages(fleet: Console) -> None:
     assert f"{total:,}" in page and f"2 / {-(-total // 20)}" in page
 
 
+def test_a_page_past_the_last_is_empty_and_keeps_its_number(fleet: Console) -> None:
+    answer = fleet.api("viewer").get("/api/v1/sites", params={"page": 999999})
+    assert answer.status_code == 200
+    assert_documented("GET", "/api/v1/sites", answer)
+    body = answer.json()
+    assert body["items"] == [] and body["page"] == 999999 and body["total"] > 0 and body["pages"] < 999999
+    # a client that pages until a page is empty stops, having seen every site once
+    codes, page = [], 1
+    while items := fleet.api("viewer").get("/api/v1/sites", params={"page": page, "per_page": 200}).json()["items"]:
+        codes += [site["provider_code"] for site in items]
+        page += 1
+    assert codes == expected_codes(fleet)
+    shown = fleet.pages["viewer"].get("/sites?page=999999")
+    assert shown.status_code == 200 and "999999 /" in shown.text
+
+
+def test_runs_are_paged_like_sites(console: Console, version_id: int) -> None:
+    from s24kit.conformance.console.tables import runs
+
+    with console.database.engine.begin() as connection:
+        connection.execute(insert(runs), [{"kind": "certification", "product_version_id": version_id,
+                                           "parameters": {}, "state": "done", "verdict": "pass",
+                                           "created_at": now()} for _ in range(7)])
+    api = console.api("viewer")
+    first = api.get("/api/v1/runs", params={"per_page": 3})
+    assert first.status_code == 200, first.text
+    assert_documented("GET", "/api/v1/runs", first)
+    total = first.json()["total"]
+    assert total >= 7 and first.json()["pages"] == -(-total // 3) and len(first.json()["items"]) == 3
+    ids, page = [], 1
+    while items := api.get("/api/v1/runs", params={"page": page, "per_page": 3}).json()["items"]:
+        ids += [run["id"] for run in items]
+        page += 1
+    assert len(ids) == total and ids == sorted(ids, reverse=True)  # every run once, newest first
+    past = api.get("/api/v1/runs", params={"page": 999999})
+    assert past.json()["items"] == [] and past.json()["page"] == 999999
+    assert api.get("/api/v1/runs", params={"per_page": 500}).json()["per_page"] == 500
+    for bad, field in (("per_page=501", "per_page"), ("per_page=0", "per_page"), ("page=0", "page"),
+                       ("page=1000001", "page")):
+        refused = api.get(f"/api/v1/runs?{bad}")
+        assert refused.status_code == 400 and refused.json()["errors"][0]["field"] == field
+        assert_documented("GET", "/api/v1/runs", refused)
+        assert console.pages["viewer"].get(f"/runs?{bad}").status_code == 400
+    shown = console.pages["viewer"].get("/runs?page=2&per_page=3")
+    assert shown.status_code == 200 and f"2 / {-(-total // 3)}" in shown.text
+    assert shown.text.count('<a href="/runs/') == 3 and 'href="/runs?page=3&amp;per_page=3"' in shown.text
+
+
 @pytest.mark.parametrize("where", ["state = 'testing'", "region = '11'", "product_version_id = 1"])
 def test_each_filter_has_an_index_that_also_orders_the_page(tmp_path: Path, where: str) -> None:
     """What keeps the register page fast at 100,000 sites: no full scan, no sort of all matching rows (read
@@ -460,6 +508,78 @@ def test_a_hostile_form_body_is_a_400_not_a_500(console: Console) -> None:
     assert answer.status_code == 400
 
 
+# (a tab before the formula is a control character, which the schema refuses before this rule)
+FORMULAS = ['=HYPERLINK("http://x","y")', "@홍길동", "+82 2", "-1+1", "'=1+1", " @SUM(A1)", "'@x"]
+
+
+def _import_messages(column: str, value: str) -> tuple[str, str]:
+    """What the sites CSV import says of ``value`` in ``column``: the rule the API and the pages share."""
+    from s24kit.conformance.console.sitecsv import SitesRefused, parse_sites
+
+    from .test_console_sitecsv import csv_text, site
+
+    quoted = '"' + value.replace('"', '""') + '"'
+    with pytest.raises(SitesRefused) as caught:
+        parse_sites(csv_text(site("31316601", **{column: quoted})).encode())
+    (error,) = caught.value.errors
+    assert error.column == column
+    return error.message_ko, error.message_en
+
+
+@pytest.mark.parametrize("formula", FORMULAS, ids=range(len(FORMULAS)))
+def test_a_formula_is_refused_by_the_api_and_the_form_as_the_import_refuses_it(console: Console, version_id: int,
+                                                                             formula: str) -> None:
+    api = console.api("operator")
+    for field in ("name", "contact_name"):
+        answer = api.post("/api/v1/sites", json={**SITE, "provider_code": "31316601", field: formula})
+        assert answer.status_code == 400, (field, answer.text)
+        assert_documented("POST", "/api/v1/sites", answer)
+        (error,) = answer.json()["errors"]
+        assert error["field"] == field
+        assert (error["message_ko"], error["message_en"]) == _import_messages(field, formula)
+    site = new_site(console, f"313155{FORMULAS.index(formula):02d}")
+    answer = api.patch(f"/api/v1/sites/{site['id']}", json={"contact_name": formula})
+    assert answer.status_code == 400 and answer.json()["errors"][0]["field"] == "contact_name"
+    vendor = api.post("/api/v1/vendors", json={"name": formula})
+    assert vendor.status_code == 400 and vendor.json()["errors"][0]["message_en"] == _import_messages(
+        "vendor", formula)[1].replace("vendor starts", "name starts")
+    product_id = api.get("/api/v1/products").json()["items"][0]["id"]
+    assert api.post("/api/v1/products", json={"vendor_id": 1, "name": formula}).status_code == 400
+    assert api.post("/api/v1/product-versions", json={"product_id": product_id, "version": formula}).status_code \
+        == 400
+    client = console.pages["operator"]
+    page = client.post("/sites", data={**SITE, "provider_code": "31316602", "product_version_id": version_id,
+                                       "name": formula, "csrf_token": csrf_of(client)})
+    assert page.status_code == 400 and "스프레드시트가 수식으로 읽으므로" in page.text
+    assert api.get("/api/v1/sites", params={"q": "3131660"}).json()["total"] == 0
+    assert api.get(f"/api/v1/sites/{site['id']}").json()["contact_name"] == SITE["contact_name"]
+
+
+@pytest.mark.parametrize(("url", "words"), [("http://127.0.0.1:1", "must be https://host:port"),
+                                             ("https://127.0.0.1", "has no port"),
+                                             ("https://emr.example:8443/api", "must be https://host:port")])
+def test_a_certification_target_is_checked_like_the_import_before_it_is_queued(console: Console, version_id: int,
+                                                                              url: str, words: str) -> None:
+    api = console.api("operator")
+    before = api.get("/api/v1/runs").json()["total"]
+    answer = api.post("/api/v1/runs", json={"kind": "certification", "product_version_id": version_id,
+                                            "target_url": url})
+    assert answer.status_code == 400, answer.text
+    assert_documented("POST", "/api/v1/runs", answer)
+    (error,) = answer.json()["errors"]
+    assert error["field"] == "target_url"
+    assert words in error["message_en"] or "https://host:port" in error["message_en"]
+    assert error["message_ko"] != error["message_en"]
+    client = console.pages["operator"]
+    page = client.post("/runs", data={"kind": "certification", "product_version_id": version_id, "target_url": url,
+                                      "csrf_token": csrf_of(client, "/runs")})
+    assert page.status_code == 400 and "target_url" in page.text
+    assert api.get("/api/v1/runs").json()["total"] == before  # nothing queued
+    good = api.post("/api/v1/runs", json={"kind": "certification", "product_version_id": version_id,
+                                          "target_url": "https://127.0.0.1:18443"})
+    assert good.status_code == 201, good.text
+
+
 def test_nothing_was_recorded_by_a_refused_request(console: Console) -> None:
     assert console.api("viewer").get("/api/v1/sites", params={"q": "31318801"}).json()["total"] == 0
     assert console.api("viewer").get("/api/v1/sites", params={"q": "31318802"}).json()["total"] == 0
@@ -495,6 +615,121 @@ def test_a_product_version_is_certified_by_a_run_and_an_approver(console: Consol
     answer = console.api("viewer").get(f"/api/v1/product-versions/{version_id}")
     assert_documented("GET", "/api/v1/product-versions/{version_id:id}", answer)
     assert answer.json()["state"] == "certified"
+
+
+def test_a_missing_static_file_is_the_bilingual_404_page(console: Console) -> None:
+    for client in (console.anonymous(), console.pages["viewer"]):
+        answer = client.get("/static/nope.css")
+        assert answer.status_code == 404 and answer.headers["content-type"].startswith("text/html")
+        assert "그런 정적 파일이 없습니다" in answer.text and "no such static file" in answer.text
+        assert answer.text != "Not Found"
+    found = console.anonymous().get("/static/console.css")
+    assert found.status_code == 200 and found.headers["content-type"].startswith("text/css")
+
+
+def test_the_needs_a_person_list_holds_accepted_sites_only(console: Console) -> None:
+    from sqlalchemy import update
+
+    from s24kit.conformance.console.monitoring import needs_a_person
+    from s24kit.conformance.console.tables import runs
+
+    site = new_site(console, "31314401")
+    with console.database.engine.begin() as connection:
+        connection.execute(insert(runs).values(
+            kind="site_check", site_id=site["id"], parameters={}, state="done", verdict="fail", created_at=now(),
+            finished_at=now(), summary={"verdicts": {"S24-NET-002": "fail"}}))
+    listed = console.api("viewer").get("/api/v1/monitoring").json()["needs_a_person"]
+    assert "31314401" not in [entry["provider_code"] for entry in listed]  # applied: on its way, not in service
+    with console.database.engine.begin() as connection:
+        connection.execute(update(sites).where(sites.c.id == site["id"]).values(state="accepted"))
+        assert [e["reasons"] for e in needs_a_person(connection) if e["provider_code"] == "31314401"] == [
+            ["unreachable"]]
+
+
+def test_the_batch_board_lists_jobs_that_failed_to_run_with_the_failures(console: Console) -> None:
+    from s24kit.conformance.console.batches import batch_runs
+    from s24kit.conformance.console.tables import batches, runs
+
+    made = {code: new_site(console, code)["id"] for code in ("31314501", "31314502", "31314503", "31314504")}
+    with console.database.engine.begin() as connection:
+        batch_id = connection.execute(insert(batches).values(
+            label="order", selection={}, concurrency=1, state="done", total=4, created_at=now())
+        ).inserted_primary_key[0]
+        for code, state, verdict in (("31314501", "done", "pass"), ("31314502", "failed", None),
+                                     ("31314503", "done", "fail"), ("31314504", "done", "pass")):
+            connection.execute(insert(runs).values(kind="site_check", site_id=made[code], batch_id=batch_id,
+                                                   parameters={}, state=state, verdict=verdict, created_at=now()))
+        listed = [(r["provider_code"], r["state"], r["verdict"]) for r in batch_runs(connection, batch_id)]
+    assert listed == [("31314502", "failed", None), ("31314503", "done", "fail"),
+                      ("31314501", "done", "pass"), ("31314504", "done", "pass")]
+
+
+def test_pages_show_times_in_kst_with_the_zone(console: Console) -> None:
+    import datetime as dt
+    import re
+
+    from s24kit.conformance.console.labels import kst
+
+    assert kst(dt.datetime(2026, 3, 2, 0, 30, tzinfo=dt.UTC)) == "2026-03-02 09:30:00 KST (UTC+09:00)"
+    assert kst(dt.datetime(2026, 3, 2, 0, 30)) == "2026-03-02 09:30:00 KST (UTC+09:00)"  # SQLite: written in UTC
+    assert kst("2026-03-02T00:30:00+00:00") == "2026-03-02 09:30:00 KST (UTC+09:00)" and kst(None) == "—"
+    from s24kit.conformance.console.tables import runs
+
+    site = new_site(console, "31314601")
+    with console.database.engine.begin() as connection:
+        connection.execute(insert(runs).values(kind="site_check", site_id=site["id"], parameters={}, state="queued",
+                                               created_at=now()))
+    iso = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d")  # a bare ISO time: no zone a reader can see at once
+    for client, path in ((console.pages["viewer"], f"/sites/{site['id']}"), (console.pages["viewer"], "/runs"),
+                         (console.pages["admin"], "/accounts"), (console.pages["admin"], "/audit")):
+        page = client.get(path)
+        assert page.status_code == 200 and "KST (UTC+09:00)" in page.text, path
+        if path != "/audit":  # (the audit page also shows each entry's recorded before/after, as stored)
+            assert not iso.search(page.text), (path, iso.search(page.text))
+
+
+def test_live_progress_stops_writing_once_the_page_is_gone(console: Console) -> None:
+    """A server that does not cancel the stream itself on a disconnect (ASGI spec 2.4, where Starlette leaves it
+    to the stream) and drops what is sent after it, as uvicorn does: the stream must stop, not keep writing."""
+    import asyncio
+
+    from s24kit.conformance.console.tables import run_progress, runs
+
+    with console.database.engine.begin() as connection:
+        run_id = connection.execute(insert(runs).values(kind="site_check", parameters={}, state="running",
+                                                        progress_total=20, created_at=now())).inserted_primary_key[0]
+        connection.execute(insert(run_progress), [{"run_id": run_id, "seq": i, "requirement": f"S24-API-{i:03d}",
+                                                   "verdict": "pass", "at": now()} for i in range(1, 21)])
+    cookie = "; ".join(f"{name}={value}" for name, value in console.pages["viewer"].cookies.items())
+    scope = {"type": "http", "asgi": {"version": "3.0", "spec_version": "2.4"}, "http_version": "1.1",
+             "method": "GET", "scheme": "http", "path": f"/runs/{run_id}/events",
+             "raw_path": f"/runs/{run_id}/events".encode(), "query_string": b"", "root_path": "",
+             "headers": [(b"host", b"console"), (b"cookie", cookie.encode())],
+             "client": ("127.0.0.1", 50000), "server": ("console", 80)}
+    written: list[bytes] = []
+    after_gone: list[bytes] = []  # what the stream still tried to write to a connection that was gone
+
+    async def call() -> None:
+        gone = asyncio.Event()
+
+        async def receive() -> dict:
+            if not written:
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await gone.wait()
+            return {"type": "http.disconnect"}
+
+        async def send(message: dict) -> None:
+            if gone.is_set():
+                after_gone.append(message.get("body", b""))
+                return  # uvicorn drops what is sent to a connection that is gone
+            written.append(message.get("body", b""))
+            if b"event: progress" in message.get("body", b""):
+                gone.set()  # the page went away right after its first event
+
+        await asyncio.wait_for(console.app(scope, receive, send), 30)
+    asyncio.run(call())
+    assert b"".join(written).decode().count("event: progress") == 1
+    assert b"event:" not in b"".join(after_gone), b"".join(after_gone)[:200]
 
 
 def test_pages_escape_what_users_typed(console: Console) -> None:

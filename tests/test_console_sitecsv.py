@@ -119,3 +119,13 @@ def test_errors_beyond_the_cap_are_counted(monkeypatch):
 
 def test_blank_lines_are_skipped():
     assert len(parse_sites((csv_text(site()) + ",,,,,,,,,,,,,\r\n\r\n").encode()).rows) == 1
+
+
+def test_mode_messages_use_the_right_article():
+    with pytest.raises(SitesRefused) as caught:
+        parse_sites(csv_text(site("11390001", mode="agent", pull_url="", server_cert_sha256=""),
+                             site("11390002", mode="agent", server_cert_sha256="")).encode())
+    messages = [e.message_en for e in caught.value.errors]
+    assert "an agent site needs agent_source_ip" in messages
+    assert "leave pull_url empty for an agent site" in messages
+    assert not any("a agent" in m for m in messages)

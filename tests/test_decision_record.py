@@ -77,6 +77,24 @@ def test_a_record_signed_by_another_key_is_refused_when_the_key_is_given(tmp_pat
         assert verify(str(record), "--key", str(tmp_path / "state" / key_file))[0] == 0
 
 
+def test_the_key_may_be_given_as_the_base64_key_of_a_record(tmp_path, monkeypatch):
+    import base64
+
+    monkeypatch.chdir(tmp_path)  # the values are looked for as files first: none of these is one here
+    record = tmp_path / "record.json"
+    signed = sign_record(unsigned(), Ed25519PrivateKey.generate())
+    record.write_text(dumps(signed), encoding="utf-8")
+    code, output = verify(str(record), "--key", signed["signature"]["public_key"])
+    assert code == 0 and "주어진 키 / the given key" in output
+    other = base64.b64encode(raw_public_key(Ed25519PrivateKey.generate().public_key())).decode()
+    code, output = verify(str(record), "--key", other, "--lang", "en")
+    assert code == 1 and "signed with another key" in output
+    # not a file, and not the base64 of 32 bytes: the file's error, as before
+    for value in ("dec1.pub.pem", base64.b64encode(b"x" * 31).decode(), "not base64!"):
+        code, output = verify(str(record), "--key", value)
+        assert code == 2 and "--key" in output and output.count("\n") == 1, output
+
+
 def test_the_evidence_in_hand_must_be_the_one_the_record_names(tmp_path):
     record = tmp_path / "record.json"
     record.write_text(dumps(sign_record(unsigned(), Ed25519PrivateKey.generate())), encoding="utf-8")

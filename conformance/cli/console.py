@@ -86,25 +86,43 @@ def _init(options: ConsoleOptions, username: str) -> None:
     except FieldError as exc:
         raise OneLineError(f"--username {username}: {exc.message_ko}", f"--username {username}: {exc.message_en}") \
             from None
-    click.echo(f"관리자 계정 {username} 를 만들었습니다 / admin account {username} created ({database.url})")
+    click.echo(f"관리자 계정을 만들었습니다: {username} / admin account {username} created ({database.url})")
     click.echo(f"일회용 비밀번호 / one-time password: {password}")
     click.echo("첫 로그인 때 새 비밀번호를 정해야 합니다. 이 비밀번호는 다시 보이지 않습니다. / "
                "It must be changed at the first login and is not shown again.")
 
 
+def _listening(host: str, port: int) -> Any:
+    """The console's listening socket, bound before anything is printed: a port in use (or not ours) is one
+    line naming --listen, as ``s24kit serve`` says it, never uvicorn's own error after the banner."""
+    from ...simulator.serving import ServeError, bind
+
+    shown = f"[{host}]" if ":" in host else host
+    try:
+        return bind(host, port)
+    except ServeError as exc:
+        raise OneLineError(f"--listen {shown}:{port}: {exc.message_ko}", f"--listen {shown}:{port}: {exc.message_en}"
+                           ) from None
+
+
 def _serve(options: ConsoleOptions, listen: tuple[str, int], cert: Path | None, key: Path | None, workers: int = 4,
            scenario: Path | None = None) -> None:
+    import threading
+
     import uvicorn
 
     from ..console.app import Settings, create_app
     from ..console.executor import RunSettings
     from ..console.worker import in_console
+    from .interrupt import stop_on_ctrl_c
 
     database = options.database()
     hooks = [in_console(RunSettings(options.state_dir, scenario), workers)] if workers else []
     app = create_app(Settings(options.state_dir, options.database_url, https=cert is not None, on_startup=hooks),
                      database)
     host, port = listen
+    sock = _listening(host, port)
+    port = sock.getsockname()[1]
     scheme = "https" if cert else "http"
     shown = f"[{host}]" if ":" in host else host
     if host != "localhost" and not ipaddress.ip_address(host).is_loopback:
@@ -114,12 +132,23 @@ def _serve(options: ConsoleOptions, listen: tuple[str, int], cert: Path | None, 
                    err=True)
     click.echo(f"s24kit console: {scheme}://{shown}:{port}/  ({database.url}); Ctrl-C 로 종료 / Ctrl-C to stop")
     config = uvicorn.Config(app, host=host, port=port, log_level="warning", ssl_certfile=cert, ssl_keyfile=key,
-                            server_header=False, proxy_headers=False)
-    try:
-        uvicorn.Server(config).run()
-    except OSError as exc:
-        raise OneLineError(f"--listen {shown}:{port}: 열 수 없습니다 ({exc.strerror})",
-                           f"--listen {shown}:{port}: cannot listen ({exc.strerror})") from None
+                            server_header=False, proxy_headers=False,
+                            timeout_graceful_shutdown=5)  # a live-progress page open holds Ctrl-C 5 s at most
+    server = uvicorn.Server(config)
+    # uvicorn serves in a thread of its own; Ctrl-C (stop_on_ctrl_c) asks it to finish, as `s24kit serve` does:
+    # the running requests end, the workers stop, and the command says so — no "Aborted!", no traceback.
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, name="console", daemon=True)
+    with stop_on_ctrl_c() as stop:
+        thread.start()
+        while thread.is_alive() and not stop.wait(0.5):
+            pass
+        server.should_exit = True
+        thread.join()
+    sock.close()
+    if not stop.is_set():
+        raise OneLineError("콘솔이 예기치 않게 멈췄습니다 (위의 기록을 보십시오)",
+                           "the console stopped unexpectedly (see the log above)", exit_code=3)
+    click.echo("정상 종료 / stopped cleanly")
 
 
 @click.group("console", cls=OneLineGroup, invoke_without_command=True)

@@ -104,7 +104,7 @@ def _describe(console: Console, url: str, password: str, fleet: Fleet, certified
     ko = lang == "ko"
     defects = sum(1 for s in fleet.sites if s.defect)
     console.print(f"[bold]s24kit console[/]: {url}/", highlight=False)
-    console.print(f"{'로그인' if ko else 'log in'}: [bold]{DEMO_USERNAME}[/] / [bold]{password}[/]", highlight=False)
+    console.print(f"로그인 / log in: [bold]{DEMO_USERNAME}[/] / [bold]{password}[/]", highlight=False)
     console.print(f"{'사이트' if ko else 'sites'}: {len(fleet.sites)} ({'결함' if ko else 'with a defect'}: "
                   f"{defects}), CSV {csv_path}", highlight=False)
     verdict = certified["verdict"] or "error"

@@ -27,14 +27,42 @@ def report() -> None:
 report.add_command(body)
 
 
+class RawKey(bytes):
+    """``--key`` given as the base64 of a raw Ed25519 public key (a record's ``public_key``), not a file."""
+
+
+class KeyFileOrBase64(InputFile):
+    """A key file to read, or — when no such file exists and the value is the base64 of 32 bytes — the raw
+    Ed25519 public key itself (:class:`RawKey`). Anything else is the file's error."""
+
+    name = "file|base64"
+
+    def __init__(self) -> None:
+        super().__init__("text")
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        import base64
+        import binascii
+
+        if isinstance(value, str) and not Path(value).exists():
+            try:
+                raw = base64.b64decode(value.strip(), validate=True)
+            except (binascii.Error, ValueError):
+                raw = b""
+            if len(raw) == 32:
+                return RawKey(raw)
+        return super().convert(value, param, ctx)
+
+
 @report.command("verify")
 @click.argument("bundle", metavar="BUNDLE.zip|RECORD.json", type=InputFile("binary"))
-@click.option("--key", "key_file", type=InputFile("text"),
-              help="Record: the console's public key (PEM, or its key file); the record must be signed with it.")
+@click.option("--key", "key_file", type=KeyFileOrBase64(), metavar="FILE|BASE64",
+              help="Record: the console's public key (PEM, its key file, or the base64 raw key of a record's "
+                   "public_key); the record must be signed with it.")
 @click.option("--evidence", type=InputFile("binary"),
               help="Record: the evidence.zip the decision must rest on (its SHA-256 is compared).")
 @click.option("--lang", type=LANGS, default="ko", show_default=True, help="Language of the table.")
-def verify(bundle: Path, key_file: Path | None, evidence: Path | None, lang: str) -> None:
+def verify(bundle: Path, key_file: Path | RawKey | None, evidence: Path | None, lang: str) -> None:
     """증거 묶음 또는 서명된 결정 기록을 검증합니다 / check an evidence bundle or a signed decision record.
 
     An evidence bundle is checked against its manifest (SHA-256 of every file). A decision record of the
@@ -63,7 +91,9 @@ def verify(bundle: Path, key_file: Path | None, evidence: Path | None, lang: str
     sys.exit(check.exit_code)
 
 
-def _verify_record(path: Path, key_file: Path | None, evidence: Path | None, lang: str) -> None:
+def _verify_record(path: Path, key_file: Path | RawKey | None, evidence: Path | None, lang: str) -> None:
+    import base64
+
     from cryptography.exceptions import UnsupportedAlgorithm
 
     from ..reports.record import check_record, file_sha256, public_key_from_file
@@ -77,8 +107,10 @@ def _verify_record(path: Path, key_file: Path | None, evidence: Path | None, lan
     trusted = None
     if key_file is not None:
         try:
-            trusted = public_key_from_file(key_file.read_bytes())
+            trusted = public_key_from_file(base64.b64encode(key_file) if isinstance(key_file, RawKey)
+                                           else key_file.read_bytes())
         except (ValueError, TypeError, UnsupportedAlgorithm):
+            key_file = "(base64)" if isinstance(key_file, RawKey) else key_file
             raise OneLineError(f"--key {key_file}: Ed25519 공개 키(PEM)나 콘솔 키 파일이 아닙니다",
                                f"--key {key_file}: not an Ed25519 public key (PEM) nor the console's key file"
                                ) from None

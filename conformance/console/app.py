@@ -11,16 +11,21 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import BaseRoute, Mount
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
+from starlette.types import Scope
 
 from ...simulator.private import FILE_MODE, private_file, private_state_directory
 from .auth import AccessGate
 from .db import Database, prepare
 from .headers import SecurityHeaders
+from .labels import kst
 from .routes import ROUTE_MODULES
 from .routes.common import refusal_page
 
@@ -54,11 +59,24 @@ def session_key(state_dir: Path) -> str:
     return path.read_text(encoding="ascii").strip()
 
 
+class ConsoleStatic(StaticFiles):
+    """The console's static files; a file that is not there is the console's bilingual 404 page, like every
+    other unknown path, not Starlette's English "Not Found"."""
+
+    async def get_response(self, path: str, scope: Scope) -> Response:
+        try:
+            return await super().get_response(path, scope)
+        except HTTPException as exc:
+            if exc.status_code != 404:
+                raise
+            return refusal_page(Request(scope), 404, "그런 정적 파일이 없습니다", "no such static file")
+
+
 def collect_routes() -> list[BaseRoute]:
     found: list[BaseRoute] = []
     for name in ROUTE_MODULES:
         found.extend(importlib.import_module(f"{__package__}.routes.{name}").routes)
-    found.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
+    found.append(Mount("/static", ConsoleStatic(directory=HERE / "static"), name="static"))
     return found
 
 
@@ -85,5 +103,6 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
     app = Starlette(routes=collect_routes(), middleware=middleware, lifespan=lifespan)
     app.state.settings, app.state.database = settings, database
     templates = Jinja2Templates(directory=HERE / "templates")
+    templates.env.filters["kst"] = kst  # every time a page shows: KST, the zone written out
     app.state.templates = templates
     return app

@@ -100,6 +100,13 @@ class AccessGate:
         account = await run_in_threadpool(self._account, request, rule)
         if account is None:
             if rule.api:
+                if _bearer(request):  # a token was sent: say it is the token, not its absence (RFC 6750)
+                    answer = problem(401, "unauthenticated", "Unauthenticated",
+                                     "토큰이 유효하지 않습니다 (폐기되었거나 만료되었거나 알 수 없는 토큰, "
+                                     "또는 사용 중지된 계정의 토큰) / the token is not valid (revoked, expired or "
+                                     "unknown, or its account is disabled)")
+                    answer.headers["www-authenticate"] = 'Bearer realm="s24kit-console", error="invalid_token"'
+                    return answer, receive
                 answer = problem(401, "unauthenticated", "Unauthenticated",
                                  "Authorization: Bearer <토큰> 이 필요합니다 / needs Authorization: Bearer <token>")
                 answer.headers["www-authenticate"] = 'Bearer realm="s24kit-console"'
@@ -126,10 +133,8 @@ class AccessGate:
     def _account(self, request: Request, rule: Rule) -> Account | None:
         with self.database.engine.begin() as connection:
             if rule.api:  # the API answers bearer tokens only: a browser's cookie never works there
-                scheme, _, token = request.headers.get("authorization", "").partition(" ")
-                if scheme.lower() != "bearer" or not token.strip():
-                    return None
-                return accounts.account_by_token(connection, token.strip())
+                token = _bearer(request)
+                return accounts.account_by_token(connection, token) if token else None
             account_id = request.session.get(SESSION_ACCOUNT)
             if not isinstance(account_id, int):
                 return None
@@ -184,6 +189,12 @@ class AccessGate:
         titles = {400: "Bad request", 401: "Unauthenticated", 403: "Forbidden", 404: "Not found",
                   405: "Method not allowed", 413: "Payload too large"}
         return problem(status, code, titles.get(status, "Refused"), f"{message_ko} / {message_en}")
+
+
+def _bearer(request: Request) -> str:
+    """The bearer token the request sends ("" without one)."""
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    return token.strip() if scheme.lower() == "bearer" else ""
 
 
 async def _form(request: Request) -> FormData:

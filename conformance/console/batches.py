@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, select
+from sqlalchemy import Connection, case, func, insert, or_, select
 
 from . import audit
 from .audit import Actor
@@ -91,13 +91,18 @@ def board(connection: Connection, batch_id: int) -> dict[str, Any] | None:
             "verdicts": {v: verdicts.get(v, 0) for v in ("pass", "fail")}}
 
 
+#: A failed site check and a job that failed to run (no verdict) both come first, on every database (a bare
+#: ``verdict = 'fail'`` is NULL for the latter, which PostgreSQL and SQLite order differently).
+_failures_first = case((or_(runs.c.verdict == "fail", runs.c.state == "failed"), 0), else_=1)
+
+
 def batch_runs(connection: Connection, batch_id: int, *, limit: int = 500) -> list[dict[str, Any]]:
     """The batch's runs with their sites, failures first (what the board lists)."""
     rows = connection.execute(
         select(runs.c.id, runs.c.state, runs.c.verdict, runs.c.progress_done, runs.c.progress_total,
                runs.c.summary, sites.c.provider_code, sites.c.name)
         .join(sites, sites.c.id == runs.c.site_id).where(runs.c.batch_id == batch_id)
-        .order_by((runs.c.verdict == "fail").desc(), sites.c.provider_code).limit(limit)).all()
+        .order_by(_failures_first, sites.c.provider_code).limit(limit)).all()
     return [{"run_id": r.id, "state": r.state, "verdict": r.verdict, "done": r.progress_done,
              "total": r.progress_total, "provider_code": r.provider_code, "name": r.name,
              "failed": sorted(k for k, v in ((r.summary or {}).get("verdicts") or {}).items() if v == "fail")}

@@ -23,6 +23,9 @@ REQUIRED_COLUMNS = ("provider_code", "name", "facility_type", "region", "vendor"
                     "mode")
 #: The register export: the import columns first (an export imports again into another console), then state.
 REGISTER_COLUMNS = (*FLEET_COLUMNS, "state", "state_changed_at", "version_state")
+#: The export's columns the register keeps for itself: an import accepts them and ignores them (a site is
+#: registered as applied, its product version found or made uncertified), and says it did.
+READ_ONLY_COLUMNS = tuple(name for name in REGISTER_COLUMNS if name not in FLEET_COLUMNS)
 #: The results export: one line per run.
 RESULT_COLUMNS = ("run_id", "kind", "provider_code", "name", "vendor", "product", "product_version", "state",
                   "verdict", "started_at", "finished_at", "failed_requirements", "evidence_sha256")

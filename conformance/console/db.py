@@ -140,7 +140,7 @@ def upgrade(database: Database, revision: str = "head") -> None:
             config.attributes["connection"] = connection
             command.upgrade(config, revision)
     except SQLAlchemyError as exc:
-        raise DatabaseError(f"데이터베이스 {database.url} 를 쓸 수 없습니다: {type(exc).__name__}",
+        raise DatabaseError(f"데이터베이스 {database.url}을(를) 쓸 수 없습니다: {type(exc).__name__}",
                             f"cannot use the database {database.url}: {type(exc).__name__}: "
                             f"{str(exc.orig if hasattr(exc, 'orig') else exc).splitlines()[0][:200]}") from None
 

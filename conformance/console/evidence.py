@@ -15,6 +15,9 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
+import secrets
+import shutil
 import unicodedata
 import zipfile
 from datetime import datetime
@@ -57,22 +60,40 @@ def attach_bundle(connection: Connection, actor: Actor, state_dir: Path, version
     digest = hashlib.sha256(data).hexdigest()
     folder = state_dir / "console" / "evidence"
     private_directory(folder)
-    stored = folder / f"{digest}.zip"
-    if not stored.exists():
-        stored.write_bytes(data)
-    check = check_bundle(stored)
+    # Checked in a file of its own, moved to <sha256>.zip only when everything else has worked: a refused or
+    # failed upload leaves nothing behind, and never takes away a file an earlier upload of the same bytes kept.
+    pending = folder / f".{digest}.{secrets.token_hex(8)}.part"
+    unpacked = state_dir / "console" / "runs" / f"upload-{digest[:16]}"
+    unpacked_before = unpacked.exists()
+    pending.write_bytes(data)
+    try:
+        run = _record(connection, actor, version, pending, unpacked, digest, filename)
+        os.replace(pending, folder / f"{digest}.zip")
+    except BaseException:
+        pending.unlink(missing_ok=True)
+        if not unpacked_before:
+            shutil.rmtree(unpacked, ignore_errors=True)
+        raise
+    return run
+
+
+def _record(connection: Connection, actor: Actor, version: dict[str, Any], bundle: Path, unpacked: Path,
+            digest: str, filename: str) -> dict[str, Any]:
+    check = check_bundle(bundle)
     if check.problems:
         first = check.problems[0]
-        raise FieldError("file", f"file: 증거 묶음이 온전하지 않습니다 — {first.message_ko}",
-                         f"file: the evidence bundle is not intact — {first.message_en}", status=400)
-    report = _report(stored)
-    _check_subject(report, stored, version)
+        raise FieldError("file", _no_path(f"file: 증거 묶음이 온전하지 않습니다 — {first.message_ko}", bundle),
+                         _no_path(f"file: the evidence bundle is not intact — {first.message_en}", bundle),
+                         status=400)
+    report = _report(bundle)
+    _check_subject(report, bundle, version)
     finished = _time(report.get("finished_at"))
+    version_id = version["id"]
     run_id = connection.execute(insert(runs).values(
         kind="certification", product_version_id=version_id, state="done", verdict=report["verdict"],
         parameters={"source": "upload", "filename": filename[:200], "target_url": report["target"].get("url")},
         progress_done=len(report["results"]), progress_total=len(report["results"]),
-        report_dir=str(_unpacked(stored, state_dir / "console" / "runs" / f"upload-{digest[:16]}")),
+        report_dir=str(_unpacked(bundle, unpacked)),
         evidence_sha256=digest, summary={"verdicts": {r["requirement"]: r["verdict"] for r in report["results"]},
                                          "counts": report["summary"], "source": "upload",
                                          "product": f"{version['vendor']}/{version['product']}/{version['version']}"},
@@ -81,6 +102,13 @@ def attach_bundle(connection: Connection, actor: Actor, state_dir: Path, version
     audit.record(connection, actor, "evidence.upload", "run", run_id, after={
         "product_version_id": version_id, "sha256": digest, "verdict": report["verdict"], "filename": filename[:200]})
     return get_run(connection, run_id)
+
+
+def _no_path(message: str, bundle: Path) -> str:
+    """A message for the client: the server's paths (the bundle's, the state directory's) left out."""
+    for path in (f"{bundle}: ", str(bundle), str(bundle.parent)):
+        message = message.replace(path, "")
+    return message
 
 
 def _report(bundle: Path) -> dict[str, Any]:

@@ -108,8 +108,8 @@ def to_xlsx(rows: Iterable[Mapping[str, Any]], columns: Sequence[str], title: st
 
 
 def _cell(sheet: Any, value: Any) -> Any:
-    if not isinstance(value, str):
-        return value
-    cell = WriteOnlyCell(sheet, value=value)
+    if value is None:
+        return None
+    cell = WriteOnlyCell(sheet, value=str(value))  # text only (docs/console.md §13): a run id too
     cell.data_type = "s"  # openpyxl would store "=…" as a formula; the register holds text only
     return cell

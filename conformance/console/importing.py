@@ -34,10 +34,23 @@ class ImportResult:
     encoding: str
     sha256: str
     created_versions: list[str] = field(default_factory=list)  # "vendor/product/version" made by this import
+    ignored_columns: list[str] = field(default_factory=list)  # an export's read-only columns, not imported
+
+    @property
+    def notes(self) -> list[dict[str, str]]:
+        """What the import did not take from the file, in Korean and English."""
+        if not self.ignored_columns:
+            return []
+        names = ", ".join(self.ignored_columns)
+        return [{"message_ko": f"읽기 전용 열 {names}은(는) 무시했습니다. 사이트는 신청(applied) 상태로, "
+                               f"새 제품 버전은 미인증으로 등록됩니다",
+                 "message_en": f"the read-only columns {names} were ignored: sites are registered as applied, "
+                               f"new product versions as uncertified"}]
 
     def as_json(self) -> dict[str, Any]:
         return {"imported": self.sites, "encoding": self.encoding, "sha256": self.sha256,
-                "created_product_versions": self.created_versions}
+                "created_product_versions": self.created_versions, "ignored_columns": self.ignored_columns,
+                "notes": self.notes}
 
 
 def import_sites(connection: Connection, actor: Actor, data: bytes) -> ImportResult:
@@ -77,8 +90,9 @@ def _write(connection: Connection, actor: Actor, data: bytes, parsed: ParsedSite
         version_ids = {triple: _version_id(connection, actor, triple, created)
                        for triple in dict.fromkeys(row.product_triple for row in parsed.rows)}
         when = now()
-        rows = [{**values, "product_version_id": version_ids[row.product_triple], "state": "applied",
-                 "state_changed_at": when, "created_at": when, "updated_at": when}
+        # every row names every column (None for the other mode's): one statement inserts pull and agent sites
+        rows = [{**dict.fromkeys(SITE_FIELDS), **values, "product_version_id": version_ids[row.product_triple],
+                 "state": "applied", "state_changed_at": when, "created_at": when, "updated_at": when}
                 for row, values in new_sites]
         digest = hashlib.sha256(data).hexdigest()
         for start in range(0, len(rows), CHUNK):
@@ -93,7 +107,7 @@ def _write(connection: Connection, actor: Actor, data: bytes, parsed: ParsedSite
                 for values in chunk])
         audit.record(connection, actor, "sites.import", "import", digest[:16], after={
             "sites": len(rows), "encoding": parsed.encoding, "sha256": digest, "created_product_versions": created})
-    return ImportResult(len(rows), parsed.encoding, digest, created)
+    return ImportResult(len(rows), parsed.encoding, digest, created, parsed.ignored_columns)
 
 
 def _registered_codes(connection: Connection, codes: list[str]) -> set[str]:

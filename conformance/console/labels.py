@@ -25,3 +25,24 @@ def regions() -> dict[str, str]:
 @cache
 def facility_types() -> dict[str, tuple[str, str]]:
     return {code: (entry["ko"], entry["en"]) for code, entry in code_list("facility-types").items()}
+
+
+def kst(value: object) -> str:
+    """A time as the console's pages show it: in KST with the zone written out, as the reports do
+    (``2026-03-02 09:30:00 KST (UTC+09:00)``); a timestamp the database gave back without its zone was written
+    in UTC. Nothing: "—"."""
+    import datetime as dt
+
+    from ..reports.html import in_kst
+    from .db import as_utc
+
+    if value is None or value == "":
+        return "—"
+    if isinstance(value, dt.datetime):
+        value = as_utc(value).isoformat()  # type: ignore[union-attr]
+    text = str(value)
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        return text
+    return in_kst(text if moment.tzinfo else moment.replace(tzinfo=dt.UTC).isoformat())

@@ -76,7 +76,9 @@ def due_batch(database: Database, at: dt.datetime | None = None) -> int | None:
 
 def needs_a_person(connection: Connection, at: dt.datetime | None = None, *, limit: int = 1000
                    ) -> list[dict[str, Any]]:
-    """Sites whose last completed site check found a reason for a person to act, with the reasons."""
+    """Accepted sites (the ones monitoring re-checks) whose last completed site check found a reason for a
+    person to act, with the reasons. A site still on its way (applied, testing, passed) fails checks as part
+    of being accepted, and one rejected or suspended is not in service: neither is listed."""
     at = at or now()
     latest = (select(func.max(runs.c.id).label("id")).where(runs.c.kind == "site_check", runs.c.state == "done")
               .group_by(runs.c.site_id).subquery())
@@ -84,7 +86,8 @@ def needs_a_person(connection: Connection, at: dt.datetime | None = None, *, lim
         select(runs.c.id, runs.c.summary, runs.c.finished_at, runs.c.certificate_not_after, sites.c.id.label("site"),
                sites.c.provider_code, sites.c.name, sites.c.state)
         .join(latest, latest.c.id == runs.c.id).join(sites, sites.c.id == runs.c.site_id)
-        .where(or_(runs.c.verdict == "fail", runs.c.certificate_not_after < at + EXPIRING_WITHIN))
+        .where(sites.c.state == "accepted",
+               or_(runs.c.verdict == "fail", runs.c.certificate_not_after < at + EXPIRING_WITHIN))
         .order_by(sites.c.provider_code).limit(limit)).all()
     out = []
     for row in rows:

@@ -22,6 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from . import audit
 from .audit import Actor
 from .db import as_utc, now
+from .sitecsv import formula_refusal
 from .tables import product_versions, products, sites, vendors
 from .validation import FieldError, NotFound, check
 
@@ -76,6 +77,7 @@ def get_vendor(connection: Connection, vendor_id: int) -> dict[str, Any]:
 
 def create_vendor(connection: Connection, actor: Actor, data: Any) -> dict[str, Any]:
     values = _nfc(check("VendorNew", data))
+    _refuse_formulas(values, "name")
     if connection.execute(select(vendors.c.id).where(vendors.c.name == values["name"])).first():
         raise _conflict("name", f"name: 업체 {values['name']} 가 이미 있습니다",
                         f"name: vendor {values['name']} exists")
@@ -106,6 +108,7 @@ def get_product(connection: Connection, product_id: int) -> dict[str, Any]:
 
 def create_product(connection: Connection, actor: Actor, data: Any) -> dict[str, Any]:
     values = _nfc(check("ProductNew", data))
+    _refuse_formulas(values, "name")
     if connection.execute(select(vendors.c.id).where(vendors.c.id == values["vendor_id"])).first() is None:
         raise FieldError("vendor_id", f"vendor_id: 업체 {values['vendor_id']} 가 없습니다",
                          f"vendor_id: no vendor {values['vendor_id']}")
@@ -145,6 +148,7 @@ def get_version(connection: Connection, version_id: int) -> dict[str, Any]:
 
 def create_version(connection: Connection, actor: Actor, data: Any) -> dict[str, Any]:
     values = _nfc(check("ProductVersionNew", data))
+    _refuse_formulas(values, "version")
     if connection.execute(select(products.c.id).where(products.c.id == values["product_id"])).first() is None:
         raise FieldError("product_id", f"product_id: 제품 {values['product_id']} 가 없습니다",
                          f"product_id: no product {values['product_id']}")
@@ -248,6 +252,14 @@ def site_by_code(connection: Connection, provider_code: str) -> dict[str, Any] |
     return _site(row) if row else None
 
 
+def _refuse_formulas(values: dict[str, Any], *names: str) -> None:
+    """The sites CSV's formula rule (:func:`.sitecsv.formula_refusal`) for the free-text fields ``names``: what
+    the register holds must import again from its export."""
+    for name in names:
+        if isinstance(values.get(name), str) and (refusal := formula_refusal(name, values[name])):
+            raise FieldError(name, *refusal)
+
+
 def _normalised_site(data: Any) -> Any:
     """Fingerprints are accepted with colons, spaces and capitals (as tools print them), stored bare."""
     if not isinstance(data, dict):
@@ -260,7 +272,9 @@ def _normalised_site(data: Any) -> Any:
 
 
 def _check_site(connection: Connection, values: dict[str, Any], merged: dict[str, Any]) -> None:
-    """What the schema cannot say: the version exists, the mode has its address, the address is an IP."""
+    """What the schema cannot say: no formula in free text, the version exists, the mode has its address, the
+    address is an IP."""
+    _refuse_formulas(values, "name", "contact_name")
     version_id = values.get("product_version_id")
     if version_id is not None and connection.execute(
             select(product_versions.c.id).where(product_versions.c.id == version_id)).first() is None:
@@ -440,7 +454,8 @@ def list_sites(connection: Connection, selection: SiteFilter, page: int = 1,
     The filters each have an index that also orders by provider code, so a page costs a range scan."""
     per_page = max(1, min(per_page, MAX_PER_PAGE))
     total = connection.execute(_where(select(func.count()).select_from(sites), selection)).scalar_one()
-    page = max(1, min(page, max(1, math.ceil(total / per_page))))
+    # A page past the last is empty and keeps its number: a client paging until a page is empty stops there.
+    page = max(1, page)
     # The page's ids first, from the index alone; only those rows are joined to their product version.
     chosen = (_where(select(sites.c.id), selection).order_by(sites.c.provider_code)
               .limit(per_page).offset((page - 1) * per_page).subquery())

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, func, select
 
 from . import audit
 from .audit import Actor
 from .jobs import enqueue
+from .register import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page
+from .sitecsv import url_refusal
 from .tables import jobs, product_versions, run_progress, runs, sites
 from .validation import FieldError, NotFound, check
 
@@ -45,15 +47,23 @@ def report_dir(connection: Connection, run_id: int) -> str | None:
 
 
 def list_runs(connection: Connection, *, site_id: int | None = None, batch_id: int | None = None,
-              limit: int = 100) -> list[dict[str, Any]]:
-    query = select(runs, sites.c.provider_code, sites.c.name.label("site_name")).outerjoin(
-        sites, sites.c.id == runs.c.site_id)
+              page: int = 1, per_page: int = DEFAULT_PER_PAGE) -> Page:
+    """One page of runs, newest first (of one site or one batch if asked), with the count of all of them —
+    paged like the register (:func:`.register.list_sites`): a page past the last is empty and keeps its number."""
+    per_page = max(1, min(per_page, MAX_PER_PAGE))
+    page = max(1, page)
+    where = []
     if site_id is not None:
-        query = query.where(runs.c.site_id == site_id)
+        where.append(runs.c.site_id == site_id)
     if batch_id is not None:
-        query = query.where(runs.c.batch_id == batch_id)
-    rows = connection.execute(query.order_by(runs.c.id.desc()).limit(limit)).all()
-    return [{**run_json(r), "provider_code": r.provider_code, "site_name": r.site_name} for r in rows]
+        where.append(runs.c.batch_id == batch_id)
+    total = connection.execute(select(func.count()).select_from(runs).where(*where)).scalar_one()
+    query = (select(runs, sites.c.provider_code, sites.c.name.label("site_name"))
+             .outerjoin(sites, sites.c.id == runs.c.site_id).where(*where)
+             .order_by(runs.c.id.desc()).limit(per_page).offset((page - 1) * per_page))
+    rows = connection.execute(query).all()
+    return Page([{**run_json(r), "provider_code": r.provider_code, "site_name": r.site_name} for r in rows],
+                total, page, per_page)
 
 
 def start_run(connection: Connection, actor: Actor, data: Any) -> dict[str, Any]:
@@ -72,6 +82,8 @@ def start_run(connection: Connection, actor: Actor, data: Any) -> dict[str, Any]
             raise NotFound("product_version", version_id)
         role = values.get("role", "provider_pull")
         _required(values, "target_url" if role == "provider_pull" else "listen")
+        if "target_url" in values and (refusal := url_refusal("target_url", values["target_url"])):
+            raise FieldError("target_url", *refusal)  # refused now, not queued to fail when it runs
         parameters = {k: values[k] for k in ("target_url", "provider_code", "role", "listen") if k in values}
         run_id = enqueue(connection, kind="certification", parameters=parameters, product_version_id=version_id,
                          created_by=actor.username)

@@ -20,7 +20,7 @@ from urllib.parse import urlsplit
 
 from ...fixtures import fixture_path
 from ...schemas.codes import code_list
-from .csvformat import FLEET_COLUMNS, REQUIRED_COLUMNS
+from .csvformat import FLEET_COLUMNS, READ_ONLY_COLUMNS, REQUIRED_COLUMNS
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_SITES = 200_000
@@ -87,6 +87,7 @@ class SiteRow:
 class ParsedSites:
     encoding: str  # "utf-8", "utf-8-sig" or "cp949"
     rows: list[SiteRow] = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)  # an export's read-only columns (READ_ONLY_COLUMNS)
 
 
 class SitesRefused(Exception):
@@ -175,6 +176,8 @@ def read_sites(data: bytes) -> tuple[ParsedSites, Errors]:
         raise SitesRefused([LineError(1, "header", "빈 파일입니다. 머리글 줄이 있어야 합니다",
                                       f"the file is empty; it needs a header line: {','.join(FLEET_COLUMNS)}")])
     columns = _check_header(header[1], errors)
+    if columns is not None:
+        parsed.ignored_columns = [name for name in columns if name in READ_ONLY_COLUMNS]
     seen: dict[str, int] = {}
     for line, cells in records:
         if len(parsed.rows) >= MAX_SITES:
@@ -218,9 +221,11 @@ def _check_header(cells: list[str], errors: Errors) -> list[str] | None:
     names = [unicodedata.normalize("NFC", cell.strip()) for cell in cells]
     bad = False
     for name in dict.fromkeys(names):
-        if name not in FLEET_COLUMNS:
-            errors.add(1, "header", f"알 수 없는 열 '{name}'. 쓸 수 있는 열: {', '.join(FLEET_COLUMNS)}",
-                       f"unknown column '{name}'; the columns are: {', '.join(FLEET_COLUMNS)}")
+        if name not in FLEET_COLUMNS and name not in READ_ONLY_COLUMNS:
+            errors.add(1, "header", f"알 수 없는 열 '{name}'. 쓸 수 있는 열: {', '.join(FLEET_COLUMNS)} "
+                       f"(내보낸 파일의 {', '.join(READ_ONLY_COLUMNS)}은(는) 무시합니다)",
+                       f"unknown column '{name}'; the columns are: {', '.join(FLEET_COLUMNS)} "
+                       f"(an export's {', '.join(READ_ONLY_COLUMNS)} are ignored)")
             bad = True
         elif names.count(name) > 1:
             errors.add(1, "header", f"열 '{name}'이(가) 두 번 있습니다", f"column '{name}' appears twice")
@@ -255,9 +260,8 @@ def _check_row(line: int, columns: list[str], cells: list[str], errors: Errors) 
         longest = MAX_LENGTHS.get(name, MAX_CELL)
         if len(value) > longest:
             bad(name, f"{name}이(가) {longest}자를 넘습니다", f"{name} is longer than {longest} characters")
-        elif name in FREE_TEXT and value.startswith(FORMULA_STARTS):
-            bad(name, f"{name}이(가) '{value[0]}'(으)로 시작합니다. 스프레드시트가 수식으로 읽으므로 받지 않습니다",
-                f"{name} starts with '{value[0]}', which spreadsheets run as a formula; it is refused")
+        elif name in FREE_TEXT and (formula := formula_refusal(name, value)):
+            bad(name, *formula)
         elif any(unicodedata.category(ch) == "Cc" for ch in value):
             bad(name, f"{name}에 제어 문자가 있습니다", f"{name} contains a control character")
     _check_values(values, bad)
@@ -289,9 +293,10 @@ def _check_values(values: dict[str, str | None], bad: Report) -> None:
     own, other = (PULL_COLUMNS, AGENT_COLUMNS) if mode == "pull" else (AGENT_COLUMNS, PULL_COLUMNS)
     for name in other:
         if values[name] is not None:
-            bad(name, f"{mode} 사이트에는 {name}을(를) 비워 두십시오", f"leave {name} empty for a {mode} site")
+            bad(name, f"{mode} 사이트에는 {name}을(를) 비워 두십시오",
+                f"leave {name} empty for {_article(mode)} {mode} site")
     if values[own[0]] is None:
-        bad(own[0], f"{mode} 사이트에는 {own[0]}이(가) 필요합니다", f"a {mode} site needs {own[0]}")
+        bad(own[0], f"{mode} 사이트에는 {own[0]}이(가) 필요합니다", f"{_article(mode)} {mode} site needs {own[0]}")
     elif mode == "pull":
         _check_url(values["pull_url"] or "", bad)
         values["pull_url"] = (values["pull_url"] or "").rstrip("/")
@@ -307,12 +312,31 @@ def _check_values(values: dict[str, str | None], bad: Report) -> None:
         values[pin_column] = normal
 
 
+def formula_refusal(name: str, value: str) -> tuple[str, str] | None:
+    """Why a free-text ``value`` (of the field ``name``) is refused as a spreadsheet formula, in Korean and
+    English, or None. The rule of the import, for the register's pages and API too: the value as the import
+    would read it back from an export — spaces and tabs around it stripped, an export's leading apostrophe
+    taken off — must not start with a formula character, or the export of it could never be imported again."""
+    cell = _unescaped(unicodedata.normalize("NFC", value.strip()))
+    if not cell.startswith(FORMULA_STARTS):
+        return None
+    return (f"{name}이(가) '{cell[0]}'(으)로 시작합니다. 스프레드시트가 수식으로 읽으므로 받지 않습니다",
+            f"{name} starts with '{cell[0]}', which spreadsheets run as a formula; it is refused")
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
 def _unescaped(cell: str) -> str:
     """An exported cell that began with a formula character was written with a leading apostrophe."""
     return cell[1:] if cell.startswith("'") and cell[1:].startswith(FORMULA_STARTS) else cell
 
 
-def _check_url(url: str, bad: Report) -> None:
+def url_refusal(name: str, url: str) -> tuple[str, str] | None:
+    """Why ``url`` (of the field ``name``) is not a connector's address — https://host:port, nothing else —
+    in Korean and English, or None. The import's rule for pull_url, and the console's for a certification's
+    target_url."""
     try:
         parts = urlsplit(url)
         port = parts.port
@@ -320,11 +344,16 @@ def _check_url(url: str, bad: Report) -> None:
         parts, port = None, None
     if parts is None or parts.scheme != "https" or not parts.hostname or parts.path not in ("", "/") \
             or parts.query or parts.fragment or parts.username or parts.password:
-        bad("pull_url", f"pull_url '{url}'는 https://호스트:포트 형식이어야 합니다",
-            f"pull_url '{url}' must be https://host:port")
-    elif port is None:
-        bad("pull_url", f"pull_url '{url}'에 포트가 없습니다 (예: https://emr.example:8443)",
-            f"pull_url '{url}' has no port (e.g. https://emr.example:8443)")
+        return f"{name} '{url}'는 https://호스트:포트 형식이어야 합니다", f"{name} '{url}' must be https://host:port"
+    if port is None:
+        return (f"{name} '{url}'에 포트가 없습니다 (예: https://emr.example:8443)",
+                f"{name} '{url}' has no port (e.g. https://emr.example:8443)")
+    return None
+
+
+def _check_url(url: str, bad: Report) -> None:
+    if refusal := url_refusal("pull_url", url):
+        bad("pull_url", *refusal)
 
 
 def _check_ip(address: str, bad: Report) -> None:

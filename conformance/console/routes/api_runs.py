@@ -7,7 +7,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .. import batches, monitoring, runs
+from .. import batches, monitoring, register, runs
 from ..compare import compare
 from ..validation import NotFound
 from .common import actor_role, api, in_transaction, json, json_body, query
@@ -16,8 +16,10 @@ from .common import actor_role, api, in_transaction, json, json_body, query
 @api
 async def list_runs(request: Request) -> Response:
     values = query(request, "RunQuery")
-    return json({"items": await in_transaction(request, lambda c: runs.list_runs(
-        c, site_id=values.get("site_id"), batch_id=values.get("batch_id")))})
+    listed = await in_transaction(request, lambda c: runs.list_runs(
+        c, site_id=values.get("site_id"), batch_id=values.get("batch_id"), page=values.get("page", 1),
+        per_page=values.get("per_page", register.DEFAULT_PER_PAGE)))
+    return json(listed.as_json())
 
 
 @api

@@ -36,8 +36,10 @@ async def import_upload(request: Request) -> Response:
         result = await in_transaction(request, import_sites, current_account(request).actor, data)
     except SitesRefused as refused:
         return render(request, "import.html", {"errors": refused.errors, "more": refused.more}, status=400)
-    flash(request, f"사이트 {result.sites:,}곳을 가져왔습니다 ({result.encoding})",
-          f"imported {result.sites:,} sites ({result.encoding})")
+    notes_ko = "".join(f" — {note['message_ko']}" for note in result.notes)
+    notes_en = "".join(f" — {note['message_en']}" for note in result.notes)
+    flash(request, f"사이트 {result.sites:,}곳을 가져왔습니다 ({result.encoding}){notes_ko}",
+          f"imported {result.sites:,} sites ({result.encoding}){notes_en}")
     return RedirectResponse("/sites", status_code=303)
 
 

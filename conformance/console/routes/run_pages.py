@@ -9,6 +9,7 @@ import json as jsonlib
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -54,10 +55,14 @@ async def run_list(request: Request) -> Response:
         values = query(request, "RunQuery")
     except FieldError as error:
         return page_error(request, error)
-    listed = await in_transaction(request, lambda c: runs.list_runs(c, site_id=values.get("site_id"),
-                                                                    batch_id=values.get("batch_id")))
+    listed = await in_transaction(request, lambda c: runs.list_runs(
+        c, site_id=values.get("site_id"), batch_id=values.get("batch_id"), page=values.get("page", 1),
+        per_page=values.get("per_page", register.DEFAULT_PER_PAGE)))
     versions = await in_transaction(request, register.list_versions)
-    return render(request, "runs.html", {"runs": listed, "versions": versions, "site_id": values.get("site_id")})
+    args = {k: v for k, v in values.items() if k in ("site_id", "batch_id")}
+    return render(request, "runs.html", {
+        "runs": listed.items, "page": listed, "versions": versions, "site_id": values.get("site_id"),
+        "page_url": lambda n: "/runs?" + urlencode({**args, "page": n, "per_page": listed.per_page})})
 
 
 async def run_start(request: Request) -> Response:
@@ -105,6 +110,8 @@ async def run_events(request: Request) -> Response:
         while True:
             rows, run = await _read(request, runs.progress_since, run_id, seen)
             for row in rows:
+                if await request.is_disconnected():
+                    return  # the page is gone: nothing more is written to its connection
                 seen = row["id"]
                 yield _event("progress", {**row, "total": run["progress_total"]}, row["id"])
             if run["state"] in runs.FINISHED:
@@ -182,6 +189,8 @@ async def batch_events(request: Request) -> Response:
         yield "retry: 2000\n\n"
         while True:
             board = await _read(request, batches.board, batch_id)
+            if await request.is_disconnected():
+                return  # the board is gone: nothing more is written to its connection
             if board != last:
                 last = board
                 yield _event("board", board)

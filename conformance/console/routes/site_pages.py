@@ -74,7 +74,7 @@ async def create_site(request: Request) -> Response:
         context = await in_transaction(request, _choices)
         return render(request, "site_form.html", {"site": data, "error": error, "new": True, **context},
                       status=error.status)
-    flash(request, f"사이트 {site['provider_code']} 를 등록했습니다", f"site {site['provider_code']} registered")
+    flash(request, f"사이트 {site['provider_code']}을(를) 등록했습니다", f"site {site['provider_code']} registered")
     return RedirectResponse(f"/sites/{site['id']}", status_code=303)
 
 

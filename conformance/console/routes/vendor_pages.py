@@ -52,7 +52,7 @@ async def _create(request: Request, work: Any, component: str, fields: dict[str,
 
 async def create_vendor(request: Request) -> Response:
     def done(vendor: dict[str, Any]) -> Response:
-        flash(request, f"업체 {vendor['name']} 를 등록했습니다", f"vendor {vendor['name']} registered")
+        flash(request, f"업체 {vendor['name']}을(를) 등록했습니다", f"vendor {vendor['name']} registered")
         return RedirectResponse(f"/vendors/{vendor['id']}", status_code=303)
     return await _create(request, register.create_vendor, "VendorNew", {"name": None, "business_number": None}, done)
 
@@ -61,7 +61,7 @@ async def create_product(request: Request) -> Response:
     vendor_id = request.path_params["vendor_id"]
 
     def done(product: dict[str, Any]) -> Response:
-        flash(request, f"제품 {product['name']} 를 등록했습니다", f"product {product['name']} registered")
+        flash(request, f"제품 {product['name']}을(를) 등록했습니다", f"product {product['name']} registered")
         return RedirectResponse(f"/vendors/{vendor_id}", status_code=303)
     return await _create(request, register.create_product, "ProductNew", {"name": None, "vendor_id": vendor_id}, done)
 
@@ -70,7 +70,7 @@ async def create_version(request: Request) -> Response:
     product_id = request.path_params["product_id"]
 
     def done(version: dict[str, Any]) -> Response:
-        flash(request, f"버전 {version['version']} 를 등록했습니다", f"version {version['version']} registered")
+        flash(request, f"버전 {version['version']}을(를) 등록했습니다", f"version {version['version']} registered")
         return RedirectResponse(f"/vendors/{version['vendor_id']}", status_code=303)
     return await _create(request, register.create_version, "ProductVersionNew",
                          {"version": None, "product_id": product_id}, done)
