@@ -325,7 +325,7 @@ def test_a_refused_or_failed_upload_leaves_no_file_and_names_no_server_path(cons
         return {p.relative_to(state_dir) for p in (state_dir / "console").rglob("*") if p.is_file()}
 
     before = files()
-    good = _bundle(tmp_path / "good")
+    good = _bundle(tmp_path / "good", version="7.5.0")
     altered = tmp_path / "altered.zip"
     with zipfile.ZipFile(tmp_path / "good" / "evidence.zip") as source, zipfile.ZipFile(altered, "w") as out:
         for item in source.infolist():
