@@ -33,7 +33,7 @@ RUN_WAIT = 300.0  # a full-suite certification or a batch
 
 
 def _wait_for(predicate, what: str, limit: float = PAGE_WAIT):
-    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException
+    from selenium.common.exceptions import NoSuchElementException, StaleElementReferenceException, WebDriverException
 
     deadline = time.monotonic() + limit
     while time.monotonic() < deadline:
@@ -41,6 +41,10 @@ def _wait_for(predicate, what: str, limit: float = PAGE_WAIT):
             found = predicate()
         except (NoSuchElementException, StaleElementReferenceException):
             found = None  # the page was reloaded or redrawn (live updates) under the lookup: look again
+        except WebDriverException as exc:  # chromedriver's way of saying the same while a new document loads
+            if "does not belong to the document" not in str(exc):
+                raise
+            found = None
         if found:
             return found
         time.sleep(0.3)
