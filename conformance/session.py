@@ -691,7 +691,9 @@ class Session:
             "unknown_path": lambda: self.raw("POST", BASE + "documents:fetch-all", content=json.dumps(
                 {"request_id": new_request_id(), **self.fetch_body(query, visits[:1])}, ensure_ascii=False).encode(),
                 headers=json_header),
+            "unknown_path_get": lambda: self.raw("GET", BASE + "visits"),
             "wrong_method": lambda: self.raw("GET", fetch_path),
+            "wrong_method_delete": lambda: self.raw("DELETE", BASE + SEARCH),
         }
         if other is not None:
             cases["other_patients_visit"] = lambda: self.ask(FETCH, self.fetch_body(query, [other]))

@@ -33,7 +33,7 @@ from s24kit.schemas.rules import RULES, active_rules
 from s24kit.simulator.problems import problem_body
 from s24kit.simulator.provider import ProviderCore, Scenario, create_provider_app
 from s24kit.simulator.provider.core import AnswerMemory, reference_product
-from s24kit.simulator.provider.faulty import create_faulty_app
+from s24kit.simulator.provider.faulty import CatchAllRoutes, create_faulty_app
 from s24kit.simulator.serving import serving
 
 from .conftest import generated_scenario, load_example
@@ -585,6 +585,8 @@ BROKEN = [
     Broken("bad-json-crashes", _wrapped(on_request=_crash_on_bad_json), ("S24-API-008",)),
     Broken("any-media-type", _wrapped(on_request=_any_media_type), ("S24-API-009",)),
     Broken("catch-all-routes", lambda scenario: create_faulty_app("catch_all_routes", scenario), ("S24-API-018",)),
+    Broken("unknown-gets-answered", lambda scenario: CatchAllRoutes(create_provider_app(ProviderCore(scenario)),
+                                                                    frozenset({"GET"})), ("S24-API-018",)),
     Broken("no-size-limit", _app(max_body_bytes=8 * 1024 * 1024), ("S24-API-010",)),
     Broken("wrong-code-for-invalid-requests", WrongCodeForInvalidRequests, ("S24-API-011",)),
     Broken("delivers-once", DeliversOnce, ("S24-API-012", "S24-API-013")),

@@ -115,7 +115,9 @@ def unknown_visit(session: Session) -> Outcome:
 
 @check("S24-API-018")
 def unknown_route(session: Session) -> Outcome:
-    return expect_refusals(session, {"unknown_path": (404, "not_found"), "wrong_method": (405, "method_not_allowed")},
+    not_found, not_allowed = (404, "not_found"), (405, "method_not_allowed")
+    return expect_refusals(session, {"unknown_path": not_found, "unknown_path_get": not_found,
+                                     "wrong_method": not_allowed, "wrong_method_delete": not_allowed},
                            "requests to a path that does not exist or with a method the path does not have")
 
 

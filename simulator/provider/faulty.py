@@ -379,15 +379,17 @@ def _catch_all_routes(scenario: Scenario, clock: Clock, timeout: float) -> Any:
 
 
 class CatchAllRoutes:
-    """Answer 200 ``{"status": "ok"}`` to every request that is not one of the provider's three routes."""
+    """Answer 200 ``{"status": "ok"}`` to every request (of ``methods``: any when None) that is not one of the
+    provider's three routes."""
 
     ROUTES = frozenset({("GET", "/s24/v1/health"), ("POST", "/s24/v1/" + SEARCH), ("POST", "/s24/v1/" + FETCH)})
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
+    def __init__(self, app: ASGIApp, methods: frozenset[str] | None = None) -> None:
+        self.app, self.methods = app, methods
 
     async def __call__(self, scope: dict, receive: Any, send: Any) -> None:
-        if scope["type"] == "http" and (scope["method"], scope["path"]) not in self.ROUTES:
+        if (scope["type"] == "http" and (scope["method"], scope["path"]) not in self.ROUTES
+                and (self.methods is None or scope["method"] in self.methods)):
             body = b'{"status": "ok"}'
             await send({"type": "http.response.start", "status": 200,
                         "headers": [(b"content-type", b"application/json"), (b"content-length", b"%d" % len(body))]})
