@@ -319,6 +319,15 @@ def test_doc014_blames_the_statement_adjustment_the_receipt_contradicts():
     assert "the statement's rounding adjustment copay is -90" in copay and "rows[] and totals both 7400" in copay
 
 
+def test_doc014_points_at_a_receipt_that_left_the_truncation_out_entirely():
+    """The second trial's connector: rows[] and totals both the plain line sums (7470), the statement's -70 right."""
+    findings = _doc014(medical_receipt=_all(_rows_as_lines, _add("totals.copay", 70)))
+    receipt = next(i for i, d in enumerate(_bundle()["documents"]) if d["document_type"] == "medical_receipt")
+    text = findings[f"/documents/{receipt}/totals/copay", "copay"].message_en
+    assert "rows[] and totals both 7470" in text and "plain sum of the statement's lines" in text
+    assert "after HIRA truncation (7400)" in text
+
+
 def test_doc014_names_both_documents_values_when_neither_is_singled_out():
     findings = _doc014(medical_receipt=_all(_rows_as_lines, _add("totals.copay", 30)))
     [text] = [f.message_en for (pointer, _), f in findings.items() if pointer.endswith("/copay")]

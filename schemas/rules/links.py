@@ -123,6 +123,18 @@ def _adjustment_disagrees(gap: Gap, s_index: int, r_index: int, receipt: Documen
                          f"and the statement (lines {gap.lines} + rounding adjustment {gap.moved}) both make "
                          f"{stated}: spread the rounding adjustment over the receipt's rows[] ({field})")
     pointer = f"/documents/{s_index}/bottom_rows/adjustment/{column}"
+    if gap.total == gap.rows == gap.lines:
+        # The receipt is the plain sum of the lines, as a connector that forgot HIRA's truncation writes it: the
+        # likelier error, though a statement may also carry an adjustment it should not (both are said).
+        return Violation(f"/documents/{r_index}/totals" + ("" if column == "non_covered" else f"/{column}"),
+                         f"영수증 {number}의 {field}(rows[]와 totals 모두 {won(gap.rows)})가 세부내역 줄의 단순 합인데 "
+                         f"세부내역서는 끝처리 조정금액 {won(gap.moved)}을 둡니다: 심평원 끝처리를 거친 내원 금액 "
+                         f"{won(stated)}을 영수증 totals에 적고 rows[]에 나누어 반영하십시오 (세부내역서가 틀렸다면 그 "
+                         f"조정금액이 0이어야 합니다)",
+                         f"receipt {number}'s {field} (rows[] and totals both {gap.rows}) is the plain sum of the "
+                         f"statement's lines, while the statement carries a rounding adjustment of {gap.moved}: put the "
+                         f"visit's amount after HIRA truncation ({stated}) in the receipt's totals and spread it over "
+                         f"its rows[] (if the statement is the one in error, its adjustment must be 0)")
     if gap.total == gap.rows:
         return Violation(pointer,
                          f"세부내역서의 끝처리 조정금액 {column} {won(gap.moved)}이 영수증 {number}"
