@@ -132,9 +132,9 @@ def _adjustment_disagrees(gap: Gap, s_index: int, r_index: int, receipt: Documen
                          f"{won(stated)}을 영수증 totals에 적고 rows[]에 나누어 반영하십시오 (세부내역서가 틀렸다면 그 "
                          f"조정금액이 0이어야 합니다)",
                          f"receipt {number}'s {field} (rows[] and totals both {gap.rows}) is the plain sum of the "
-                         f"statement's lines, while the statement carries a rounding adjustment of {gap.moved}: put the "
-                         f"visit's amount after HIRA truncation ({stated}) in the receipt's totals and spread it over "
-                         f"its rows[] (if the statement is the one in error, its adjustment must be 0)")
+                         f"statement's lines, while the statement carries a rounding adjustment of {gap.moved}: put "
+                         f"the visit's amount after HIRA truncation ({stated}) in the receipt's totals and spread it "
+                         f"over its rows[] (if the statement is the one in error, its adjustment must be 0)")
     if gap.total == gap.rows:
         return Violation(pointer,
                          f"세부내역서의 끝처리 조정금액 {column} {won(gap.moved)}이 영수증 {number}"
