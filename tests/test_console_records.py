@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import re
 from collections.abc import Iterator
 
 import pytest
@@ -149,6 +150,7 @@ def test_a_decision_is_recorded_signed_and_verifies_offline(console: Console, tm
     assert [d["id"] for d in listed.json()["items"]] == [decided["id"]]
     page = console.pages["viewer"].get(f"/sites/{site_id}/decisions")
     assert page.status_code == 200 and f"decision-{decided['id']}.json" in page.text
+    assert "KST (UTC+09:00)" in page.text and not re.search(r"\d{4}-\d\d-\d\dT\d\d:\d\d", page.text)
 
 
 def test_accepting_needs_a_passing_run_of_the_site(console: Console):
