@@ -14,7 +14,8 @@ from click.testing import CliRunner
 from openpyxl import load_workbook
 
 from s24kit.conformance.cli import main
-from s24kit.conformance.console import decisions
+from s24kit.conformance.console import decisions, register
+from s24kit.conformance.console.audit import SYSTEM
 from s24kit.conformance.console.csvformat import REGISTER_COLUMNS, RESULT_COLUMNS
 from s24kit.conformance.console.decisions import RunFacts
 from s24kit.conformance.console.signing import PUBLIC_KEY_FILE
@@ -177,7 +178,24 @@ def test_accepting_needs_a_passing_run_of_the_site(console: Console):
     # the site must be `passed` to be accepted (§4): move it through testing → passed first
     for state in ("testing", "passed"):
         assert console.api("operator").post(f"/api/v1/sites/{site_id}/state", json={"state": state}).status_code == 200
-    accepted = decide(RunFacts(11, "site_check", "site", site_id, "pass", EVIDENCE, None))
+    # an acceptance rests on what the run checked, still so, and on a version certified now (§9)
+    now_site = console.api("viewer").get(f"/api/v1/sites/{site_id}").json()
+    checked = {name: now_site[name] for name in register.CHECKED_FIELDS}
+    for run, field, said in ((RunFacts(11, "site_check", "site", site_id, "pass", EVIDENCE, None), "run_id",
+                              "did not record what it checked"),
+                             (RunFacts(11, "site_check", "site", site_id, "pass", EVIDENCE, None,
+                                       {**checked, "pull_url": "https://127.0.0.1:1"}), "run_id",
+                              "the site changed after run 11 (pull_url)"),
+                             (RunFacts(11, "site_check", "site", site_id, "pass", EVIDENCE, None, checked),
+                              "product_version_id", "not certified (uncertified)")):
+        with pytest.raises(FieldError) as caught:
+            decide(run)
+        assert (caught.value.field, caught.value.status) == (field, 409) and said in caught.value.message_en
+    certification = _passing_certification(console, checked["product_version_id"])
+    with console.database.engine.begin() as connection:
+        register.change_version_state(connection, SYSTEM, None, checked["product_version_id"], "certified",
+                                      certification)
+    accepted = decide(RunFacts(11, "site_check", "site", site_id, "pass", EVIDENCE, None, checked))
     record = accepted["record"]
     assert record["run"] == {"id": "11", "kind": "site_check", "verdict": "pass", "evidence_sha256": EVIDENCE}
     assert accepted["evidence_digest"] == EVIDENCE and check_record(record).problems == []
@@ -389,8 +407,9 @@ def test_product_version_decisions_follow_the_allowed_moves(console: Console):
     """docs/console.md §9: uncertified → certified | rejected; rejected → certified; certified → suspended;
     suspended → certified | rejected; any other move 409 as for sites; the certification in force only while
     certified; the page's form offers the allowed moves."""
-    _import_api(console, csv_text(site("41390080", product_version="10.0.0")).encode())
-    version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390080')}").json()[
+    imported = _import_api(console, csv_text(site("41390085", product_version="10.0.0")).encode())
+    assert imported.status_code == 201, imported.text  # a code of its own: the module's tests share one console
+    version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390085')}").json()[
         "product_version_id"]
     approver = console.api("approver")
 

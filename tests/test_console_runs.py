@@ -279,4 +279,27 @@ def test_a_site_the_scenario_does_not_hold_fails_to_run_saying_how_to_check_it(f
         run = connection.execute(select(runs).where(runs.c.id == run_id)).one()
     assert run.state == "failed" and run.verdict is None
     assert f"site {stranger}: the site-check scenario" in run.error and "--scenario" in run.error
-    assert "--provider" not in run.error
+    assert "--provider" not in run.error and str(fleet.scenario) not in run.error  # no server path
+
+
+def test_a_site_changed_after_its_check_cannot_be_accepted_on_that_check(fleet, database, tmp_path):
+    """docs/console.md §9: an acceptance rests on what the run checked. Back in testing, an operator may change the
+    address; passed again without a new check, the old run no longer describes the site (409 naming the field)."""
+    from s24kit.conformance.console import decisions
+    from s24kit.conformance.console.validation import FieldError
+
+    ids = register_fleet(database, fleet)
+    site = next(s for s in fleet.sites if s.defect is None and s.product_triple in fleet.certified)
+    site_id = ids[site.provider_code]
+    with database.engine.begin() as connection:
+        register.change_site_state(connection, SYSTEM, None, site_id, {"state": "testing"})
+        run_id = enqueue(connection, kind="site_check", parameters={}, site_id=site_id)
+    Worker(database, run_settings(fleet, tmp_path), threads=1, monitor=False).run_until_idle()
+    with database.engine.begin() as connection:
+        assert decisions.run_facts(connection, run_id).verdict == "pass"
+        register.update_site(connection, SYSTEM, site_id, {"pull_url": "https://127.0.0.1:1"})
+        register.change_site_state(connection, SYSTEM, None, site_id, {"state": "passed"})
+    with database.engine.begin() as connection, pytest.raises(FieldError) as refused:
+        decisions.decide(connection, SYSTEM, "approver", tmp_path, subject_kind="site", subject_id=site_id,
+                         decision="accepted", reason="점검 통과", run=decisions.run_facts(connection, run_id))
+    assert refused.value.status == 409 and f"the site changed after run {run_id} (pull_url)" in refused.value.message_en

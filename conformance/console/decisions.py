@@ -22,7 +22,7 @@ from ..reports.record import dumps, sign_record
 from . import audit
 from .audit import Actor
 from .db import as_utc, now
-from .register import change_site_state, change_version_state, get_site, get_version
+from .register import CHECKED_FIELDS, change_site_state, change_version_state, get_site, get_version
 from .signing import console_signing_key
 from .tables import decisions, runs
 from .validation import FieldError, NotFound
@@ -45,6 +45,9 @@ class RunFacts:
     verdict: str | None  # pass | fail | None while running
     evidence_sha256: str | None
     finished_at: datetime | None
+    #: A site check's record of the site as it judged it (:data:`.register.CHECKED_FIELDS`); None for a run
+    #: that kept none (a certification, or a site check of a kit before it kept them).
+    checked_site: dict[str, Any] | None = None
 
 
 def decide(connection: Connection, actor: Actor, role: str, state_dir: Path, *, subject_kind: str, subject_id: int,
@@ -64,6 +67,8 @@ def decide(connection: Connection, actor: Actor, role: str, state_dir: Path, *, 
     _check_run(subject_kind, subject_id, decision, run)
     if subject_kind == "site":
         site = get_site(connection, subject_id)
+        if decision == "accepted" and run is not None:
+            _check_still_as_judged(site, run)
         change_site_state(connection, actor, role, subject_id, {"state": decision, "reason": reason},
                           decided=True)
         subject = {"kind": "site", "provider_code": site["provider_code"], "name": site["name"]}
@@ -117,6 +122,30 @@ def _check_run(subject_kind: str, subject_id: int, decision: str, run: RunFacts 
                          f"run_id: run {run.id} did not pass ({run.verdict})", status=409)
 
 
+def _check_still_as_judged(site: dict[str, Any], run: RunFacts) -> None:
+    """Accepting rests on the run: the site must still be what it checked, on a version certified now."""
+    judged = run.checked_site
+    if judged is None:
+        raise FieldError("run_id", f"run_id: 실행 {run.id}는 무엇을 점검했는지(주소, 고정 지문, 제품 버전) 기록하지 "
+                                   f"않았습니다 — 새 사이트 점검을 하십시오",
+                         f"run_id: run {run.id} did not record what it checked (address, pins, product version) — "
+                         f"run a new site check", status=409)
+    changed = [name for name in CHECKED_FIELDS if judged.get(name) != site.get(name)]
+    if changed:
+        raise FieldError("run_id", f"run_id: 실행 {run.id} 뒤에 사이트가 바뀌었습니다 ({', '.join(changed)}) — "
+                                   f"바뀐 사이트로 새 사이트 점검을 하고 그 실행으로 승인하십시오",
+                         f"run_id: the site changed after run {run.id} ({', '.join(changed)}) — run a new site "
+                         f"check of the site as it is and accept on that run", status=409)
+    version = site.get("product_version")
+    if version is None or version["state"] != "certified":
+        state = version["state"] if version else "none"
+        raise FieldError("product_version_id",
+                         f"product_version_id: 사이트의 제품 버전이 인증 상태가 아닙니다 ({state}) — 인증된 버전의 "
+                         f"사이트만 승인할 수 있습니다 (docs/console.md §9)",
+                         f"product_version_id: the site's product version is not certified ({state}) — only a site "
+                         f"of a certified version can be accepted (docs/console.md §9)", status=409)
+
+
 def get_decision(connection: Connection, decision_id: int) -> dict[str, Any]:
     row = connection.execute(select(decisions).where(decisions.c.id == decision_id)).first()
     if row is None:
@@ -151,4 +180,6 @@ def run_facts(connection: Connection, run_id: int) -> RunFacts | None:
                                                                                        row.product_version_id)
     # a run that did not finish has no verdict to rest on, whatever it recorded so far
     verdict = row.verdict if row.state == "done" else None
-    return RunFacts(row.id, row.kind, subject_kind, subject_id, verdict, row.evidence_sha256, row.finished_at)
+    checked = (row.summary or {}).get("site") if isinstance(row.summary, dict) else None
+    return RunFacts(row.id, row.kind, subject_kind, subject_id, verdict, row.evidence_sha256, row.finished_at,
+                    checked if isinstance(checked, dict) else None)

@@ -22,6 +22,7 @@ from ..session import TargetUnreachable
 from ..sitecheck import SiteCheck, run_site_check
 from .db import Database
 from .jobs import Claimed, beat, finish, record_progress
+from .register import CHECKED_FIELDS
 from .tables import product_versions, products, runs, sites, vendors
 
 
@@ -89,13 +90,13 @@ def _run(database: Database, claimed: Claimed, worker: str, settings: RunSetting
     except JobLost:
         return
     except ProviderNotInScenario as exc:  # a site the console's scenario does not hold: say how to give it one
-        code, scenario = exc.provider_code, exc.scenario
+        code = exc.provider_code  # the scenario's path is the server's: not shown to the console's readers
         finish(database, claimed, worker, state="failed", values={"error": (
-            f"기관 {code}: 사이트 점검 시나리오 {scenario}(작업자의 --scenario)에 이 기관의 방문이 없어 점검할 수 "
-            f"없습니다 — 점검하려면 기관의 EMR에 이 시나리오의 시험 환자가 이 기관의 요양기관기호로 들어 있어야 합니다 "
-            f"(docs/console.md §3) / site {code}: the site-check scenario {scenario} (the worker's --scenario) holds "
-            f"no visit of this site, so it cannot be checked — the site's EMR must hold that scenario's test patients "
-            f"under its own provider code (docs/console.md §3)")})
+            f"기관 {code}: 사이트 점검 시나리오(작업자의 --scenario)에 이 기관의 방문이 없어 점검할 수 없습니다 — "
+            f"점검하려면 기관의 EMR에 이 시나리오의 시험 환자가 이 기관의 요양기관기호로 들어 있어야 합니다 "
+            f"(docs/console.md §3) / site {code}: the site-check scenario (the worker's --scenario) holds no visit of "
+            f"this site, so it cannot be checked — the site's EMR must hold that scenario's test patients under its "
+            f"own provider code (docs/console.md §3)")})
         return
     except ConfigError as exc:
         finish(database, claimed, worker, state="failed", values={"error": f"{exc.message_ko} / {exc.message_en}"})
@@ -142,9 +143,13 @@ def _products() -> Any:
 def site_values(result: SiteCheck, database: Database, site_id: int) -> dict[str, Any]:
     """The run's columns from a site check: verdict, reports, digest and the summary later runs compare with."""
     with database.engine.connect() as connection:
-        pin = connection.execute(select(sites.c.server_cert_sha256).where(sites.c.id == site_id)).scalar_one()
+        checked = connection.execute(select(*(sites.c[name] for name in CHECKED_FIELDS))
+                                     .where(sites.c.id == site_id)).one()._asdict()
+    pin = checked["server_cert_sha256"]
     certificate = result.certificate or {}
-    summary = {"verdicts": {f.requirement: f.verdict for f in result.findings}, "product": result.product,
+    # what the check judged, as the register held it: an acceptance resting on this run must find it unchanged
+    summary = {"site": checked, "verdicts": {f.requirement: f.verdict for f in result.findings},
+               "product": result.product,
                "certificate": {k: certificate[k] for k in ("sha256", "not_after", "subject") if k in certificate},
                "pin_matches": (certificate.get("sha256") == pin.lower()) if pin and certificate.get("sha256") else None}
     not_after = certificate.get("not_after")
