@@ -11,6 +11,7 @@ import ssl
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -66,16 +67,7 @@ def test_the_console_serves_https_with_a_secure_session_cookie(tmp_path: Path) -
                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
         with httpx.Client(verify=ssl.create_default_context(cafile=str(ca_file)), timeout=5) as client:
-            deadline = time.monotonic() + STARTUP_SECONDS
-            while True:
-                try:
-                    answer = client.get(f"https://127.0.0.1:{port}/login")
-                    break
-                except httpx.TransportError:
-                    assert server.poll() is None, server.communicate()
-                    if time.monotonic() > deadline:
-                        pytest.fail(f"the console did not answer within {STARTUP_SECONDS} s")
-                    time.sleep(0.3)
+            answer = _first_answer(server, lambda: client.get(f"https://127.0.0.1:{port}/login"))
             assert answer.status_code == 200 and CSRF.search(answer.text)
             cookie = answer.headers["set-cookie"].lower()
             assert "secure" in cookie and "httponly" in cookie and "samesite=strict" in cookie
@@ -87,6 +79,19 @@ def test_the_console_serves_https_with_a_secure_session_cookie(tmp_path: Path) -
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait()
+
+
+def _first_answer(server: subprocess.Popen, ask: Callable[[], httpx.Response]) -> httpx.Response:
+    """``ask()``'s answer once the console ``server`` runs answers (fails if it exits or is not up in time)."""
+    deadline = time.monotonic() + STARTUP_SECONDS
+    while True:
+        try:
+            return ask()
+        except httpx.TransportError:
+            assert server.poll() is None, server.communicate()
+            if time.monotonic() > deadline:
+                pytest.fail(f"the console did not answer within {STARTUP_SECONDS} s")
+            time.sleep(0.3)
 
 
 def test_the_command_line_does_not_load_the_console_to_start() -> None:
@@ -119,16 +124,7 @@ def test_ctrl_c_stops_the_console_cleanly(tmp_path: Path) -> None:
     server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
                               env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
-        deadline = time.monotonic() + STARTUP_SECONDS
-        while True:
-            try:
-                assert httpx.get(f"http://127.0.0.1:{port}/login", timeout=5).status_code == 200
-                break
-            except httpx.TransportError:
-                assert server.poll() is None, server.communicate()
-                if time.monotonic() > deadline:
-                    pytest.fail(f"the console did not answer within {STARTUP_SECONDS} s")
-                time.sleep(0.3)
+        assert _first_answer(server, lambda: httpx.get(f"http://127.0.0.1:{port}/login", timeout=5)).status_code == 200
         server.send_signal(signal.SIGINT)
         out, err = server.communicate(timeout=30)
     finally:
