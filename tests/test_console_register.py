@@ -557,7 +557,9 @@ def test_a_formula_is_refused_by_the_api_and_the_form_as_the_import_refuses_it(c
 
 @pytest.mark.parametrize(("url", "words"), [("http://127.0.0.1:1", "must be https://host:port"),
                                              ("https://127.0.0.1", "has no port"),
-                                             ("https://emr.example:8443/api", "must be https://host:port")])
+                                             ("https://emr.example:8443/api", "must be https://host:port"),
+                                             ("https://127.0.0.1:0", "the port must be 1–65535"),
+                                             ("https://127.0.0.1:99999", "must be https://host:port")])
 def test_a_certification_target_is_checked_like_the_import_before_it_is_queued(console: Console, version_id: int,
                                                                               url: str, words: str) -> None:
     api = console.api("operator")
@@ -578,6 +580,31 @@ def test_a_certification_target_is_checked_like_the_import_before_it_is_queued(c
     good = api.post("/api/v1/runs", json={"kind": "certification", "product_version_id": version_id,
                                           "target_url": "https://127.0.0.1:18443"})
     assert good.status_code == 201, good.text
+
+
+@pytest.mark.parametrize(("listen", "words"), [("0.0.0.0:99999", "the port must be 1–65535"),
+                                                ("0.0.0.0:0", "the port must be 1–65535"),
+                                                ("::1:18443", "must be host:port"),
+                                                ("[not-an-ip]:18443", "must be host:port"),
+                                                ("emr_host!:18443", "must be host:port")])
+def test_a_certification_listen_is_checked_before_it_is_queued(console: Console, version_id: int, listen: str,
+                                                               words: str) -> None:
+    api = console.api("operator")
+    before = api.get("/api/v1/runs").json()["total"]
+    body = {"kind": "certification", "product_version_id": version_id, "role": "provider_agent", "listen": listen}
+    answer = api.post("/api/v1/runs", json=body)
+    assert answer.status_code == 400, answer.text
+    assert_documented("POST", "/api/v1/runs", answer)
+    (error,) = answer.json()["errors"]
+    assert error["field"] == "listen" and words in error["message_en"], error
+    assert error["message_ko"] != error["message_en"]
+    client = console.pages["operator"]
+    page = client.post("/runs", data={**body, "csrf_token": csrf_of(client, "/runs")})
+    assert page.status_code == 400 and "listen" in page.text
+    assert api.get("/api/v1/runs").json()["total"] == before  # nothing queued
+    for good in ("0.0.0.0:18443", "[::1]:18443", "agent-relay.example:18443"):
+        answer = api.post("/api/v1/runs", json={**body, "listen": good})
+        assert answer.status_code == 201, answer.text
 
 
 def test_nothing_was_recorded_by_a_refused_request(console: Console) -> None:
