@@ -542,7 +542,7 @@ def test_a_formula_is_refused_by_the_api_and_the_form_as_the_import_refuses_it(c
     assert answer.status_code == 400 and answer.json()["errors"][0]["field"] == "contact_name"
     vendor = api.post("/api/v1/vendors", json={"name": formula})
     assert vendor.status_code == 400 and vendor.json()["errors"][0]["message_en"] == _import_messages(
-        "vendor", formula)[1].replace("vendor starts", "name starts")
+        "vendor", formula)[1].replace("vendor", "name", 1)  # the import names its column, the API its field
     product_id = api.get("/api/v1/products").json()["items"][0]["id"]
     assert api.post("/api/v1/products", json={"vendor_id": 1, "name": formula}).status_code == 400
     assert api.post("/api/v1/product-versions", json={"product_id": product_id, "version": formula}).status_code \
@@ -605,6 +605,51 @@ def test_a_certification_listen_is_checked_before_it_is_queued(console: Console,
     for good in ("0.0.0.0:18443", "[::1]:18443", "agent-relay.example:18443"):
         answer = api.post("/api/v1/runs", json={**body, "listen": good})
         assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize("bad", ["https://127.0.0.1:0", "A/B", "한빛/EMR", "1.0 beta"])
+def test_vendor_product_and_version_names_follow_one_rule_in_the_api_the_forms_and_the_import(
+        console: Console, version_id: int, bad: str) -> None:
+    """A name the API refuses is refused by the import too, with the same words; '/' is refused in all three,
+    since it separates s24kit's --product VENDOR/NAME/VERSION."""
+    from .test_console_sitecsv import csv_text, site
+
+    api = console.api("operator")
+    vendor_id = api.get("/api/v1/vendors").json()["items"][0]["id"]
+    product_id = api.get("/api/v1/products").json()["items"][0]["id"]
+    said: dict[str, tuple[str, str]] = {}
+    for column, path, body in (("vendor", "/api/v1/vendors", {"name": bad}),
+                               ("product", "/api/v1/products", {"vendor_id": vendor_id, "name": bad}),
+                               ("product_version", "/api/v1/product-versions",
+                                {"product_id": product_id, "version": bad})):
+        if column != "product_version" and "/" not in bad:
+            continue  # a URL without '/'s or a space is a possible vendor or product name, no version label
+        answer = api.post(path, json=body)
+        assert answer.status_code == 400, (column, answer.text)
+        (error,) = answer.json()["errors"]
+        said[column] = error["message_ko"], error["message_en"]
+        if "/" in bad:
+            assert "--product" in error["message_en"] and "--product" in error["message_ko"], error
+        assert "\\u" not in error["message_en"] and "^[" not in error["message_en"], error  # words, not a regex
+        row = site("31317701", **{column: '"' + bad + '"'})
+        imported = api.post("/api/v1/sites/import", content=csv_text(row).encode(),
+                            headers={"content-type": "text/csv"})
+        assert imported.status_code == 400, (column, imported.text)
+        (problem,) = imported.json()["errors"]
+        assert problem["field"] == column
+        name = "version" if column == "product_version" else "name"
+        assert (problem["message_ko"], problem["message_en"]) == tuple(
+            m.replace(f"{name}: ", f"{column}: ", 1) for m in said[column])
+    client = console.pages["operator"]
+    token = csrf_of(client)
+    if "/" in bad:
+        assert client.post("/vendors", data={"name": bad, "csrf_token": token}).status_code == 400
+        assert client.post(f"/vendors/{vendor_id}/products", data={"name": bad, "csrf_token": token}) \
+            .status_code == 400
+    assert client.post(f"/products/{product_id}/versions", data={"version": bad, "csrf_token": token}) \
+        .status_code == 400
+    names = [v["name"] for v in api.get("/api/v1/vendors").json()["items"]]
+    assert bad not in names and api.get("/api/v1/sites", params={"q": "31317701"}).json()["total"] == 0
 
 
 def test_nothing_was_recorded_by_a_refused_request(console: Console) -> None:
@@ -783,3 +828,34 @@ def test_no_template_has_inline_script_or_style() -> None:
     for template in (ROOT / "conformance" / "console" / "templates").glob("*.html"):
         text = template.read_text(encoding="utf-8")
         assert not regex.search(r"<script(?![^>]*\bsrc=)|<style|\bstyle=|\bon[a-z]+=", text), template.name
+
+
+def test_a_pattern_refusal_says_in_words_what_is_wrong(console: Console) -> None:
+    """`?q=%00` once answered "has the wrong form (^[^\\u0000-\\u001f\\u007f]*$)": a regex is no explanation."""
+    answer = console.api("viewer").get("/api/v1/sites?q=%00")
+    assert answer.status_code == 400
+    (error,) = answer.json()["errors"]
+    assert error["message_ko"] == "q: 제어 문자는 쓸 수 없습니다"
+    assert error["message_en"] == "q: control characters are not allowed"
+    page = console.pages["viewer"].get("/sites?q=%00")
+    assert page.status_code == 400 and "제어 문자는 쓸 수 없습니다" in page.text and "\\u0000" not in page.text
+
+
+def test_every_pattern_of_the_openapi_description_is_said_in_words() -> None:
+    from s24kit.conformance.console.validation import openapi
+
+    def patterns(node: object, where: str) -> Iterator[tuple[str, dict]]:
+        if isinstance(node, dict):
+            if "pattern" in node:
+                yield where, node
+            for key, value in node.items():
+                yield from patterns(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                yield from patterns(value, f"{where}/{index}")
+
+    found = list(patterns(openapi(), ""))
+    assert found
+    for where, schema in found:
+        assert schema.get("x-pattern-ko") and schema.get("x-pattern-en"), where
+        assert schema["x-pattern-ko"] != schema["x-pattern-en"], where

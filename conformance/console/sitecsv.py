@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from ...fixtures import fixture_path
 from ...schemas.codes import code_list
 from .csvformat import FLEET_COLUMNS, READ_ONLY_COLUMNS, REQUIRED_COLUMNS
+from .validation import value_refusal
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_SITES = 200_000
@@ -33,6 +34,9 @@ AGENT_COLUMNS = ("agent_source_ip", "agent_cert_sha256")
 #: columns refuse them; the others have a form (digits, https://, an address, hex, a phone) that already does.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FREE_TEXT = ("name", "vendor", "product", "product_version", "contact_name")
+#: The columns naming the version, each checked by the API's rule for it (the schema of openapi.yaml).
+NAMED_COLUMNS = {"vendor": ("VendorNew", "name"), "product": ("ProductNew", "name"),
+                 "product_version": ("ProductVersionNew", "version")}
 
 _PROVIDER_CODE = re.compile(r"[0-9]{8}")
 _PHONE = re.compile(r"[0-9+][0-9 -]{6,19}")  # the register's form (console openapi.yaml, SiteFields)
@@ -258,7 +262,9 @@ def _check_row(line: int, columns: list[str], cells: list[str], errors: Errors) 
                 bad(name, f"{name}이(가) 비어 있습니다", f"{name} is empty")
             continue
         longest = MAX_LENGTHS.get(name, MAX_CELL)
-        if len(value) > longest:
+        if name in NAMED_COLUMNS and (refusal := value_refusal(*NAMED_COLUMNS[name], value, name)):
+            bad(name, *refusal)  # the API's rule, checked in the API's order: its schema, then formulas
+        elif len(value) > longest:
             bad(name, f"{name}이(가) {longest}자를 넘습니다", f"{name} is longer than {longest} characters")
         elif name in FREE_TEXT and (formula := formula_refusal(name, value)):
             bad(name, *formula)
