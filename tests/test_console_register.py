@@ -859,3 +859,33 @@ def test_every_pattern_of_the_openapi_description_is_said_in_words() -> None:
     for where, schema in found:
         assert schema.get("x-pattern-ko") and schema.get("x-pattern-en"), where
         assert schema["x-pattern-ko"] != schema["x-pattern-en"], where
+
+
+def test_the_audit_page_heads_its_kst_times_as_kst_and_shows_korean_as_text(console: Console) -> None:
+    site = new_site(console, "31314701")
+    api = console.api("operator")
+    assert api.patch(f"/api/v1/sites/{site['id']}", json={"name": "한결의원 분원"}).status_code == 200
+    page = console.pages["admin"].get("/audit")
+    assert page.status_code == 200
+    assert "시각 (KST)" in page.text and "Time (UTC)" not in page.text and "시각 (UTC)" not in page.text
+    assert "한결의원 분원" in page.text and "\\ud55c" not in page.text.lower()
+    english = console.pages["admin"].get("/audit", params={"lang": "en"})
+    assert "Time (UTC)" not in english.text
+
+
+def test_audit_times_are_written_in_one_form_before_and_after(console: Console) -> None:
+    import datetime as dt
+
+    site = new_site(console, "31314702")
+    with console.database.engine.begin() as connection:  # made a while ago, so the edit moves updated_at
+        connection.execute(sites.update().where(sites.c.id == site["id"]).values(
+            updated_at=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)))
+    api = console.api("operator")
+    assert api.patch(f"/api/v1/sites/{site['id']}", json={"name": "두번째 이름"}).status_code == 200
+    entries = console.api("admin").get("/api/v1/audit", params={"object_kind": "site",
+                                                                 "object_id": str(site["id"])}).json()["items"]
+    (update,) = [e for e in entries if e["action"] == "site.update"]
+    before, after = update["summary"]["before"], update["summary"]["after"]
+    assert set(before) == set(after) == {"name", "updated_at"}, update
+    for value in (before["updated_at"], after["updated_at"]):
+        assert value.endswith("+00:00") and "T" in value, value  # UTC ISO 8601 with its zone, on each side
