@@ -889,3 +889,20 @@ def test_audit_times_are_written_in_one_form_before_and_after(console: Console) 
     assert set(before) == set(after) == {"name", "updated_at"}, update
     for value in (before["updated_at"], after["updated_at"]):
         assert value.endswith("+00:00") and "T" in value, value  # UTC ISO 8601 with its zone, on each side
+
+
+@pytest.mark.xfail(strict=True, reason="needs the no-op check in register.update_site (the lead's file for now); "
+                                       "remove this mark with that change")
+def test_a_patch_that_changes_nothing_writes_no_audit_entry_and_keeps_updated_at(console: Console) -> None:
+    site = new_site(console, "31314703")
+    api = console.api("operator")
+    with console.database.engine.connect() as connection:
+        updated = connection.execute(select(sites.c.updated_at).where(sites.c.id == site["id"])).scalar_one()
+    answer = api.patch(f"/api/v1/sites/{site['id']}", json={"name": site["name"], "region": site["region"]})
+    assert answer.status_code == 200, answer.text
+    entries = console.api("admin").get("/api/v1/audit", params={"object_kind": "site",
+                                                                 "object_id": str(site["id"])}).json()["items"]
+    assert [e["action"] for e in entries] == ["site.create"], entries
+    with console.database.engine.connect() as connection:
+        assert connection.execute(select(sites.c.updated_at).where(sites.c.id == site["id"])).scalar_one() \
+            == updated
