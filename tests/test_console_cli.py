@@ -115,6 +115,8 @@ def test_a_busy_port_is_one_line_naming_listen_before_any_banner(tmp_path: Path)
     assert result.output.count("\n") == 1 and f"--listen 127.0.0.1:{port}" in result.output
     assert "already in use" in result.output and "이미 다른 프로그램이 쓰고 있습니다" in result.output
     assert "Errno" not in result.output
+    state = tmp_path / "state"  # a fresh state folder: nothing made in it for a console that never started
+    assert not state.exists() or list(state.iterdir()) == [], list(state.iterdir())
 
 
 def test_ctrl_c_stops_the_console_cleanly(tmp_path: Path) -> None:

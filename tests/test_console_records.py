@@ -323,10 +323,36 @@ def test_a_vendor_bundle_is_verified_attached_and_certifies(console: Console, tm
     assert decided.status_code == 201, decided.text
     assert decided.json()["record"]["run"]["evidence_sha256"] == hashlib.sha256(data).hexdigest()
     page = console.pages["operator"]
+    again = tmp_path / "again.zip"  # the same bundle but for its zip comment: other bytes, another digest
+    again.write_bytes(data)
+    with zipfile.ZipFile(again, "a") as out:
+        out.comment = b"uploaded from the page"
     shown = page.post(f"/product-versions/{version_id}/evidence", data={"csrf_token": csrf_of(page)},
-                      files={"file": ("evidence.zip", data, "application/zip")})
+                      files={"file": ("evidence.zip", again.read_bytes(), "application/zip")})
     assert shown.status_code == 303
     assert "version-runs" in page.get(f"/product-versions/{version_id}").text
+
+
+def test_the_same_bundle_twice_for_a_version_is_409_naming_the_earlier_run(console: Console, tmp_path):
+    _import_api(console, csv_text(site("41390061", product_version="7.0.1")).encode())
+    version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390061')}").json()[
+        "product_version_id"]
+    data = _bundle(tmp_path / "twice", version="7.0.1")
+    path = f"/api/v1/product-versions/{version_id}/evidence"
+    first = console.api("operator").post(path, content=data)
+    assert first.status_code == 201, first.text
+    runs_before = console.api("viewer").get("/api/v1/runs").json()["total"]
+    second = console.api("operator").post(path, content=data)
+    assert second.status_code == 409, second.text
+    assert_documented("POST", "/api/v1/product-versions/{version_id:id}/evidence", second)
+    (error,) = second.json()["errors"]
+    assert error["field"] == "file" and f"run {first.json()['id']}" in error["message_en"]
+    assert f"실행 {first.json()['id']}" in error["message_ko"]
+    page = console.pages["operator"]
+    shown = page.post(f"/product-versions/{version_id}/evidence", data={"csrf_token": csrf_of(page)},
+                      files={"file": ("evidence.zip", data, "application/zip")})
+    assert shown.status_code == 409 and f"/runs/{first.json()['id']}" in shown.text
+    assert console.api("viewer").get("/api/v1/runs").json()["total"] == runs_before  # no second run
 
 
 def test_a_refused_or_failed_upload_leaves_no_file_and_names_no_server_path(console: Console, tmp_path,
@@ -498,3 +524,25 @@ def test_a_bundle_of_another_profile_or_product_is_refused_never_relabelled(cons
     # the bundle of this version's own full run is accepted, as a run of this version
     accepted = console.api("operator").post(path, content=_bundle(tmp_path / "own", version="11.0.0"))
     assert accepted.status_code == 201 and accepted.json()["product_version_id"] == version_id, accepted.text
+
+
+def test_what_docs_say_of_exports_and_uploads_holds(console: Console, tmp_path):
+    """docs/console.md §13: the CSV export imports again, the XLSX one is for reading (the import refuses it);
+    §3/§14: an uploaded bundle is unpacked to runs/upload-<sha16>/."""
+    from pathlib import Path
+
+    docs = (Path(__file__).parents[1] / "docs" / "console.md").read_text(encoding="utf-8")
+    assert "the **CSV** export imports again" in docs and "**not** for importing" in docs
+    assert "STATE/console/runs/upload-<sha16>/" in docs
+    xlsx = console.pages["viewer"].get("/sites/export", params={"format": "xlsx"})
+    refused = console.api("operator").post("/api/v1/sites/import", content=xlsx.content,
+                                           headers={"content-type": "text/csv"})
+    assert refused.status_code == 400, refused.text
+    _import_api(console, csv_text(site("41390062", product_version="7.0.2")).encode())
+    version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390062')}").json()[
+        "product_version_id"]
+    data = _bundle(tmp_path / "where", version="7.0.2")
+    assert console.api("operator").post(f"/api/v1/product-versions/{version_id}/evidence",
+                                        content=data).status_code == 201
+    runs_dir = console.app.state.settings.state_dir / "console" / "runs"
+    assert (runs_dir / f"upload-{hashlib.sha256(data).hexdigest()[:16]}").is_dir()

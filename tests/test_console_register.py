@@ -542,7 +542,7 @@ def test_a_formula_is_refused_by_the_api_and_the_form_as_the_import_refuses_it(c
     assert answer.status_code == 400 and answer.json()["errors"][0]["field"] == "contact_name"
     vendor = api.post("/api/v1/vendors", json={"name": formula})
     assert vendor.status_code == 400 and vendor.json()["errors"][0]["message_en"] == _import_messages(
-        "vendor", formula)[1].replace("vendor starts", "name starts")
+        "vendor", formula)[1].replace("vendor", "name", 1)  # the import names its column, the API its field
     product_id = api.get("/api/v1/products").json()["items"][0]["id"]
     assert api.post("/api/v1/products", json={"vendor_id": 1, "name": formula}).status_code == 400
     assert api.post("/api/v1/product-versions", json={"product_id": product_id, "version": formula}).status_code \
@@ -557,7 +557,9 @@ def test_a_formula_is_refused_by_the_api_and_the_form_as_the_import_refuses_it(c
 
 @pytest.mark.parametrize(("url", "words"), [("http://127.0.0.1:1", "must be https://host:port"),
                                              ("https://127.0.0.1", "has no port"),
-                                             ("https://emr.example:8443/api", "must be https://host:port")])
+                                             ("https://emr.example:8443/api", "must be https://host:port"),
+                                             ("https://127.0.0.1:0", "the port must be 1–65535"),
+                                             ("https://127.0.0.1:99999", "must be https://host:port")])
 def test_a_certification_target_is_checked_like_the_import_before_it_is_queued(console: Console, version_id: int,
                                                                               url: str, words: str) -> None:
     api = console.api("operator")
@@ -578,6 +580,76 @@ def test_a_certification_target_is_checked_like_the_import_before_it_is_queued(c
     good = api.post("/api/v1/runs", json={"kind": "certification", "product_version_id": version_id,
                                           "target_url": "https://127.0.0.1:18443"})
     assert good.status_code == 201, good.text
+
+
+@pytest.mark.parametrize(("listen", "words"), [("0.0.0.0:99999", "the port must be 1–65535"),
+                                                ("0.0.0.0:0", "the port must be 1–65535"),
+                                                ("::1:18443", "must be host:port"),
+                                                ("[not-an-ip]:18443", "must be host:port"),
+                                                ("emr_host!:18443", "must be host:port")])
+def test_a_certification_listen_is_checked_before_it_is_queued(console: Console, version_id: int, listen: str,
+                                                               words: str) -> None:
+    api = console.api("operator")
+    before = api.get("/api/v1/runs").json()["total"]
+    body = {"kind": "certification", "product_version_id": version_id, "role": "provider_agent", "listen": listen}
+    answer = api.post("/api/v1/runs", json=body)
+    assert answer.status_code == 400, answer.text
+    assert_documented("POST", "/api/v1/runs", answer)
+    (error,) = answer.json()["errors"]
+    assert error["field"] == "listen" and words in error["message_en"], error
+    assert error["message_ko"] != error["message_en"]
+    client = console.pages["operator"]
+    page = client.post("/runs", data={**body, "csrf_token": csrf_of(client, "/runs")})
+    assert page.status_code == 400 and "listen" in page.text
+    assert api.get("/api/v1/runs").json()["total"] == before  # nothing queued
+    for good in ("0.0.0.0:18443", "[::1]:18443", "agent-relay.example:18443"):
+        answer = api.post("/api/v1/runs", json={**body, "listen": good})
+        assert answer.status_code == 201, answer.text
+
+
+@pytest.mark.parametrize("bad", ["https://127.0.0.1:0", "A/B", "한빛/EMR", "1.0 beta"])
+def test_vendor_product_and_version_names_follow_one_rule_in_the_api_the_forms_and_the_import(
+        console: Console, version_id: int, bad: str) -> None:
+    """A name the API refuses is refused by the import too, with the same words; '/' is refused in all three,
+    since it separates s24kit's --product VENDOR/NAME/VERSION."""
+    from .test_console_sitecsv import csv_text, site
+
+    api = console.api("operator")
+    vendor_id = api.get("/api/v1/vendors").json()["items"][0]["id"]
+    product_id = api.get("/api/v1/products").json()["items"][0]["id"]
+    said: dict[str, tuple[str, str]] = {}
+    for column, path, body in (("vendor", "/api/v1/vendors", {"name": bad}),
+                               ("product", "/api/v1/products", {"vendor_id": vendor_id, "name": bad}),
+                               ("product_version", "/api/v1/product-versions",
+                                {"product_id": product_id, "version": bad})):
+        if column != "product_version" and "/" not in bad:
+            continue  # a URL without '/'s or a space is a possible vendor or product name, no version label
+        answer = api.post(path, json=body)
+        assert answer.status_code == 400, (column, answer.text)
+        (error,) = answer.json()["errors"]
+        said[column] = error["message_ko"], error["message_en"]
+        if "/" in bad:
+            assert "--product" in error["message_en"] and "--product" in error["message_ko"], error
+        assert "\\u" not in error["message_en"] and "^[" not in error["message_en"], error  # words, not a regex
+        row = site("31317701", **{column: '"' + bad + '"'})
+        imported = api.post("/api/v1/sites/import", content=csv_text(row).encode(),
+                            headers={"content-type": "text/csv"})
+        assert imported.status_code == 400, (column, imported.text)
+        (problem,) = imported.json()["errors"]
+        assert problem["field"] == column
+        name = "version" if column == "product_version" else "name"
+        assert (problem["message_ko"], problem["message_en"]) == tuple(
+            m.replace(f"{name}: ", f"{column}: ", 1) for m in said[column])
+    client = console.pages["operator"]
+    token = csrf_of(client)
+    if "/" in bad:
+        assert client.post("/vendors", data={"name": bad, "csrf_token": token}).status_code == 400
+        assert client.post(f"/vendors/{vendor_id}/products", data={"name": bad, "csrf_token": token}) \
+            .status_code == 400
+    assert client.post(f"/products/{product_id}/versions", data={"version": bad, "csrf_token": token}) \
+        .status_code == 400
+    names = [v["name"] for v in api.get("/api/v1/vendors").json()["items"]]
+    assert bad not in names and api.get("/api/v1/sites", params={"q": "31317701"}).json()["total"] == 0
 
 
 def test_nothing_was_recorded_by_a_refused_request(console: Console) -> None:
@@ -756,3 +828,81 @@ def test_no_template_has_inline_script_or_style() -> None:
     for template in (ROOT / "conformance" / "console" / "templates").glob("*.html"):
         text = template.read_text(encoding="utf-8")
         assert not regex.search(r"<script(?![^>]*\bsrc=)|<style|\bstyle=|\bon[a-z]+=", text), template.name
+
+
+def test_a_pattern_refusal_says_in_words_what_is_wrong(console: Console) -> None:
+    """`?q=%00` once answered "has the wrong form (^[^\\u0000-\\u001f\\u007f]*$)": a regex is no explanation."""
+    answer = console.api("viewer").get("/api/v1/sites?q=%00")
+    assert answer.status_code == 400
+    (error,) = answer.json()["errors"]
+    assert error["message_ko"] == "q: 제어 문자는 쓸 수 없습니다"
+    assert error["message_en"] == "q: control characters are not allowed"
+    page = console.pages["viewer"].get("/sites?q=%00")
+    assert page.status_code == 400 and "제어 문자는 쓸 수 없습니다" in page.text and "\\u0000" not in page.text
+
+
+def test_every_pattern_of_the_openapi_description_is_said_in_words() -> None:
+    from s24kit.conformance.console.validation import openapi
+
+    def patterns(node: object, where: str) -> Iterator[tuple[str, dict]]:
+        if isinstance(node, dict):
+            if "pattern" in node:
+                yield where, node
+            for key, value in node.items():
+                yield from patterns(value, f"{where}/{key}")
+        elif isinstance(node, list):
+            for index, value in enumerate(node):
+                yield from patterns(value, f"{where}/{index}")
+
+    found = list(patterns(openapi(), ""))
+    assert found
+    for where, schema in found:
+        assert schema.get("x-pattern-ko") and schema.get("x-pattern-en"), where
+        assert schema["x-pattern-ko"] != schema["x-pattern-en"], where
+
+
+def test_the_audit_page_heads_its_kst_times_as_kst_and_shows_korean_as_text(console: Console) -> None:
+    site = new_site(console, "31314701")
+    api = console.api("operator")
+    assert api.patch(f"/api/v1/sites/{site['id']}", json={"name": "한결의원 분원"}).status_code == 200
+    page = console.pages["admin"].get("/audit")
+    assert page.status_code == 200
+    assert "시각 (KST)" in page.text and "Time (UTC)" not in page.text and "시각 (UTC)" not in page.text
+    assert "한결의원 분원" in page.text and "\\ud55c" not in page.text.lower()
+    english = console.pages["admin"].get("/audit", params={"lang": "en"})
+    assert "Time (UTC)" not in english.text
+
+
+def test_audit_times_are_written_in_one_form_before_and_after(console: Console) -> None:
+    import datetime as dt
+
+    site = new_site(console, "31314702")
+    with console.database.engine.begin() as connection:  # made a while ago, so the edit moves updated_at
+        connection.execute(sites.update().where(sites.c.id == site["id"]).values(
+            updated_at=dt.datetime(2026, 1, 2, 3, 4, 5, tzinfo=dt.UTC)))
+    api = console.api("operator")
+    assert api.patch(f"/api/v1/sites/{site['id']}", json={"name": "두번째 이름"}).status_code == 200
+    entries = console.api("admin").get("/api/v1/audit", params={"object_kind": "site",
+                                                                 "object_id": str(site["id"])}).json()["items"]
+    (update,) = [e for e in entries if e["action"] == "site.update"]
+    before, after = update["summary"]["before"], update["summary"]["after"]
+    assert set(before) == set(after) == {"name", "updated_at"}, update
+    for value in (before["updated_at"], after["updated_at"]):
+        assert value.endswith("+00:00") and "T" in value, value  # UTC ISO 8601 with its zone, on each side
+
+
+@pytest.mark.xfail(strict=True, reason="needs the no-op check in register.update_site (the lead's file for now); "
+                                       "remove this mark with that change")
+def test_a_patch_that_changes_nothing_writes_no_audit_entry_and_keeps_updated_at(console: Console) -> None:
+    site = new_site(console, "31314703")
+    api = console.api("operator")
+    with console.database.engine.connect() as connection:
+        updated = connection.execute(select(sites.c.updated_at).where(sites.c.id == site["id"])).scalar_one()
+    answer = api.patch(f"/api/v1/sites/{site['id']}", json={"name": site["name"], "region": site["region"]})
+    assert answer.status_code == 200, answer.text
+    entries = console.api("admin").get("/api/v1/audit", params={"object_kind": "site",
+                                                                 "object_id": str(site["id"])}).json()["items"]
+    assert [e["action"] for e in entries] == ["site.create"], entries
+    with console.database.engine.connect() as connection:
+        assert connection.execute(select(sites.c.updated_at).where(sites.c.id == site["id"])).scalar_one() \
+            == updated

@@ -129,3 +129,11 @@ def test_mode_messages_use_the_right_article():
     assert "an agent site needs agent_source_ip" in messages
     assert "leave pull_url empty for an agent site" in messages
     assert not any("a agent" in m for m in messages)
+
+
+@pytest.mark.parametrize("url", ["https://127.0.0.1:0", "https://emr.example:00000", "https://127.0.0.1:99999"])
+def test_a_pull_url_port_outside_1_to_65535_is_refused(url):
+    assert refusal(csv_text(site(pull_url=url)).encode()) == [(2, "pull_url")]
+    assert sitecsv.url_refusal("pull_url", url) is not None
+    assert sitecsv.url_refusal("pull_url", "https://127.0.0.1:65535") is None
+    assert sitecsv.url_refusal("pull_url", "https://127.0.0.1:1") is None

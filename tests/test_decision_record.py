@@ -182,3 +182,15 @@ def test_a_key_others_can_read_or_a_broken_key_is_refused(tmp_path):
 def test_the_record_is_json_with_korean_kept_readable():
     text = dumps(load_example("decision-record"))
     assert "시뮬레이션" in text and json.loads(text) == load_example("decision-record")
+
+
+def test_problem_lines_are_korean_then_english_as_the_summary(tmp_path):
+    console = console_signing_key(tmp_path / "state")
+    record = tmp_path / "record.json"
+    record.write_text(dumps(sign_record(unsigned(), Ed25519PrivateKey.generate())), encoding="utf-8")
+    for lang in ("ko", "en"):
+        code, output = verify(str(record), "--key", str(tmp_path / "state" / PUBLIC_KEY_FILE), "--lang", lang)
+        (line,) = [line for line in output.splitlines() if line.startswith("문제 / problem: ")]
+        assert code == 1 and "다른 키로 서명되었습니다" in line and "signed with another key" in line, output
+        assert line.index("다른 키로") < line.index("signed with another key")
+    assert console is not None

@@ -559,3 +559,13 @@ def test_report_render_refuses_bad_input_in_one_line(tmp_path, content, needle):
 def test_report_group_usage_errors_are_one_line():
     result = CliRunner().invoke(main, ["report", "frobnicate"])
     assert result.exit_code == 2 and result.output.count("\n") == 1 and "frobnicate" in result.output
+
+
+def test_report_verify_problem_lines_are_korean_then_english(tmp_path, bundle):
+    altered = CliRunner().invoke(main, ["report", "verify", str(_rewrite(bundle, tmp_path / "t.zip", _flip))])
+    assert altered.exit_code == 1
+    lines = [line for line in altered.output.splitlines() if line.startswith("문제 / problem")]
+    assert lines, altered.output
+    for line in lines:
+        korean, english = line.removeprefix("문제 / problem ").split(" / ", 1)
+        assert any("가" <= ch <= "힣" for ch in korean) and english.isascii() and english, line

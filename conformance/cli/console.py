@@ -116,12 +116,16 @@ def _serve(options: ConsoleOptions, listen: tuple[str, int], cert: Path | None, 
     from ..console.worker import in_console
     from .interrupt import stop_on_ctrl_c
 
-    database = options.database()
-    hooks = [in_console(RunSettings(options.state_dir, scenario), workers)] if workers else []
-    app = create_app(Settings(options.state_dir, options.database_url, https=cert is not None, on_startup=hooks),
-                     database)
     host, port = listen
-    sock = _listening(host, port)
+    sock = _listening(host, port)  # first: a busy port is refused before the state folder gets anything
+    try:
+        database = options.database()
+        hooks = [in_console(RunSettings(options.state_dir, scenario), workers)] if workers else []
+        app = create_app(Settings(options.state_dir, options.database_url, https=cert is not None,
+                                  on_startup=hooks), database)
+    except BaseException:
+        sock.close()
+        raise
     port = sock.getsockname()[1]
     scheme = "https" if cert else "http"
     shown = f"[{host}]" if ":" in host else host

@@ -129,8 +129,8 @@ def _verify_record(path: Path, key_file: Path | RawKey | None, evidence: Path | 
                f"{record.get('decision')} by {record.get('decided_by')} at {record.get('decided_at')}"
                + (f", run {run.get('id')} ({run.get('verdict')}), evidence {str(run.get('evidence_sha256'))[:16]}…"
                   if run else ""))
-    for problem in check.problems:
-        click.echo(f"{'문제' if ko else 'problem'}: {problem.message(lang)}")
+    for problem in check.problems:  # Korean / English, as the summary line below
+        click.echo(f"문제 / problem: {problem.message_ko} / {problem.message_en}")
     if check.problems:
         click.echo(f"기록 검증 실패 / record NOT verified: {len(check.problems)} problem(s)")
     else:
@@ -142,6 +142,7 @@ def _verify_record(path: Path, key_file: Path | RawKey | None, evidence: Path | 
 
 
 def _print_check(check: BundleCheck, lang: str) -> None:
+    from rich.markup import escape
     from rich.table import Table
 
     from ..reports.html import in_kst
@@ -162,8 +163,8 @@ def _print_check(check: BundleCheck, lang: str) -> None:
                       words[f.status][0 if ko else 1])
     console.print(table)
     for problem in check.problems:
-        console.print(f"[bold red]{'문제' if ko else 'problem'}[/] {problem.message(lang)}", highlight=False,
-                      soft_wrap=True)
+        console.print(f"[bold red]문제 / problem[/] {escape(problem.message_ko)} / {escape(problem.message_en)}",
+                      highlight=False, soft_wrap=True)
     ok = sum(f.status == "ok" for f in check.files)
     if check.problems:
         click.echo(f"묶음 검증 실패: 문제 {len(check.problems)}건 / bundle NOT intact: "

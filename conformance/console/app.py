@@ -104,5 +104,7 @@ def create_app(settings: Settings, database: Database | None = None) -> Starlett
     app.state.settings, app.state.database = settings, database
     templates = Jinja2Templates(directory=HERE / "templates")
     templates.env.filters["kst"] = kst  # every time a page shows: KST, the zone written out
+    # tojson as people read it: Korean as text, not \uXXXX (HTML's < > & ' are still escaped)
+    templates.env.policies["json.dumps_kwargs"] = {"sort_keys": True, "ensure_ascii": False}
     app.state.templates = templates
     return app

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, func, insert, select
@@ -40,8 +41,16 @@ def masked(row: dict[str, Any] | None) -> dict[str, Any] | None:
             continue
         if key in PERSON_COLUMNS and isinstance(value, str) and value:
             value = PERSON_COLUMNS[key](value)
-        kept[key] = value.isoformat() if hasattr(value, "isoformat") else value
+        kept[key] = _text(value)
     return kept
+
+
+def _text(value: Any) -> Any:
+    """A value as JSON text: a timestamp in one form, UTC ISO 8601 with its zone, whether the database gave it
+    back without its zone (SQLite) or it was just made (``2026-03-02T00:30:00+00:00`` both ways)."""
+    if isinstance(value, datetime):
+        return as_utc(value).isoformat()
+    return value.isoformat() if hasattr(value, "isoformat") else value
 
 
 def record(connection: Connection, actor: Actor, action: str, kind: str, object_id: Any,

@@ -24,7 +24,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, insert, select
 
 from ...simulator.private import private_directory
 from ..checks.api import product_of, shown
@@ -58,6 +58,7 @@ def attach_bundle(connection: Connection, actor: Actor, state_dir: Path, version
         raise FieldError("file", f"file: {MAX_BUNDLE // 1024 // 1024} MB를 넘습니다",
                          f"file: larger than {MAX_BUNDLE // 1024 // 1024} MB", status=413)
     digest = hashlib.sha256(data).hexdigest()
+    _refuse_a_second_upload(connection, version_id, digest)
     folder = state_dir / "console" / "evidence"
     private_directory(folder)
     # Checked in a file of its own, moved to <sha256>.zip only when everything else has worked: a refused or
@@ -75,6 +76,19 @@ def attach_bundle(connection: Connection, actor: Actor, state_dir: Path, version
             shutil.rmtree(unpacked, ignore_errors=True)
         raise
     return run
+
+
+def _refuse_a_second_upload(connection: Connection, version_id: int, digest: str) -> None:
+    """The same bundle (the same bytes) for the same version a second time is 409 naming the earlier run:
+    two runs with one digest would be one piece of evidence counted twice."""
+    earlier = connection.execute(select(runs.c.id).where(runs.c.product_version_id == version_id,
+                                                         runs.c.evidence_sha256 == digest)
+                                 .order_by(runs.c.id).limit(1)).scalar()
+    if earlier is not None:
+        raise FieldError("file", f"file: 이 증거 묶음(SHA-256 {digest[:16]}…)은 이미 이 제품 버전의 "
+                                 f"실행 {earlier}입니다 — 그 실행을 보십시오 (/runs/{earlier})",
+                         f"file: this evidence bundle (SHA-256 {digest[:16]}…) is already run {earlier} of this "
+                         f"product version — see that run (/runs/{earlier})", status=409)
 
 
 def _record(connection: Connection, actor: Actor, version: dict[str, Any], bundle: Path, unpacked: Path,

@@ -10,7 +10,7 @@ from . import audit
 from .audit import Actor
 from .jobs import enqueue
 from .register import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page
-from .sitecsv import url_refusal
+from .sitecsv import listen_refusal, url_refusal
 from .tables import jobs, product_versions, run_progress, runs, sites
 from .validation import FieldError, NotFound, check
 
@@ -84,6 +84,8 @@ def start_run(connection: Connection, actor: Actor, data: Any) -> dict[str, Any]
         _required(values, "target_url" if role == "provider_pull" else "listen")
         if "target_url" in values and (refusal := url_refusal("target_url", values["target_url"])):
             raise FieldError("target_url", *refusal)  # refused now, not queued to fail when it runs
+        if "listen" in values and (refusal := listen_refusal("listen", values["listen"])):
+            raise FieldError("listen", *refusal)
         parameters = {k: values[k] for k in ("target_url", "provider_code", "role", "listen") if k in values}
         run_id = enqueue(connection, kind="certification", parameters=parameters, product_version_id=version_id,
                          created_by=actor.username)

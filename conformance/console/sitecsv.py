@@ -21,6 +21,7 @@ from urllib.parse import urlsplit
 from ...fixtures import fixture_path
 from ...schemas.codes import code_list
 from .csvformat import FLEET_COLUMNS, READ_ONLY_COLUMNS, REQUIRED_COLUMNS
+from .validation import value_refusal
 
 MAX_BYTES = 64 * 1024 * 1024
 MAX_SITES = 200_000
@@ -33,6 +34,9 @@ AGENT_COLUMNS = ("agent_source_ip", "agent_cert_sha256")
 #: columns refuse them; the others have a form (digits, https://, an address, hex, a phone) that already does.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 FREE_TEXT = ("name", "vendor", "product", "product_version", "contact_name")
+#: The columns naming the version, each checked by the API's rule for it (the schema of openapi.yaml).
+NAMED_COLUMNS = {"vendor": ("VendorNew", "name"), "product": ("ProductNew", "name"),
+                 "product_version": ("ProductVersionNew", "version")}
 
 _PROVIDER_CODE = re.compile(r"[0-9]{8}")
 _PHONE = re.compile(r"[0-9+][0-9 -]{6,19}")  # the register's form (console openapi.yaml, SiteFields)
@@ -258,7 +262,9 @@ def _check_row(line: int, columns: list[str], cells: list[str], errors: Errors) 
                 bad(name, f"{name}이(가) 비어 있습니다", f"{name} is empty")
             continue
         longest = MAX_LENGTHS.get(name, MAX_CELL)
-        if len(value) > longest:
+        if name in NAMED_COLUMNS and (refusal := value_refusal(*NAMED_COLUMNS[name], value, name)):
+            bad(name, *refusal)  # the API's rule, checked in the API's order: its schema, then formulas
+        elif len(value) > longest:
             bad(name, f"{name}이(가) {longest}자를 넘습니다", f"{name} is longer than {longest} characters")
         elif name in FREE_TEXT and (formula := formula_refusal(name, value)):
             bad(name, *formula)
@@ -348,6 +354,35 @@ def url_refusal(name: str, url: str) -> tuple[str, str] | None:
     if port is None:
         return (f"{name} '{url}'에 포트가 없습니다 (예: https://emr.example:8443)",
                 f"{name} '{url}' has no port (e.g. https://emr.example:8443)")
+    if not 1 <= port <= 65535:
+        return (f"{name} '{url}'의 포트는 1–65535여야 합니다 (예: https://emr.example:8443)",
+                f"{name} '{url}': the port must be 1–65535 (e.g. https://emr.example:8443)")
+    return None
+
+
+_HOST_NAME = re.compile(r"(?=.{1,253}$)([0-9A-Za-z]([0-9A-Za-z-]{0,61}[0-9A-Za-z])?)"
+                        r"(\.[0-9A-Za-z]([0-9A-Za-z-]{0,61}[0-9A-Za-z])?)*\.?")
+
+
+def listen_refusal(name: str, listen: str) -> tuple[str, str] | None:
+    """Why ``listen`` (of the field ``name``) is not where the suite can wait for an agent — host:port, the host
+    an IP address (an IPv6 one in brackets) or a host name, the port 1–65535 — in Korean and English, or None.
+    The console's rule for a certification's listen, refused when the run is asked for, not when it runs."""
+    host, colon, port = listen.rpartition(":")
+    if host.startswith("[") and host.endswith("]"):
+        host = host[1:-1]
+        try:
+            good_host = ipaddress.ip_address(host).version == 6
+        except ValueError:
+            good_host = False
+    else:
+        good_host = ":" not in host and bool(_HOST_NAME.fullmatch(host))
+    if not colon or not good_host or not port.isascii() or not port.isdigit():
+        return (f"{name} '{listen}'는 호스트:포트 형식이어야 합니다 (예: 127.0.0.1:18443, [::1]:18443)",
+                f"{name} '{listen}' must be host:port (e.g. 127.0.0.1:18443, [::1]:18443)")
+    if not 1 <= int(port) <= 65535:
+        return (f"{name} '{listen}'의 포트는 1–65535여야 합니다 (예: 127.0.0.1:18443)",
+                f"{name} '{listen}': the port must be 1–65535 (e.g. 127.0.0.1:18443)")
     return None
 
 

@@ -73,9 +73,9 @@ def _messages(error: ValidationError) -> tuple[str, str]:
     if kind in ("minimum", "maximum"):
         return (f"{schema.get('minimum', '-∞')}–{schema.get('maximum', '∞')} 사이의 정수여야 합니다",
                 f"must be an integer from {schema.get('minimum', '-∞')} to {schema.get('maximum', '∞')}")
-    if kind == "pattern":
-        hint = schema.get("description", schema["pattern"])
-        return f"형식이 맞지 않습니다 ({hint})", f"has the wrong form ({hint})"
+    if kind == "pattern":  # what the pattern asks, in words (x-pattern-ko, x-pattern-en): never the regex itself
+        return (schema.get("x-pattern-ko", "형식이 맞지 않습니다"),
+                schema.get("x-pattern-en", f"has the wrong form ({schema.get('description', 'see openapi.yaml')})"))
     if kind == "type":
         return f"형식은 {schema['type']} 이어야 합니다", f"must be of type {schema['type']}"
     if kind in ("minProperties", "anyOf", "oneOf"):
@@ -95,6 +95,19 @@ def check(component: str, value: Any) -> dict[str, Any]:
         message_ko, message_en = _messages(error)
         raise FieldError(field, f"{field}: {message_ko}", f"{field}: {message_en}")
     return value
+
+
+def value_refusal(component: str, name: str, value: Any, field: str | None = None) -> tuple[str, str] | None:
+    """Why ``value`` is refused as the property ``name`` of ``components/schemas/<component>``, in Korean and
+    English and naming ``field`` (default ``name``), or None: the API's rule for one value, for other inputs of
+    the same thing (the sites CSV import's vendor, product and product_version)."""
+    field = field or name
+    errors = sorted(_validator(f"{component}/properties/{name}").iter_errors(value),
+                    key=lambda e: (len(e.absolute_path), str(e.path)))
+    if not errors:
+        return None
+    message_ko, message_en = _messages(errors[0])
+    return f"{field}: {message_ko}", f"{field}: {message_en}"
 
 
 def form_values(component: str, form: dict[str, str]) -> dict[str, Any]:
