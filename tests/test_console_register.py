@@ -891,8 +891,6 @@ def test_audit_times_are_written_in_one_form_before_and_after(console: Console) 
         assert value.endswith("+00:00") and "T" in value, value  # UTC ISO 8601 with its zone, on each side
 
 
-@pytest.mark.xfail(strict=True, reason="needs the no-op check in register.update_site (the lead's file for now); "
-                                       "remove this mark with that change")
 def test_a_patch_that_changes_nothing_writes_no_audit_entry_and_keeps_updated_at(console: Console) -> None:
     site = new_site(console, "31314703")
     api = console.api("operator")

@@ -325,6 +325,8 @@ def update_site(connection: Connection, actor: Actor, site_id: int, data: Any) -
     changed = [key for key in CHECKED_FIELDS if key in values and values[key] != before[key]]
     if changed and before["state"] in CHECKED_STATES:
         raise _checked_conflict(before["state"], changed)
+    if all(before[key] == value for key, value in values.items()):
+        return get_site(connection, site_id)  # nothing changes: no write, no audit entry, updated_at kept
     values["updated_at"] = now()
     # guarded by the state read: a site accepted meanwhile is not changed under its decision
     moved = connection.execute(update(sites).where(sites.c.id == site_id, sites.c.state == before["state"])
