@@ -47,6 +47,7 @@ WORKERS = 4  # parallel searches/fetches while gathering the scenario: bounded, 
 #: answered inside the process: a provider served in a thread, as in Python tests (see Session.workers).
 IN_PROCESS_CPU_SHARE = 0.9
 MAX_EVIDENCE = 20  # evidence items per verdict; the reason gives the full count
+MAX_PER_ANSWER = 5  # schema findings taken from one answer: past them, one broken answer would drown the rest
 FETCH_CHUNK = 100  # document-fetch.schema.json: visit_ids maxItems
 #: The test PKI's client certificates that must not search or fetch (S24-SEC-006), in the order tried.
 OTHER_ROLES = ("patient-app", "provider-agent")
@@ -738,16 +739,20 @@ class Session:
             return Evidence(message, **fields)
         return Evidence(message, exchange=exchange.exchange_id, reproduction=self.curl(exchange), **fields)
 
-    def verdict(self, problems: list[Any], judged: int, what: str, repeats: int = 0):
+    def verdict(self, problems: list[Any], judged: int, what: str, repeats: int = 0, capped: bool = False):
         """Fail with the first problems as evidence, skip when nothing was judged, else pass with a count.
 
         ``repeats``: findings left out of ``problems`` because they repeat one about the same document in the
         answer to a request asked again (:mod:`.checks.repeats`); said, so the count is not a mystery.
+        ``capped``: some answer had more findings than were taken (``MAX_PER_ANSWER``): the count is a floor.
         """
         from .checks.registry import failed, passed, skipped
 
         if problems:
             notes_ko, notes_en = [], []
+            if capped:
+                notes_ko.append(f"응답마다 처음 {MAX_PER_ANSWER}건만 셈")
+                notes_en.append(f"at most {MAX_PER_ANSWER} counted per answer")
             if len(problems) > MAX_EVIDENCE:
                 notes_ko.append(f"처음 {MAX_EVIDENCE}건 기록")
                 notes_en.append(f"the first {MAX_EVIDENCE} listed")
@@ -757,7 +762,9 @@ class Session:
                                 f"not counted")
             ko = f" ({'; '.join(notes_ko)})" if notes_ko else ""
             en = f" ({'; '.join(notes_en)})" if notes_en else ""
-            return failed(f"{len(problems)}건 위반{ko} / {len(problems)} violation(s) in {what}{en}",
+            floor_ko, floor_en = ("최소 ", "at least ") if capped else ("", "")
+            return failed(f"{floor_ko}{len(problems)}건 위반{ko} / "
+                          f"{floor_en}{len(problems)} violation(s) in {what}{en}",
                           *problems[:MAX_EVIDENCE], found=len(problems))
         if not judged:
             return skipped(f"판정할 응답이 없습니다 / no {what} to judge")

@@ -7,17 +7,19 @@ from collections.abc import Iterable
 from ...schemas.loader import is_valid
 from ...schemas.validation import schema_findings
 from ..language import excerpt
-from ..session import Exchange, Session
+from ..session import MAX_PER_ANSWER, Exchange, Session
 from .registry import Evidence, Outcome, check, failed
 from .repeats import distinct
 
 SEARCH_ANSWER, BUNDLE, PROBLEM, HEALTH = "visit-search#/$defs/response", "bundle", "problem", "health"
 
 
-def shape_problems(session: Session, exchanges: Iterable[Exchange], schema: str) -> tuple[list[Evidence], int]:
-    """Evidence for each successful answer not valid against ``schema``; and how many were judged."""
+def shape_problems(session: Session, exchanges: Iterable[Exchange],
+                   schema: str) -> tuple[list[Evidence], int, bool]:
+    """Evidence for each successful answer not valid against ``schema`` (at most ``MAX_PER_ANSWER`` each); how
+    many were judged; whether an answer had more findings than were taken."""
     problems: list[Evidence] = []
-    judged = 0
+    judged, capped = 0, False
     for ex in exchanges:
         if ex.status is None or not 200 <= ex.status < 300:
             continue  # refused or failed requests are judged by the API checks and S24-SCH-004
@@ -30,10 +32,12 @@ def shape_problems(session: Session, exchanges: Iterable[Exchange], schema: str)
             continue
         if is_valid(schema, ex.body):
             continue
-        for finding in schema_findings(schema, ex.body)[:5]:
+        findings = schema_findings(schema, ex.body)
+        capped |= len(findings) > MAX_PER_ANSWER
+        for finding in findings[:MAX_PER_ANSWER]:
             problems.append(session.evidence(ex, f"{finding.message_ko} / {finding.message_en}",
                                              pointer=finding.pointer))
-    return problems, judged
+    return problems, judged, capped
 
 
 @check("S24-SCH-001")
@@ -42,26 +46,26 @@ def health_shape(session: Session) -> Outcome:
     if health.status != 200:
         return failed(f"상태 확인 응답 {health.answered} / health answered {health.answered}",
                       session.evidence(health, "200이 아닙니다 / not 200", expected=200, actual=health.status))
-    problems, judged = shape_problems(session, [health], HEALTH)
-    return session.verdict(problems, judged, "health answers")
+    problems, judged, capped = shape_problems(session, [health], HEALTH)
+    return session.verdict(problems, judged, "health answers", capped=capped)
 
 
 @check("S24-SCH-002")
 def search_shape(session: Session) -> Outcome:
-    problems, judged = shape_problems(session, [ex for *_, ex in session.searches()], SEARCH_ANSWER)
-    return session.verdict(problems, judged, "visit search answers")
+    problems, judged, capped = shape_problems(session, [ex for *_, ex in session.searches()], SEARCH_ANSWER)
+    return session.verdict(problems, judged, "visit search answers", capped=capped)
 
 
 @check("S24-SCH-003")
 def bundle_shape(session: Session) -> Outcome:
     found: list[tuple[Exchange, Evidence]] = []
-    judged = 0
+    judged, capped = 0, False
     for _, ex in session.fetch_requests():  # per answer: a document asked for twice is one violation, not two
-        problems, counted = shape_problems(session, [ex], BUNDLE)
+        problems, counted, more = shape_problems(session, [ex], BUNDLE)
         found += [(ex, problem) for problem in problems]
-        judged += counted
+        judged, capped = judged + counted, capped or more
     kept, repeats = distinct(found)
-    return session.verdict(kept, judged, "document bundles", repeats)
+    return session.verdict(kept, judged, "document bundles", repeats, capped=capped)
 
 
 @check("S24-SCH-004")
@@ -76,7 +80,7 @@ def problem_shape(session: Session) -> Outcome:
             problems.append(session.evidence(ex, "오류 본문이 JSON 객체가 아닙니다 / the error body is not an object",
                                              actual=excerpt(ex.text)))
             continue
-        for finding in schema_findings(PROBLEM, ex.body)[:5]:
+        for finding in schema_findings(PROBLEM, ex.body)[:MAX_PER_ANSWER]:
             problems.append(session.evidence(ex, f"{finding.message_ko} / {finding.message_en}",
                                              pointer=finding.pointer))
         if ex.body.get("status") not in (None, ex.status):
