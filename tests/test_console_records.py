@@ -201,6 +201,53 @@ def test_accepting_needs_a_passing_run_of_the_site(console: Console):
     assert accepted["evidence_digest"] == EVIDENCE and check_record(record).problems == []
 
 
+def test_an_acceptance_rests_on_a_run_made_after_the_last_withdrawal_and_on_unchanged_evidence(console: Console,
+                                                                                              tmp_path):
+    """docs/console.md §9: a site check from before its version was suspended does not accept the site, even once
+    the version is certified again; and a run's evidence.zip changed on disk after the run carries no decision."""
+    import datetime as dt
+
+    from s24kit.conformance.console.db import now
+
+    _import_api(console, csv_text(site("41390095", product_version="12.0.0")).encode())
+    site_id = _site_id(console, "41390095")
+    site_now = console.api("viewer").get(f"/api/v1/sites/{site_id}").json()
+    version_id, checked = site_now["product_version_id"], {n: site_now[n] for n in register.CHECKED_FIELDS}
+    approver = console.api("approver")
+
+    def version_decision(decision: str, run_id: int | None = None):
+        body = {"subject_kind": "product_version", "subject_id": version_id, "decision": decision, "reason": "검토"}
+        return approver.post("/api/v1/decisions", json=body if run_id is None else {**body, "run_id": run_id})
+
+    def accept(run: RunFacts):
+        with console.database.engine.begin() as connection:
+            return decisions.decide(connection, decisions_actor(connection), "approver",
+                                    console.app.state.settings.state_dir, subject_kind="site", subject_id=site_id,
+                                    decision="accepted", reason="검수 통과", run=run)
+
+    assert version_decision("certified", _passing_certification(console, version_id)).status_code == 201
+    for state in ("testing", "passed"):
+        assert console.api("operator").post(f"/api/v1/sites/{site_id}/state", json={"state": state}).status_code == 200
+    before = RunFacts(31, "site_check", "site", site_id, "pass", EVIDENCE, None, checked, now())
+    assert version_decision("suspended").status_code == 201
+    assert version_decision("certified", _passing_certification(console, version_id, later=1)).status_code == 201
+    with pytest.raises(FieldError) as stale:
+        accept(before)
+    assert stale.value.status == 409 and "started before the last suspension or rejection" in stale.value.message_en
+    after = RunFacts(32, "site_check", "site", site_id, "pass", EVIDENCE, None, checked,
+                     now() + dt.timedelta(seconds=2), tmp_path / "evidence.zip")
+    (tmp_path / "evidence.zip").write_bytes(b"not the bytes the run recorded")
+    with pytest.raises(FieldError) as changed:
+        accept(after)
+    assert changed.value.status == 409 and "no longer has the SHA-256 it recorded" in changed.value.message_en
+    (tmp_path / "evidence.zip").unlink()
+    with pytest.raises(FieldError) as gone:
+        accept(after)
+    assert gone.value.status == 409 and "is no longer there" in gone.value.message_en
+    (tmp_path / "evidence.zip").write_bytes(b"evidence.zip of the run")  # the bytes whose digest the run recorded
+    assert accept(after)["record"]["run"]["id"] == "32"
+
+
 def test_certifying_a_product_version_rests_on_its_certification_run(console: Console):
     _import_api(console, csv_text(site("41390050", product_version="9.9.9")).encode())
     version_id = console.api("viewer").get(f"/api/v1/sites/{_site_id(console, '41390050')}").json()[
@@ -418,15 +465,20 @@ def test_results_export_lists_every_finished_run(console: Console, tmp_path):
     assert rows[0] == RESULT_COLUMNS and str(run["id"]) in [r[0] for r in rows[1:]]  # text cells only
 
 
-def _passing_certification(console: Console, version_id: int) -> int:
-    """A finished, passing certification run of the version (as a worker or an upload would leave it)."""
+def _passing_certification(console: Console, version_id: int, later: int = 0) -> int:
+    """A finished, passing certification run of the version (as a worker or an upload would leave it), started
+    ``later`` seconds from now (the console's times are to the second: a run after a decision of this second)."""
+    import datetime as dt
+
     from s24kit.conformance.console.db import now
     from s24kit.conformance.console.tables import runs
 
+    started = now() + dt.timedelta(seconds=later)
     with console.database.engine.begin() as connection:
         return connection.execute(runs.insert().values(
             kind="certification", product_version_id=version_id, parameters={}, state="done", verdict="pass",
-            evidence_sha256=EVIDENCE, created_at=now(), finished_at=now())).inserted_primary_key[0]
+            evidence_sha256=EVIDENCE, created_at=started, started_at=started, finished_at=started)
+        ).inserted_primary_key[0]
 
 
 def test_product_version_decisions_follow_the_allowed_moves(console: Console):
@@ -469,7 +521,10 @@ def test_product_version_decisions_follow_the_allowed_moves(console: Console):
     assert decide("rejected").status_code == 201
     assert (version()["state"], version()["certified_run_id"]) == ("rejected", None)
     assert decide("suspended").status_code == 409 and decide("rejected").status_code == 409
-    again = _passing_certification(console, version_id)
+    # what was withdrawn is judged again by a new run: the certification of before does not certify again
+    stale = decide("certified", first)
+    assert stale.status_code == 409 and "started before the last suspension or rejection" in stale.text, stale.text
+    again = _passing_certification(console, version_id, later=1)
     assert decide("certified", again).status_code == 201
     assert (version()["state"], version()["certified_run_id"]) == ("certified", again)
 

@@ -8,6 +8,7 @@ run of the right kind for that very subject: a site check of the site, a certifi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import unicodedata
 from dataclasses import dataclass
@@ -15,7 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, func, insert, select
 
 from ..reports.json_report import PROFILE, kit_version
 from ..reports.record import dumps, sign_record
@@ -48,6 +49,9 @@ class RunFacts:
     #: A site check's record of the site as it judged it (:data:`.register.CHECKED_FIELDS`); None for a run
     #: that kept none (a certification, or a site check of a kit before it kept them).
     checked_site: dict[str, Any] | None = None
+    started_at: datetime | None = None
+    #: Where the run's evidence.zip is served from (its digest is checked again before a decision rests on it).
+    evidence_path: Path | None = None
 
 
 def decide(connection: Connection, actor: Actor, role: str, state_dir: Path, *, subject_kind: str, subject_id: int,
@@ -68,6 +72,7 @@ def decide(connection: Connection, actor: Actor, role: str, state_dir: Path, *, 
     if subject_kind == "site":
         site = get_site(connection, subject_id)
         if decision == "accepted" and run is not None:
+            _check_grounds(connection, run, [("site", subject_id), ("product_version", site["product_version_id"])])
             _check_still_as_judged(site, run)
         change_site_state(connection, actor, role, subject_id, {"state": decision, "reason": reason},
                           decided=True)
@@ -77,6 +82,8 @@ def decide(connection: Connection, actor: Actor, role: str, state_dir: Path, *, 
             subject["product"] = {"vendor": label["vendor"], "name": label["product"], "version": label["version"]}
     else:
         version = get_version(connection, subject_id)
+        if decision == "certified" and run is not None:
+            _check_grounds(connection, run, [("product_version", subject_id)])
         # the moves of VERSION_TRANSITIONS only (docs/console.md §9): any other is 409 naming the allowed ones
         change_version_state(connection, actor, role, subject_id, decision, None if run is None else run.id,
                              reason=reason)
@@ -120,6 +127,49 @@ def _check_run(subject_kind: str, subject_id: int, decision: str, run: RunFacts 
     if decision in NEEDS_PASSING_RUN and run.verdict != "pass":
         raise FieldError("run_id", f"run_id: 실행 {run.id}는 통과하지 못했습니다 ({run.verdict})",
                          f"run_id: run {run.id} did not pass ({run.verdict})", status=409)
+
+
+def _check_grounds(connection: Connection, run: RunFacts, subjects: list[tuple[str, int | None]]) -> None:
+    """What an acceptance or a certification rests on: the run's evidence unchanged, and the run made after the
+    last suspension or rejection of ``subjects``."""
+    _check_evidence_unchanged(run)
+    _check_after_withdrawals(connection, run, subjects)
+
+
+def _check_evidence_unchanged(run: RunFacts) -> None:
+    """The evidence a record will name must still be the bytes the run recorded (a changed file is refused)."""
+    if run.evidence_path is None:
+        return  # a run that kept no reports folder: its recorded digest is all there is
+    if not run.evidence_path.is_file():
+        raise FieldError("run_id", f"run_id: 실행 {run.id}의 증거 묶음(evidence.zip)이 더 이상 없습니다 — 새로 "
+                                   f"실행하십시오",
+                         f"run_id: run {run.id}'s evidence.zip is no longer there — run it again", status=409)
+    digest = hashlib.sha256()
+    with run.evidence_path.open("rb") as stream:
+        for chunk in iter(lambda: stream.read(1 << 20), b""):
+            digest.update(chunk)
+    if digest.hexdigest() != run.evidence_sha256:
+        raise FieldError("run_id", f"run_id: 실행 {run.id}의 증거 묶음(evidence.zip)이 기록된 SHA-256과 다릅니다 — "
+                                   f"실행 뒤에 파일이 바뀌었습니다. 새로 실행하십시오",
+                         f"run_id: run {run.id}'s evidence.zip no longer has the SHA-256 it recorded — the file "
+                         f"changed after the run; run it again", status=409)
+
+
+def _check_after_withdrawals(connection: Connection, run: RunFacts, subjects: list[tuple[str, int | None]]) -> None:
+    """A run from before a suspension or rejection (of the subject, or of a site's version) carries no new
+    acceptance or certification: what was withdrawn is judged again by a new run (docs/console.md §9)."""
+    kinds = [(kind, subject_id) for kind, subject_id in subjects if subject_id is not None]
+    withdrawn = [connection.execute(select(func.max(decisions.c.decided_at)).where(
+        decisions.c.subject_kind == kind, decisions.c.subject_id == subject_id,
+        decisions.c.decision.in_(("suspended", "rejected")))).scalar() for kind, subject_id in kinds]
+    latest = max((as_utc(at) for at in withdrawn if at is not None), default=None)
+    if latest is None:
+        return
+    if run.started_at is None or as_utc(run.started_at) <= latest:
+        raise FieldError("run_id", f"run_id: 실행 {run.id}는 마지막 중지·반려({latest.isoformat()}) 전에 "
+                                   f"시작했습니다 — 그 뒤의 새 실행으로 결정하십시오",
+                         f"run_id: run {run.id} started before the last suspension or rejection "
+                         f"({latest.isoformat()}) — decide on a run made after it", status=409)
 
 
 def _check_still_as_judged(site: dict[str, Any], run: RunFacts) -> None:
@@ -181,5 +231,6 @@ def run_facts(connection: Connection, run_id: int) -> RunFacts | None:
     # a run that did not finish has no verdict to rest on, whatever it recorded so far
     verdict = row.verdict if row.state == "done" else None
     checked = (row.summary or {}).get("site") if isinstance(row.summary, dict) else None
+    evidence = Path(row.report_dir) / "evidence.zip" if row.report_dir else None
     return RunFacts(row.id, row.kind, subject_kind, subject_id, verdict, row.evidence_sha256, row.finished_at,
-                    checked if isinstance(checked, dict) else None)
+                    checked if isinstance(checked, dict) else None, row.started_at, evidence)
