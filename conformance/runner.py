@@ -40,6 +40,7 @@ from .catalogue import ROLES, requirements
 from .checks import CHECKS, Check, Evidence, Outcome, Result, failed, skipped
 from .reproduction import REQUESTS
 from .session import CertificateRejected, CredentialOrigin, NotTls, Session, Target, TargetUnreachable, TlsFinding
+from .tls.pair import pair_refusal
 
 __all__ = [
     "CertificateRejected",
@@ -316,15 +317,13 @@ def _agent_url(url: str | None, listen: str | None, agent_cert_sha256: str | Non
 def _check_credentials(ca: Path, cert: Path, key: Path) -> None:
     """Load the files once so that a wrong one is named now, not as a TLS failure later."""
     try:
-        context = ssl.create_default_context(cafile=str(ca))
+        ssl.create_default_context(cafile=str(ca))
     except (ssl.SSLError, OSError) as exc:
         raise ConfigError(f"--ca {ca}: PEM 형식의 CA 인증서가 아닙니다 ({exc})",
                           f"--ca {ca}: not a PEM CA certificate ({exc})") from None
-    try:
-        context.load_cert_chain(cert, key)
-    except (ssl.SSLError, OSError) as exc:
-        raise ConfigError(f"--cert {cert} / --key {key}: PEM 인증서와 그 개인키가 아닙니다 ({exc})",
-                          f"--cert {cert} / --key {key}: not a PEM certificate and its private key ({exc})") from None
+    if (refusal := pair_refusal(cert, key)) is not None:
+        raise ConfigError(f"--cert {cert} / --key {key}: PEM 인증서와 그 개인키가 아닙니다 ({refusal[0]})",
+                          f"--cert {cert} / --key {key}: not a PEM certificate and its private key ({refusal[1]})")
 
 
 def load_checks() -> dict[str, Check]:

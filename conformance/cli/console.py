@@ -10,7 +10,6 @@ register between consoles and workers, SQLite in the state directory is the defa
 from __future__ import annotations
 
 import ipaddress
-import ssl
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -65,11 +64,11 @@ def _tls(cert: Path | None, key: Path | None) -> None:
         raise OneLineError("--cert 와 --key 는 함께 주어야 합니다", "--cert and --key go together")
     if cert is None or key is None:
         return
-    try:
-        ssl.create_default_context(ssl.Purpose.CLIENT_AUTH).load_cert_chain(cert, key)
-    except (ssl.SSLError, ValueError) as exc:
-        raise OneLineError(f"--cert {cert} --key {key}: 인증서와 키를 쓸 수 없습니다 ({exc})",
-                           f"--cert {cert} --key {key}: cannot use this certificate and key ({exc})") from None
+    from ..tls.pair import pair_refusal
+
+    if (refusal := pair_refusal(cert, key)) is not None:
+        raise OneLineError(f"--cert {cert} --key {key}: 인증서와 키를 쓸 수 없습니다 ({refusal[0]})",
+                           f"--cert {cert} --key {key}: cannot use this certificate and key ({refusal[1]})")
 
 
 def _init(options: ConsoleOptions, username: str) -> None:

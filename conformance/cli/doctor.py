@@ -115,6 +115,8 @@ def _check_credentials(anchors: Path | None, cert: Path | None, key: Path | None
     """Load the files once here, so a wrong file is a usage error (exit 2), not a diagnosis."""
     import ssl
 
+    from ..tls.pair import pair_refusal
+
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     if anchors is not None:
         try:
@@ -122,13 +124,10 @@ def _check_credentials(anchors: Path | None, cert: Path | None, key: Path | None
         except (ssl.SSLError, ValueError) as exc:
             raise OneLineError(f"--ca {anchors}은(는) PEM 형식 CA 인증서가 아닙니다 ({exc})",
                                f"--ca {anchors} is not a PEM CA certificate ({exc})") from None
-    if cert is not None:
-        try:
-            context.load_cert_chain(str(cert), str(key) if key else None)
-        except (ssl.SSLError, ValueError) as exc:
-            raise OneLineError(f"--cert/--key를 쓸 수 없습니다: PEM 인증서와 짝이 맞는 개인 키가 필요합니다 ({exc})",
-                               f"cannot use --cert/--key: a PEM certificate and its matching private key are needed "
-                               f"({exc})") from None
+    if cert is not None and (refusal := pair_refusal(cert, key)) is not None:
+        raise OneLineError(f"--cert/--key를 쓸 수 없습니다: PEM 인증서와 짝이 맞는 개인 키가 필요합니다 ({refusal[0]})",
+                           f"cannot use --cert/--key: a PEM certificate and its matching private key are needed "
+                           f"({refusal[1]})")
 
 
 def _print(report: DoctorReport, lang: str) -> None:

@@ -114,19 +114,14 @@ def _certificates(traffic: list[str], state: Path | None, ca: Path | None,
 def _usable_pair(traffic: str, cert: str, key: str) -> None:
     """Refuse before the run a certificate and key that TLS cannot use together (each user would fail its first
     handshake as ``transport:tls``, with the cause nowhere)."""
-    import ssl
+    from ..tls.pair import pair_refusal
 
-    try:
-        ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT).load_cert_chain(cert, key)
-    except (ssl.SSLError, ValueError) as exc:
-        if getattr(exc, "reason", None) == "KEY_VALUES_MISMATCH":
-            why_ko, why_en = "키가 이 인증서의 것이 아닙니다", "the key is not this certificate's"
-        else:
-            why_ko, why_en = "PEM 인증서나 PEM 개인 키로 읽을 수 없습니다", "not readable as a PEM certificate and key"
+    if (refusal := pair_refusal(cert, key)) is not None:
+        why_ko, why_en = refusal
         raise OneLineError(f"--cert/--key ({traffic}) {cert} {key}: 함께 쓸 수 없습니다: {why_ko} — "
                            f"PEM 인증서와 그 인증서의 개인 키를 주십시오",
                            f"--cert/--key ({traffic}) {cert} {key}: cannot be used together: {why_en}; give a PEM "
-                           f"certificate and its own private key") from None
+                           f"certificate and its own private key")
 
 
 def _providers(scenario: Path, given: tuple[str, ...]) -> list[str] | None:
