@@ -83,8 +83,10 @@ def _run(database: Database, claimed: Claimed, worker: str, settings: RunSetting
          progress: Any) -> None:
     try:
         if run.kind == "site_check":
+            # what the check judges, read before the target: a change while it runs is then a change after it
+            checked = checked_fields(database, run.site_id)
             target = site_target(database, run.site_id, settings)
-            values = site_values(run_site_check(target, out, progress=progress), database, run.site_id)
+            values = site_values(run_site_check(target, out, progress=progress), checked)
         else:
             values = certification_values(database, run, settings, out, progress)
     except JobLost:
@@ -140,14 +142,19 @@ def _products() -> Any:
                          .join(vendors, vendors.c.id == products.c.vendor_id)))
 
 
-def site_values(result: SiteCheck, database: Database, site_id: int) -> dict[str, Any]:
-    """The run's columns from a site check: verdict, reports, digest and the summary later runs compare with."""
+def checked_fields(database: Database, site_id: int) -> dict[str, Any]:
+    """The site's :data:`.register.CHECKED_FIELDS` as the register holds them now."""
     with database.engine.connect() as connection:
-        checked = connection.execute(select(*(sites.c[name] for name in CHECKED_FIELDS))
-                                     .where(sites.c.id == site_id)).one()._asdict()
+        return connection.execute(select(*(sites.c[name] for name in CHECKED_FIELDS))
+                                  .where(sites.c.id == site_id)).one()._asdict()
+
+
+def site_values(result: SiteCheck, checked: dict[str, Any]) -> dict[str, Any]:
+    """The run's columns from a site check of the site as ``checked`` (:func:`checked_fields`): verdict, reports,
+    digest and the summary later runs and decisions compare with."""
     pin = checked["server_cert_sha256"]
     certificate = result.certificate or {}
-    # what the check judged, as the register held it: an acceptance resting on this run must find it unchanged
+    # an acceptance resting on this run must find the site as it was checked
     summary = {"site": checked, "verdicts": {f.requirement: f.verdict for f in result.findings},
                "product": result.product,
                "certificate": {k: certificate[k] for k in ("sha256", "not_after", "subject") if k in certificate},
