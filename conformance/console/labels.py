@@ -39,10 +39,10 @@ def kst(value: object) -> str:
     if value is None or value == "":
         return "—"
     if isinstance(value, dt.datetime):
-        value = as_utc(value).isoformat()  # type: ignore[union-attr]
-    text = str(value)
-    try:
-        moment = dt.datetime.fromisoformat(text)
-    except ValueError:
-        return text
-    return in_kst(text if moment.tzinfo else moment.replace(tzinfo=dt.UTC).isoformat())
+        moment = value
+    else:
+        try:
+            moment = dt.datetime.fromisoformat(str(value))
+        except ValueError:
+            return str(value)
+    return in_kst(as_utc(moment).isoformat())  # type: ignore[union-attr]
