@@ -38,6 +38,7 @@ from ..simulator.serving import ServeError
 from .agent_session import AgentSession
 from .catalogue import ROLES, requirements
 from .checks import CHECKS, Check, Evidence, Outcome, Result, failed, skipped
+from .net.address import listen_refusal
 from .reproduction import REQUESTS
 from .session import CertificateRejected, CredentialOrigin, NotTls, Session, Target, TargetUnreachable, TlsFinding
 from .tls.pair import pair_refusal
@@ -294,14 +295,8 @@ def _agent_url(url: str | None, listen: str | None, agent_cert_sha256: str | Non
         raise ConfigError("--target: 에이전트 방식에서는 시험이 중계기관으로서 기다립니다 (--listen 호스트:포트)",
                           "--target: for an agent the suite waits as the relay; use --listen HOST:PORT instead")
     listen = listen if listen is not None else DEFAULT_LISTEN
-    parts = urlsplit(f"//{listen}")
-    try:
-        port = parts.port
-    except ValueError:
-        port = None
-    if port is None or not parts.hostname or parts.path or parts.query or parts.username:
-        raise ConfigError(f"--listen {listen!r}: 호스트:포트 형식이어야 합니다 (예: 127.0.0.1:18443, [::1]:18443)",
-                          f"--listen {listen!r}: expected host:port (e.g. 127.0.0.1:18443, [::1]:18443)")
+    if (refusal := listen_refusal("--listen", listen, any_port=True)) is not None:
+        raise ConfigError(*refusal)
     if agent_cert_sha256 is not None and (len(agent_cert_sha256) != 64 or
                                           any(c not in "0123456789abcdef" for c in agent_cert_sha256)):
         how = "openssl x509 -in agent.pem -noout -fingerprint -sha256"
@@ -311,7 +306,7 @@ def _agent_url(url: str | None, listen: str | None, agent_cert_sha256: str | Non
     if not agent_wait > 0:
         raise ConfigError(f"--agent-wait {agent_wait}: 0보다 커야 합니다 (초)",
                           f"--agent-wait {agent_wait}: must be > 0 seconds")
-    return f"https://{parts.netloc}"
+    return f"https://{listen}"
 
 
 def _check_credentials(ca: Path, cert: Path, key: Path) -> None:

@@ -6,11 +6,12 @@ from typing import Any
 
 from sqlalchemy import Connection, func, select
 
+from ..net.address import listen_refusal
 from . import audit
 from .audit import Actor
 from .jobs import enqueue
 from .register import DEFAULT_PER_PAGE, MAX_PER_PAGE, Page
-from .sitecsv import listen_refusal, url_refusal
+from .sitecsv import url_refusal
 from .tables import jobs, product_versions, run_progress, runs, sites
 from .validation import FieldError, NotFound, check
 

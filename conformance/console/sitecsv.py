@@ -360,32 +360,6 @@ def url_refusal(name: str, url: str) -> tuple[str, str] | None:
     return None
 
 
-_HOST_NAME = re.compile(r"(?=.{1,253}$)([0-9A-Za-z]([0-9A-Za-z-]{0,61}[0-9A-Za-z])?)"
-                        r"(\.[0-9A-Za-z]([0-9A-Za-z-]{0,61}[0-9A-Za-z])?)*\.?")
-
-
-def listen_refusal(name: str, listen: str) -> tuple[str, str] | None:
-    """Why ``listen`` (of the field ``name``) is not where the suite can wait for an agent — host:port, the host
-    an IP address (an IPv6 one in brackets) or a host name, the port 1–65535 — in Korean and English, or None.
-    The console's rule for a certification's listen, refused when the run is asked for, not when it runs."""
-    host, colon, port = listen.rpartition(":")
-    if host.startswith("[") and host.endswith("]"):
-        host = host[1:-1]
-        try:
-            good_host = ipaddress.ip_address(host).version == 6
-        except ValueError:
-            good_host = False
-    else:
-        good_host = ":" not in host and bool(_HOST_NAME.fullmatch(host))
-    if not colon or not good_host or not port.isascii() or not port.isdigit():
-        return (f"{name} '{listen}'는 호스트:포트 형식이어야 합니다 (예: 127.0.0.1:18443, [::1]:18443)",
-                f"{name} '{listen}' must be host:port (e.g. 127.0.0.1:18443, [::1]:18443)")
-    if not 1 <= int(port) <= 65535:
-        return (f"{name} '{listen}'의 포트는 1–65535여야 합니다 (예: 127.0.0.1:18443)",
-                f"{name} '{listen}': the port must be 1–65535 (e.g. 127.0.0.1:18443)")
-    return None
-
-
 def _check_url(url: str, bad: Report) -> None:
     if refusal := url_refusal("pull_url", url):
         bad("pull_url", *refusal)
